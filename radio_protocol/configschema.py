@@ -1,0 +1,127 @@
+"""Typed, bounded config reading that collects every problem at once (Mopidy style).
+
+A :class:`ConfigReader` walks a YAML mapping; each ``get`` checks one key's type and
+bounds and returns a value (or a placeholder) without stopping at the first error.
+``finish()`` raises :class:`ConfigError` listing every problem, each naming the file
+and the dotted key. Unknown keys are rejected with a "did you mean" hint.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from radio_protocol.errors import ConfigError
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "a list", dict: "a mapping"}
+
+
+def load_yaml_file(path: Path) -> Any:
+    """``yaml.safe_load`` of a file; raises ConfigError naming the file and the YAML error."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError([f"{path}: file not found"]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"{path}:{where}: invalid YAML: {problem}"]) from exc
+
+
+class ConfigReader:
+    """Collects problems while reading one config file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[str] = []
+
+    def error(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.source}: {key}: {message}" if key else f"{self.source}: {message}")
+
+    def mapping(self, data: Any, key: str, allowed: Iterable[str], required: bool = True) -> dict[str, Any]:
+        """Check that ``data`` is a mapping with only ``allowed`` keys; return it (or {})."""
+        allowed = list(allowed)
+        if data is None:
+            if required:
+                self.error(key or "(top level)", "missing section")
+            return {}
+        if not isinstance(data, Mapping):
+            self.error(key or "(top level)", f"must be a mapping, got {type(data).__name__}")
+            return {}
+        for name in data:
+            if name not in allowed:
+                hint = difflib.get_close_matches(str(name), allowed, n=1)
+                full = f"{key}.{name}" if key else str(name)
+                suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(allowed)}"
+                self.error(full, f"unknown key{suggestion}")
+        return dict(data)
+
+    def get(
+        self,
+        data: Mapping[str, Any],
+        section: str,
+        name: str,
+        kind: type,
+        default: Any = REQUIRED,
+        *,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        choices: Iterable[Any] | None = None,
+        pattern: str | None = None,
+        nullable: bool = False,
+    ) -> Any:
+        """Read ``data[name]`` as ``kind`` with bounds; record a problem and return the default."""
+        key = f"{section}.{name}" if section else name
+        if name not in data:
+            if default is REQUIRED:
+                self.error(key, "missing (required)")
+                return None
+            return default
+        value = data[name]
+        if value is None and nullable:
+            return None
+        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok = float(value), True
+        if not ok:
+            self.error(key, f"must be {_TYPE_NAMES.get(kind, kind.__name__)}{' or null' if nullable else ''}, got {value!r}")
+            return None if default is REQUIRED else default
+        if minimum is not None and value < minimum:
+            self.error(key, f"must be >= {minimum}, got {value!r}")
+        if maximum is not None and value > maximum:
+            self.error(key, f"must be <= {maximum}, got {value!r}")
+        if choices is not None:
+            options = list(choices)
+            if value not in options:
+                self.error(key, f"must be one of {', '.join(map(str, options))}, got {value!r}")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            self.error(key, f"{value!r} does not match {pattern}")
+        return value
+
+    def finish(self) -> None:
+        if self.problems:
+            raise ConfigError(self.problems)
+
+
+def mask_secret(value: str | None) -> str:
+    """What a secret looks like in logs and config dumps."""
+    return "********" if value else "(none)"

@@ -1,0 +1,41 @@
+"""Shared fixtures: real PortAudio through the ALSA file plugin, gpiozero's MockFactory.
+
+ALSA reads its configuration when PortAudio initialises (at ``import sounddevice``),
+so the environment is set here, before any test module imports hal.audio.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{REPO / 'tests' / 'asound-test.conf'}"
+os.environ.setdefault("AUDIO_CAPTURE_FILE", "/tmp/audio-capture-default.raw")
+
+
+@pytest.fixture
+def capture_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file the ALSA ``testout`` device writes what PortAudio played (raw samples)."""
+    path = tmp_path / "capture.raw"
+    monkeypatch.setenv("AUDIO_CAPTURE_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def mock_factory() -> Iterator[object]:
+    """gpiozero's own MockFactory as the default pin factory; restored afterwards."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    saved = Device.pin_factory
+    factory = MockFactory()
+    Device.pin_factory = factory
+    try:
+        yield factory
+    finally:
+        factory.reset()
+        Device.pin_factory = saved
