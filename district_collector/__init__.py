@@ -1,0 +1,1 @@
+"""The Commune Radio district collector: verifies, stores and scores station evidence."""

@@ -1,0 +1,19 @@
+"""``radio-district``: the district collector's command line. One module per command group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from radio_protocol.cli_base import run_main
+
+# Each module has register(subparsers); add a line to add commands.
+COMMAND_MODULES: list[str] = [
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main("radio-district", "Commune Radio district collector", COMMAND_MODULES, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

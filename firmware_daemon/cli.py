@@ -1,0 +1,19 @@
+"""``radio-station``: the station's command line. Each command lives in its own module."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from radio_protocol.cli_base import run_main
+
+# Each module has register(subparsers); add a line to add commands.
+COMMAND_MODULES: list[str] = [
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_main("radio-station", "Commune Radio station daemon", COMMAND_MODULES, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Shared command-line plumbing: subcommands registered by modules, errors as exit codes.
+
+Each program's ``cli.py`` lists command modules; each module has
+``register(subparsers) -> None`` and sets ``func=handler`` on its parsers, where
+``handler(args) -> int``. A :class:`CommuneRadioError` becomes a clear message on
+stderr and exit code 1 (no stack trace for officials); usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from radio_protocol.errors import CommuneRadioError, ConfigError
+
+
+def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("-c", "--config", help="path of the YAML config file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in modules:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def setup_logging(verbose: bool) -> None:
+    level = logging.DEBUG if verbose else getattr(logging, os.environ.get("LOG_LEVEL", "INFO").upper(), logging.INFO)
+    under_journald = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = "%(levelname)s %(name)s: %(message)s" if under_journald else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
+def run_main(prog: str, description: str, modules: Sequence[str], argv: Sequence[str] | None) -> int:
+    parser = build_parser(prog, description, modules)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"{prog}: configuration error:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 1
+    except CommuneRadioError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def require_config(args: argparse.Namespace, prog: str) -> str:
+    """The ``-c`` path, or a ConfigError telling how to give it."""
+    if not args.config:
+        raise ConfigError([f"{prog} {args.command}: needs -c CONFIG (the YAML config file)"])
+    return str(args.config)
