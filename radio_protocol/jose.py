@@ -26,6 +26,9 @@ from radio_protocol.errors import JoseError, KeyFileError
 
 MAX_JWS_BYTES = 64 * 1024
 TYPS = ("cr-event+json", "cr-status+json", "cr-schedule+json", "cr-ack+json")
+# Not a topic payload: the district's signature over an evidence bundle's manifest.
+MANIFEST_TYP = "cr-manifest+json"
+SIGNABLE_TYPS = (*TYPS, MANIFEST_TYP)
 
 
 def b64url_encode(data: bytes) -> str:
@@ -172,7 +175,7 @@ class Signer:
 
     def sign(self, payload: bytes | Mapping[str, Any], typ: str) -> bytes:
         """The JWS JSON bytes for ``payload`` (bytes are signed as given)."""
-        if typ not in TYPS:
+        if typ not in SIGNABLE_TYPS:
             raise ValueError(f"unknown typ {typ!r}")
         payload_bytes = payload if isinstance(payload, bytes) else canonical_json(payload)
         header = canonical_json({"alg": "EdDSA", "kid": self.kid, "typ": typ})
