@@ -1,0 +1,207 @@
+"""The station's signed ``status`` message (PROTOCOL.md, "status").
+
+Members, in this order: ``v, type, station, state, at, schedule_version,
+schedule_error, next_slot, media_missing, outbox_pending, last_seq, clock_synced,
+amp, sw`` and the extra ``uptime_s`` (PROTOCOL.md welcomes more members).
+
+Where the values come from:
+
+- :class:`StationState` is a small thread-safe holder the daemon shares between
+  threads. The airing code (or the daemon around it) calls ``set_amp(True/False)``;
+  the scheduler calls ``set_schedule(ScheduleState(...))``. Reading it never blocks
+  for long, so the MQTT link's thread can build a status at any time.
+- ``outbox_pending`` and ``last_seq`` are passed in by the caller (the link reads
+  them from its own outbox connection).
+- ``clock_synced`` comes from a callable (``sysinfo.kernel_clock_synced`` on a Pi;
+  a simulated clock counts as synchronized).
+
+:meth:`StatusBuilder.change_key` tells the link when something worth a new
+retained status changed (amp, schedule, clock) versus only the outbox counters,
+which the link publishes on a slower rate limit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from typing import Any
+
+from radio_protocol import PROTOCOL_VERSION, SW_VERSION
+from radio_protocol.clock import Clock
+from radio_protocol.jose import Signer
+from radio_protocol.timefmt import format_rfc3339
+
+STATUS_TYP = "cr-status+json"
+STATES = ("online", "offline")
+
+
+@dataclass(frozen=True)
+class ScheduleState:
+    """What the scheduler reports about its schedule (all optional until it has one).
+
+    ``next_slot`` is an aware datetime (formatted in the station's timezone) or None;
+    ``media_missing`` lists segment ids whose media is not in the cache.
+    """
+
+    schedule_version: int | None = None
+    schedule_error: str | None = None
+    next_slot: datetime | None = None
+    media_missing: tuple[str, ...] = field(default_factory=tuple)
+
+
+class StationState:
+    """Live, thread-safe facts about the station that go into its status."""
+
+    def __init__(self, amp_on: bool = False, schedule: ScheduleState | None = None) -> None:
+        self._lock = threading.Lock()
+        self._amp_on = amp_on
+        self._schedule = schedule or ScheduleState()
+        self._listeners: list[Callable[[], None]] = []
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """``listener()`` is called (in the setter's thread) after each change; must not block."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    @property
+    def amp_on(self) -> bool:
+        with self._lock:
+            return self._amp_on
+
+    @property
+    def schedule(self) -> ScheduleState:
+        with self._lock:
+            return self._schedule
+
+    def set_amp(self, on: bool) -> None:
+        with self._lock:
+            changed = self._amp_on != on
+            self._amp_on = on
+        if changed:
+            self._changed()
+
+    def set_schedule(self, schedule: ScheduleState) -> None:
+        with self._lock:
+            changed = self._schedule != schedule
+            self._schedule = schedule
+        if changed:
+            self._changed()
+
+
+def build_status(
+    *,
+    station: str,
+    state: str,
+    at: datetime,
+    schedule: ScheduleState,
+    outbox_pending: int,
+    last_seq: int,
+    clock_synced: bool,
+    amp_on: bool,
+    uptime_s: float,
+    tz: tzinfo | None = None,
+    sw: str = SW_VERSION,
+) -> dict[str, Any]:
+    """The status payload as PROTOCOL.md lists it; times in ``tz`` (default: as given)."""
+    if state not in STATES:
+        raise ValueError(f"status state must be one of {STATES}, got {state!r}")
+    next_slot = schedule.next_slot
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": "status",
+        "station": station,
+        "state": state,
+        "at": format_rfc3339(at.astimezone(tz) if tz else at),
+        "schedule_version": schedule.schedule_version,
+        "schedule_error": schedule.schedule_error,
+        "next_slot": format_rfc3339(next_slot.astimezone(tz) if tz else next_slot) if next_slot else None,
+        "media_missing": list(schedule.media_missing),
+        "outbox_pending": int(outbox_pending),
+        "last_seq": int(last_seq),
+        "clock_synced": bool(clock_synced),
+        "amp": "on" if amp_on else "off",
+        "sw": sw,
+        "uptime_s": round(max(0.0, uptime_s), 1),
+    }
+
+
+class StatusBuilder:
+    """Builds and signs this station's status payloads from live state.
+
+    ``clock_synced`` is a callable; a simulated clock always counts as synchronized.
+    Safe to call from any thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        station: str,
+        signer: Signer,
+        clock: Clock,
+        state: StationState,
+        clock_synced: Callable[[], bool],
+        tz: tzinfo | None = None,
+        sw: str = SW_VERSION,
+    ) -> None:
+        self.station = station
+        self.signer = signer
+        self.clock = clock
+        self.state = state
+        self._clock_synced = clock_synced
+        self.tz = tz
+        self.sw = sw
+        self.started_mono = clock.monotonic()
+
+    def clock_synced(self) -> bool:
+        if self.clock.simulated:
+            return True
+        try:
+            return bool(self._clock_synced())
+        except Exception:  # a status must never fail because of a probe
+            return False
+
+    def payload(self, state: str, *, outbox_pending: int, last_seq: int) -> dict[str, Any]:
+        return build_status(
+            station=self.station,
+            state=state,
+            at=self.clock.now(),
+            schedule=self.state.schedule,
+            outbox_pending=outbox_pending,
+            last_seq=last_seq,
+            clock_synced=self.clock_synced(),
+            amp_on=self.state.amp_on,
+            uptime_s=self.clock.monotonic() - self.started_mono,
+            tz=self.tz,
+            sw=self.sw,
+        )
+
+    def signed(self, state: str, *, outbox_pending: int, last_seq: int) -> bytes:
+        """The flattened JWS (typ ``cr-status+json``) of a fresh status payload."""
+        return self.signer.sign(
+            self.payload(state, outbox_pending=outbox_pending, last_seq=last_seq), STATUS_TYP
+        )
+
+    def change_key(self) -> tuple[Any, ...]:
+        """The members whose change deserves a prompt new status (not the outbox counters)."""
+        schedule = self.state.schedule
+        return (
+            self.state.amp_on,
+            schedule.schedule_version,
+            schedule.schedule_error,
+            schedule.next_slot,
+            tuple(schedule.media_missing),
+            self.clock_synced(),
+        )
+
+
+def media_missing_tuple(ids: Sequence[str]) -> tuple[str, ...]:
+    """Normalise a list of segment ids for :class:`ScheduleState` (sorted, unique)."""
+    return tuple(sorted(set(ids)))
