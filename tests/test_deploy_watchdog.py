@@ -1,0 +1,203 @@
+"""sd_notify and the progress-gated watchdog, against a real AF_UNIX datagram socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from firmware_daemon.watchdog import ProgressWatchdog, SdNotifier, watchdog_interval_s
+from radio_protocol.clock import SimulatedClock
+
+
+class FakeSystemd:
+    """What systemd's notify socket receives: a bound datagram socket and its messages."""
+
+    def __init__(self, sock: socket.socket, name: str) -> None:
+        self.sock = sock
+        self.name = name
+        self.sock.settimeout(0.01)
+
+    def drain(self) -> list[str]:
+        messages: list[str] = []
+        while True:
+            try:
+                messages.append(self.sock.recv(4096).decode("utf-8"))
+            except (TimeoutError, BlockingIOError):
+                return messages
+
+    def wait_for(self, text: str, timeout_s: float = 2.0) -> list[str]:
+        seen: list[str] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            seen += self.drain()
+            if any(text in m for m in seen):
+                return seen
+        raise AssertionError(f"{text!r} never arrived; got {seen}")
+
+
+@pytest.fixture
+def systemd_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSystemd]:
+    path = tmp_path / "notify"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    try:
+        yield FakeSystemd(sock, str(path))
+    finally:
+        sock.close()
+
+
+def test_notifier_sends_ready_status_watchdog_stopping(systemd_socket: FakeSystemd) -> None:
+    notifier = SdNotifier()
+    assert notifier.enabled
+    assert notifier.ready("waiting for schedule")
+    assert notifier.status("airing dak-koi-01\nseq 4")
+    assert notifier.watchdog()
+    assert notifier.stopping()
+    assert systemd_socket.drain() == [
+        "READY=1\nSTATUS=waiting for schedule",
+        "STATUS=airing dak-koi-01 seq 4",
+        "WATCHDOG=1",
+        "STOPPING=1",
+    ]
+    notifier.close()
+
+
+def test_notifier_abstract_namespace_socket(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"commune-radio-test-{uuid.uuid4().hex}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(b"\0" + name.encode())
+    sock.settimeout(1)
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        assert SdNotifier().ready()
+        assert sock.recv(100) == b"READY=1"
+    finally:
+        sock.close()
+
+
+@pytest.mark.parametrize("value", [None, "", "relative/path", "notify"])
+def test_notifier_without_usable_socket_is_noop(monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
+    if value is None:
+        monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    else:
+        monkeypatch.setenv("NOTIFY_SOCKET", value)
+    notifier = SdNotifier()
+    assert not notifier.enabled
+    assert notifier.ready() is False
+    assert notifier.watchdog() is False
+
+
+def test_notifier_missing_socket_does_not_raise(tmp_path: Path) -> None:
+    notifier = SdNotifier(socket_name=str(tmp_path / "gone"))
+    assert notifier.enabled
+    assert notifier.watchdog() is False  # systemd gone: logged, not raised
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, None),
+        ({"WATCHDOG_USEC": "30000000"}, 15.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": str(os.getpid())}, 15.0),
+        ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),
+        ({"WATCHDOG_USEC": "soon"}, None),
+        ({"WATCHDOG_USEC": "0"}, None),
+    ],
+)
+def test_watchdog_interval_from_environment(env: dict[str, str], expected: float | None) -> None:
+    assert watchdog_interval_s(env) == expected
+
+
+def test_watchdog_pings_only_while_expected_components_progress() -> None:
+    clock = SimulatedClock(datetime(2026, 3, 5, tzinfo=UTC))
+    sent: list[str] = []
+
+    class Recorder(SdNotifier):
+        def notify(self, message: str) -> bool:
+            sent.append(message)
+            return True
+
+    wd = ProgressWatchdog(Recorder(socket_name=""), clock=clock, interval_s=1.0)
+    loop = wd.register("scheduler", allowance_s=10)
+    player = wd.register("player", allowance_s=3, expected=False)
+
+    clock.advance(9)
+    assert wd.check_and_ping()
+    clock.advance(2)  # the loop is 11 s late
+    assert not wd.check_and_ping()
+    assert wd.stalled() == [("scheduler", 11.0)]
+    loop.beat()
+    assert wd.check_and_ping()
+
+    with loop.suspended(), player.active():  # the loop waits on an airing
+        for _ in range(20):  # 40 s of airing: the player writes a block every 2 s
+            clock.advance(2)
+            player.beat()
+            assert wd.check_and_ping()
+        clock.advance(5)  # the sound card hangs: no block for 5 s
+        assert not wd.check_and_ping()
+        assert [name for name, _ in wd.stalled()] == ["player"]
+    assert wd.check_and_ping()  # airing over: the loop resumes with a fresh allowance
+    assert sent.count("WATCHDOG=1") == 23
+    assert sum(1 for m in sent if m.startswith("STATUS=stalled: player")) == 1
+
+
+def test_watchdog_thread_stops_pinging_when_player_hangs(systemd_socket: FakeSystemd, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real thread, the real socket: pings while the player writes, none once it hangs."""
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms
+    wd = ProgressWatchdog()
+    assert wd.interval_s == pytest.approx(0.05)
+    loop = wd.register("scheduler", allowance_s=0.5)
+    player = wd.register("player", allowance_s=0.3, expected=False)
+    hang = threading.Event()
+    finished = threading.Event()
+
+    def fake_player() -> None:  # writes a block every 20 ms until it "hangs"
+        with loop.suspended(), player.active():
+            while not hang.is_set():
+                player.beat()
+                time.sleep(0.02)
+            finished.wait(5)  # a write that never returns
+
+    wd.notifier.ready()
+    wd.start()
+    try:
+        systemd_socket.wait_for("READY=1")
+        thread = threading.Thread(target=fake_player)
+        thread.start()
+        time.sleep(0.4)
+        assert systemd_socket.drain().count("WATCHDOG=1") >= 4
+        hang.set()
+        time.sleep(0.45)  # allowance (0.3 s) runs out
+        systemd_socket.drain()
+        time.sleep(0.4)
+        after_hang = systemd_socket.drain()
+        assert "WATCHDOG=1" not in after_hang
+        finished.set()
+        thread.join()
+        loop.beat()
+        messages = systemd_socket.wait_for("WATCHDOG=1")
+        assert "WATCHDOG=1" in messages
+    finally:
+        finished.set()
+        wd.stop()
+
+
+def test_watchdog_without_systemd_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    wd = ProgressWatchdog()
+    wd.register("scheduler", allowance_s=1).beat()
+    wd.start()
+    assert wd._thread is None
+    assert wd.check_and_ping() is False
+    wd.stop()
