@@ -1,0 +1,159 @@
+"""``radio-district broker-config OUTDIR``: a Mosquitto 2.x configuration for the district.
+
+Writes into OUTDIR:
+- ``mosquitto.conf``: a TLS listener on ``mqtt.port`` (cert/key from options, default
+  ``OUTDIR/tls/server.crt`` and ``server.key``), optionally a plain listener bound to
+  loopback (tests, local tools), no anonymous access, persistence in ``OUTDIR/data/``,
+  raised queue limits (Mosquitto's defaults lose QoS 1 messages under load, see TESTBED.md);
+- ``passwd``: one credential per registered station (username = station id) and one for
+  the collector (``mqtt.username``), hashed by ``mosquitto_passwd``;
+- ``credentials/<user>.password``: each clear password, mode 0600, to hand to the station
+  (or the collector's ``mqtt.password_file``). Existing passwords are kept: a password is
+  taken from the station's ``mqtt_password_file`` / the collector's ``mqtt.password_file``
+  when that file exists, else from an earlier ``credentials/<user>.password``, else generated;
+- ``acl``: exactly PROTOCOL.md: the collector reads ``event``/``status`` of every station of
+  the district and writes their ``ack``/``schedule``; a station writes only its own
+  ``event``/``status`` and reads only its own ``schedule``/``ack``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from district_collector.config import DistrictConfig
+from radio_protocol.durable import atomic_write, ensure_private_dir
+from radio_protocol.errors import CommuneRadioError
+from radio_protocol.topics import district_filter, topic
+
+
+class BrokerConfigError(CommuneRadioError):
+    """The broker configuration cannot be generated."""
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    conf: Path
+    passwd: Path
+    acl: Path
+    data_dir: Path
+    credentials: dict[str, Path]
+
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    """Listener and process options. ``tls_port`` None: ``mqtt.port`` (8883 without mqtt)."""
+
+    tls_port: int | None = None
+    tls: bool = True
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    cafile: Path | None = None
+    bind: str | None = None
+    plain_port: int | None = None
+    plain_bind: str = "127.0.0.1"
+    run_as_user: str | None = None
+    autosave_s: int = 5
+    log_dest: str = "stderr"
+
+
+def acl_text(config: DistrictConfig) -> str:
+    """The ACL of PROTOCOL.md, one ``user`` block per credential (no patterns, no anonymous)."""
+    district = config.district.id
+    collector = config.mqtt.username if config.mqtt else "collector"
+    lines = [f"# Commune Radio ACL for district {district} (PROTOCOL.md). Generated; do not edit.", "",
+             f"user {collector}",
+             f"topic read {district_filter(district, 'event')}",
+             f"topic read {district_filter(district, 'status')}",
+             f"topic write {district_filter(district, 'ack')}",
+             f"topic write {district_filter(district, 'schedule')}", ""]
+    for entry in config.stations:
+        lines += [f"user {entry.id}",
+                  f"topic write {topic(district, entry.id, 'event')}",
+                  f"topic write {topic(district, entry.id, 'status')}",
+                  f"topic read {topic(district, entry.id, 'schedule')}",
+                  f"topic read {topic(district, entry.id, 'ack')}", ""]
+    return "\n".join(lines)
+
+
+def conf_text(outdir: Path, config: DistrictConfig, opts: BrokerOptions) -> str:
+    port = opts.tls_port or (config.mqtt.port if config.mqtt else 8883)
+    lines = [f"# Mosquitto config for Commune Radio district {config.district.id}. Generated.",
+             "per_listener_settings false", "allow_anonymous false",
+             f"password_file {outdir / 'passwd'}", f"acl_file {outdir / 'acl'}",
+             "persistence true", f"persistence_location {outdir / 'data'}/",
+             f"autosave_interval {opts.autosave_s}",
+             "# raised limits: the defaults (1000 queued, 20 in flight) drop QoS 1 messages",
+             "max_queued_messages 100000", "max_inflight_messages 0", "max_queued_bytes 0",
+             "persistent_client_expiration 60d", f"log_dest {opts.log_dest}",
+             "log_type error", "log_type warning", "log_type notice", "log_type information",
+             "connection_messages true"]
+    if opts.run_as_user:
+        lines.append(f"user {opts.run_as_user}")
+    if opts.tls:
+        cert = opts.certfile or outdir / "tls" / "server.crt"
+        key = opts.keyfile or outdir / "tls" / "server.key"
+        lines += ["", f"listener {port}{' ' + opts.bind if opts.bind else ''}",
+                  f"certfile {cert}", f"keyfile {key}", "tls_version tlsv1.2"]
+        if opts.cafile:
+            lines.append(f"cafile {opts.cafile}")
+    if opts.plain_port:
+        lines += ["", f"listener {opts.plain_port} {opts.plain_bind}"]
+    if not opts.tls and not opts.plain_port:
+        raise BrokerConfigError("no listener: enable TLS or give a plain port")
+    return "\n".join(lines) + "\n"
+
+
+def _password_for(source: Path | None, previous: Path) -> str:
+    for path in (source, previous):
+        if path is not None and path.is_file():
+            text = path.read_text(encoding="utf-8").strip()
+            if text:
+                return text
+    return secrets.token_urlsafe(24)
+
+
+def _run_passwd(tool: str, args: list[str]) -> None:
+    try:
+        subprocess.run([tool, *args], check=True, capture_output=True, text=True)
+    except FileNotFoundError as exc:
+        raise BrokerConfigError(f"{tool} not found (install the Debian package mosquitto)") from exc
+    except subprocess.CalledProcessError as exc:
+        raise BrokerConfigError(f"{tool} failed: {exc.stderr.strip()}") from exc
+
+
+def generate_broker_config(config: DistrictConfig, outdir: Path, opts: BrokerOptions | None = None,
+                           mosquitto_passwd: str = "mosquitto_passwd") -> BrokerFiles:
+    """Write the broker files into ``outdir`` (created); return their paths."""
+    opts = opts or BrokerOptions()
+    outdir = Path(outdir).resolve()
+    outdir.mkdir(parents=True, exist_ok=True)
+    if shutil.which(mosquitto_passwd) is None:
+        raise BrokerConfigError(f"{mosquitto_passwd} not found (install the Debian package mosquitto)")
+    cred_dir = outdir / "credentials"
+    ensure_private_dir(cred_dir)
+    data_dir = outdir / "data"
+    data_dir.mkdir(exist_ok=True)
+    users: list[tuple[str, Path | None]] = [
+        (config.mqtt.username if config.mqtt else "collector",
+         config.mqtt.password_file if config.mqtt else None)]
+    users += [(s.id, s.mqtt_password_file) for s in config.stations]
+    credentials: dict[str, Path] = {}
+    tmp_passwd = outdir / f".passwd.tmp-{os.getpid()}"
+    tmp_passwd.unlink(missing_ok=True)
+    for i, (user, source) in enumerate(users):
+        cred = cred_dir / f"{user}.password"
+        password = _password_for(source, cred)
+        atomic_write(cred, (password + "\n").encode("utf-8"), mode=0o600)
+        credentials[user] = cred
+        _run_passwd(mosquitto_passwd, ["-b", *(["-c"] if i == 0 else []), str(tmp_passwd), user, password])
+    os.chmod(tmp_passwd, 0o640)
+    os.replace(tmp_passwd, outdir / "passwd")
+    atomic_write(outdir / "acl", acl_text(config).encode("utf-8"), mode=0o644)
+    atomic_write(outdir / "mosquitto.conf", conf_text(outdir, config, opts).encode("utf-8"), mode=0o644)
+    return BrokerFiles(conf=outdir / "mosquitto.conf", passwd=outdir / "passwd", acl=outdir / "acl",
+                       data_dir=data_dir, credentials=credentials)

@@ -1,0 +1,260 @@
+"""The district collector's configuration: one YAML file, validated once, frozen.
+
+Every problem is collected and reported at once, each naming the file and the dotted
+key (``stations[2].keys[0]: ...``). Relative paths are resolved against the directory
+of the config file, so a config and its keys can travel together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from radio_protocol.configschema import ConfigReader, load_yaml_file
+from radio_protocol.errors import ConfigError, JoseError
+from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
+from radio_protocol.timefmt import zone
+from radio_protocol.topics import DISTRICT_RE, STATION_RE
+
+LEVELS = ("commune", "district")
+_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media")
+_MQTT_KEYS = ("host", "port", "username", "password_file", "tls", "client_id",
+              "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
+_STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
+
+
+@dataclass(frozen=True)
+class DistrictInfo:
+    id: str
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS towards the broker. ``ca`` None means the system CA store."""
+
+    ca: Path | None
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str
+    port: int
+    username: str
+    password_file: Path | None
+    tls: TlsConfig | None
+    client_id: str
+    keepalive_s: int = 60
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 30.0
+    session_expiry_s: int = 30 * 86400
+
+    def password(self) -> str | None:
+        """The password read from ``password_file`` (stripped), or None without one."""
+        if self.password_file is None:
+            return None
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError([f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}"]) from exc
+
+
+@dataclass(frozen=True)
+class StationEntry:
+    """One registered station: its commune, level and public keys (old keys stay)."""
+
+    id: str
+    commune_code: str
+    commune_name: str
+    level: str
+    keys: tuple[dict[str, str], ...]
+    keyring: KeyRing = field(repr=False, compare=False)
+    mqtt_password_file: Path | None = None
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        return tuple(jwk_thumbprint(k) for k in self.keys)
+
+
+@dataclass(frozen=True)
+class AckConfig:
+    max_batch: int = 500
+    max_delay_s: float = 0.2
+    max_also: int = 1000
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    base_url: str
+    dir: Path
+
+
+@dataclass(frozen=True)
+class DistrictConfig:
+    source: Path
+    district: DistrictInfo
+    database: Path
+    signing_key: Path
+    mqtt: MqttConfig | None
+    stations: tuple[StationEntry, ...]
+    ack: AckConfig
+    media: MediaConfig | None
+
+    def station(self, station_id: str) -> StationEntry | None:
+        for entry in self.stations:
+            if entry.id == station_id:
+                return entry
+        return None
+
+
+def _path(base: Path, value: str | None) -> Path | None:
+    if value is None:
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> MqttConfig | None:
+    if data is None:
+        return None
+    m = r.mapping(data, "mqtt", _MQTT_KEYS)
+    host = r.get(m, "mqtt", "host", str, "localhost")
+    port = r.get(m, "mqtt", "port", int, 8883, minimum=1, maximum=65535)
+    username = r.get(m, "mqtt", "username", str, "collector", pattern=r"[A-Za-z0-9_.-]{1,64}")
+    password_file = r.get(m, "mqtt", "password_file", str, None, nullable=True)
+    client_id = r.get(m, "mqtt", "client_id", str, f"collector-{district_id}")
+    keepalive = r.get(m, "mqtt", "keepalive_s", int, 60, minimum=5, maximum=3600)
+    rmin = r.get(m, "mqtt", "reconnect_min_s", float, 1.0, minimum=0.05, maximum=600)
+    rmax = r.get(m, "mqtt", "reconnect_max_s", float, 30.0, minimum=0.05, maximum=3600)
+    expiry = r.get(m, "mqtt", "session_expiry_s", int, 30 * 86400, minimum=7 * 86400, maximum=0xFFFFFFFF)
+    if isinstance(rmin, float) and isinstance(rmax, float) and rmin > rmax:
+        r.error("mqtt.reconnect_min_s", f"must be <= mqtt.reconnect_max_s ({rmax})")
+    tls: TlsConfig | None = None
+    tls_data = m.get("tls")
+    if tls_data is not None:
+        t = r.mapping(tls_data, "mqtt.tls", ("ca", "insecure"))
+        ca = r.get(t, "mqtt.tls", "ca", str, None, nullable=True)
+        insecure = r.get(t, "mqtt.tls", "insecure", bool, False)
+        tls = TlsConfig(ca=_path(base, ca), insecure=bool(insecure))
+    return MqttConfig(
+        host=host or "localhost", port=port or 8883, username=username or "collector",
+        password_file=_path(base, password_file), tls=tls, client_id=client_id or f"collector-{district_id}",
+        keepalive_s=keepalive or 60, reconnect_min_s=rmin or 1.0, reconnect_max_s=rmax or 30.0,
+        session_expiry_s=expiry or 30 * 86400,
+    )
+
+
+def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEntry | None:
+    s = r.mapping(data, key, _STATION_KEYS)
+    if not s:
+        return None
+    sid = r.get(s, key, "id", str, pattern=STATION_RE.pattern.strip("^$"))
+    commune = r.mapping(s.get("commune"), f"{key}.commune", ("code", "name"))
+    code = r.get(commune, f"{key}.commune", "code", str, pattern=r"[0-9]{1,10}") if commune else None
+    name = r.get(commune, f"{key}.commune", "name", str) if commune else None
+    level = r.get(s, key, "level", str, "commune", choices=LEVELS)
+    pw = r.get(s, key, "mqtt_password_file", str, None, nullable=True)
+    raw_keys = r.get(s, key, "keys", list)
+    jwks: list[dict[str, str]] = []
+    kids: set[str] = set()
+    for i, jwk in enumerate(raw_keys or []):
+        where = f"{key}.keys[{i}]"
+        try:
+            jwk_to_public_key(jwk)
+            kid = jwk_thumbprint(jwk)
+        except JoseError as exc:
+            r.error(where, f"not a public Ed25519 JWK: {exc.detail or exc.reason}")
+            continue
+        except (KeyError, TypeError):
+            r.error(where, "not a public Ed25519 JWK: needs kty, crv, x")
+            continue
+        if kid in kids:
+            r.error(where, f"the same key twice (kid {kid})")
+            continue
+        kids.add(kid)
+        jwks.append({"kty": "OKP", "crv": "Ed25519", "x": str(jwk["x"])})
+    if raw_keys is not None and not raw_keys:
+        r.error(f"{key}.keys", "needs at least one public JWK")
+    if not sid or not code or name is None:
+        return None
+    return StationEntry(
+        id=sid, commune_code=code, commune_name=name, level=level or "commune",
+        keys=tuple(jwks), keyring=KeyRing.from_jwks(jwks), mqtt_password_file=_path(base, pw),
+    )
+
+
+def parse_district_config(data: Any, source: Path) -> DistrictConfig:
+    """Validate a parsed YAML document; raise ConfigError listing every problem."""
+    source = Path(source)
+    base = source.resolve().parent
+    r = ConfigReader(str(source))
+    top = r.mapping(data, "", _TOP_KEYS)
+    d = r.mapping(top.get("district"), "district", ("id", "name", "timezone"))
+    did = r.get(d, "district", "id", str, pattern=DISTRICT_RE.pattern.strip("^$")) if d else None
+    dname = r.get(d, "district", "name", str) if d else None
+    tz = r.get(d, "district", "timezone", str, "Asia/Ho_Chi_Minh") if d else None
+    if isinstance(tz, str):
+        try:
+            zone(tz)
+        except ValueError as exc:
+            r.error("district.timezone", str(exc))
+    database = r.get(top, "", "database", str)
+    signing_key = r.get(top, "", "signing_key", str)
+    mqtt = _read_mqtt(r, top.get("mqtt"), base, did or "district")
+
+    stations: list[StationEntry] = []
+    raw_stations = r.get(top, "", "stations", list, [])
+    seen: dict[str, int] = {}
+    kid_owner: dict[str, str] = {}
+    for i, item in enumerate(raw_stations or []):
+        key = f"stations[{i}]"
+        entry = _read_station(r, item, key, base)
+        if entry is None:
+            continue
+        if entry.id in seen:
+            r.error(f"{key}.id", f"duplicate station id {entry.id!r} (also stations[{seen[entry.id]}])")
+            continue
+        if mqtt is not None and entry.id == mqtt.username:
+            r.error(f"{key}.id", f"station id {entry.id!r} is the collector's MQTT username")
+        seen[entry.id] = i
+        for kid in entry.kids:
+            if kid in kid_owner:
+                r.error(f"{key}.keys", f"key {kid} is also registered for station {kid_owner[kid]!r}")
+            kid_owner[kid] = entry.id
+        stations.append(entry)
+
+    a = r.mapping(top.get("ack"), "ack", ("max_batch", "max_delay_s", "max_also"), required=False)
+    ack = AckConfig(
+        max_batch=r.get(a, "ack", "max_batch", int, 500, minimum=1, maximum=100000) or 500,
+        max_delay_s=r.get(a, "ack", "max_delay_s", float, 0.2, minimum=0.0, maximum=60.0) or 0.0,
+        max_also=r.get(a, "ack", "max_also", int, 1000, minimum=0, maximum=100000) or 0,
+    )
+    media: MediaConfig | None = None
+    if top.get("media") is not None:
+        md = r.mapping(top.get("media"), "media", ("base_url", "dir"))
+        url = r.get(md, "media", "base_url", str, pattern=r"https?://\S+")
+        mdir = r.get(md, "media", "dir", str)
+        if url and mdir:
+            media = MediaConfig(base_url=url.rstrip("/"), dir=_path(base, mdir) or Path(mdir))
+    r.finish()
+    assert did is not None and dname is not None and tz is not None
+    assert database is not None and signing_key is not None
+    return DistrictConfig(
+        source=source,
+        district=DistrictInfo(id=did, name=dname, timezone=tz),
+        database=_path(base, database) or Path(database),
+        signing_key=_path(base, signing_key) or Path(signing_key),
+        mqtt=mqtt,
+        stations=tuple(stations),
+        ack=ack,
+        media=media,
+    )
+
+
+def load_district_config(path: Path | str) -> DistrictConfig:
+    """Read and validate the district config at ``path`` (ConfigError on any problem)."""
+    path = Path(path)
+    return parse_district_config(load_yaml_file(path), path)
