@@ -8,6 +8,8 @@ from radio_protocol.cli_base import run_main
 
 # Each module has register(subparsers); add a line to add commands.
 COMMAND_MODULES: list[str] = [
+    "firmware_daemon.commands_core",
+    "firmware_daemon.commands_run",
 ]
 
 

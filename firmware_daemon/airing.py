@@ -1,0 +1,272 @@
+"""The airing sequence: amp on -> warm-up -> audio -> tail -> amp off, and its signed event.
+
+:class:`Airer` runs one airing and commits its event to the outbox before returning.
+The amplifier goes off on every path: normal end, audio or media error, any exception,
+and a ``stop`` event (set by SIGTERM/SIGINT, or by the scheduler to pre-empt). Every
+wait goes through the injected :class:`~radio_protocol.clock.Clock` and watches ``stop``.
+
+Outcomes (PROTOCOL.md): ``completed`` (the whole segment went out; a stop during the tail
+only shortens the tail), ``interrupted`` (the amp was on, then the airing stopped early),
+``failed`` (could not start: media missing/corrupt before the amp was switched, device
+refused the stream before the first sample), ``missed`` (see :meth:`Airer.record_missed`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from firmware_daemon.config import StationConfig
+from firmware_daemon.events import AiringRecord, Level, Segment, StationId, airing_payload
+from firmware_daemon.outbox import Outbox
+from firmware_daemon.sysinfo import boot_id as kernel_boot_id
+from firmware_daemon.sysinfo import kernel_clock_synced
+from hal.errors import HalError
+from radio_protocol.clock import Clock
+
+__all__ = ["Airer", "Segment"]
+
+log = logging.getLogger(__name__)
+
+WAIT_STEP_S = 0.05  # how often waits look at ``stop``
+FEEDBACK_SETTLE_S = 0.2  # how long a relay may take before feedback must agree
+SOFTWARE_ERROR = "software-error"
+
+
+class AmplifierSwitch(Protocol):
+    """What the airing needs of ``hal.amplifier.Amplifier``."""
+
+    def on(self) -> None: ...
+
+    def off(self) -> None: ...
+
+    @property
+    def confirmed(self) -> bool | None: ...
+
+
+class AudioPlayer(Protocol):
+    """What the airing needs of ``hal.audio.AudioOutput`` (or ``hal.fake.FakeAudioOutput``)."""
+
+    def probe(self, path: Path) -> Any: ...
+
+    def play(self, path: Path, *, stop: threading.Event | None = None, margin_s: float = 5.0,
+             on_start: Callable[[], None] | None = None) -> Any: ...
+
+
+@dataclass
+class _Progress:
+    """What happened so far in one airing (filled in as it goes)."""
+
+    attempt_at: datetime
+    media_s: float | None = None
+    amp_on_at: datetime | None = None
+    amp_off_at: datetime | None = None
+    started_at: datetime | None = None
+    started_mono: float | None = None
+    ended_at: datetime | None = None
+    confirmations: list[bool | None] = field(default_factory=list)
+    result: Any = None
+    outcome: str = "completed"
+    reason: str | None = None
+
+    def fail(self, reason: str) -> None:
+        """An error: ``interrupted`` once audio has started, else ``failed`` (could not start)."""
+        self.outcome = "interrupted" if self.started_at is not None else "failed"
+        self.reason = reason
+
+    def stop(self, reason: str) -> None:
+        """A stop request: ``interrupted`` once the amp is on (the airing had begun)."""
+        self.outcome = "interrupted" if self.amp_on_at is not None else "failed"
+        self.reason = reason
+
+    def amp_confirmed(self) -> bool | None:
+        if not self.confirmations or any(c is None for c in self.confirmations):
+            return None
+        return all(self.confirmations)
+
+
+class Airer:
+    """Airs segments through one amplifier and one audio output, recording each airing.
+
+    ``clock_synced`` and ``boot_id`` default to the kernel's answers (a simulated clock
+    counts as synchronized). ``tz`` defaults to the configured timezone.
+    """
+
+    def __init__(self, amp: AmplifierSwitch, audio: AudioPlayer, outbox: Outbox, clock: Clock,
+                 config: StationConfig, tz: ZoneInfo | None = None, *,
+                 clock_synced: Callable[[], bool] | None = None,
+                 boot_id: str | None = None) -> None:
+        self._amp = amp
+        self._audio = audio
+        self._outbox = outbox
+        self._clock = clock
+        self._config = config
+        self._tz = tz or config.tz
+        self._clock_synced = clock_synced or (lambda: clock.simulated or kernel_clock_synced())
+        self._boot_id = boot_id or kernel_boot_id()
+        ident = config.station
+        self._station = StationId(district=ident.district, station=ident.id, commune=ident.commune)
+
+    # --- the airing ------------------------------------------------------------------
+
+    def air(self, segment: Segment, media_path: Path | str, *, slot_at: datetime | None = None,
+            schedule_version: int | None = None, priority: str | None = None,
+            stop: threading.Event | None = None, stop_reason: str = "shutdown") -> dict[str, Any]:
+        """Air ``media_path`` now and return the committed event payload.
+
+        ``stop`` ends the airing early with reason ``stop_reason`` (``shutdown`` for a
+        signal, ``preempted`` for the scheduler). Errors become the event's outcome; only
+        a failure to commit the event (or KeyboardInterrupt, after recording) propagates.
+        """
+        stop = stop or threading.Event()
+        media_path = Path(media_path)
+        progress = _Progress(attempt_at=self._clock.now())
+        interrupt: BaseException | None = None
+        try:
+            progress.media_s = float(self._audio.probe(media_path).duration_s)
+            if stop.is_set():
+                progress.stop(stop_reason)
+            else:
+                self._run(media_path, stop, stop_reason, progress)
+        except HalError as exc:  # AudioDeviceError, MediaError, AmplifierError
+            log.error("airing error segment=%s reason=%s detail=%s", segment.id, exc.reason,
+                      exc.detail)
+            progress.fail(exc.reason)
+            partial = getattr(exc, "partial", None)  # what went out before the failure
+            if partial is not None:
+                progress.result = partial
+        except Exception:
+            log.exception("airing crashed segment=%s", segment.id)
+            progress.fail(SOFTWARE_ERROR)
+        except KeyboardInterrupt as exc:
+            progress.stop("shutdown")
+            interrupt = exc
+        finally:
+            self._switch_off(progress)
+        payload = self._commit(self._record(segment, progress, slot_at, schedule_version,
+                                            priority))
+        if interrupt is not None:
+            raise interrupt
+        return payload
+
+    def _run(self, media_path: Path, stop: threading.Event, stop_reason: str,
+             progress: _Progress) -> None:
+        """amp on -> warm-up -> audio -> tail; the caller switches off."""
+        amp_cfg = self._config.amplifier
+        self._amp.on()
+        progress.amp_on_at = self._clock.now()
+        stopped = self._wait(amp_cfg.warmup_s, stop)
+        progress.confirmations.append(self._amp.confirmed)
+        if stopped:
+            progress.stop(stop_reason)
+            return
+
+        def on_start() -> None:
+            progress.started_mono = self._clock.monotonic()
+            progress.started_at = self._clock.now()
+
+        progress.result = self._audio.play(media_path, stop=stop,
+                                           margin_s=self._config.audio.margin_s,
+                                           on_start=on_start)
+        progress.ended_at = self._clock.now()
+        if progress.result.stopped:
+            progress.stop(stop_reason)
+            return
+        self._wait(amp_cfg.tail_s, stop)  # a stop here only shortens the tail
+
+    def _wait(self, seconds: float, stop: threading.Event) -> bool:
+        """Wait ``seconds`` on the clock; True as soon as ``stop`` is set."""
+        end_mono = self._clock.monotonic() + seconds
+        while not stop.is_set():
+            remaining = end_mono - self._clock.monotonic()
+            if remaining <= 0:
+                return False
+            self._clock.sleep(min(remaining, WAIT_STEP_S))
+        return True
+
+    def _switch_off(self, progress: _Progress) -> None:
+        """Amp off (always), then note when, and whether the feedback agrees."""
+        self._amp.off()
+        if progress.ended_at is None:
+            progress.ended_at = self._clock.now()
+        if progress.amp_on_at is None:
+            return
+        progress.amp_off_at = self._clock.now()
+        settle_end = self._clock.monotonic() + FEEDBACK_SETTLE_S
+        confirmed = self._amp.confirmed
+        while confirmed is False and self._clock.monotonic() < settle_end:
+            self._clock.sleep(0.01)
+            confirmed = self._amp.confirmed
+        progress.confirmations.append(confirmed)
+
+    def _record(self, segment: Segment, progress: _Progress, slot_at: datetime | None,
+                schedule_version: int | None, priority: str | None) -> AiringRecord:
+        result = progress.result
+        if result is not None:
+            played_s = float(result.played_s)
+            level = Level(result.rms_dbfs, result.peak_dbfs, result.silent_s)
+            if result.underruns:
+                log.warning("audio underruns segment=%s count=%d", segment.id, result.underruns)
+        elif progress.started_mono is not None:  # died mid-play, nothing measured: estimate
+            played_s = self._clock.monotonic() - progress.started_mono
+            level = Level()
+        else:
+            played_s, level = 0.0, Level()
+        assert progress.ended_at is not None
+        return AiringRecord(
+            segment=segment, priority=priority or segment.priority,
+            schedule_version=schedule_version, slot_at=slot_at,
+            started_at=progress.started_at or progress.amp_on_at or progress.attempt_at,
+            ended_at=progress.ended_at, played_s=played_s,
+            media_s=progress.media_s if progress.media_s is not None else
+            (float(result.media_s) if result is not None else None),
+            outcome=progress.outcome, reason=progress.reason,
+            amp_on_at=progress.amp_on_at, amp_off_at=progress.amp_off_at,
+            amp_confirmed=progress.amp_confirmed(), level=level,
+            clock_synced=self._clock_synced(), boot_id=self._boot_id,
+        )
+
+    # --- airings that never reached the amplifier --------------------------------------
+
+    def record_missed(self, segment: Segment, *, slot_at: datetime, reason: str,
+                      schedule_version: int | None = None,
+                      priority: str | None = None) -> dict[str, Any]:
+        """Record a slot that passed without an attempt (``started_at`` = the slot)."""
+        now_at = self._clock.now()
+        return self._commit(self._bare_record(segment, "missed", reason, slot_at, slot_at,
+                                              now_at, schedule_version, priority, None))
+
+    def record_failed(self, segment: Segment, *, reason: str, slot_at: datetime | None = None,
+                      schedule_version: int | None = None, priority: str | None = None,
+                      media_s: float | None = None) -> dict[str, Any]:
+        """Record an airing that could not start (e.g. ``media-missing``, ``clock-unsynced``)."""
+        now_at = self._clock.now()
+        return self._commit(self._bare_record(segment, "failed", reason, slot_at, now_at, now_at,
+                                              schedule_version, priority, media_s))
+
+    def _bare_record(self, segment: Segment, outcome: str, reason: str, slot_at: datetime | None,
+                     started_at: datetime, ended_at: datetime, schedule_version: int | None,
+                     priority: str | None, media_s: float | None) -> AiringRecord:
+        return AiringRecord(
+            segment=segment, priority=priority or segment.priority,
+            schedule_version=schedule_version, slot_at=slot_at, started_at=started_at,
+            ended_at=ended_at, played_s=0.0, media_s=media_s, outcome=outcome, reason=reason,
+            amp_on_at=None, amp_off_at=None, amp_confirmed=None, level=Level(),
+            clock_synced=self._clock_synced(), boot_id=self._boot_id,
+        )
+
+    # --- evidence --------------------------------------------------------------------
+
+    def _commit(self, record: AiringRecord) -> dict[str, Any]:
+        entry = self._outbox.append(
+            lambda seq, prev: airing_payload(self._station, seq, prev, record, self._tz))
+        log.info("airing %s station=%s seq=%d segment=%s reason=%s played_s=%.3f",
+                 record.outcome, self._station.station, entry.seq, record.segment.id,
+                 record.reason, record.played_s)
+        return entry.payload

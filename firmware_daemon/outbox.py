@@ -1,0 +1,232 @@
+"""The station's durable outbox: every signed event, kept until a district ack covers it.
+
+Durability: SQLite in WAL mode with ``synchronous=FULL`` (a committed event survives a
+power cut), the file in ``data_dir`` (directory 0700, file 0600). :meth:`Outbox.append`
+numbers, chains, signs and inserts an event in ONE ``BEGIN IMMEDIATE`` transaction, so a
+crash at any moment leaves either the whole event or nothing: never a torn row, a reused
+``seq`` or a broken ``prev`` chain. One connection guarded by a lock: safe from several
+threads (the airing thread and the MQTT link).
+
+A tiny ``meta`` key/value table holds other durable station state (schedule version, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from radio_protocol.clock import Clock, SystemClock
+from radio_protocol.durable import ensure_private_dir
+from radio_protocol.errors import CommuneRadioError
+from radio_protocol.jose import Signer, canonical_json
+from radio_protocol.timefmt import format_rfc3339
+
+log = logging.getLogger(__name__)
+
+EVENT_TYP = "cr-event+json"
+_BATCH = 500
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    jws BLOB NOT NULL,
+    payload_sha256 TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    acked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+MakePayload = Callable[[int, str | None], dict[str, Any]]
+
+
+class OutboxError(CommuneRadioError):
+    """The outbox file cannot be opened or written, or a payload breaks the chain."""
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One committed event: its seq, the JWS bytes as stored, and the payload it signs."""
+
+    seq: int
+    jws: bytes
+    payload: dict[str, Any]
+
+
+def _utc_text(at: datetime) -> str:
+    """A sortable UTC timestamp for the bookkeeping columns."""
+    return format_rfc3339(at.astimezone(UTC))
+
+
+class Outbox:
+    """Signed events in a SQLite file. ``signer`` is needed only to :meth:`append`."""
+
+    def __init__(self, path: Path | str, signer: Signer | None = None,
+                 clock: Clock | None = None) -> None:
+        self.path = Path(path)
+        self._signer = signer
+        self._clock: Clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        try:
+            ensure_private_dir(self.path.parent)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+            self._conn = sqlite3.connect(self.path, isolation_level=None,
+                                         check_same_thread=False, timeout=30.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"{self.path}: cannot open outbox: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ---------------------------------------------------------------------
+
+    def append(self, make_payload: MakePayload) -> OutboxEntry:
+        """Number, chain, sign and commit one event; return it once it is durable.
+
+        ``make_payload(seq, prev)`` builds the payload, where ``prev`` is the hex SHA-256
+        of the previous event's payload bytes (None for seq 1). It runs inside the
+        write transaction, so two appenders can never take the same seq.
+        """
+        if self._signer is None:
+            raise OutboxError("outbox opened without a signing key: cannot append")
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT seq, payload_sha256 FROM events ORDER BY seq DESC LIMIT 1"
+                ).fetchone()
+                seq = 1 if row is None else int(row[0]) + 1
+                prev = None if row is None else str(row[1])
+                payload = make_payload(seq, prev)
+                if payload.get("seq") != seq or payload.get("prev") != prev:
+                    raise OutboxError(f"payload seq/prev do not match the outbox (seq {seq})")
+                payload_bytes = canonical_json(payload)
+                jws = self._signer.sign(payload_bytes, EVENT_TYP)
+                conn.execute(
+                    "INSERT INTO events (seq, jws, payload_sha256, created_at) VALUES (?,?,?,?)",
+                    (seq, jws, hashlib.sha256(payload_bytes).hexdigest(),
+                     _utc_text(self._clock.now())),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return OutboxEntry(seq, jws, payload)
+
+    def apply_ack(self, through: int, also: Iterable[int] = ()) -> int:
+        """Mark seqs ``1..through`` and each of ``also`` as acked; return how many were new."""
+        extra = sorted({int(s) for s in also})
+        now_text = _utc_text(self._clock.now())
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                count = self._conn.execute(
+                    "UPDATE events SET acked_at = ? WHERE acked_at IS NULL AND seq <= ?",
+                    (now_text, int(through)),
+                ).rowcount
+                for start in range(0, len(extra), _BATCH):
+                    chunk = extra[start:start + _BATCH]
+                    marks = ",".join("?" * len(chunk))
+                    count += self._conn.execute(
+                        f"UPDATE events SET acked_at = ? WHERE acked_at IS NULL AND seq IN ({marks})",
+                        (now_text, *chunk),
+                    ).rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return int(count)
+
+    def prune(self, now_at: datetime, retention_days: int) -> int:
+        """Delete acked events created more than ``retention_days`` before ``now_at``.
+
+        Never deletes an unacked event, and always keeps the last event so that seq and
+        prev continue. Returns how many were deleted.
+        """
+        cutoff = _utc_text(now_at - timedelta(days=retention_days))
+        with self._lock:
+            deleted = self._conn.execute(
+                "DELETE FROM events WHERE acked_at IS NOT NULL AND created_at < ? "
+                "AND seq < (SELECT MAX(seq) FROM events)",
+                (cutoff,),
+            ).rowcount
+        if deleted:
+            log.info("outbox pruned events=%d retention_days=%d", deleted, retention_days)
+        return int(deleted)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        """The highest seq ever committed (0 when empty)."""
+        with self._lock:
+            row = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()
+        return int(row[0] or 0)
+
+    def pending_count(self) -> int:
+        """How many events no ack covers yet."""
+        with self._lock:
+            row = self._conn.execute("SELECT COUNT(*) FROM events WHERE acked_at IS NULL").fetchone()
+        return int(row[0])
+
+    def unacked(self, limit: int = 1000) -> list[tuple[int, bytes]]:
+        """The oldest ``limit`` unacked events as ``(seq, jws)``, in seq order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, jws FROM events WHERE acked_at IS NULL ORDER BY seq LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        return [(int(seq), bytes(jws)) for seq, jws in rows]
+
+    def events(self, since_seq: int = 0) -> Iterator[bytes]:
+        """The stored JWS bytes of every event with seq > ``since_seq``, in seq order."""
+        after = int(since_seq)
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, jws FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                    (after, _BATCH),
+                ).fetchall()
+            if not rows:
+                return
+            for _seq, jws in rows:
+                yield bytes(jws)
+            after = int(rows[-1][0])
+
+    # --- meta ------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key`` durably (committed when this returns)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
