@@ -43,7 +43,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -51,11 +51,14 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from radio_protocol.clock import Clock
-from radio_protocol.errors import JoseError
+from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, verify
 from radio_protocol.topics import topic
 
 from .status import StatusBuilder
+
+if TYPE_CHECKING:
+    from .config import StationConfig
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +90,9 @@ class LinkSettings:
     port: int = 8883
     username: str | None = None
     password: str | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
+    tls: bool = False
+    tls_ca: Path | None = None  # None with tls: the system's CA store
+    tls_insecure: bool = False  # skip host name checking (test brokers only)
     keepalive_s: int = 60
     session_expiry_s: int = MIN_SESSION_EXPIRY_S
     republish_s: float = 300.0
@@ -102,7 +105,41 @@ class LinkSettings:
 
     def __repr__(self) -> str:  # never show the password
         return (f"LinkSettings(station={self.station}, host={self.host}, port={self.port}, "
-                f"username={self.username}, tls={'on' if self.tls_ca else 'off'})")
+                f"username={self.username}, tls={'on' if self.tls else 'off'})")
+
+
+def read_password_file(path: Path, source: str) -> str:
+    """The first line of ``path``; ConfigError naming ``mqtt.password_file`` otherwise."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{source}: mqtt.password_file: cannot read {path}: {exc.strerror}"]) from exc
+    password = text.splitlines()[0].strip() if text.strip() else ""
+    if not password:
+        raise ConfigError([f"{source}: mqtt.password_file: {path} is empty"])
+    return password
+
+
+def settings_from_config(config: StationConfig) -> LinkSettings | None:
+    """LinkSettings from the station config; None when it has no ``mqtt`` section."""
+    m = config.mqtt
+    if m is None:
+        return None
+    password = read_password_file(m.password_file, str(config.source)) if m.password_file else None
+    return LinkSettings(
+        district=config.station.district,
+        station=config.station.id,
+        host=m.host,
+        port=m.port,
+        username=m.username,
+        password=password,
+        tls=m.tls is not None,
+        tls_ca=m.tls.ca if m.tls is not None else None,
+        tls_insecure=m.tls.insecure if m.tls is not None else False,
+        keepalive_s=m.keepalive_s,
+        session_expiry_s=max(MIN_SESSION_EXPIRY_S, m.session_expiry_s),
+        republish_s=m.republish_s,
+    )
 
 
 @dataclass
@@ -215,12 +252,10 @@ class StationLink:
         client.suppress_exceptions = True
         if s.username:
             client.username_pw_set(s.username, s.password)
-        if s.tls_ca:
-            client.tls_set(
-                ca_certs=str(s.tls_ca),
-                certfile=str(s.tls_cert) if s.tls_cert else None,
-                keyfile=str(s.tls_key) if s.tls_key else None,
-            )
+        if s.tls:
+            client.tls_set(ca_certs=str(s.tls_ca) if s.tls_ca else None)
+            if s.tls_insecure:
+                client.tls_insecure_set(True)
         client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
         client.max_inflight_messages_set(max(20, s.batch))
         client.on_connect = self._cb_connect
@@ -288,7 +323,7 @@ class StationLink:
             )
             self._client.loop_start()
             log.info("mqtt link started station=%s host=%s port=%d tls=%s", self.settings.station,
-                     self.settings.host, self.settings.port, "on" if self.settings.tls_ca else "off")
+                     self.settings.host, self.settings.port, "on" if self.settings.tls else "off")
             while not self._stop.is_set():
                 self._drain(outbox, self.settings.poll_s)
                 if self._stop.is_set():

@@ -7,7 +7,8 @@ amp, sw`` and the extra ``uptime_s`` (PROTOCOL.md welcomes more members).
 Where the values come from:
 
 - :class:`StationState` is a small thread-safe holder the daemon shares between
-  threads. The airing code (or the daemon around it) calls ``set_amp(True/False)``;
+  threads. The amp state is read from ``amp_source`` (the daemon passes
+  ``lambda: amplifier.is_on``) or else set with ``set_amp(True/False)``;
   the scheduler calls ``set_schedule(ScheduleState(...))``. Reading it never blocks
   for long, so the MQTT link's thread can build a status at any time.
 - ``outbox_pending`` and ``last_seq`` are passed in by the caller (the link reads
@@ -54,9 +55,11 @@ class ScheduleState:
 class StationState:
     """Live, thread-safe facts about the station that go into its status."""
 
-    def __init__(self, amp_on: bool = False, schedule: ScheduleState | None = None) -> None:
+    def __init__(self, amp_on: bool = False, schedule: ScheduleState | None = None,
+                 amp_source: Callable[[], bool] | None = None) -> None:
         self._lock = threading.Lock()
         self._amp_on = amp_on
+        self.amp_source = amp_source
         self._schedule = schedule or ScheduleState()
         self._listeners: list[Callable[[], None]] = []
 
@@ -73,6 +76,13 @@ class StationState:
 
     @property
     def amp_on(self) -> bool:
+        """The amplifier's state: read from ``amp_source`` (e.g. ``Amplifier.is_on``) if set."""
+        source = self.amp_source
+        if source is not None:
+            try:
+                return bool(source())
+            except Exception:  # a closed or failing relay reads as off
+                return False
         with self._lock:
             return self._amp_on
 

@@ -1,0 +1,281 @@
+"""``radio-station run``: the station service.
+
+Startup, in order (each step registers its undo on an ExitStack, so shutdown runs in
+reverse, in ``finally``, whatever happened):
+
+1. the amplifier relay, forced **off** at once (whatever a crash left behind);
+2. the station's signing key (``data_dir/station.key``; ``keygen`` creates it);
+3. the outbox (SQLite, WAL, ``synchronous=FULL``);
+4. the live status (:class:`~firmware_daemon.status.StationState`) and the MQTT link
+   (only with an ``mqtt`` section; without one the station airs and keeps its evidence
+   locally, for USB hand-carry). The broker may be down: the link keeps retrying and
+   delivers the whole outbox when it comes up;
+5. the extension hooks (``startup_hooks``, in order);
+6. SIGTERM/SIGINT handlers that set ``stop_event``.
+
+Then the main loop runs until ``stop_event`` is set.
+
+Extension points (for the scheduler and anything else that runs in the daemon):
+
+- ``daemon.add_timer(name, callback, first_mono=None)``: Klipper-style timers.
+  ``callback(now_mono) -> float | None`` runs in the main thread and returns the
+  monotonic time it wants to run next (None: never again). An exception is logged
+  and the timer retried after ``TIMER_RETRY_S``. The retention prune is one of them.
+- ``daemon.startup_hooks.append(hook)``: ``hook(daemon)`` runs after steps 1-4, in the
+  main thread; it may register cleanups with ``daemon.stack.callback(...)`` (they run
+  before the link stops and before the amplifier is switched off).
+- ``daemon.schedule_handler = fn``: ``fn(raw: bytes)`` gets every message from the
+  station's ``schedule`` topic (unverified bytes; verify with ``daemon.district_keys``),
+  in the main thread. The default logs and ignores it.
+- ``daemon.post(fn)``: run ``fn()`` in the main thread soon (thread safe).
+- ``daemon.event_recorded()``: call after appending an event, so the link sends it now.
+- ``daemon.state.set_schedule(ScheduleState(...))``: what the status reports
+  (schedule version/error, next slot, missing media). The amp state is read from the
+  relay itself.
+- Long work (an airing) must watch ``daemon.stop_event``; while it runs in the main
+  thread the timers wait, but the MQTT link keeps delivering in its own thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from types import FrameType
+from typing import Any
+
+from radio_protocol.clock import Clock, SystemClock
+from radio_protocol.jose import KeyRing, Signer, load_private_key
+
+from .config import StationConfig
+from .link import StationLink, settings_from_config
+from .outbox import Outbox
+from .status import StationState, StatusBuilder
+from .sysinfo import kernel_clock_synced
+
+log = logging.getLogger(__name__)
+
+TimerCallback = Callable[[float], float | None]
+DAY_S = 86400.0
+TIMER_RETRY_S = 60.0
+MAX_IDLE_S = 1.0
+PRUNE_FIRST_DELAY_S = 5.0
+
+
+@dataclass
+class Timer:
+    name: str
+    callback: TimerCallback
+    next_mono: float
+    runs: int = field(default=0)
+
+
+class Daemon:
+    """The station service. Build, optionally extend (see the module doc), then :meth:`run`.
+
+    ``clock`` defaults to the system clock. ``pin_factory`` overrides the factory named in
+    ``gpio.pin_factory`` (a seam for tests: gpiozero's MockFactory).
+    """
+
+    def __init__(self, config: StationConfig, *, clock: Clock | None = None,
+                 pin_factory: Any = None, tz: tzinfo | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.tz = tz or config.tz
+        self.stop_event = threading.Event()
+        self.stack = contextlib.ExitStack()
+        self.state = StationState()
+        self.startup_hooks: list[Callable[[Daemon], None]] = []
+        self.schedule_handler: Callable[[bytes], None] = self._default_schedule_handler
+        self.district_keys: KeyRing = config.district_keyring()
+        self.amplifier: Any = None
+        self.signer: Signer | None = None
+        self.outbox: Outbox | None = None
+        self.status: StatusBuilder | None = None
+        self.link: StationLink | None = None
+        self._pin_factory = pin_factory
+        self._timers: list[Timer] = []
+        self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self.add_timer("outbox-prune", self._prune, self.clock.monotonic() + PRUNE_FIRST_DELAY_S)
+
+    # --- extension API ---------------------------------------------------------------
+
+    def add_timer(self, name: str, callback: TimerCallback, first_mono: float | None = None) -> Timer:
+        timer = Timer(name, callback, self.clock.monotonic() if first_mono is None else first_mono)
+        self._timers.append(timer)
+        self.wake()
+        return timer
+
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` in the main thread soon. Thread safe."""
+        self._inbox.put(fn)
+
+    def wake(self) -> None:
+        self._inbox.put(_noop)
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Ask the main loop to end (thread safe, signal safe)."""
+        if not self.stop_event.is_set():
+            log.info("daemon stopping reason=%s", reason)
+        self.stop_event.set()
+        self.wake()
+
+    def event_recorded(self) -> None:
+        """A new event is in the outbox: let the link send it now."""
+        if self.link is not None:
+            self.link.notify()
+
+    # --- run -------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start in order, loop until stopped, stop in reverse. Returns the exit code."""
+        ident = self.config.station
+        with self.stack:
+            self._start()
+            log.info("daemon running station=%s district=%s link=%s", ident.id, ident.district,
+                     "mqtt" if self.link else "none")
+            self._loop()
+        log.info("daemon stopped station=%s", ident.id)
+        return 0
+
+    def _start(self) -> None:
+        cfg = self.config
+        self._start_amplifier()
+        self.signer = Signer(load_private_key(cfg.key_path))
+        outbox = Outbox(cfg.outbox_path, self.signer, self.clock)
+        self.outbox = outbox
+        self.stack.callback(self._close_outbox)
+        log.info("outbox open path=%s last_seq=%d pending=%d", cfg.outbox_path, outbox.last_seq(),
+                 outbox.pending_count())
+        amp = self.amplifier
+        self.state.amp_source = (lambda: bool(amp.is_on)) if amp is not None else None
+        self.status = StatusBuilder(
+            station=cfg.station.id, signer=self.signer, clock=self.clock, state=self.state,
+            clock_synced=kernel_clock_synced, tz=self.tz,
+        )
+        self.state.add_listener(self.event_recorded)
+        settings = settings_from_config(cfg)
+        if settings is None:
+            log.warning("no mqtt section: events stay in the outbox (hand-carry with 'events')")
+        else:
+            if not len(self.district_keys):
+                log.warning("no district_keys: acks cannot be verified, so nothing is ever dropped")
+            self.link = StationLink(
+                settings, district_keys=self.district_keys, outbox_factory=lambda: outbox,
+                status=self.status, clock=self.clock, on_schedule=self._on_schedule,
+            )
+            self.link.start()
+            self.stack.callback(self.link.stop)
+        for hook in list(self.startup_hooks):
+            hook(self)
+        self._install_signals()
+
+    def _start_amplifier(self) -> None:
+        from hal.amplifier import Amplifier, make_pin_factory
+
+        cfg = self.config
+        factory = self._pin_factory or make_pin_factory(cfg.gpio.pin_factory)
+        amp = Amplifier(cfg.amplifier.pin, active_high=cfg.amplifier.active_high,
+                        feedback_pin=cfg.amplifier.feedback_pin, pin_factory=factory)
+        amp.off()
+        self.amplifier = amp
+        log.info("amplifier forced off at start pin=%s", cfg.amplifier.pin)
+        self.stack.callback(self._amplifier_off)
+
+    def _amplifier_off(self) -> None:
+        amp = self.amplifier
+        if amp is not None:
+            amp.off()
+            amp.close()
+            log.info("amplifier off at shutdown pin=%s", self.config.amplifier.pin)
+
+    def _close_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.close()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # embedded (tests): the caller stops us with request_stop()
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.request_stop(signal.Signals(signum).name)
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        def restore() -> None:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+        self.stack.callback(restore)
+
+    def _loop(self) -> None:
+        while not self.stop_event.is_set():
+            now_mono = self.clock.monotonic()
+            next_mono = now_mono + MAX_IDLE_S
+            for timer in list(self._timers):
+                if timer.next_mono <= now_mono:
+                    self._fire(timer, now_mono)
+                if timer in self._timers:
+                    next_mono = min(next_mono, timer.next_mono)
+                if self.stop_event.is_set():
+                    return
+            self._wait(max(0.0, next_mono - self.clock.monotonic()))
+
+    def _fire(self, timer: Timer, now_mono: float) -> None:
+        try:
+            wanted = timer.callback(now_mono)
+        except Exception:
+            log.exception("timer failed name=%s; retrying in %.0f s", timer.name, TIMER_RETRY_S)
+            timer.next_mono = now_mono + TIMER_RETRY_S
+            return
+        timer.runs += 1
+        if wanted is None:
+            self._timers.remove(timer)
+        else:
+            timer.next_mono = max(wanted, now_mono)
+
+    def _wait(self, timeout: float) -> None:
+        """Run posted work; block up to ``timeout`` (simulated clocks advance instead)."""
+        block = not self.clock.simulated
+        try:
+            fn = self._inbox.get(timeout=timeout) if block and timeout > 0 else self._inbox.get_nowait()
+        except queue.Empty:
+            if not block:
+                self.clock.sleep(timeout)
+            return
+        while True:
+            try:
+                fn()
+            except Exception:
+                log.exception("posted work failed")
+            try:
+                fn = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+
+    # --- built-in tasks ----------------------------------------------------------------
+
+    def _prune(self, now_mono: float) -> float:
+        """Once a day: drop acked events older than ``outbox.retention_days`` (never unacked)."""
+        if self.outbox is not None:
+            deleted = self.outbox.prune(self.clock.now(), self.config.outbox.retention_days)
+            log.info("retention prune done deleted=%d retention_days=%d", deleted,
+                     self.config.outbox.retention_days)
+        return now_mono + DAY_S
+
+    def _on_schedule(self, raw: bytes) -> None:
+        """Link thread: hand the schedule to the main thread."""
+        self.post(lambda: self.schedule_handler(raw))
+
+    @staticmethod
+    def _default_schedule_handler(raw: bytes) -> None:
+        log.info("schedule message received bytes=%d (no scheduler in this build; ignored)", len(raw))
+
+
+def _noop() -> None:
+    return None
