@@ -39,3 +39,7 @@ def mock_factory() -> Iterator[object]:
     finally:
         factory.reset()
         Device.pin_factory = saved
+
+
+# A real Mosquitto configured by district_collector.broker_config (see tests/mqtt_broker.py).
+from mqtt_broker import mqtt_env  # noqa: E402,F401
