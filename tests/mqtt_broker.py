@@ -210,7 +210,8 @@ class BrokerEnv(DistrictKit):
         return self.collector_password if user == "collector" else self.stations[user].password
 
     def client(self, user: str, client_id: str | None = None, *, clean_start: bool = True,
-               tls: bool = False, session_expiry_s: int = 0, password: str | None = None) -> mqtt.Client:
+               tls: bool = False, session_expiry_s: int = 0, password: str | None = None,
+               timeout_s: float = 5.0) -> mqtt.Client:
         """A connected paho MQTT 5 client for ``user`` with its loop started."""
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{user}-{free_port()}",
                         protocol=mqtt.MQTTv5)
@@ -224,11 +225,11 @@ class BrokerEnv(DistrictKit):
         if session_expiry_s:
             props.SessionExpiryInterval = session_expiry_s
         connected = threading.Event()
-        c.on_connect = lambda *a: connected.set()
+        c.on_connect = lambda _c, _u, _f, rc, _p: None if rc.is_failure else connected.set()
         c.connect("127.0.0.1", self.broker.tls_port if tls else self.broker.port,
                   clean_start=clean_start, properties=props)
         c.loop_start()
-        assert connected.wait(5), f"{user} could not connect"
+        assert connected.wait(timeout_s), f"{user} could not connect"
         return c
 
     def close(self) -> None:

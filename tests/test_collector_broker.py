@@ -1,0 +1,166 @@
+"""broker-config output and the ACL it gives, on a real Mosquitto (plain and TLS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import stat
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from mqtt_broker import BrokerEnv, make_district
+
+from district_collector.broker_config import BrokerOptions, acl_text, generate_broker_config
+from district_collector.cli import main as district_main
+from district_collector.config import TlsConfig
+from district_collector.service import CollectorService
+from district_collector.store import Store
+
+KOI = "dak-koi-01"
+RUONG = "dak-ruong-01"
+
+
+def _t(station: str, kind: str) -> str:
+    return f"cr/v1/kon-ray/station/{station}/{kind}"
+
+
+def _wait(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return cond()
+
+
+class Inbox:
+    """Collects (topic, payload) from a paho client."""
+
+    def __init__(self, client: mqtt.Client) -> None:
+        self.messages: list[tuple[str, bytes]] = []
+        self.granted: list[int] = []
+        self._lock = threading.Lock()
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append((msg.topic, bytes(msg.payload)))
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, codes: list[object],
+                      props: object) -> None:
+        self.granted.extend(int(getattr(c, "value", c)) for c in codes)  # type: ignore[call-overload]
+
+    def topics(self) -> list[str]:
+        with self._lock:
+            return [t for t, _ in self.messages]
+
+
+def test_broker_config_writes_acl_exactly_as_protocol(tmp_path: Path) -> None:
+    kit = make_district(tmp_path)
+    text = acl_text(kit.config)
+    blocks = [b.strip().splitlines() for b in text.split("\n\n")[1:] if b.strip()]
+    assert blocks[0] == ["user collector",
+                         "topic read cr/v1/kon-ray/station/+/event",
+                         "topic read cr/v1/kon-ray/station/+/status",
+                         "topic write cr/v1/kon-ray/station/+/ack",
+                         "topic write cr/v1/kon-ray/station/+/schedule"]
+    assert blocks[1] == [f"user {KOI}", f"topic write {_t(KOI, 'event')}", f"topic write {_t(KOI, 'status')}",
+                         f"topic read {_t(KOI, 'schedule')}", f"topic read {_t(KOI, 'ack')}"]
+    assert "pattern" not in text and len(blocks) == 3
+
+
+def test_broker_config_credentials_private_and_stable(tmp_path: Path) -> None:
+    kit = make_district(tmp_path)
+    out = tmp_path / "broker"
+    files = generate_broker_config(kit.config, out, BrokerOptions(tls_port=8883, plain_port=1883))
+    assert set(files.credentials) == {"collector", KOI, RUONG}
+    for path in files.credentials.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    users = [line.split(":")[0] for line in files.passwd.read_text().splitlines()]
+    assert sorted(users) == ["collector", KOI, RUONG]
+    assert files.credentials[KOI].read_text().strip() not in files.passwd.read_text()  # hashed
+    conf = files.conf.read_text()
+    for line in ("allow_anonymous false", "persistence true", "max_queued_messages 100000",
+                 "max_inflight_messages 0", "listener 8883", "listener 1883 127.0.0.1",
+                 f"certfile {out.resolve() / 'tls' / 'server.crt'}"):
+        assert line in conf.splitlines()
+    before = {u: p.read_text() for u, p in files.credentials.items()}
+    again = generate_broker_config(kit.config, out, BrokerOptions(tls_port=8883))
+    assert {u: p.read_text() for u, p in again.credentials.items()} == before
+
+
+def test_broker_config_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kit = make_district(tmp_path)
+    rc = district_main(["-c", str(kit.district_config), "broker-config", str(tmp_path / "out"),
+                        "--port", "18883", "--plain-port", "11883"])
+    assert rc == 0
+    assert "listener 18883" in (tmp_path / "out" / "mosquitto.conf").read_text()
+    assert "credential dak-koi-01:" in capsys.readouterr().out
+
+
+def test_acl_station_cannot_publish_as_another_station(mqtt_env: BrokerEnv) -> None:
+    watcher = mqtt_env.client("collector")
+    inbox = Inbox(watcher)
+    watcher.subscribe([(_t("+", "event"), 1), (_t("+", "status"), 1)])
+    assert _wait(lambda: len(inbox.granted) == 2)
+    ruong = mqtt_env.client(RUONG)
+    jws, _ = mqtt_env.event(KOI, 1, None)
+    ruong.publish(_t(KOI, "event"), jws, qos=1).wait_for_publish(5)
+    ruong.publish(_t(KOI, "status"), b"{}", qos=1).wait_for_publish(5)
+    ruong.publish(_t(RUONG, "event"), b"control", qos=1).wait_for_publish(5)
+    assert _wait(lambda: _t(RUONG, "event") in inbox.topics())
+    time.sleep(0.2)
+    assert inbox.topics() == [_t(RUONG, "event")]
+
+
+def test_acl_station_reads_only_its_own_schedule_and_ack(mqtt_env: BrokerEnv) -> None:
+    collector = mqtt_env.client("collector")
+    for station in (KOI, RUONG):
+        for kind in ("schedule", "ack"):
+            collector.publish(_t(station, kind), f"{station}-{kind}".encode(), qos=1, retain=True).wait_for_publish(5)
+    ruong = mqtt_env.client(RUONG)
+    inbox = Inbox(ruong)
+    ruong.subscribe([(_t(KOI, "schedule"), 1), (_t(KOI, "ack"), 1), (_t("+", "schedule"), 1),
+                     (_t(RUONG, "schedule"), 1), (_t(RUONG, "ack"), 1)])
+    assert _wait(lambda: {t for t in inbox.topics()} == {_t(RUONG, "schedule"), _t(RUONG, "ack")})
+    time.sleep(0.2)
+    assert all(RUONG in t for t in inbox.topics())
+    assert {p for _, p in inbox.messages} == {b"dak-ruong-01-schedule", b"dak-ruong-01-ack"}
+
+
+def test_acl_station_cannot_forge_its_own_ack_or_schedule(mqtt_env: BrokerEnv) -> None:
+    koi = mqtt_env.client(KOI)
+    inbox = Inbox(koi)
+    koi.subscribe([(_t(KOI, "ack"), 1), (_t(KOI, "schedule"), 1)])
+    assert _wait(lambda: len(inbox.granted) == 2)
+    koi.publish(_t(KOI, "ack"), b"forged", qos=1, retain=True).wait_for_publish(5)
+    koi.publish(_t(KOI, "schedule"), b"forged", qos=1, retain=True).wait_for_publish(5)
+    time.sleep(0.3)
+    assert inbox.messages == []
+
+
+def test_acl_wrong_password_is_refused(mqtt_env: BrokerEnv) -> None:
+    with pytest.raises(AssertionError, match="could not connect"):
+        mqtt_env.client(KOI, password="not-the-password", timeout_s=1.0)
+
+
+def test_collector_over_tls_stores_events(mqtt_env: BrokerEnv) -> None:
+    assert mqtt_env.config.mqtt is not None
+    mqtt_cfg = dataclasses.replace(mqtt_env.config.mqtt, host="localhost", port=mqtt_env.broker.tls_port,
+                                   tls=TlsConfig(ca=mqtt_env.broker.ca, insecure=False))
+    config = dataclasses.replace(mqtt_env.config, mqtt=mqtt_cfg)
+    service = CollectorService(config, mqtt_env.district_signer)
+    service.start()
+    try:
+        assert service.connected.wait(5)
+        koi = mqtt_env.client(KOI, tls=True)
+        for jws in mqtt_env.chain(KOI, 5):
+            koi.publish(_t(KOI, "event"), jws, qos=1)
+        with Store(config.database) as store:
+            assert _wait(lambda: store.count_events(KOI) == 5)
+    finally:
+        service.stop()
