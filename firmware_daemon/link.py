@@ -155,6 +155,7 @@ class LinkStats:
     statuses_published: int = 0
     schedules_received: int = 0
     messages_dropped: int = 0
+    max_in_flight: int = 0
 
 
 def _default_on_schedule(raw: bytes) -> None:
@@ -419,10 +420,14 @@ class StationLink:
         return [(seq, jws) for seq, jws in rows if seq > after][:limit]
 
     def _publish_backlog(self, outbox: LinkOutbox) -> None:
-        """Publish unacked events past the cursor while fewer than half a batch is in flight."""
+        """Publish unacked events past the cursor, keeping at most ``batch`` in flight.
+
+        Refills once half the window has been PUBACKed; rows are read in pages, so
+        memory holds one batch, not the backlog.
+        """
         batch = self.settings.batch
         while self._up and len(self._outstanding) <= batch // 2:
-            rows = self._fetch_after(outbox, self._cursor, batch)
+            rows = self._fetch_after(outbox, self._cursor, batch - len(self._outstanding))
             if not rows:
                 if self._round_active:
                     self._round_active = False
@@ -435,6 +440,7 @@ class StationLink:
                     log.info("event publish deferred station=%s seq=%d rc=%s", self.settings.station, seq, info.rc)
                     return
                 self._outstanding.add(info.mid)
+                self.stats.max_in_flight = max(self.stats.max_in_flight, len(self._outstanding))
                 self._cursor = seq
                 self._sent_in_round += 1
                 self.stats.events_published += 1

@@ -1,0 +1,249 @@
+"""Station link against a real Mosquitto and the real district collector.
+
+Each test gets its own broker (``mqtt_env``: district config, station credentials, ACL
+as PROTOCOL.md); the station side is the real outbox and link, the district side the
+real ``CollectorService`` storing into SQLite and signing acks.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mqtt_broker import BrokerEnv, make_env
+from test_link_support import (
+    STATION,
+    append_events,
+    make_link,
+    open_outbox,
+    wait_until,
+    write_station_config,
+)
+
+from district_collector.service import CollectorService
+from district_collector.store import Store
+from firmware_daemon.config import load_station_config
+from firmware_daemon.link import StationLink
+from firmware_daemon.status import ScheduleState, StationState
+from radio_protocol.jose import (
+    KeyRing,
+    Signer,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    verify,
+)
+from radio_protocol.topics import topic
+
+STATUS_MEMBERS = ["v", "type", "station", "state", "at", "schedule_version", "schedule_error",
+                  "next_slot", "media_missing", "outbox_pending", "last_seq", "clock_synced", "amp",
+                  "sw", "uptime_s"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[BrokerEnv]:
+    e = make_env(tmp_path / "mqtt")
+    try:
+        yield e
+    finally:
+        e.close()
+
+
+@pytest.fixture
+def stop_list() -> Iterator[list[Any]]:
+    """Things with ``stop()`` to stop at the end of a test, last first."""
+    items: list[Any] = []
+    yield items
+    for item in reversed(items):
+        item.stop()
+
+
+def start_collector(env: BrokerEnv, stop_list: list[Any]) -> CollectorService:
+    collector = CollectorService(env.config, env.district_signer)
+    collector.start()
+    stop_list.append(collector)
+    return collector
+
+
+def assert_store_exact(env: BrokerEnv, last_seq: int, station: str = STATION) -> None:
+    """The collector stored every seq 1..last_seq exactly once, chain intact."""
+    with Store(env.config.database) as store:
+        assert store.seqs(station) == list(range(1, last_seq + 1))
+        summary = store.seq_summary(station)
+    assert (summary.gaps, summary.chain_breaks, summary.conflicts) == ((), (), ())
+
+
+def signed_ack(signer: Signer, station: str, through: int, also: list[int] | None = None) -> bytes:
+    payload = {"v": 1, "type": "ack", "station": station, "through": through, "also": also or [],
+               "at": "2024-03-05T06:30:00.000+07:00"}
+    return signer.sign(payload, "cr-ack+json")
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_link_delivers_events_and_outbox_drains(env: BrokerEnv, tmp_path: Path, stop_list: list[Any],
+                                                tls: bool) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st", tls=tls))
+    outbox = open_outbox(config)
+    append_events(outbox, 40)
+    start_collector(env, stop_list)
+    link = make_link(config, outbox)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: outbox.pending_count() == 0, 15, "the outbox to drain")
+    append_events(outbox, 10)  # events recorded while connected go out without a reconnect
+    link.notify()
+    wait_until(lambda: outbox.pending_count() == 0, 10, "the new events to be acked")
+    assert_store_exact(env, 50)
+    assert link.stats.acks_rejected == 0 and link.stats.connects == 1
+
+
+def _forged_acks(env: BrokerEnv) -> dict[str, bytes]:
+    wrong_key = Signer(Ed25519PrivateKey.generate())
+    header = b64url_encode(canonical_json({"alg": "none", "typ": "cr-ack+json"}))
+    body = b64url_encode(canonical_json({"v": 1, "type": "ack", "station": STATION, "through": 10,
+                                         "also": [], "at": "2024-03-05T06:30:00.000+07:00"}))
+    good = json.loads(signed_ack(env.district_signer, STATION, 10))
+    return {
+        "wrong-key": signed_ack(wrong_key, STATION, 10),
+        "other-station": signed_ack(env.district_signer, "dak-ruong-01", 10),
+        "alg-none": canonical_json({"protected": header, "payload": body, "signature": ""}),
+        "unsigned-json": canonical_json({"v": 1, "type": "ack", "station": STATION, "through": 10}),
+        "tampered": canonical_json({**good, "payload": b64url_encode(canonical_json(
+            {"v": 1, "type": "ack", "station": STATION, "through": 99, "also": []}))}),
+        "wrong-typ": env.district_signer.sign(b64url_decode(good["payload"]), "cr-status+json"),
+        "bad-through": env.district_signer.sign({"v": 1, "type": "ack", "station": STATION,
+                                                 "through": "10", "also": []}, "cr-ack+json"),
+        "garbage": b"\x00not json",
+    }
+
+
+@pytest.mark.parametrize("kind", ["wrong-key", "other-station", "alg-none", "unsigned-json",
+                                  "tampered", "wrong-typ", "bad-through", "garbage"])
+def test_link_forged_ack_changes_nothing(env: BrokerEnv, tmp_path: Path, stop_list: list[Any],
+                                        kind: str) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    outbox = open_outbox(config)
+    append_events(outbox, 10)
+    district = env.client("collector")
+    ack_topic = topic("kon-ray", STATION, "ack")
+    district.publish(ack_topic, _forged_acks(env)[kind], qos=1, retain=True).wait_for_publish(5)
+    link = make_link(config, outbox)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: link.stats.acks_rejected >= 1, 10, f"the {kind} ack to be rejected")
+    assert outbox.pending_count() == 10 and link.stats.acks_applied == 0
+    # the link still listens: a genuine ack is honoured
+    district.publish(ack_topic, signed_ack(env.district_signer, STATION, 4, [7]), qos=1, retain=True)
+    wait_until(lambda: outbox.pending_count() == 5, 10, "the genuine ack to apply")
+    assert [seq for seq, _ in outbox.unacked(100)] == [5, 6, 8, 9, 10]
+
+
+def test_link_broker_down_at_start_then_delivers(env: BrokerEnv, tmp_path: Path,
+                                                 stop_list: list[Any]) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    env.broker.stop()
+    outbox = open_outbox(config)
+    append_events(outbox, 20)
+    link = make_link(config, outbox)
+    link.start()  # returns at once although nothing listens
+    stop_list.append(link)
+    append_events(outbox, 20)  # the station keeps recording meanwhile
+    assert not link.wait_connected(1.2)
+    env.broker.start()
+    start_collector(env, stop_list)
+    wait_until(lambda: outbox.pending_count() == 0, 15, "delivery after the broker came up")
+    assert_store_exact(env, 40)
+
+
+def test_link_catches_up_after_30_days_offline(env: BrokerEnv, tmp_path: Path,
+                                               stop_list: list[Any]) -> None:
+    """~30 days x 80 airings: 2,400 events wait in the outbox, then all arrive once."""
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    outbox = open_outbox(config)
+    append_events(outbox, 2400)
+    start_collector(env, stop_list)
+    link = make_link(config, outbox, batch=200)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: outbox.pending_count() == 0, 40, "the 30-day backlog to drain", step_s=0.1)
+    assert_store_exact(env, 2400)
+    # bounded batches: never more than one batch of publishes waited for PUBACK at once
+    assert link.stats.events_published >= 2400
+    assert 0 < link.stats.max_in_flight <= 200
+
+
+def test_link_status_retained_signed_and_follows_changes(env: BrokerEnv, tmp_path: Path,
+                                                        stop_list: list[Any]) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    outbox = open_outbox(config)
+    append_events(outbox, 3)
+    state = StationState()
+    link = make_link(config, outbox, state=state, status_min_interval_s=0.2)
+    link.start()
+    stop_list.append(link)
+    assert link.wait_connected(5)
+    station_keys = KeyRing.from_jwks([env.stations[STATION].jwk])
+    seen: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        v = verify(bytes(message.payload), station_keys, "cr-status+json")
+        with lock:
+            seen.append(v.payload)
+
+    watcher = env.client("collector")
+    watcher.on_message = on_message
+    watcher.subscribe(topic("kon-ray", STATION, "status"), qos=1)
+    first = wait_until(lambda: list(seen), 5, "the retained online status")[0]
+    assert list(first) == STATUS_MEMBERS
+    assert (first["state"], first["station"], first["amp"], first["last_seq"]) == ("online", STATION, "off", 3)
+    assert first["outbox_pending"] == 3 and first["v"] == 1 and first["type"] == "status"
+    state.set_amp(True)
+    state.set_schedule(ScheduleState(schedule_version=8, media_missing=("cds-2024-03-a",)))
+    wait_until(lambda: any(p["amp"] == "on" and p["schedule_version"] == 8 for p in list(seen)), 5,
+               "a status reporting amp on and schedule 8")
+    last = seen[-1]
+    assert last["media_missing"] == ["cds-2024-03-a"] and last["state"] == "online"
+    link.stop()
+    wait_until(lambda: seen[-1]["state"] == "offline", 5, "the offline status of a clean stop")
+
+
+def test_link_schedule_bytes_handed_over_and_oversize_dropped(env: BrokerEnv, tmp_path: Path,
+                                                             stop_list: list[Any]) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    outbox = open_outbox(config)
+    append_events(outbox, 5)
+    received: list[bytes] = []
+
+    def on_schedule(raw: bytes) -> None:
+        received.append(raw)
+        raise RuntimeError("a buggy scheduler must not stop the link")
+
+    link: StationLink = make_link(config, outbox, on_schedule=on_schedule)
+    link.start()
+    stop_list.append(link)
+    assert link.wait_connected(5)
+    district = env.client("collector")
+    sched_topic = topic("kon-ray", STATION, "schedule")
+    district.publish(sched_topic, b"x" * (256 * 1024 + 1), qos=1).wait_for_publish(5)
+    schedule = env.district_signer.sign({"v": 1, "type": "schedule", "station": STATION, "version": 8},
+                                        "cr-schedule+json")
+    district.publish(sched_topic, schedule, qos=1, retain=True).wait_for_publish(5)
+    wait_until(lambda: received, 5, "the schedule to be handed over")
+    assert received == [schedule] and link.stats.messages_dropped == 1
+    # the link survived the handler's exception: an ack still applies
+    district.publish(topic("kon-ray", STATION, "ack"), signed_ack(env.district_signer, STATION, 5),
+                     qos=1, retain=True)
+    wait_until(lambda: outbox.pending_count() == 0, 5, "the ack after a failing handler")
+
+
+def test_link_callback_exception_is_contained(env: BrokerEnv, tmp_path: Path) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    link = make_link(config, open_outbox(config))
+    link._cb_message(None, None, object())  # no .payload: must log, not raise into paho
+    link._cb_connect(None, None, None, None, None)  # client None: subscribe fails, contained
