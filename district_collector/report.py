@@ -1,0 +1,276 @@
+"""The broadcast-frequency report: inputs gathered, scored, and printed.
+
+One path for both sides: :func:`build_report` (select the period's events, expand the
+schedules, :func:`~district_collector.scoring.score`) is what the ``report`` and
+``evidence`` commands run over the store and what ``verify`` runs over a bundle.
+
+Store reading is streaming and one pass: events come ordered by station and seq, the
+period's seq range of each station is taken (see
+:func:`~district_collector.scoring.select_period_events`), and only those payloads
+are decoded. Events in the store were verified at ingest, so a stored event's
+signature counts as valid while its ``kid`` is still registered for its station.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import itertools
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from district_collector.registry import Registry
+from district_collector.scoring import (
+    PROGRAM,
+    EventFacts,
+    Period,
+    ScoringError,
+    facts_from_payload,
+    score,
+    select_period_events,
+)
+from firmware_daemon.schedule_model import build_rule, rule_occurrences
+from radio_protocol.errors import JoseError
+from radio_protocol.jose import parse_jws
+from radio_protocol.timefmt import parse_date, parse_rfc3339
+
+if TYPE_CHECKING:
+    from district_collector.store import Store
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One event row taken for a period: the JWS bytes as received and its facts."""
+
+    jws: bytes
+    facts: EventFacts
+
+
+# --- events from the store ---------------------------------------------------------------
+
+
+def decode_payload(jws: bytes) -> dict[str, Any]:
+    """The payload object of a stored (already verified) JWS, without re-verifying."""
+    try:
+        members = json.loads(jws)
+        raw = base64.urlsafe_b64decode(members["payload"] + "=" * (-len(members["payload"]) % 4))
+        payload = json.loads(raw)
+    except (ValueError, KeyError, TypeError) as exc:
+        try:  # the strict parser names the problem
+            parse_jws(jws)
+        except JoseError as strict:
+            raise ScoringError(f"a stored event is not a readable JWS: {strict}") from exc
+        raise ScoringError(f"a stored event is not a readable JWS: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise ScoringError("a stored event's payload is not a JSON object")
+    return payload
+
+
+def period_events_from_store(store: Store, registry: Registry, period: Period) -> Iterator[StoredEvent]:
+    """The period's events (seq ranges, see select_period_events), in station then seq order."""
+    start_at, end_at = period.start_at, period.end_at
+    for station, group in itertools.groupby(store.iter_events(), key=lambda r: r.station):
+        rows = list(group)
+        inside = []
+        for r in rows:
+            if r.started_at is None:
+                continue
+            try:
+                at = parse_rfc3339(r.started_at)
+            except ValueError:
+                continue
+            if start_at <= at < end_at:
+                inside.append(r.seq)
+        if not inside:
+            continue
+        lo, hi = min(inside) - 1, max(inside) + 1
+        reg = registry.station(station)
+        kids = reg.kids if reg is not None else frozenset()
+        for r in rows:
+            if lo <= r.seq <= hi:
+                facts = facts_from_payload(decode_payload(r.jws), r.payload_sha256, r.kid in kids)
+                yield StoredEvent(r.jws, facts)
+
+
+def schedules_from_store(database: Path, period: Period) -> list[bytes]:
+    """Every published schedule JWS whose validity overlaps the period (station, version order).
+
+    Read-only on the collector's ``schedules`` table; no table (no schedule published
+    yet) gives an empty list.
+    """
+    if not Path(database).exists():
+        return []
+    db = sqlite3.connect(f"file:{Path(database).resolve()}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT station, version, jws FROM schedules ORDER BY station, version").fetchall()
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+    out = []
+    for _station, _version, jws in rows:
+        try:
+            payload = decode_payload(bytes(jws))
+            valid_from = parse_date(payload["valid_from"])
+            valid_until = parse_date(payload["valid_until"])
+        except (ScoringError, KeyError, ValueError, TypeError):
+            continue
+        if valid_from <= period.end and valid_until >= period.start:
+            out.append(bytes(jws))
+    return out
+
+
+# --- schedule slots ----------------------------------------------------------------------
+
+
+def scheduled_slots(schedules: Iterable[Mapping[str, Any]], period: Period) -> dict[str, set[datetime]]:
+    """Per station, the instants of its ``chuyen-doi-so`` slots inside the period.
+
+    For each station and each month of the period the latest schedule (highest
+    version) valid in that month applies; its slots within the month, its validity and
+    the period are taken. Malformed slots are skipped. Rule expansions are cached so a
+    catalogue shared by many stations is expanded once.
+    """
+    tz = period.tz
+    by_station: dict[str, list[tuple[int, date, date, Mapping[str, Any]]]] = {}
+    for s in schedules:
+        try:
+            entry = (int(s["version"]), parse_date(s["valid_from"]), parse_date(s["valid_until"]), s)
+        except (KeyError, ValueError, TypeError):
+            continue
+        by_station.setdefault(str(s.get("station")), []).append(entry)
+    cache: dict[tuple[str, str, datetime, datetime], tuple[datetime, ...]] = {}
+    out: dict[str, set[datetime]] = {}
+    for station, items in by_station.items():
+        items.sort(key=lambda e: e[0], reverse=True)
+        for month_first, month_last in _months(period):
+            chosen = next((e for e in items if e[1] <= month_last and e[2] >= month_first), None)
+            if chosen is None:
+                continue
+            _version, valid_from, valid_until, sched = chosen
+            lo = max(month_first, valid_from, period.start)
+            hi = min(month_last, valid_until, period.end)
+            lo_at = datetime.combine(lo, time(0), tz)
+            hi_at = datetime.combine(hi + timedelta(days=1), time(0), tz)
+            out.setdefault(station, set()).update(_expand(sched, lo_at, hi_at, cache))
+    return out
+
+
+def _months(period: Period) -> Iterator[tuple[date, date]]:
+    first = period.start.replace(day=1)
+    while first <= period.end:
+        nxt = (first + timedelta(days=32)).replace(day=1)
+        yield first, nxt - timedelta(days=1)
+        first = nxt
+
+
+def _expand(sched: Mapping[str, Any], lo_at: datetime, hi_at: datetime,
+            cache: dict[tuple[str, str, datetime, datetime], tuple[datetime, ...]]) -> set[datetime]:
+    segments = sched.get("segments") if isinstance(sched.get("segments"), list) else []
+    programme = {s.get("id") for s in segments or [] if isinstance(s, dict) and s.get("program") == PROGRAM}
+    found: set[datetime] = set()
+    slots = sched.get("slots")
+    for slot in slots if isinstance(slots, list) else []:
+        if not isinstance(slot, dict) or slot.get("segment") not in programme:
+            continue
+        try:
+            if "at" in slot:
+                at = parse_rfc3339(slot["at"])
+                if lo_at <= at < hi_at:
+                    found.add(at)
+                continue
+            key = (str(slot["rrule"]), str(slot["dtstart"]), lo_at, hi_at)
+            if key not in cache:
+                rule = build_rule(key[0], parse_rfc3339(key[1]).astimezone(lo_at.tzinfo))
+                cache[key] = tuple(rule_occurrences(rule, lo_at, hi_at))
+            found.update(cache[key])
+        except (KeyError, ValueError, TypeError, IndexError):
+            continue
+    return found
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def build_report(
+    facts: Iterable[EventFacts],
+    registry: Registry,
+    period: Period,
+    schedules: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """The report dict for ``period`` (deterministic from its inputs; no generation time)."""
+    if not registry.stations:
+        raise ScoringError("the registry has no stations: add stations (with their commune) to the config")
+    selected = select_period_events(facts, period)
+    return score(selected, registry, period, scheduled_slots(schedules, period))
+
+
+def report_json(report: Mapping[str, Any]) -> bytes:
+    """The report as the bytes of ``report.json`` (UTF-8, indented, newline-terminated)."""
+    return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+CSV_COLUMNS = ("level", "code", "name", "stations", "tier", "required_weeks", "weeks_aired",
+               "required_months", "months_aired", "airings", "excluded", "conflicts",
+               "scheduled", "scheduled_aired", "points", "missing_weeks", "missing_months")
+
+
+def report_csv(report: Mapping[str, Any]) -> str:
+    """One row for the district, then one per commune (points: 1.6+1.7, resp. 1.5)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    d = report["district"]
+    w.writerow(["district", d["id"], d["name"], "", d["tier"], d["required_weeks"], d["weeks_aired"],
+                d["required_months"], d["months_aired"], d["airings"], d["excluded"], "",
+                d["schedule"]["scheduled"], d["schedule"]["aired"],
+                d["criteria"]["1.6"] + d["criteria"]["1.7"],
+                " ".join(d["missing_weeks"]), " ".join(d["missing_months"])])
+    for c in report["communes"]:
+        w.writerow(["commune", c["code"], c["name"], " ".join(c["stations"]), c["tier"],
+                    c["required_weeks"], c["weeks_aired"], c["required_months"], c["months_aired"],
+                    c["airings"], c["excluded"], c["conflicts"], c["schedule"]["scheduled"],
+                    c["schedule"]["aired"], c["criteria"]["1.5"], " ".join(c["missing_weeks"]),
+                    " ".join(c["missing_months"])])
+    return buf.getvalue()
+
+
+def _short_weeks(weeks: list[str], limit: int = 8) -> str:
+    if not weeks:
+        return "-"
+    shown = ", ".join(w[5:] if w[:4] == weeks[0][:4] else w for w in weeks[:limit])
+    return shown + (f" (+{len(weeks) - limit})" if len(weeks) > limit else "")
+
+
+def report_table(report: Mapping[str, Any]) -> str:
+    """A readable terminal table: commune, weeks and months aired / required, tier, points."""
+    p, d = report["period"], report["district"]
+    lines = [
+        f"{d['name']} ({d['id']})  {p['from']} .. {p['to']}  ({p['timezone']})",
+        f"District: tier {d['tier']}, weeks {d['weeks_aired']}/{d['required_weeks']}, "
+        f"months {d['months_aired']}/{d['required_months']}, airings {d['airings']}, "
+        f"points 1.6 = {d['criteria']['1.6']}, 1.7 = {d['criteria']['1.7']}",
+        "",
+    ]
+    rows = [("Commune", "Code", "Weeks", "Months", "Tier", "1.5", "Airings", "Excl.", "Schedule",
+             "Missing weeks")]
+    for c in report["communes"]:
+        rows.append((c["name"], c["code"], f"{c['weeks_aired']}/{c['required_weeks']}",
+                     f"{c['months_aired']}/{c['required_months']}", c["tier"], str(c["criteria"]["1.5"]),
+                     str(c["airings"]), str(c["excluded"]),
+                     f"{c['schedule']['aired']}/{c['schedule']['scheduled']}", _short_weeks(c["missing_weeks"])))
+    if len(rows) == 1:
+        lines.append("No commune-level station is registered: no commune to score.")
+    else:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        for r in rows:
+            lines.append("  ".join(v.ljust(widths[i]) for i, v in enumerate(r[:-1])) + "  " + r[-1])
+    if report["findings"]:
+        lines += ["", "Findings:"] + [f"  - {f}" for f in report["findings"]]
+    return "\n".join(lines) + "\n"
