@@ -9,6 +9,7 @@ from radio_protocol.cli_base import run_main
 # Each module has register(subparsers); add a line to add commands.
 COMMAND_MODULES: list[str] = [
     "district_collector.commands_core",
+    "district_collector.commands_provision",
 ]
 
 
