@@ -100,6 +100,8 @@ class Daemon:
         self.link: StationLink | None = None
         self._pin_factory = pin_factory
         self._timers: list[Timer] = []
+        self.max_idle_s = MAX_IDLE_S  # longest wait between looks; --simulate raises it
+        self.scheduler: Any = None  # the SlotRunner, once slot_runner.install has run
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.add_timer("outbox-prune", self._prune, self.clock.monotonic() + PRUNE_FIRST_DELAY_S)
 
@@ -216,7 +218,7 @@ class Daemon:
     def _loop(self) -> None:
         while not self.stop_event.is_set():
             now_mono = self.clock.monotonic()
-            next_mono = now_mono + MAX_IDLE_S
+            next_mono = now_mono + self.max_idle_s
             for timer in list(self._timers):
                 if timer.next_mono <= now_mono:
                     self._fire(timer, now_mono)

@@ -98,7 +98,7 @@ class SlotRunner:
                  warmup_s: float, grace_s: float = 600.0, require_synced_clock: bool = True,
                  clock_synced: Callable[[], bool] | None = None, state: StationState | None = None,
                  outbox: EventSource | None = None, max_step_s: float = 1.0,
-                 fetch_retry_s: float = 60.0) -> None:
+                 fetch_retry_s: float = 60.0, on_event: Callable[[], None] | None = None) -> None:
         self.store = store
         self.cache = cache
         self.airer = airer
@@ -114,9 +114,11 @@ class SlotRunner:
         self.outbox = outbox
         self.max_step_s = max_step_s
         self.fetch_retry_s = fetch_retry_s
+        self._on_event = on_event or (lambda: None)
         self.waiting_reason: str | None = None
         self._airing: _Airing | None = None
         self._started_at = clock.now()
+        self._unsynced_seen_at: datetime | None = None
         self._last_mono = clock.monotonic()
         self._last_wall = self._started_at
         self._fetch_kick = threading.Event()
@@ -211,6 +213,20 @@ class SlotRunner:
             airing.thread.join(timeout_s)
             self._finish_airing()
 
+    def timer(self, now_mono: float) -> float:
+        """A :meth:`Daemon.add_timer` callback: one :meth:`step`; the monotonic time of the
+        next. While an airing runs it waits (real time, on the airing thread) a moment
+        first, so a simulated clock is not run ahead by this thread during the airing."""
+        airing = self._airing
+        if airing is not None:
+            airing.thread.join(BUSY_POLL_S)
+        wait_s = self.step()
+        return self.clock.monotonic() + wait_s
+
+    @property
+    def busy(self) -> bool:
+        return self._airing is not None
+
     def step(self) -> float:
         """Look at the clock once: settle finished airings, record misses, start what is due.
 
@@ -228,6 +244,8 @@ class SlotRunner:
                         grace_s=self.grace_s, lead_s=self.warmup_s)
         synced = self.clock.simulated or not self.require_synced_clock or self._clock_synced()
         self.waiting_reason = None if synced else UNSYNCED_MESSAGE
+        if not synced:
+            self._unsynced_seen_at = now_at
         for slot in due.missed:
             if self._airing is not None and self._airing.slot.key == slot.key:
                 continue
@@ -269,7 +287,9 @@ class SlotRunner:
     def _miss_reason(self, slot: Slot, stepped: bool, synced: bool) -> str:
         if slot.at + timedelta(seconds=self.grace_s) <= self._started_at:
             return "station-down"
-        if stepped or not synced:
+        unsynced = self._unsynced_seen_at
+        lead = timedelta(seconds=self.warmup_s)
+        if stepped or not synced or (unsynced is not None and unsynced >= slot.at - lead):
             return "clock-unsynced"
         return "overrun"
 
@@ -285,6 +305,7 @@ class SlotRunner:
         self.airer.record_missed(event_segment(schedule, slot), slot_at=slot.at, reason=reason,
                                  schedule_version=schedule.version, priority=slot.segment.priority)
         self.store.mark(slot.key, slot.at, slot.segment.id, schedule.version, "missed", now_at)
+        self._on_event()
         log.warning("slot missed slot=%s reason=%s", slot.key, reason)
 
     def _start(self, schedule: Schedule, slot: Slot) -> None:
@@ -300,6 +321,7 @@ class SlotRunner:
                                      priority=slot.segment.priority,
                                      media_s=slot.segment.media.duration_s)
             self.store.mark(slot.key, slot.at, slot.segment.id, schedule.version, "failed", now_at)
+            self._on_event()
             self._media_missing = tuple(self.cache.missing(schedule))
             self._fetch_kick.set()
             return
@@ -340,6 +362,7 @@ class SlotRunner:
         self._airing = None
         slot = airing.slot
         self.store.mark(slot.key, slot.at, slot.segment.id, airing.version, "aired", self.clock.now())
+        self._on_event()
 
     # --- after a restart -----------------------------------------------------------------
 
@@ -387,3 +410,62 @@ class SlotRunner:
             except Exception:  # an unreadable event is not ours to judge here
                 continue
         return False
+
+
+# --- wiring into the station daemon ----------------------------------------------------
+
+
+class _UnavailableAudio:
+    """Stands in for an audio output that could not be opened: each airing records why."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def probe(self, path: Any) -> Any:
+        raise self._error
+
+    def play(self, path: Any, **kwargs: Any) -> Any:
+        raise self._error
+
+
+def install(daemon: Any) -> None:
+    """The ``Daemon.startup_hooks`` hook ``radio-station run`` uses: :func:`attach`."""
+    attach(daemon)
+
+
+def attach(daemon: Any, audio: Any = None) -> SlotRunner:
+    """Air the schedule in this (started) daemon.
+
+    Opens the schedule store (``data_dir/schedule``) and media cache (``data_dir/media``),
+    builds an Airer on the daemon's amplifier, outbox and clock, takes over
+    ``daemon.schedule_handler``, starts the media fetcher and adds the ``schedule`` timer.
+    ``audio`` overrides the configured output (tests).
+    """
+    from firmware_daemon.airing import Airer
+    from hal.errors import HalError
+
+    cfg = daemon.config
+    store = ScheduleStore(cfg.data_dir / "schedule", district=cfg.station.district,
+                          station=cfg.station.id, keys=daemon.district_keys)
+    daemon.stack.callback(store.close)
+    cache = MediaCache(cfg.data_dir / "media")
+    if audio is None:
+        try:
+            from hal.audio import AudioOutput
+
+            audio = AudioOutput(cfg.audio.device, latency=cfg.audio.latency)
+        except HalError as exc:
+            log.error("audio output unavailable: %s (airings will record it)", exc)
+            audio = _UnavailableAudio(exc)
+    airer = Airer(daemon.amplifier, audio, daemon.outbox, daemon.clock, cfg, tz=daemon.tz)
+    runner = SlotRunner(store=store, cache=cache, airer=airer, clock=daemon.clock,
+                        warmup_s=cfg.amplifier.warmup_s, grace_s=cfg.schedule.grace_s,
+                        require_synced_clock=cfg.require_synced_clock, state=daemon.state,
+                        outbox=daemon.outbox, on_event=daemon.event_recorded)
+    daemon.schedule_handler = runner.on_schedule
+    daemon.stack.callback(runner.shutdown)
+    runner.start_fetcher()
+    daemon.add_timer("schedule", runner.timer)
+    daemon.scheduler = runner
+    log.info("scheduler attached version=%s since=%s", store.version, store.since_at)
+    return runner

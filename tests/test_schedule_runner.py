@@ -1,0 +1,362 @@
+"""The slot runner on a simulated clock: on time, once, never skipped silently.
+
+Real parts: ScheduleStore and Outbox (SQLite files), MediaCache files, the Airer over
+gpiozero's MockFactory pin; audio through hal's FakeAudioOutput or a player that holds
+the airing until told (for pre-emption).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+from schedule_testkit import make_wav, new_signer, payload, segment, sha256_hex
+
+from firmware_daemon.airing import Airer
+from firmware_daemon.config import StationConfig, load_station_config
+from firmware_daemon.media_cache import MediaCache
+from firmware_daemon.outbox import Outbox
+from firmware_daemon.schedule_store import ScheduleStore
+from firmware_daemon.slot_runner import SlotRunner
+from firmware_daemon.status import StationState
+from hal.amplifier import Amplifier
+from hal.audio import DBFS_FLOOR, PlaybackResult, probe
+from hal.fake import FakeAudioOutput
+from radio_protocol.clock import SimulatedClock
+from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, parse_jws
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+PIN = 17
+
+
+def vn(*args: int) -> datetime:
+    return datetime(*args, tzinfo=VN)
+
+
+class WallClock(SimulatedClock):
+    """A controllable clock that does NOT count as simulated (so sync state matters)."""
+
+    simulated = False  # type: ignore[assignment]
+
+
+class HeldAudio:
+    """Plays until ``finish`` or ``stop`` is set (real time): lets a test pre-empt."""
+
+    def __init__(self) -> None:
+        self.playing = threading.Event()
+        self.finish = threading.Event()
+        self.started = 0
+
+    def probe(self, path: Any) -> Any:
+        return probe(path)
+
+    def play(self, path: Any, *, stop: threading.Event | None = None, margin_s: float = 5.0,
+             on_start: Callable[[], None] | None = None) -> PlaybackResult:
+        media_s = probe(path).duration_s
+        if on_start:
+            on_start()
+        self.started += 1
+        self.playing.set()
+        while not self.finish.is_set() and not (stop is not None and stop.is_set()):
+            self.finish.wait(0.01)
+        self.playing.clear()
+        stopped = bool(stop is not None and stop.is_set())
+        self.finish.clear()
+        return PlaybackResult(0.5 if stopped else media_s, media_s, -20.0, -3.0, 0.0, 0, stopped)
+
+
+class Station:
+    """One station's schedule machinery over files in ``root`` (re-creatable = restart)."""
+
+    def __init__(self, root: Path, clock: SimulatedClock, audio: Any = None,
+                 clock_synced: Callable[[], bool] = lambda: True, require_synced: bool = True) -> None:
+        self.root = root
+        (root / "station.yaml").write_text(
+            'station: {id: dak-koi-01, district: kon-ray, commune: "23335"}\n'
+            "data_dir: data\namplifier: {pin: 17, warmup_s: 2.0, tail_s: 1.0}\n"
+            "gpio: {pin_factory: mock}\naudio: {device: testout}\n", encoding="utf-8")
+        self.config: StationConfig = load_station_config(root / "station.yaml")
+        self.clock = clock
+        self.factory = MockFactory()
+        self.pin = self.factory.pin(PIN)
+        self.amp = Amplifier(PIN, pin_factory=self.factory)
+        key, _ = load_or_create_private_key(self.config.key_path)
+        self.signer = Signer(key)
+        self.outbox = Outbox(self.config.outbox_path, self.signer, clock)
+        self.audio = audio or FakeAudioOutput()
+        self.airer = Airer(self.amp, self.audio, self.outbox, clock, self.config,
+                           clock_synced=lambda: True, boot_id="boot-1")
+        self.district = DISTRICT
+        self.store = ScheduleStore(self.config.data_dir / "schedule", district="kon-ray",
+                                   station="dak-koi-01", keys=KeyRing.from_jwks([DISTRICT.public_jwk]))
+        self.cache = MediaCache(self.config.data_dir / "media")
+        self.state = StationState()
+        self.runner = SlotRunner(store=self.store, cache=self.cache, airer=self.airer, clock=clock,
+                                 warmup_s=2.0, grace_s=600.0, require_synced_clock=require_synced,
+                                 clock_synced=clock_synced, state=self.state, outbox=self.outbox)
+
+    def put_media(self, data: bytes) -> None:
+        (self.cache.directory / sha256_hex(data)).write_bytes(data)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(parse_jws(j)[2]) for j in self.outbox.events(0)]
+
+    def summary(self) -> list[tuple[str, str, str, str | None]]:
+        return [(e["segment"]["id"], e["slot"], e["outcome"], e["reason"]) for e in self.events()]
+
+    def run_until(self, until_at: datetime) -> None:
+        self.runner.run(threading.Event(), until_at)
+
+    def close(self) -> None:
+        self.runner.shutdown()
+        self.store.close()
+        self.outbox.close()
+        self.amp.close()
+
+
+DISTRICT: Signer = new_signer()
+
+
+@pytest.fixture
+def wav(tmp_path: Path) -> bytes:
+    return make_wav(tmp_path / "seg.wav", seconds=1.0)
+
+
+@pytest.fixture
+def stations() -> Iterator[list[Station]]:
+    made: list[Station] = []
+    yield made
+    for st in made:
+        st.close()
+
+
+def schedule_jws(data: bytes, version: int = 1, **overrides: Any) -> bytes:
+    sha = sha256_hex(data)
+    body = payload(version=version, segments=[segment("cds-a", sha=sha, size=len(data))],
+                   slots=[{"segment": "cds-a", "rrule": "FREQ=DAILY;BYHOUR=6,17;BYMINUTE=30",
+                           "dtstart": "2024-03-01T00:00:00+07:00"}])
+    body.update(overrides)
+    return DISTRICT.sign(body, "cr-schedule+json")
+
+
+def pump(st: Station, done: Callable[[], bool]) -> None:
+    """Drive the runner as the daemon's timer does until ``done()`` (at most 10 s real)."""
+    for _ in range(400):
+        if done():
+            return
+        st.runner.timer(st.clock.monotonic())
+    raise AssertionError("runner did not get there")
+
+
+def start(stations: list[Station], root: Path, clock: SimulatedClock, data: bytes,
+          **kwargs: Any) -> Station:
+    st = Station(root, clock, **kwargs)
+    stations.append(st)
+    st.put_media(data)
+    return st
+
+
+def test_runner_airs_on_time_with_amp_warmup(tmp_path: Path, wav: bytes, stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    assert st.runner.on_schedule(schedule_jws(wav)).accepted
+    st.run_until(vn(2024, 3, 5, 18, 0))
+    events = st.events()
+    assert [(e["slot"], e["outcome"]) for e in events] == [
+        ("2024-03-05T06:30:00.000+07:00", "completed"), ("2024-03-05T17:30:00.000+07:00", "completed")]
+    for e in events:
+        assert e["amp"]["on_at"] == e["slot"].replace("06:30:00", "06:29:58").replace("17:30:00", "17:29:58")
+        assert e["started_at"] == e["slot"]  # first sample at the slot time
+        assert e["schedule_version"] == 1
+    assert [s.state for s in st.pin.states] == [False, True, False, True, False]
+    assert st.state.schedule.next_slot == vn(2024, 3, 6, 6, 30)
+
+
+def test_runner_clock_step_forward_airs_late_or_records_missed_once(tmp_path: Path, wav: bytes,
+                                                                   stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    st.runner.on_schedule(schedule_jws(wav))
+    st.run_until(vn(2024, 3, 5, 6, 20))
+    clock.step_wall(15 * 60)  # 06:35: the 06:30 slot is 5 min late, inside grace: airs now
+    st.run_until(vn(2024, 3, 5, 17, 0))
+    clock.step_wall(40 * 60)  # 17:40: the 17:30 slot is 10 min (= grace) gone -> missed
+    st.run_until(vn(2024, 3, 5, 17, 45))
+    clock.step_wall(13 * 3600)  # 06:45 next day: 06:30 is 15 min gone -> missed, clock-unsynced
+    st.run_until(vn(2024, 3, 6, 12, 0))
+    assert st.summary() == [
+        ("cds-a", "2024-03-05T06:30:00.000+07:00", "completed", None),
+        ("cds-a", "2024-03-05T17:30:00.000+07:00", "missed", "clock-unsynced"),
+        ("cds-a", "2024-03-06T06:30:00.000+07:00", "missed", "clock-unsynced"),
+    ]
+    assert st.events()[0]["started_at"].startswith("2024-03-05T06:35:")
+
+
+def test_runner_clock_step_backward_does_not_air_twice(tmp_path: Path, wav: bytes,
+                                                       stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    st.runner.on_schedule(schedule_jws(wav))
+    st.run_until(vn(2024, 3, 5, 6, 40))
+    clock.step_wall(-30 * 60)  # back to 06:10
+    st.run_until(vn(2024, 3, 5, 7, 0))
+    assert st.summary() == [("cds-a", "2024-03-05T06:30:00.000+07:00", "completed", None)]
+
+
+def test_runner_restart_does_not_reair_and_downtime_is_missed_once(tmp_path: Path, wav: bytes,
+                                                                  stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    st.runner.on_schedule(schedule_jws(wav))
+    st.run_until(vn(2024, 3, 5, 6, 31))  # aired 06:30
+    st.close()
+    stations.remove(st)
+    clock.step_wall(-60)  # a reboot with the clock a minute behind: 06:30 is due "again"
+    st2 = start(stations, tmp_path, clock, wav)
+    st2.run_until(vn(2024, 3, 5, 6, 45))
+    st2.close()
+    stations.remove(st2)
+    clock.advance(12 * 3600)  # down until 18:45: the 17:30 slot passed while down
+    st3 = start(stations, tmp_path, clock, wav)
+    st3.run_until(vn(2024, 3, 5, 19, 0))
+    st3.close()
+    stations.remove(st3)
+    st4 = start(stations, tmp_path, clock, wav)
+    st4.run_until(vn(2024, 3, 5, 20, 0))
+    assert st4.summary() == [
+        ("cds-a", "2024-03-05T06:30:00.000+07:00", "completed", None),
+        ("cds-a", "2024-03-05T17:30:00.000+07:00", "missed", "station-down"),
+    ]
+    assert st4.store.version == 1  # the schedule survived the restarts with no network
+
+
+def test_runner_crash_mid_airing_is_settled_not_reaired(tmp_path: Path, wav: bytes,
+                                                        stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    st.runner.on_schedule(schedule_jws(wav))
+    schedule = st.store.current
+    assert schedule is not None
+    # as if the power went at 06:30:30, mid-airing: the slot is 'started', no event exists
+    from firmware_daemon.scheduler import expand
+    slot = expand(schedule, vn(2024, 3, 5, 6, 0), vn(2024, 3, 5, 7, 0))[0]
+    st.store.mark(slot.key, slot.at, "cds-a", 1, "started", vn(2024, 3, 5, 6, 29, 58), 0)
+    st.close()
+    stations.remove(st)
+    clock.advance(45 * 60)
+    st2 = start(stations, tmp_path, clock, wav)
+    st2.run_until(vn(2024, 3, 5, 7, 0))
+    assert st2.summary() == [("cds-a", "2024-03-05T06:30:00.000+07:00", "failed", "station-down")]
+
+
+def test_runner_unsynced_clock_waits_and_says_why(tmp_path: Path, wav: bytes,
+                                                  stations: list[Station]) -> None:
+    clock = WallClock(vn(2024, 3, 5, 6, 29))
+    synced = {"ok": False}
+    st = start(stations, tmp_path, clock, wav, clock_synced=lambda: synced["ok"])
+    st.runner.on_schedule(schedule_jws(wav))
+    for _ in range(6):  # 06:29 .. 06:41, one step per 2 minutes
+        st.runner.step()
+        clock.advance(120)
+    assert st.state.schedule.schedule_error is not None
+    assert "clock-unsynced" in st.state.schedule.schedule_error
+    synced["ok"] = True
+    st.runner.step()
+    assert st.state.schedule.schedule_error is None
+    assert st.summary() == [("cds-a", "2024-03-05T06:30:00.000+07:00", "missed", "clock-unsynced")]
+
+
+def test_runner_unsynced_clock_airs_when_not_required(tmp_path: Path, wav: bytes,
+                                                      stations: list[Station]) -> None:
+    clock = WallClock(vn(2024, 3, 5, 6, 29, 58))
+    st = start(stations, tmp_path, clock, wav, clock_synced=lambda: False, require_synced=False)
+    st.runner.on_schedule(schedule_jws(wav))
+    st.runner.step()
+    assert st.runner.busy
+    pump(st, lambda: not st.runner.busy)
+    assert [e["outcome"] for e in st.events()] == ["completed"]
+
+
+def test_runner_emergency_preempts_normal_then_equal_priority_queue(tmp_path: Path, wav: bytes,
+                                                                    stations: list[Station]) -> None:
+    audio = HeldAudio()
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 29, 58))
+    st = start(stations, tmp_path, clock, wav, audio=audio)
+    sha = sha256_hex(wav)
+    body = payload(segments=[segment("norm-1", sha=sha, size=len(wav), duration_s=300),
+                             segment("norm-2", sha=sha, size=len(wav), duration_s=300),
+                             segment("em", priority="emergency", sha=sha, size=len(wav))],
+                   slots=[{"segment": "norm-1", "at": "2024-03-05T06:30:00+07:00"},
+                          {"segment": "em", "at": "2024-03-05T06:32:00+07:00"},
+                          {"segment": "norm-2", "at": "2024-03-05T06:32:00+07:00"}])
+    assert st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json")).accepted
+    st.runner.step()
+    assert audio.playing.wait(5)
+    clock.advance(118)  # 06:31:58 + warm-up: the emergency is due
+    st.runner.step()
+    assert st.runner.busy
+    pump(st, lambda: audio.started == 2 and audio.playing.is_set())  # the emergency airs
+    audio.finish.set()
+    pump(st, lambda: audio.started == 3 and audio.playing.is_set())  # then norm-2, queued
+    audio.finish.set()
+    pump(st, lambda: not st.runner.busy)
+    assert [(e["segment"]["id"], e["outcome"], e["reason"], e["priority"]) for e in st.events()] == [
+        ("norm-1", "interrupted", "preempted", "normal"),
+        ("em", "completed", None, "emergency"),
+        ("norm-2", "completed", None, "normal"),
+    ]
+    assert [s.state for s in st.pin.states] == [False, True, False, True, False, True, False]
+
+
+def test_runner_busy_beyond_grace_records_overrun_once(tmp_path: Path, wav: bytes,
+                                                       stations: list[Station]) -> None:
+    audio = HeldAudio()
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 29, 58))
+    st = start(stations, tmp_path, clock, wav, audio=audio)
+    sha = sha256_hex(wav)
+    body = payload(segments=[segment("long", sha=sha, size=len(wav), duration_s=1800),
+                             segment("short", sha=sha, size=len(wav))],
+                   slots=[{"segment": "long", "at": "2024-03-05T06:30:00+07:00"},
+                          {"segment": "short", "at": "2024-03-05T06:40:00+07:00"}])
+    st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json"))
+    st.runner.step()
+    assert audio.playing.wait(5)
+    for _ in range(5):  # 06:30 -> 06:55 while "long" plays
+        clock.advance(300)
+        st.runner.step()
+    audio.finish.set()
+    pump(st, lambda: not st.runner.busy)
+    assert st.summary() == [
+        ("short", "2024-03-05T06:40:00.000+07:00", "missed", "overrun"),
+        ("long", "2024-03-05T06:30:00.000+07:00", "completed", None),
+    ]
+
+
+def test_runner_slot_counts_do_not_depend_on_version_change(tmp_path: Path, wav: bytes,
+                                                            stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    st.runner.on_schedule(schedule_jws(wav, version=1))
+    st.run_until(vn(2024, 3, 5, 6, 35))
+    assert st.runner.on_schedule(schedule_jws(wav, version=2)).accepted  # repeats 06:30
+    st.run_until(vn(2024, 3, 5, 7, 0))
+    assert [e["schedule_version"] for e in st.events()] == [1]
+
+
+def test_runner_status_reports_version_and_next_slot(tmp_path: Path, wav: bytes,
+                                                     stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    st.runner.on_schedule(schedule_jws(wav, version=4))
+    state = st.state.schedule
+    assert (state.schedule_version, state.schedule_error, state.next_slot, state.media_missing) == \
+        (4, None, vn(2024, 3, 5, 6, 30), ())
+    assert DBFS_FLOOR < 0
+    assert timedelta(0) < (state.next_slot - clock.now())  # type: ignore[operator]
