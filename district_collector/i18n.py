@@ -1,0 +1,311 @@
+"""Every string an official reads in the district's documents, in Vietnamese and English.
+
+Vietnamese (``vi``) is the language of record; ``en`` is for reviewers. Wording follows the
+district letter (``shared/SOURCE-LETTER.md``): "tài liệu kiểm chứng", "danh mục phát sóng",
+"Chuyển đổi số", "Tiêu chí 1.5/1.6/1.7", "hệ thống truyền thanh cơ sở". Codes (tiers,
+outcomes, exclusion reasons) stay machine codes in the data and are translated only here.
+"""
+
+from __future__ import annotations
+
+from radio_protocol.errors import CommuneRadioError
+
+LANGS = ("vi", "en")
+
+
+class DocumentError(CommuneRadioError):
+    """A document could not be produced (no usable font, unwritable path, bad input)."""
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` if it is ``vi`` or ``en``; DocumentError otherwise."""
+    if lang not in LANGS:
+        raise DocumentError(f"unknown document language {lang!r}: use one of {', '.join(LANGS)}")
+    return lang
+
+
+_T: dict[str, tuple[str, str]] = {
+    # header of an official document
+    "committee": ("ỦY BAN NHÂN DÂN", "PEOPLE'S COMMITTEE"),
+    "nation": ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIET NAM"),
+    "motto": ("Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness"),
+    "place_date": ("{place}, ngày ..... tháng ..... năm {year}", "{place}, ..... / ..... / {year}"),
+    # evidence report
+    "report_doc_title": ("Tài liệu kiểm chứng - Chuyển đổi số", "Verification document - Digital transformation"),
+    "report_title": ("TÀI LIỆU KIỂM CHỨNG", "VERIFICATION DOCUMENT"),
+    "report_subtitle": (
+        "Tần suất phát sóng chuyên mục Chuyển đổi số trên hệ thống truyền thanh cơ sở",
+        "Broadcast frequency of the Digital Transformation programme on the grassroots radio system",
+    ),
+    "district": ("Đơn vị", "District"),
+    "period": ("Kỳ đánh giá", "Evaluation period"),
+    "period_value": ("từ ngày {from_} đến ngày {to} (múi giờ {tz})", "from {from_} to {to} (timezone {tz})"),
+    "summary_line": (
+        "Toàn huyện: {airings} lượt phát được tính; {weeks_aired}/{required_weeks} tuần có phát sóng; "
+        "{months_aired}/{required_months} tháng có phát sóng; tần suất: {tier}.",
+        "Whole district: {airings} counted airings; {weeks_aired}/{required_weeks} weeks aired; "
+        "{months_aired}/{required_months} months aired; frequency: {tier}.",
+    ),
+    "sec_points": ("I. KẾT QUẢ CHẤM ĐIỂM CÁC TIÊU CHÍ", "I. POINTS BY CRITERION"),
+    "sec_grid": ("II. PHÁT SÓNG THEO TUẦN (TUẦN ISO, THỨ HAI - CHỦ NHẬT)", "II. AIRINGS WEEK BY WEEK (ISO WEEKS, MONDAY - SUNDAY)"),
+    "sec_airings": ("III. DANH SÁCH CÁC LƯỢT PHÁT ĐƯỢC TÍNH", "III. COUNTED AIRINGS"),
+    "sec_excluded": ("IV. CÁC SỰ KIỆN KHÔNG ĐƯỢC TÍNH VÀ LÝ DO", "IV. EVENTS NOT COUNTED AND WHY"),
+    "sec_stations": ("V. DỮ LIỆU TỪNG TRẠM VÀ CÁC PHÁT HIỆN", "V. PER-STATION DATA AND FINDINGS"),
+    "sec_verify": ("VI. CÁCH KIỂM TRA TÀI LIỆU NÀY", "VI. HOW TO VERIFY THIS DOCUMENT"),
+    "col_level": ("Cấp", "Level"),
+    "col_criterion": ("Tiêu chí", "Criterion"),
+    "col_content": ("Nội dung", "Content"),
+    "col_result": ("Kết quả", "Result"),
+    "col_max": ("Điểm tối đa", "Max points"),
+    "col_points": ("Điểm đạt", "Points"),
+    "level_district": ("Huyện", "District"),
+    "level_commune": ("Xã", "Commune"),
+    "crit_1.6": (
+        "Hệ thống truyền thanh cơ sở có chuyên mục riêng về chuyển đổi số",
+        "The grassroots radio system has a dedicated digital-transformation programme",
+    ),
+    "crit_1.7": (
+        "Tần suất hệ thống truyền thanh cơ sở phát sóng chuyên mục riêng về chuyển đổi số",
+        "Broadcast frequency of the dedicated digital-transformation programme",
+    ),
+    "crit_1.5": (
+        "Tuyên truyền về chuyển đổi số trên Đài truyền thanh cấp xã (theo hướng dẫn của UBND cấp huyện), thực hiện đầy đủ",
+        "The commune radio broadcasts the digital-transformation programme as the district instructs, fully",
+    ),
+    "has_programme": ("Có chuyên mục ({n} lượt phát)", "Programme present ({n} airings)"),
+    "no_programme": ("Không có lượt phát nào", "No airing"),
+    "col_commune": ("Xã, thị trấn", "Commune"),
+    "col_code": ("Mã", "Code"),
+    "col_stations": ("Trạm", "Stations"),
+    "col_weeks": ("Tuần đạt / yêu cầu", "Weeks aired / required"),
+    "col_months": ("Tháng đạt / yêu cầu", "Months aired / required"),
+    "col_tier": ("Tần suất", "Frequency"),
+    "col_airings": ("Lượt phát", "Airings"),
+    "col_excluded": ("Không tính", "Excluded"),
+    "col_conflicts": ("Xung đột", "Conflicts"),
+    "col_schedule": ("Theo lịch (phát / lịch)", "Schedule (aired / scheduled)"),
+    "col_missing_weeks": ("Tuần không phát", "Weeks not aired"),
+    "col_missing_months": ("Tháng không phát", "Months not aired"),
+    "col_week": ("Tuần", "Week"),
+    "col_week_start": ("Từ ngày", "From"),
+    "col_week_end": ("Đến ngày", "To"),
+    "col_required": ("Bắt buộc", "Required"),
+    "yes": ("Có", "Yes"),
+    "no": ("Không", "No"),
+    "legend_aired": ("có phát sóng", "aired"),
+    "legend_not_aired": ("không phát sóng", "not aired"),
+    "legend_not_required": ("tuần không trọn trong kỳ (không bắt buộc)", "week not wholly in the period (not required)"),
+    "legend": ("Chú thích", "Legend"),
+    "col_no": ("STT", "No."),
+    "col_date": ("Ngày", "Date"),
+    "col_time": ("Giờ", "Time"),
+    "col_station": ("Trạm", "Station"),
+    "col_segment": ("Tiết mục", "Segment"),
+    "col_duration": ("Thời lượng", "Duration"),
+    "col_slot": ("Khung giờ theo lịch", "Scheduled slot"),
+    "manual": ("ngoài lịch", "manual"),
+    "col_seq": ("Số thứ tự", "Seq"),
+    "col_started": ("Thời điểm", "Started at"),
+    "col_reason": ("Lý do không tính", "Reason not counted"),
+    "col_seq_range": ("Dải số thứ tự", "Seq range"),
+    "col_events": ("Sự kiện", "Events"),
+    "col_gaps": ("Khoảng thiếu", "Gaps"),
+    "col_chain_breaks": ("Đứt chuỗi", "Chain breaks"),
+    "findings": ("Các phát hiện", "Findings"),
+    "no_findings": ("Không có phát hiện nào.", "No findings."),
+    "none_listed": ("Không có.", "None."),
+    "empty_report": (
+        "Không có dữ liệu: danh sách trạm chưa có xã, thị trấn nào hoặc không có sự kiện nào trong kỳ đánh giá.",
+        "No data: the registry has no commune, or there is no event in the evaluation period.",
+    ),
+    "no_communes": ("Danh sách trạm chưa có xã, thị trấn nào.", "The station registry has no commune."),
+    "no_airings": ("Không có lượt phát nào được tính trong kỳ.", "No counted airing in the period."),
+    "truncated": (
+        "Chỉ in {shown} trên tổng số {total} lượt phát; danh sách đầy đủ trong tệp report.xlsx và events.jsonl.",
+        "Only {shown} of {total} airings are printed; the full list is in report.xlsx and events.jsonl.",
+    ),
+    "verify_text": (
+        "Tài liệu này được lập tự động từ các sự kiện phát sóng do từng trạm ký số (Ed25519). "
+        "Bộ hồ sơ kèm theo gồm: report.pdf, report.xlsx, report.json, events.jsonl (nguyên văn các sự kiện "
+        "đã ký), keys.json (khóa công khai của các trạm và của huyện) và manifest.json (mã băm SHA-256 "
+        "của từng tệp, có chữ ký của huyện). Để kiểm tra, chạy lệnh:",
+        "This document was produced from airing events signed by each station (Ed25519). The bundle "
+        "holds report.pdf, report.xlsx, report.json, events.jsonl (the signed events exactly as "
+        "received), keys.json (the stations' and the district's public keys) and manifest.json (the "
+        "SHA-256 of every file, signed by the district). To verify, run:",
+    ),
+    "verify_cmd": ("radio-district verify THƯ_MỤC", "radio-district verify DIR"),
+    "verify_after": (
+        "Lệnh kiểm tra lại mọi chữ ký, tính liên tục số thứ tự và chuỗi sự kiện của từng trạm, mã băm "
+        "của các tệp, và tính lại kết quả chấm điểm; kết quả \"verified\" nghĩa là khớp hoàn toàn. "
+        "Đối chiếu dấu vân tay khóa của huyện dưới đây với dấu vân tay do UBND huyện công bố.",
+        "The command re-checks every signature, each station's seq and chain continuity, the file "
+        "hashes, and recomputes the scores; \"verified\" means everything matches. Compare the "
+        "district key thumbprint below with the one the district office publishes.",
+    ),
+    "thumbprint": ("Dấu vân tay khóa của huyện (RFC 7638)", "District key thumbprint (RFC 7638)"),
+    "thumbprint_unknown": ("xem khóa cấp huyện trong keys.json", "see the district-level key in keys.json"),
+    "prepared_by": ("NGƯỜI LẬP", "PREPARED BY"),
+    "on_behalf": ("TM. ỦY BAN NHÂN DÂN", "FOR THE PEOPLE'S COMMITTEE"),
+    "sign_hint": ("(Ký, ghi rõ họ tên)", "(Signature, full name)"),
+    "sign_seal_hint": ("(Ký, ghi rõ họ tên, đóng dấu)", "(Signature, full name, seal)"),
+    "page": ("Trang {n}", "Page {n}"),
+    # spreadsheets
+    "sheet_summary": ("Tổng hợp", "Summary"),
+    "sheet_grid": ("Lưới tuần", "Weeks grid"),
+    "sheet_airings": ("Lượt phát", "Airings"),
+    "sheet_excluded": ("Không tính", "Excluded"),
+    "sheet_stations": ("Trạm", "Stations"),
+    "sheet_segments": ("Tiết mục", "Segments"),
+    "sheet_slots": ("Lịch phát", "Schedule"),
+    "sheet_weekly": ("Số lần theo tuần", "Per week"),
+    "whole_district": ("Toàn huyện", "Whole district"),
+    # broadcast catalogue
+    "cat_doc_title": ("Danh mục phát sóng - Chuyển đổi số", "Broadcast catalogue - Digital transformation"),
+    "cat_title": ("DANH MỤC PHÁT SÓNG", "BROADCAST CATALOGUE"),
+    "cat_subtitle": ("chuyên mục Chuyển đổi số - Tháng {mm}/{yyyy}", "Digital Transformation programme - {mm}/{yyyy}"),
+    "cat_basis": (
+        "Ban hành danh mục phát sóng về Chuyển đổi số hàng tháng, với thời lượng đảm bảo tối thiểu 01 lần/tuần.",
+        "The monthly broadcast catalogue of the Digital Transformation programme, at least once a week.",
+    ),
+    "cat_sec_segments": ("I. CÁC TIẾT MỤC", "I. SEGMENTS"),
+    "cat_sec_slots": ("II. NGÀY, GIỜ PHÁT THEO TỪNG TRẠM", "II. DAYS AND TIMES PER STATION"),
+    "cat_sec_weekly": ("III. SỐ LẦN PHÁT THEO TUẦN", "III. AIRINGS PER WEEK"),
+    "col_title": ("Tên tiết mục", "Title"),
+    "col_topic": ("Chủ đề", "Topic"),
+    "col_priority": ("Mức ưu tiên", "Priority"),
+    "col_weekday": ("Thứ", "Day"),
+    "col_total": ("Tổng", "Total"),
+    "col_meets": ("Đạt tối thiểu 01 lần/tuần", "At least once a week"),
+    "col_valid": ("Hiệu lực", "In force"),
+    "col_version": ("Phiên bản", "Version"),
+    "min_weekly_note": (
+        "Yêu cầu: tối thiểu 01 lần/tuần. Chỉ tính các tuần ISO (thứ Hai - Chủ nhật) nằm trọn trong tháng; "
+        "tuần in nghiêng nằm một phần ngoài tháng và được xét theo danh mục tháng liền kề.",
+        "Requirement: at least once a week. Only ISO weeks (Monday - Sunday) wholly inside the month "
+        "count; weeks in italics lie partly outside the month and are judged with the adjacent month.",
+    ),
+    "no_stations": ("Chưa có lịch phát của trạm nào trong tháng.", "No station has a schedule for this month."),
+    "no_slots": ("Không có lượt phát nào trong tháng.", "No airing in this month."),
+    "partial_week": ("không trọn tháng", "partly outside the month"),
+}
+
+_TIERS: dict[str, tuple[str, str]] = {
+    "weekly": ("Hằng tuần (≥ 1 lần/tuần)", "Weekly (≥ once a week)"),
+    "monthly": ("Hằng tháng (≥ 1 lần/tháng)", "Monthly (≥ once a month)"),
+    "none": ("Dưới 1 lần/tháng", "Less than once a month"),
+}
+
+_GRID: dict[str, tuple[str, str]] = {
+    "aired": ("có phát", "aired"),
+    "not-aired": ("không phát", "not aired"),
+    "not-required": ("không bắt buộc", "not required"),
+}
+
+# Outcomes, failure reasons (PROTOCOL.md) and exclusion reasons (SCORING.md).
+_CODES: dict[str, tuple[str, str]] = {
+    "completed": ("phát trọn vẹn", "completed"),
+    "interrupted": ("bị gián đoạn", "interrupted"),
+    "failed": ("không phát được", "failed to start"),
+    "missed": ("lỡ khung giờ, không phát", "slot missed"),
+    "media-missing": ("thiếu tệp âm thanh", "media file missing"),
+    "media-corrupt": ("tệp âm thanh bị hỏng", "media file corrupt"),
+    "audio-device": ("lỗi thiết bị âm thanh", "audio device fault"),
+    "amp-fault": ("lỗi bộ khuếch đại", "amplifier fault"),
+    "preempted": ("nhường cho bản tin ưu tiên/khẩn cấp", "pre-empted by a priority/emergency airing"),
+    "shutdown": ("thiết bị tắt giữa chừng", "device shut down"),
+    "clock-unsynced": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
+    "overrun": ("vượt quá thời lượng", "overran its time"),
+    "station-down": ("trạm ngừng hoạt động", "station down"),
+    "bad-signature": ("chữ ký số không hợp lệ", "invalid signature"),
+    "signature": ("chữ ký số không hợp lệ", "invalid signature"),
+    "unknown-kid": ("khóa ký không được đăng ký cho trạm", "signing key not registered for the station"),
+    "unknown-key": ("khóa ký không được đăng ký cho trạm", "signing key not registered for the station"),
+    "unknown-station": ("trạm chưa được đăng ký", "station not registered"),
+    "wrong-station": ("khóa ký thuộc trạm khác", "signed by another station's key"),
+    "bad-payload": ("nội dung sự kiện sai định dạng", "malformed event payload"),
+    "program": ("không thuộc chuyên mục Chuyển đổi số", "not the Digital Transformation programme"),
+    "other-program": ("không thuộc chuyên mục Chuyển đổi số", "not the Digital Transformation programme"),
+    "wrong-program": ("không thuộc chuyên mục Chuyển đổi số", "not the Digital Transformation programme"),
+    "not-completed": ("không phát trọn vẹn", "not completed"),
+    "outcome": ("không phát trọn vẹn", "not completed"),
+    "clock-not-synced": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
+    "clock": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
+    "outside-period": ("ngoài kỳ đánh giá", "outside the evaluation period"),
+    "conflict": ("xung đột: cùng số thứ tự nhưng nội dung khác", "conflict: same seq, different content"),
+    "duplicate": ("bản trùng lặp", "duplicate"),
+    "normal": ("thường", "normal"),
+    "priority": ("ưu tiên", "priority"),
+    "emergency": ("khẩn cấp", "emergency"),
+    "policy": ("chủ trương, chính sách", "policy"),
+    "national-dx-day": ("Ngày Chuyển đổi số quốc gia 10/10", "National Digital Transformation Day"),
+    "models": ("mô hình hay, việc làm thiết thực", "good models"),
+    "benefits": ("lợi ích của chính quyền số, kinh tế số, xã hội số", "benefits"),
+    "ecommerce": ("thương mại điện tử", "e-commerce"),
+}
+
+WEEKDAYS: tuple[tuple[str, str], ...] = (
+    ("Thứ Hai", "Monday"), ("Thứ Ba", "Tuesday"), ("Thứ Tư", "Wednesday"), ("Thứ Năm", "Thursday"),
+    ("Thứ Sáu", "Friday"), ("Thứ Bảy", "Saturday"), ("Chủ nhật", "Sunday"),
+)
+
+
+def _pick(pair: tuple[str, str], lang: str) -> str:
+    return pair[0] if lang == "vi" else pair[1]
+
+
+def t(key: str, lang: str, **fmt: object) -> str:
+    """The string ``key`` in ``lang``, formatted with ``fmt``; KeyError for an unknown key."""
+    text = _pick(_T[key], lang)
+    return text.format(**fmt) if fmt else text
+
+
+def tier_name(tier: str | None, lang: str) -> str:
+    """``weekly``/``monthly``/``none`` as the official reads it; unknown codes pass through."""
+    pair = _TIERS.get(tier or "none")
+    return _pick(pair, lang) if pair else str(tier)
+
+
+def grid_name(state: str, lang: str) -> str:
+    """A weeks-grid cell state (``aired``/``not-aired``/``not-required``) in words."""
+    pair = _GRID.get(state)
+    return _pick(pair, lang) if pair else state
+
+
+def code_text(code: str | None, lang: str) -> str:
+    """An outcome, failure or exclusion code in words.
+
+    A code of the form ``head:detail`` (e.g. ``outcome:interrupted``) reads as both parts;
+    an unknown code is shown as is, so nothing is hidden from the reader.
+    """
+    if not code:
+        return ""
+    if code in _CODES:
+        return _pick(_CODES[code], lang)
+    head, sep, detail = code.partition(":")
+    if sep and head in _CODES:
+        return f"{_pick(_CODES[head], lang)} ({code_text(detail, lang)})"
+    return code
+
+
+def weekday_name(index: int, lang: str) -> str:
+    """Monday = 0 .. Sunday = 6."""
+    return _pick(WEEKDAYS[index], lang)
+
+
+def format_duration(seconds: float | int | None) -> str:
+    """``301.2`` -> ``5:01`` (minutes:seconds), ``3725`` -> ``1:02:05``; empty for None."""
+    if seconds is None:
+        return ""
+    total = int(round(float(seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def format_date(iso: str | None, lang: str) -> str:
+    """``2024-03-05`` -> ``05/03/2024`` (both languages use day/month/year here)."""
+    if not iso or len(iso) < 10:
+        return iso or ""
+    y, m, d = iso[:10].split("-")
+    return f"{d}/{m}/{y}"

@@ -1,0 +1,311 @@
+"""The evidence report as a spreadsheet (openpyxl), and the report's tables in words.
+
+The row builders here (``points_rows``, ``commune_rows``, ``airing_rows``, ``excluded_rows``,
+``station_rows``, ``grid_header``) turn the report dict into the tables an official reads,
+with codes translated; the PDF (``pdf_report``) prints the same tables, so the paper and the
+spreadsheet always agree. :func:`write_report_xlsx` writes the sheets Summary (Tổng hợp),
+Weeks grid (Lưới tuần), Airings, Excluded and Stations.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from district_collector.i18n import (
+    DocumentError,
+    check_lang,
+    code_text,
+    format_date,
+    format_duration,
+    grid_name,
+    t,
+    tier_name,
+)
+from radio_protocol.durable import atomic_write
+from radio_protocol.timefmt import parse_rfc3339, zone
+
+Cell = str | int | float
+Rows = list[list[Cell]]
+
+GRID_SYMBOL = {"aired": "■", "not-aired": "□", "not-required": "·"}
+GRID_FILL = {"aired": "C8E6C9", "not-aired": "FFCDD2", "not-required": "EEEEEE"}
+GRID_FONT = {"aired": "1B5E20", "not-aired": "B71C1C", "not-required": "9E9E9E"}
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _tz(report: Mapping[str, Any]) -> Any:
+    try:
+        return zone(str((report.get("period") or {}).get("timezone") or "Asia/Ho_Chi_Minh"))
+    except ValueError:
+        return zone("Asia/Ho_Chi_Minh")
+
+
+def local_time_text(text: object, report: Mapping[str, Any]) -> str:
+    """An RFC 3339 time as ``dd/mm/yyyy HH:MM:SS`` in the report's timezone (raw if unparseable)."""
+    try:
+        at = parse_rfc3339(str(text)).astimezone(_tz(report))
+    except ValueError:
+        return str(text or "")
+    return at.strftime("%d/%m/%Y %H:%M:%S")
+
+
+def _commune_names(report: Mapping[str, Any]) -> dict[str, str]:
+    return {str(c.get("code")): str(c.get("name", c.get("code"))) for c in report.get("communes") or []}
+
+
+def _commune_name(names: Mapping[str, str], code: object) -> str:
+    return names.get(str(code), str(code or ""))
+
+
+def points_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
+    """Criteria 1.6 and 1.7 for the district, then 1.5 for each commune."""
+    district = report.get("district") or {}
+    criteria = district.get("criteria") or {}
+    airings = int(district.get("airings") or 0)
+    header = [t(k, lang) for k in ("col_level", "col_criterion", "col_content", "col_result",
+                                   "col_max", "col_points")]
+    has = t("has_programme", lang, n=airings) if airings else t("no_programme", lang)
+    rows: Rows = [
+        [t("level_district", lang), "1.6", t("crit_1.6", lang), has, 10, int(criteria.get("1.6") or 0)],
+        [t("level_district", lang), "1.7", t("crit_1.7", lang),
+         f"{tier_name(district.get('tier'), lang)}; {district.get('weeks_aired', 0)}/"
+         f"{district.get('required_weeks', 0)} {t('col_week', lang).lower()}",
+         10, int(criteria.get("1.7") or 0)],
+    ]
+    for commune in report.get("communes") or []:
+        rows.append([f"{t('level_commune', lang)}: {commune.get('name', '')}", "1.5", t("crit_1.5", lang),
+                     f"{tier_name(commune.get('tier'), lang)}; {commune.get('weeks_aired', 0)}/"
+                     f"{commune.get('required_weeks', 0)} {t('col_week', lang).lower()}",
+                     20, int((commune.get("criteria") or {}).get("1.5") or 0)])
+    return header, rows
+
+
+def commune_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
+    """One row per commune: counts, schedule compliance and the weeks not aired."""
+    header = [t(k, lang) for k in ("col_commune", "col_code", "col_stations", "col_weeks", "col_months",
+                                   "col_airings", "col_excluded", "col_conflicts", "col_schedule",
+                                   "col_missing_weeks")]
+    rows: Rows = []
+    for c in report.get("communes") or []:
+        schedule = c.get("schedule") or {}
+        rows.append([str(c.get("name", "")), str(c.get("code", "")), ", ".join(c.get("stations") or []),
+                     f"{c.get('weeks_aired', 0)}/{c.get('required_weeks', 0)}",
+                     f"{c.get('months_aired', 0)}/{c.get('required_months', 0)}",
+                     int(c.get("airings") or 0), int(c.get("excluded") or 0), int(c.get("conflicts") or 0),
+                     f"{schedule.get('aired', 0)}/{schedule.get('scheduled', 0)}",
+                     ", ".join(str(w) for w in c.get("missing_weeks") or [])])
+    return header, rows
+
+
+def _slot_text(slot: object, report: Mapping[str, Any], lang: str) -> str:
+    if not slot:
+        return t("manual", lang)
+    try:
+        return parse_rfc3339(str(slot)).astimezone(_tz(report)).strftime("%d/%m %H:%M")
+    except ValueError:
+        return str(slot)
+
+
+def airing_rows(report: Mapping[str, Any], lang: str, full: bool = False) -> tuple[list[str], Rows]:
+    """Counted airings in order (date, time, station, commune, segment, duration, slot).
+
+    ``full`` adds seq, segment id, seconds played and the exact ``started_at`` for spreadsheets.
+    """
+    names = _commune_names(report)
+    header = [t(k, lang) for k in ("col_no", "col_date", "col_time", "col_station", "col_commune",
+                                   "col_segment", "col_duration", "col_slot")]
+    if full:
+        header += [t("col_seq", lang), "segment_id", "played_s", "started_at"]
+    rows: Rows = []
+    for i, a in enumerate(report.get("airings") or [], start=1):
+        row: list[Cell] = [i, format_date(a.get("local_date"), lang), str(a.get("local_time") or "")[:8],
+                           str(a.get("station", "")), _commune_name(names, a.get("commune")),
+                           str(a.get("title") or a.get("segment_id") or ""), format_duration(a.get("played_s")),
+                           _slot_text(a.get("slot"), report, lang)]
+        if full:
+            row += [int(a.get("seq") or 0), str(a.get("segment_id") or ""), float(a.get("played_s") or 0.0),
+                    str(a.get("started_at") or "")]
+        rows.append(row)
+    return header, rows
+
+
+def excluded_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
+    """Events of the period not counted, each with its first failing reason in words."""
+    names = _commune_names(report)
+    header = [t(k, lang) for k in ("col_no", "col_station", "col_commune", "col_seq", "col_started",
+                                   "col_reason")]
+    rows: Rows = []
+    for i, x in enumerate(report.get("excluded") or [], start=1):
+        rows.append([i, str(x.get("station", "")), _commune_name(names, x.get("commune")),
+                     int(x.get("seq") or 0), local_time_text(x.get("started_at"), report),
+                     code_text(str(x.get("reason") or ""), lang)])
+    return header, rows
+
+
+def station_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
+    """Each station's seq range, event count, gaps, chain breaks and conflicts."""
+    names = _commune_names(report)
+    header = [t(k, lang) for k in ("col_station", "col_commune", "col_seq_range", "col_events",
+                                   "col_gaps", "col_chain_breaks", "col_conflicts")]
+    rows: Rows = []
+    for s in report.get("stations") or []:
+        first, last = s.get("first_seq"), s.get("last_seq")
+        seq_range = f"{first}..{last}" if first is not None else "-"
+        gaps = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in (s.get("gaps") or []))
+        rows.append([str(s.get("id", "")), _commune_name(names, s.get("commune")), seq_range,
+                     int(s.get("events") or 0), gaps or "-", _count(s.get("chain_breaks")),
+                     _count(s.get("conflicts"))])
+    return header, rows
+
+
+def _count(value: object) -> int:
+    if isinstance(value, list | tuple):
+        return len(value)
+    return int(value or 0)  # type: ignore[call-overload]
+
+
+def grid_header(weeks: Sequence[Mapping[str, Any]], lang: str) -> tuple[list[str], list[str]]:
+    """Month labels (only where a week starts a new month, else "") and week numbers."""
+    months: list[str] = []
+    numbers: list[str] = []
+    last = ""
+    for w in weeks:
+        start = str(w.get("start") or "")
+        month = start[5:7]
+        label = ""
+        if month and month != last:
+            label = f"T{int(month)}" if lang == "vi" else MONTHS_EN[int(month) - 1]
+            last = month
+        months.append(label)
+        numbers.append(str(w.get("week", ""))[-2:])
+    return months, numbers
+
+
+_BOLD = Font(bold=True)
+_HEAD_FILL = PatternFill("solid", fgColor="DFE6EE")
+
+
+def _put_table(ws: Worksheet, row: int, header: Sequence[str], rows: Rows) -> int:
+    """Write a header and rows from ``row``; returns the next free row."""
+    for col, text in enumerate(header, start=1):
+        cell = ws.cell(row=row, column=col, value=text)
+        cell.font, cell.fill = _BOLD, _HEAD_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    for r, values in enumerate(rows, start=row + 1):
+        for col, value in enumerate(values, start=1):
+            ws.cell(row=r, column=col, value=value)
+    return row + len(rows) + 2
+
+
+def _widths(ws: Worksheet, widths: Sequence[int]) -> None:
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def _summary_sheet(ws: Worksheet, report: Mapping[str, Any], lang: str) -> None:
+    district = report.get("district") or {}
+    period = report.get("period") or {}
+    ws.append([t("report_title", lang)])
+    ws.append([t("report_subtitle", lang)])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws["A2"].font = _BOLD
+    ws.append([t("district", lang), str(district.get("name") or district.get("id") or "")])
+    ws.append([t("period", lang), t("period_value", lang, from_=format_date(period.get("from"), lang),
+                                    to=format_date(period.get("to"), lang), tz=period.get("timezone", ""))])
+    ws.append([t("col_tier", lang), tier_name(district.get("tier"), lang)])
+    ws.append([t("col_weeks", lang), f"{district.get('weeks_aired', 0)}/{district.get('required_weeks', 0)}"])
+    ws.append([t("col_months", lang), f"{district.get('months_aired', 0)}/{district.get('required_months', 0)}"])
+    ws.append([t("col_airings", lang), int(district.get("airings") or 0)])
+    row = ws.max_row + 2
+    if not report.get("communes") and not report.get("airings"):
+        ws.cell(row=row, column=1, value=t("empty_report", lang)).font = _BOLD
+        row += 2
+    header, rows = points_rows(report, lang)
+    row = _put_table(ws, row, header, rows)
+    header, rows = commune_rows(report, lang)
+    _put_table(ws, row, header, rows)
+    _widths(ws, [28, 14, 60, 40, 14, 12, 12, 12, 16, 40])
+
+
+def _grid_sheet(ws: Worksheet, report: Mapping[str, Any], lang: str) -> None:
+    weeks = list(report.get("weeks") or [])
+    months, _ = grid_header(weeks, lang)
+    ws.append(["", "", "", "", *months])
+    ws.append([t("col_commune", lang), t("col_weeks", lang), t("col_tier", lang), "1.5",
+               *[str(w.get("week", "")) for w in weeks]])
+    for cell in ws[2]:
+        cell.font, cell.fill = _BOLD, _HEAD_FILL
+    for commune in report.get("communes") or []:
+        grid = list(commune.get("weeks_grid") or [])
+        ws.append([str(commune.get("name", "")), f"{commune.get('weeks_aired', 0)}/{commune.get('required_weeks', 0)}",
+                   tier_name(commune.get("tier"), lang), int((commune.get("criteria") or {}).get("1.5") or 0),
+                   *[GRID_SYMBOL.get(s, s) for s in grid]])
+        r = ws.max_row
+        for i, state in enumerate(grid):
+            cell = ws.cell(row=r, column=5 + i)
+            if state in GRID_FILL:
+                cell.fill = PatternFill("solid", fgColor=GRID_FILL[state])
+                cell.font = Font(color=GRID_FONT[state], bold=True)
+                cell.alignment = Alignment(horizontal="center")
+    r = ws.max_row + 2
+    for state in ("aired", "not-aired", "not-required"):
+        ws.cell(row=r, column=1, value=GRID_SYMBOL[state]).fill = PatternFill("solid", fgColor=GRID_FILL[state])
+        ws.cell(row=r, column=2, value=t({"aired": "legend_aired", "not-aired": "legend_not_aired",
+                                          "not-required": "legend_not_required"}[state], lang))
+        ws.cell(row=r, column=3, value=grid_name(state, lang))
+        r += 1
+    _widths(ws, [28, 12, 26, 6])
+    for i in range(len(weeks)):
+        ws.column_dimensions[get_column_letter(5 + i)].width = 9
+    ws.freeze_panes = "E3"
+
+
+def write_report_xlsx(report: Mapping[str, Any], path: Path | str, lang: str = "vi") -> Path:
+    """Write the report's tables as an .xlsx workbook at ``path`` (atomically); returns the path."""
+    check_lang(lang)
+    if not isinstance(report, Mapping):
+        raise DocumentError("the report to render is not an object")
+    wb = Workbook()
+    summary = wb.active
+    assert summary is not None
+    summary.title = t("sheet_summary", lang)
+    _summary_sheet(summary, report, lang)
+    _grid_sheet(wb.create_sheet(t("sheet_grid", lang)), report, lang)
+    for key, builder, widths in (
+        ("sheet_airings", lambda: airing_rows(report, lang, full=True), [6, 12, 10, 16, 22, 40, 10, 14, 10, 18, 10, 30]),
+        ("sheet_excluded", lambda: excluded_rows(report, lang), [6, 16, 22, 10, 22, 50]),
+        ("sheet_stations", lambda: station_rows(report, lang), [16, 22, 14, 10, 40, 12, 10]),
+    ):
+        ws = wb.create_sheet(t(key, lang))
+        header, rows = builder()
+        _put_table(ws, 1, header, rows)
+        _widths(ws, widths)
+        ws.freeze_panes = "A2"
+    stations_ws = wb[t("sheet_stations", lang)]
+    row = stations_ws.max_row + 2
+    stations_ws.cell(row=row, column=1, value=t("findings", lang)).font = _BOLD
+    for i, finding in enumerate(report.get("findings") or [t("no_findings", lang)], start=1):
+        stations_ws.cell(row=row + i, column=1, value=str(finding))
+    wb.properties.title = t("report_doc_title", lang)
+    wb.properties.creator = "radio-district"
+    save_workbook(wb, Path(path))
+    return Path(path)
+
+
+def save_workbook(wb: Workbook, path: Path) -> None:
+    """Serialize ``wb`` and write it atomically; DocumentError naming the path on failure."""
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, buffer.getvalue())
+    except OSError as exc:
+        raise DocumentError(f"cannot write {path}: {exc.strerror or exc}") from exc
