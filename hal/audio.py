@@ -331,12 +331,23 @@ class _Playback:
             resampler = soxr.ResampleStream(
                 media.samplerate, self.samplerate, mix_channels, dtype=self.dtype
             )
+        decoded = 0
         while True:
             try:
                 data = media.read(self.blocksize, dtype=self.dtype, always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
-                raise MediaError("media-corrupt", f"decoding failed: {exc}") from exc
+                raise MediaError(
+                    "media-corrupt", f"decoding {media.name} failed after frame {decoded}: {exc}"
+                ) from exc
+            decoded += data.shape[0]
             last = data.shape[0] < self.blocksize
+            if last and abs(decoded - media.frames) > max(media.frames // 100, 1):
+                log.warning(
+                    "media shorter or longer than its header path=%s decoded=%d header=%d",
+                    media.name,
+                    decoded,
+                    media.frames,
+                )
             data = remix(data, mix_channels)
             if resampler is not None:
                 data = resampler.resample_chunk(data, last=last)

@@ -393,3 +393,49 @@ def test_audio_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
 def test_audio_accepts_latency_in_seconds(tmp_path: Path, capture_file: Path) -> None:
     media = _write(tmp_path / "a.wav", _tone(0.2))
     assert AudioOutput("testout", latency=0.05).play(media).played_s == pytest.approx(0.2)
+
+
+def test_audio_corrupt_flac_mid_stream_raises_media_corrupt_with_partial(
+    tmp_path: Path, capture_file: Path
+) -> None:
+    media = _write(tmp_path / "cut.flac", _tone(2.0), subtype="PCM_16")
+    whole = media.read_bytes()
+    media.write_bytes(whole[: len(whole) // 2])  # a download cut short
+
+    with pytest.raises(MediaError) as caught:
+        AudioOutput("testout").play(media)
+
+    assert caught.value.reason == "media-corrupt"
+    assert caught.value.partial is not None
+    assert 0.0 < caught.value.partial.played_s < 2.0
+    assert capture_file.stat().st_size == round(caught.value.partial.played_s * RATE) * 4
+
+
+def test_audio_device_error_mid_write_raises_audio_device_error(
+    tmp_path: Path, capture_file: Path
+) -> None:
+    import sounddevice
+
+    media = _write(tmp_path / "a.wav", _tone(1.0))
+    spies: list[_StreamSpy] = []
+    real_factory = _spy_factory(spies)
+
+    def failing_factory(**kwargs: Any) -> _StreamSpy:
+        spy = real_factory(**kwargs)
+        real_write = spy.write
+
+        def write(block: np.ndarray) -> bool:
+            if spy.writes == 3:
+                raise sounddevice.PortAudioError("Unanticipated host error [PaErrorCode -9999]")
+            return real_write(block)
+
+        spy.write = write  # type: ignore[method-assign]
+        return spy
+
+    with pytest.raises(AudioDeviceError) as caught:
+        AudioOutput("testout", blocksize=4410, stream_factory=failing_factory).play(media)
+
+    assert "Unanticipated host error" in str(caught.value)
+    assert caught.value.partial is not None
+    assert caught.value.partial.played_s == pytest.approx(0.3)
+    assert spies[0].calls == ["start", "abort", "close"]
