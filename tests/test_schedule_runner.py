@@ -360,3 +360,45 @@ def test_runner_status_reports_version_and_next_slot(tmp_path: Path, wav: bytes,
         (4, None, vn(2024, 3, 5, 6, 30), ())
     assert DBFS_FLOOR < 0
     assert timedelta(0) < (state.next_slot - clock.now())  # type: ignore[operator]
+
+
+def test_runner_missing_and_corrupt_media_fail_with_reason(tmp_path: Path, wav: bytes,
+                                                           stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = Station(tmp_path, clock)
+    stations.append(st)
+    st.runner.on_schedule(schedule_jws(wav))
+    assert st.state.schedule.media_missing == ("cds-a",)  # listed before the slot
+    st.run_until(vn(2024, 3, 5, 7, 0))
+    (st.cache.directory / sha256_hex(wav)).write_bytes(wav[:-4] + b"oops")
+    st.run_until(vn(2024, 3, 5, 18, 0))
+    assert st.summary() == [
+        ("cds-a", "2024-03-05T06:30:00.000+07:00", "failed", "media-missing"),
+        ("cds-a", "2024-03-05T17:30:00.000+07:00", "failed", "media-corrupt"),
+    ]
+    assert [s.state for s in st.pin.states] == [False]  # the amp never went on
+
+
+def test_runner_fetches_media_when_schedule_arrives(tmp_path: Path, wav: bytes,
+                                                    stations: list[Station]) -> None:
+    from schedule_testkit import media_server
+
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = Station(tmp_path, clock)
+    stations.append(st)
+    (st.cache.directory / ("f" * 64)).write_bytes(b"old media of an old schedule")
+    with media_server() as server:
+        server.files["/media/a.wav"] = wav
+        jws = DISTRICT.sign(payload(segments=[segment("cds-a", sha=sha256_hex(wav), size=len(wav),
+                                                      url=server.url("/media/a.wav"))]),
+                            "cr-schedule+json")
+        st.runner.start_fetcher()
+        st.runner.on_schedule(jws)
+        for _ in range(200):
+            if st.state.schedule.media_missing == ():
+                break
+            threading.Event().wait(0.02)
+    assert st.state.schedule.media_missing == ()
+    assert sorted(p.name for p in st.cache.directory.iterdir()) == [sha256_hex(wav)]  # old pruned
+    st.run_until(vn(2024, 3, 5, 6, 35))
+    assert [e["outcome"] for e in st.events()] == ["completed"]
