@@ -567,6 +567,8 @@ class AudioOutput:
         file. A ``HalError`` raised after playback began has ``partial`` set to the
         ``PlaybackResult`` up to the failure.
         """
+        if isinstance(margin_s, bool) or not margin_s > 0:
+            raise ValueError(f"audio margin_s must be positive seconds, not {margin_s!r}")
         media = open_media(path)
         info = MediaInfo(
             media.frames / media.samplerate, media.samplerate, media.channels, media.frames

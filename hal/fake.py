@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hal.audio import DBFS_FLOOR, LevelMeter, MediaInfo, PlaybackResult, open_media, probe
-from hal.errors import AudioDeviceError
+from hal.errors import AudioDeviceError, HalError
 
 
 @dataclass(frozen=True)
@@ -101,14 +101,19 @@ class FakeAudioOutput:
         with media:
             media_s = media.frames / media.samplerate
             if stop is not None and stop.is_set():
-                return PlaybackResult(0.0, media_s, DBFS_FLOOR, DBFS_FLOOR, 0.0, 0, True)
+                return PlaybackResult(0.0, media_s, DBFS_FLOOR, DBFS_FLOOR, 0.0, 0, stopped=True)
             if on_start is not None:
                 on_start()
+            nothing = PlaybackResult(0.0, media_s, DBFS_FLOOR, DBFS_FLOOR, 0.0, 0, False)
             if self.fail_with is not None:
+                if isinstance(self.fail_with, HalError) and self.fail_with.partial is None:
+                    self.fail_with.partial = nothing  # as the real one: failed after start
                 raise self.fail_with
             if self.hang:
                 self._released.wait(margin_s)
-                raise AudioDeviceError(f"fake device {self.device!r} hung")
+                hung = AudioDeviceError(f"fake device {self.device!r} hung")
+                hung.partial = nothing
+                raise hung
             limit = media.frames
             if self.stop_at_s is not None:
                 limit = min(limit, round(self.stop_at_s * media.samplerate))

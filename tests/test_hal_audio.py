@@ -390,6 +390,13 @@ def test_audio_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
     assert next(iter(kwargs)) in str(caught.value)
 
 
+@pytest.mark.parametrize("margin_s", [0, -1.0, float("nan")])
+def test_audio_play_rejects_non_positive_margin(tmp_path: Path, margin_s: float) -> None:
+    media = _write(tmp_path / "a.wav", _tone(0.1))
+    with pytest.raises(ValueError, match="margin_s"):
+        AudioOutput("testout").play(media, margin_s=margin_s)
+
+
 def test_audio_accepts_latency_in_seconds(tmp_path: Path, capture_file: Path) -> None:
     media = _write(tmp_path / "a.wav", _tone(0.2))
     assert AudioOutput("testout", latency=0.05).play(media).played_s == pytest.approx(0.2)

@@ -59,6 +59,7 @@ def test_fake_audio_fail_with_raises_and_records(
 
     assert caught.value is boom
     assert started == calls
+    assert (boom.partial is not None) is after_start  # the real one sets it once started
     assert fake.plays[0].error is boom and fake.plays[0].result is None
 
 
@@ -71,9 +72,10 @@ def test_fake_audio_missing_media_fails_like_the_real_one(tmp_path: Path) -> Non
 def test_fake_audio_hang_raises_after_margin(tmp_path: Path) -> None:
     fake = FakeAudioOutput(hang=True)
     begun = time.monotonic()
-    with pytest.raises(AudioDeviceError, match="hung"):
+    with pytest.raises(AudioDeviceError, match="hung") as caught:
         fake.play(_media(tmp_path), margin_s=0.2)
     assert 0.2 <= time.monotonic() - begun < 1.0
+    assert caught.value.partial is not None and caught.value.partial.played_s == 0.0
 
 
 def test_fake_audio_stop_at_and_preset_stop(tmp_path: Path) -> None:
