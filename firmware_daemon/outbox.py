@@ -18,6 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +65,15 @@ class OutboxEntry:
     payload: dict[str, Any]
 
 
+@contextmanager
+def _translated(path: Path, action: str) -> Iterator[None]:
+    """SQLite failures (disk full, I/O error, locked past the timeout) as OutboxError."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise OutboxError(f"{path}: outbox {action} failed: {exc}") from exc
+
+
 def _utc_text(at: datetime) -> str:
     """A sortable UTC timestamp for the bookkeeping columns."""
     return format_rfc3339(at.astimezone(UTC))
@@ -84,7 +94,9 @@ class Outbox:
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
             self._conn = sqlite3.connect(self.path, isolation_level=None,
                                          check_same_thread=False, timeout=30.0)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OutboxError(f"{self.path}: SQLite refused WAL mode (got {mode!r})")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
@@ -111,7 +123,7 @@ class Outbox:
         """
         if self._signer is None:
             raise OutboxError("outbox opened without a signing key: cannot append")
-        with self._lock:
+        with self._lock, _translated(self.path, "append"):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -140,7 +152,7 @@ class Outbox:
         """Mark seqs ``1..through`` and each of ``also`` as acked; return how many were new."""
         extra = sorted({int(s) for s in also})
         now_text = _utc_text(self._clock.now())
-        with self._lock:
+        with self._lock, _translated(self.path, "ack"):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 count = self._conn.execute(
@@ -167,7 +179,7 @@ class Outbox:
         prev continue. Returns how many were deleted.
         """
         cutoff = _utc_text(now_at - timedelta(days=retention_days))
-        with self._lock:
+        with self._lock, _translated(self.path, "prune"):
             deleted = self._conn.execute(
                 "DELETE FROM events WHERE acked_at IS NOT NULL AND created_at < ? "
                 "AND seq < (SELECT MAX(seq) FROM events)",
@@ -224,7 +236,7 @@ class Outbox:
 
     def set_meta(self, key: str, value: str) -> None:
         """Store ``value`` under ``key`` durably (committed when this returns)."""
-        with self._lock:
+        with self._lock, _translated(self.path, "set_meta"):
             self._conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -78,4 +78,9 @@ def kernel_clock_synced() -> bool:
     if state < 0:
         log.warning("adjtimex failed errno=%d", ctypes.get_errno())
         return False
-    return state != TIME_ERROR and not (timex.status & STA_UNSYNC)
+    return adjtimex_synced(state, timex.status)
+
+
+def adjtimex_synced(state: int, status: int) -> bool:
+    """The rule on ``adjtimex``'s answer: not ``TIME_ERROR`` and ``STA_UNSYNC`` clear."""
+    return state >= 0 and state != TIME_ERROR and not (status & STA_UNSYNC)

@@ -31,14 +31,14 @@ PIN = 17
 FEEDBACK_PIN = 27
 
 
-def station_config(tmp_path: Path, extra: str = "") -> StationConfig:
+def station_config(tmp_path: Path, warmup_s: float = 2.0) -> StationConfig:
     path = tmp_path / "station.yaml"
     path.write_text(
         'station: {id: dak-koi-01, district: kon-ray, commune: "23335"}\n'
         "data_dir: data\n"
-        f"amplifier: {{pin: {PIN}, warmup_s: 2.0, tail_s: 1.0}}\n"
+        f"amplifier: {{pin: {PIN}, warmup_s: {warmup_s}, tail_s: 1.0}}\n"
         "gpio: {pin_factory: mock}\n"
-        "audio: {device: testout, margin_s: 0.5}\n" + extra,
+        "audio: {device: testout, margin_s: 0.5}\n",
         encoding="utf-8")
     return load_station_config(path)
 
@@ -53,8 +53,8 @@ class Rig:
     """An Airer over a mock amplifier pin, a fake audio output and a real outbox."""
 
     def __init__(self, tmp_path: Path, audio: Any, clock: Any = None,
-                 feedback: bool | None = None) -> None:
-        self.config = station_config(tmp_path)
+                 feedback: bool | None = None, warmup_s: float = 2.0) -> None:
+        self.config = station_config(tmp_path, warmup_s)
         self.factory = MockFactory()
         self.pin = self.factory.pin(PIN)
         feedback_pin = None
@@ -227,3 +227,49 @@ def test_airing_keyboard_interrupt_records_then_propagates(tmp_path: Path, media
         rig.airer.air(SEGMENT, media)
     assert [(p["outcome"], p["reason"]) for p in rig.stored()] == [("interrupted", "shutdown")]
     assert rig.states() == [False, True, False]
+
+
+class _HungStream:
+    """A real PortAudio stream whose writes block until released (a card that stops taking
+    samples, as an unplugged USB card does)."""
+
+    def __init__(self, stream: Any, release: threading.Event) -> None:
+        self.stream = stream
+        self.release = release
+
+    def start(self) -> None:
+        self.stream.start()
+
+    def write(self, block: Any) -> bool:
+        self.release.wait()
+        return bool(self.stream.write(block))
+
+    def stop(self) -> None:
+        self.stream.stop()
+
+    def abort(self) -> None:
+        self.stream.abort()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def test_airing_real_audio_hung_device_is_interrupted_and_amp_off(
+        tmp_path: Path, media: Path, rigs: list[Rig], capture_file: Path) -> None:
+    import sounddevice
+
+    from hal.audio import AudioOutput
+
+    release = threading.Event()
+    audio = AudioOutput("testout", stream_factory=lambda **kw: _HungStream(
+        sounddevice.OutputStream(**kw), release))
+    rig = make_rig(rigs, tmp_path, audio, clock=SystemClock(), warmup_s=0.1)
+    begun = SystemClock().monotonic()
+    try:
+        payload = rig.airer.air(SEGMENT, media)  # margin 0.5 s
+    finally:
+        release.set()
+    assert SystemClock().monotonic() - begun < 0.1 + 0.5 + 1.0
+    assert (payload["outcome"], payload["reason"]) == ("interrupted", "audio-device")
+    assert rig.states() == [False, True, False] and not rig.amp.is_on
+    assert rig.stored() == [payload]

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -182,6 +183,10 @@ def test_cli_play_chains_events_and_uses_the_configured_offset(
         assert after["prev"] == hashlib.sha256(raw).hexdigest()
     assert all(p["started_at"].endswith("+05:30") for p in payloads)
     assert event_lines(config, capsys, "--since", "2") == lines[2:]
+    conn = sqlite3.connect(tmp_path / "data" / "outbox.sqlite")
+    stored = [bytes(r[0]) for r in conn.execute("SELECT jws FROM events ORDER BY seq")]
+    conn.close()
+    assert lines == stored  # the exact stored bytes, never re-serialized
     assert payloads[0]["segment"]["program"] == "general"
 
 
