@@ -16,6 +16,7 @@ from district_collector.config import DistrictConfig
 from district_collector.store import Store
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
+from radio_protocol.timefmt import format_rfc3339, parse_rfc3339, zone
 
 COLUMNS = ("station", "commune", "state", "since", "last_seq", "gaps", "chain_breaks",
            "conflicts", "pending", "schedule", "last_airing")
@@ -61,7 +62,16 @@ def _status_payload(jws: bytes) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _local(text: str, tz_name: str) -> str:
+    """A stored time shown in the district's timezone (ms, explicit offset)."""
+    try:
+        return format_rfc3339(parse_rfc3339(text).astimezone(zone(tz_name)))
+    except ValueError:
+        return text
+
+
 def station_lines(config: DistrictConfig, store: Store) -> list[StationLine]:
+    """One line per registered station, in registry order; times in the district timezone."""
     lines = []
     for entry in config.stations:
         s = store.seq_summary(entry.id)
@@ -73,7 +83,7 @@ def station_lines(config: DistrictConfig, store: Store) -> list[StationLine]:
             station=entry.id,
             commune=f"{entry.commune_code} {entry.commune_name}",
             state=st.state if st else "never seen",
-            since=st.received_at if st else "-",
+            since=_local(st.received_at, config.district.timezone) if st else "-",
             last_seq=s.last_seq,
             gaps=_ranges(s.gaps),
             chain_breaks=_list(s.chain_breaks),

@@ -22,7 +22,11 @@ gives a :class:`BrokerEnv`:
   that user's credentials; ``env.event(station, seq, prev)`` a signed airing event
   (``make_airing_payload`` builds the payload of PROTOCOL.md).
 
+``env.chain(station, n)`` gives n correctly chained signed events (seq 1..n).
+
 Use ``make_env(tmp_path, ...)`` directly for other station sets; always call ``env.close()``.
+``make_district(tmp_path)`` gives the same keys and config (a :class:`DistrictKit`) without
+a broker, for tests of ingest/import/reports.
 """
 
 from __future__ import annotations

@@ -343,3 +343,21 @@ def test_keygen_creates_private_key_and_prints_public_jwk(tmp_path: Path, capsys
     assert jwk["kty"] == "OKP" and "d" not in jwk and "created" in out
     assert district_main(["-c", str(config), "keygen"]) == 0
     assert "existing" in capsys.readouterr().out  # type: ignore[attr-defined]
+
+
+def test_service_catches_up_a_month_offline_station(mqtt_env: BrokerEnv) -> None:
+    """~30 days at 4 airings a day for a few stations' worth: 3000 events at once."""
+    service = _service(mqtt_env)
+    station = MiniStation(mqtt_env, RUONG, mqtt_env.chain(RUONG, 3000), resend_s=5)
+    started = time.monotonic()
+    station.start()
+    try:
+        assert _wait(station.all_acked, 30)
+    finally:
+        station.stop()
+        service.stop()
+    with Store(mqtt_env.config.database) as store:
+        assert store.seqs(RUONG) == list(range(1, 3001))
+        assert store.seq_summary(RUONG).chain_breaks == ()
+    assert service.acks_published < 300
+    assert time.monotonic() - started < 20
