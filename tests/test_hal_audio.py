@@ -446,3 +446,57 @@ def test_audio_device_error_mid_write_raises_audio_device_error(
     assert caught.value.partial is not None
     assert caught.value.partial.played_s == pytest.approx(0.3)
     assert spies[0].calls == ["start", "abort", "close"]
+
+
+class _RefusingPortAudio:
+    """Stands in for sounddevice's format check on a card that takes only 48 kHz stereo."""
+
+    def __init__(self) -> None:
+        self.tried: list[tuple[int, int]] = []
+
+    def check_output_settings(
+        self, *, device: int, samplerate: int, channels: int, dtype: str
+    ) -> None:
+        self.tried.append((samplerate, channels))
+        if (samplerate, channels) != (48000, 2):
+            raise ValueError("Invalid sample rate [PaErrorCode -9997]")
+
+
+@pytest.mark.parametrize(
+    ("file_rate", "file_channels", "tried"),
+    [
+        (48000, 2, [(48000, 2)]),
+        (48000, 1, [(48000, 1), (48000, 2)]),
+        (22050, 1, [(22050, 1), (22050, 2), (22050, 8), (48000, 1), (48000, 2)]),
+    ],
+)
+def test_audio_settings_fall_back_to_device_default_rate_and_stereo(
+    file_rate: int, file_channels: int, tried: list[tuple[int, int]]
+) -> None:
+    portaudio = _RefusingPortAudio()
+    card = {
+        "index": 3,
+        "name": "USB Audio",
+        "max_output_channels": 8,
+        "default_samplerate": 48000.0,
+    }
+    info = MediaInfo(1.0, file_rate, file_channels, file_rate)
+
+    chosen = AudioOutput("USB")._settings(portaudio, card, info)  # type: ignore[arg-type]
+
+    assert chosen == (48000, 2)
+    assert portaudio.tried == tried
+
+
+def test_audio_settings_error_lists_every_refusal() -> None:
+    portaudio = _RefusingPortAudio()
+    card = {
+        "index": 3,
+        "name": "USB Audio",
+        "max_output_channels": 1,
+        "default_samplerate": 44100.0,
+    }
+    with pytest.raises(AudioDeviceError) as caught:
+        AudioOutput("USB")._settings(portaudio, card, MediaInfo(1.0, 22050, 1, 22050))  # type: ignore[arg-type]
+    assert "'USB Audio' refuses every format tried" in str(caught.value)
+    assert "22050 Hz x1" in str(caught.value) and "48000 Hz x1" in str(caught.value)
