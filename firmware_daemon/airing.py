@@ -210,7 +210,8 @@ class Airer:
         result = progress.result
         if result is not None:
             played_s = float(result.played_s)
-            level = Level(result.rms_dbfs, result.peak_dbfs, result.silent_s)
+            level = Level(result.rms_dbfs, result.peak_dbfs, result.silent_s) if played_s > 0 \
+                else Level()  # nothing sent: no level to report
             if result.underruns:
                 log.warning("audio underruns segment=%s count=%d", segment.id, result.underruns)
         elif progress.started_mono is not None:  # died mid-play, nothing measured: estimate

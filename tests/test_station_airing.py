@@ -271,5 +271,6 @@ def test_airing_real_audio_hung_device_is_interrupted_and_amp_off(
         release.set()
     assert SystemClock().monotonic() - begun < 0.1 + 0.5 + 1.0
     assert (payload["outcome"], payload["reason"]) == ("interrupted", "audio-device")
+    assert payload["level"] == {"rms_dbfs": None, "peak_dbfs": None, "silent_s": None}
     assert rig.states() == [False, True, False] and not rig.amp.is_on
     assert rig.stored() == [payload]

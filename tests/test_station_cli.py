@@ -158,6 +158,9 @@ def test_cli_play_sends_the_file_exactly_after_warmup(
         ("completed", None, 1, None)
     assert (payload["played_s"], payload["media_s"], payload["slot"]) == (0.5, 0.5, None)
     assert payload["priority"] == "normal" and payload["schedule_version"] is None
+    assert payload["level"]["peak_dbfs"] == pytest.approx(20 * np.log10(0.4), abs=0.05)
+    assert payload["level"]["rms_dbfs"] == pytest.approx(20 * np.log10(0.4 / np.sqrt(2)), abs=0.1)
+    assert payload["level"]["silent_s"] == 0.0
     for when in (payload["started_at"], payload["ended_at"], payload["amp"]["on_at"],
                  payload["amp"]["off_at"]):
         assert when.endswith("+07:00") and len(when) == len("2024-03-05T06:30:00.012+07:00")
