@@ -1,0 +1,151 @@
+"""The shipped systemd units and install scripts: verify, security score, what they promise."""
+
+from __future__ import annotations
+
+import configparser
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from district_collector.cli import COMMAND_MODULES as DISTRICT_MODULES
+from firmware_daemon.cli import COMMAND_MODULES as STATION_MODULES
+from radio_protocol.cli_base import build_parser
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEMD = REPO / "systemd"
+UNITS = sorted(SYSTEMD.glob("*.service"))
+SCRIPTS = sorted(SYSTEMD.glob("*.sh"))
+VENV_BIN = "/opt/commune-radio/.venv/bin/"
+MAX_EXPOSURE = 2.5
+needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                                   reason="systemd-analyze not installed (Debian package systemd)")
+
+
+def _unit(path: Path) -> dict[str, list[str]]:
+    """``"Section.Key" -> [values]`` (keys may repeat, as in systemd)."""
+    values: dict[str, list[str]] = {}
+    section = ""
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            section = line.strip("[]")
+            continue
+        key, _, value = line.partition("=")
+        values.setdefault(f"{section}.{key}", []).append(value)
+    return values
+
+
+def test_units_are_shipped() -> None:
+    assert {u.name for u in UNITS} >= {"radio-station.service", "radio-district.service"}
+
+
+@needs_analyze
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_unit_passes_systemd_analyze_verify(unit: Path, tmp_path: Path) -> None:
+    """verify wants the ExecStart binaries to exist: check a copy pointing at /bin/true."""
+    text = unit.read_text(encoding="utf-8")
+    assert VENV_BIN in text
+    copy = tmp_path / unit.name
+    copy.write_text(re.sub(re.escape(VENV_BIN) + r"radio-(station|district)", "/bin/true", text))
+    result = subprocess.run(["systemd-analyze", "verify", str(copy)], capture_output=True, text=True,
+                            timeout=60)
+    complaints = [line for line in (result.stdout + result.stderr).splitlines() if unit.name in line]
+    assert result.returncode == 0 and not complaints, result.stdout + result.stderr
+
+
+@needs_analyze
+@pytest.mark.parametrize("unit", UNITS, ids=lambda p: p.name)
+def test_unit_security_exposure_at_most_2_5(unit: Path) -> None:
+    # --threshold counts in tenths of the displayed score (25 = 2.5), exit 1 above it
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--threshold=25", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= MAX_EXPOSURE
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+
+
+def test_station_unit_promises() -> None:
+    u = _unit(SYSTEMD / "radio-station.service")
+    s = lambda key: u.get(f"Service.{key}", [])  # noqa: E731
+    assert s("Type") == ["notify"] and s("NotifyAccess") == ["main"]
+    assert s("WatchdogSec") == ["30"] and s("Restart") == ["always"]
+    assert "time-sync.target" in " ".join(u["Unit.After"]) and "time-sync.target" in " ".join(u["Unit.Wants"])
+    assert s("User") == ["radio-station"] and s("SupplementaryGroups") == ["gpio audio"]
+    assert s("StateDirectory") == ["commune-radio"] and s("StateDirectoryMode") == ["0700"]
+    assert s("DevicePolicy") == ["closed"]
+    assert set(s("DeviceAllow")) == {"char-gpiochip rw", "char-alsa rw"}
+    assert "PrivateDevices" not in " ".join(u)  # it would hide the gpiochip and sound devices
+    assert s("ExecStart")[0].endswith("radio-station -c /etc/commune-radio/station.yaml run")
+    for key in ("ExecStartPre", "ExecStopPost"):
+        assert s(key)[0].endswith("radio-station -c /etc/commune-radio/station.yaml amp-off"), key
+    assert s("MemoryDenyWriteExecute") == ["yes"] and s("UMask") == ["0077"]
+    assert u["Install.WantedBy"] == ["multi-user.target"]
+
+
+def test_district_unit_promises() -> None:
+    u = _unit(SYSTEMD / "radio-district.service")
+    s = lambda key: u.get(f"Service.{key}", [])  # noqa: E731
+    assert s("User") == ["radio-district"] and s("Restart") == ["always"]
+    assert s("StateDirectory") == ["commune-radio-district"] and s("StateDirectoryMode") == ["0700"]
+    assert s("ExecStart")[0].endswith("radio-district -c /etc/commune-radio/district.yaml run")
+    assert s("PrivateDevices") == ["yes"] and "mosquitto.service" in " ".join(u["Unit.After"])
+
+
+@pytest.mark.parametrize(("unit", "modules", "prog"), [
+    ("radio-station.service", STATION_MODULES, "radio-station"),
+    ("radio-district.service", DISTRICT_MODULES, "radio-district"),
+])
+def test_unit_commands_exist_in_the_cli(unit: str, modules: list[str], prog: str) -> None:
+    parser = build_parser(prog, "", modules)
+    for key, values in _unit(SYSTEMD / unit).items():
+        if key.startswith("Service.Exec"):
+            for value in values:
+                argv = value.lstrip("-@+!").split()
+                assert argv[0] == VENV_BIN + prog
+                args = parser.parse_args(argv[1:])
+                assert args.config.startswith("/etc/commune-radio/")
+
+
+def test_units_parse_as_ini() -> None:
+    for unit in UNITS:
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.read_string(unit.read_text(encoding="utf-8"))
+        assert parser.sections()[:2] == ["Unit", "Service"], unit.name
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_install_script_syntax(script: Path) -> None:
+    text = script.read_text(encoding="utf-8")
+    assert text.startswith("#!/usr/bin/env bash\n") and "set -euo pipefail" in text
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    usage = subprocess.run(["bash", str(script), "--help"], capture_output=True, text=True, timeout=10)
+    assert usage.returncode == 0 and usage.stdout.startswith("Usage: sudo ")
+    bad = subprocess.run(["bash", str(script), "--no-such-option"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode == 2 and "unknown option: --no-such-option" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_install_script_shellcheck(script: Path) -> None:
+    result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(("script", "unit", "user"), [
+    ("install-station.sh", "radio-station.service", "radio-station"),
+    ("install-district.sh", "radio-district.service", "radio-district"),
+])
+def test_install_script_matches_its_unit(script: str, unit: str, user: str) -> None:
+    """The script creates the unit's user and installs what the unit runs, where it runs it."""
+    text = (SYSTEMD / script).read_text(encoding="utf-8")
+    assert f"SERVICE_USER={user}" in text and f"UNIT={unit}" in text
+    assert "useradd --system --no-create-home" in text
+    assert "PREFIX=/opt/commune-radio" in text and "CONF_DIR=/etc/commune-radio" in text
+    assert 'install -m 0644 "$REPO/systemd/$UNIT" "/etc/systemd/system/$UNIT"' in text
+    assert re.search(r'runuser -u "\$SERVICE_USER" -- "\$BIN" -c "\$[A-Z_]+(/station\.yaml)?"? keygen', text)
