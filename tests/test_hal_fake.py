@@ -101,3 +101,12 @@ def test_fake_audio_paced_play_can_be_preempted(tmp_path: Path) -> None:
     timer.join()
     assert result.stopped is True
     assert 0.1 <= result.played_s <= 0.6
+
+
+def test_fake_audio_and_hal_audio_import_do_not_load_portaudio() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, hal.fake, hal.audio; print('sounddevice' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
