@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from radio_protocol.durable import ensure_private_dir
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.timefmt import parse_rfc3339
 
@@ -156,7 +155,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         try:
-            ensure_private_dir(self.path.parent)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
