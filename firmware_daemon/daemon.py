@@ -1,7 +1,9 @@
 """``radio-station run``: the station service.
 
 Startup, in order (each step registers its undo on an ExitStack, so shutdown runs in
-reverse, in ``finally``, whatever happened):
+reverse, in ``finally``, whatever happened). SIGTERM/SIGINT handlers that set
+``stop_event`` are installed before step 1, so a signal during startup still ends in
+an orderly shutdown:
 
 1. the amplifier relay, forced **off** at once (whatever a crash left behind);
 2. the station's signing key (``data_dir/station.key``; ``keygen`` creates it);
@@ -10,8 +12,7 @@ reverse, in ``finally``, whatever happened):
    (only with an ``mqtt`` section; without one the station airs and keeps its evidence
    locally, for USB hand-carry). The broker may be down: the link keeps retrying and
    delivers the whole outbox when it comes up;
-5. the extension hooks (``startup_hooks``, in order);
-6. SIGTERM/SIGINT handlers that set ``stop_event``.
+5. the extension hooks (``startup_hooks``, in order).
 
 Then the main loop runs until ``stop_event`` is set.
 
@@ -147,6 +148,7 @@ class Daemon:
 
     def _start(self) -> None:
         cfg = self.config
+        self._install_signals()  # first: a SIGTERM during startup still shuts down in order
         self._start_amplifier()
         self.signer = Signer(load_private_key(cfg.key_path))
         outbox = Outbox(cfg.outbox_path, self.signer, self.clock)
@@ -175,7 +177,6 @@ class Daemon:
             self.stack.callback(self.link.stop)
         for hook in list(self.startup_hooks):
             hook(self)
-        self._install_signals()
 
     def _start_amplifier(self) -> None:
         from hal.amplifier import Amplifier, make_pin_factory

@@ -1,9 +1,9 @@
 """Helpers for the station link tests (no tests here), and a station subprocess.
 
-Run as a script it is a station: ``python tests/test_link_support.py CONFIG TOTAL`` runs the
+Run as a script it is a station: ``python tests/test_link_support.py CONFIG TOTAL PER_TICK`` runs the
 real :class:`firmware_daemon.daemon.Daemon` (``radio-station run``'s service, with its
 MQTT link and outbox) plus a timer that appends signed airing events to the outbox,
-a few at a time, until ``TOTAL`` exist; then it keeps running (delivering) until
+``PER_TICK`` every 20 ms, until ``TOTAL`` exist; then it keeps running (delivering) until
 SIGTERM. The kill tests SIGKILL it at random points and start it again.
 """
 
@@ -109,15 +109,16 @@ def make_link(config: StationConfig, outbox: Outbox, *, clock: Clock | None = No
                        on_schedule=on_schedule)
 
 
-def spawn_station(config_path: Path, total: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """Start this file as a station subprocess (see the module doc)."""
+def spawn_station(config_path: Path, total: int, log_path: Path, per_tick: int = 2) -> subprocess.Popen[bytes]:
+    """Start this file as a station subprocess (see the module doc); it appends
+    ``per_tick`` events every 20 ms until ``total``."""
     env = dict(os.environ, PYTHONPATH=f"{REPO}:{REPO / 'tests'}")
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, __file__, str(config_path), str(total)],
+        return subprocess.Popen([sys.executable, __file__, str(config_path), str(total), str(per_tick)],
                                 stdout=log, stderr=log, env=env, cwd=REPO)
 
 
-def _station_main(config_path: str, total: int) -> int:
+def _station_main(config_path: str, total: int, per_tick: int) -> int:
     import logging
 
     from firmware_daemon.daemon import Daemon
@@ -131,13 +132,13 @@ def _station_main(config_path: str, total: int) -> int:
         assert outbox is not None
         if outbox.last_seq() >= total:
             return None
-        append_events(outbox, min(5, total - outbox.last_seq()), config.station.id, config.station.commune)
+        append_events(outbox, min(per_tick, total - outbox.last_seq()), config.station.id, config.station.commune)
         daemon.event_recorded()
-        return now_mono + 0.01
+        return now_mono + 0.02
 
     daemon.add_timer("test-appender", append_some)
     return daemon.run()
 
 
 if __name__ == "__main__":
-    raise SystemExit(_station_main(sys.argv[1], int(sys.argv[2])))
+    raise SystemExit(_station_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))

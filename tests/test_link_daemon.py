@@ -1,0 +1,135 @@
+"""The daemon around the link: retention prune, timers, amplifier off, no-mqtt station.
+
+Runs :class:`firmware_daemon.daemon.Daemon` in a thread on a simulated clock (the loop
+advances simulated time instead of sleeping) with gpiozero's MockFactory, against a
+real outbox file.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from gpiozero.pins.mock import MockFactory
+from test_link_support import append_events, wait_until
+
+from firmware_daemon.config import StationConfig, load_station_config
+from firmware_daemon.daemon import DAY_S, PRUNE_FIRST_DELAY_S, Daemon
+from firmware_daemon.outbox import Outbox
+from radio_protocol.clock import SimulatedClock
+from radio_protocol.jose import Signer, b64url_decode, load_or_create_private_key
+
+T0 = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
+
+
+def offline_config(root: Path) -> StationConfig:
+    """A station without an mqtt section (evidence stays local), mock GPIO."""
+    data_dir = root / "data"
+    load_or_create_private_key(data_dir / "station.key")
+    cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
+           "data_dir": str(data_dir), "amplifier": {"pin": 17}, "gpio": {"pin_factory": "mock"},
+           "outbox": {"retention_days": 400}}
+    path = root / "station.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return load_station_config(path)
+
+
+def run_in_thread(daemon: Daemon) -> tuple[threading.Thread, list[int]]:
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(daemon.run()), daemon=True)
+    thread.start()
+    return thread, codes
+
+
+def stop_after(daemon: Daemon, seconds: float) -> None:
+    """A timer that stops the daemon ``seconds`` of (simulated) time after it starts."""
+    def stop(now_mono: float) -> None:
+        daemon.request_stop("test")
+    daemon.add_timer("test-stop", stop, daemon.clock.monotonic() + seconds)
+
+
+def seqs(outbox: Outbox) -> list[int]:
+    return [json.loads(b64url_decode(json.loads(jws)["payload"]))["seq"] for jws in outbox.events(0)]
+
+
+def test_link_daemon_prune_drops_old_acked_keeps_unacked(tmp_path: Path) -> None:
+    config = offline_config(tmp_path)
+    signer = Signer(load_or_create_private_key(config.key_path)[0])
+    with Outbox(config.outbox_path, signer, SimulatedClock(T0)) as outbox:
+        append_events(outbox, 10)
+        assert outbox.apply_ack(5, [7]) == 6
+    clock = SimulatedClock(T0 + timedelta(days=401))
+    factory = MockFactory()
+    daemon = Daemon(config, clock=clock, pin_factory=factory)
+    start_mono = clock.monotonic()
+    stop_after(daemon, 30.0)
+    thread, codes = run_in_thread(daemon)
+    thread.join(10)
+    assert codes == [0]
+    prune = next(t for t in daemon._timers if t.name == "outbox-prune")
+    assert prune.runs == 1 and prune.next_mono == start_mono + PRUNE_FIRST_DELAY_S + DAY_S
+    with Outbox(config.outbox_path) as outbox:
+        assert seqs(outbox) == [6, 8, 9, 10]  # acked and old: gone; unacked: kept
+        assert outbox.pending_count() == 4 and outbox.last_seq() == 10
+    assert [s.state for s in factory.pin(17).states][-1] is False
+
+
+def test_link_daemon_prune_keeps_recent_acked(tmp_path: Path) -> None:
+    config = offline_config(tmp_path)
+    signer = Signer(load_or_create_private_key(config.key_path)[0])
+    with Outbox(config.outbox_path, signer, SimulatedClock(T0)) as outbox:
+        append_events(outbox, 4)
+        outbox.apply_ack(4, [])
+    daemon = Daemon(config, clock=SimulatedClock(T0 + timedelta(days=399)), pin_factory=MockFactory())
+    stop_after(daemon, 30.0)
+    thread, _ = run_in_thread(daemon)
+    thread.join(10)
+    assert next(t for t in daemon._timers if t.name == "outbox-prune").runs == 1
+    with Outbox(config.outbox_path) as outbox:
+        assert seqs(outbox) == [1, 2, 3, 4]  # 399 days < retention_days 400
+
+
+def test_link_daemon_timers_run_and_survive_exceptions(tmp_path: Path) -> None:
+    config = offline_config(tmp_path)
+    clock = SimulatedClock(T0)
+    daemon = Daemon(config, clock=clock, pin_factory=MockFactory())
+    calls: list[float] = []
+    failures: list[float] = []
+
+    def every_ten(now_mono: float) -> float | None:
+        calls.append(now_mono)
+        return None if len(calls) == 3 else now_mono + 10.0
+
+    def flaky(now_mono: float) -> float:
+        failures.append(now_mono)
+        raise RuntimeError("a failing task must not stop the daemon")
+
+    started: list[bool] = []
+    daemon.startup_hooks.append(lambda d: started.append(d.outbox is not None and d.amplifier is not None))
+    daemon.add_timer("every-ten", every_ten)
+    daemon.add_timer("flaky", flaky)
+    thread, codes = run_in_thread(daemon)
+    wait_until(lambda: len(calls) == 3 and len(failures) >= 2, 10, "the timers to fire")
+    daemon.request_stop("test")
+    thread.join(10)
+    assert codes == [0] and started == [True]
+    assert [round(b - a) for a, b in zip(calls, calls[1:], strict=False)] == [10, 10]
+    assert round(failures[1] - failures[0]) == 60  # retried after TIMER_RETRY_S
+    assert "every-ten" not in [t.name for t in daemon._timers]
+
+
+def test_link_daemon_posted_work_runs_in_main_loop(tmp_path: Path) -> None:
+    config = offline_config(tmp_path)
+    daemon = Daemon(config, pin_factory=MockFactory())
+    where: list[Any] = []
+    thread, codes = run_in_thread(daemon)
+    wait_until(lambda: daemon.outbox is not None, 10, "the daemon to start")
+    daemon.post(lambda: where.append(threading.current_thread()))
+    wait_until(lambda: where, 5, "posted work to run")
+    daemon.request_stop("test")
+    thread.join(10)
+    assert where == [thread] and codes == [0]
