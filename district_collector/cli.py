@@ -10,6 +10,7 @@ from radio_protocol.cli_base import run_main
 COMMAND_MODULES: list[str] = [
     "district_collector.commands_core",
     "district_collector.commands_provision",
+    "district_collector.commands_report",
 ]
 
 

@@ -330,7 +330,9 @@ def score(
 
     d = scope(district)
     district_json = {
-        "id": registry.district_id, "name": registry.district_name, "tier": d["tier"],
+        "id": registry.district_id, "name": registry.district_name,
+        "key_thumbprint": registry.district_kids[0] if registry.district_keys else None,
+        "tier": d["tier"],
         "required_weeks": d["required_weeks"], "weeks_aired": d["weeks_aired"],
         "required_months": d["required_months"], "months_aired": d["months_aired"],
         "airings": d["airings"],
