@@ -164,3 +164,21 @@ def test_collector_over_tls_stores_events(mqtt_env: BrokerEnv) -> None:
             assert _wait(lambda: store.count_events(KOI) == 5)
     finally:
         service.stop()
+
+
+def test_broker_config_reuses_a_stations_own_password_file(tmp_path: Path) -> None:
+    kit = make_district(tmp_path)
+    own = tmp_path / "koi.password"
+    own.write_text("given-by-the-commune\n")
+    config = dataclasses.replace(kit.config, stations=tuple(
+        dataclasses.replace(s, mqtt_password_file=own) if s.id == KOI else s for s in kit.config.stations))
+    files = generate_broker_config(config, tmp_path / "out", BrokerOptions(plain_port=1883, tls=False))
+    assert files.credentials[KOI].read_text() == "given-by-the-commune\n"
+    assert "listener 1883 127.0.0.1" in files.conf.read_text() and "certfile" not in files.conf.read_text()
+
+
+def test_run_without_district_key_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kit = make_district(tmp_path)
+    kit.district_key.unlink()
+    assert district_main(["-c", str(kit.district_config), "run"]) == 1
+    assert "run keygen" in capsys.readouterr().err
