@@ -8,6 +8,8 @@ outcomes, exclusion reasons) stay machine codes in the data and are translated o
 
 from __future__ import annotations
 
+import re
+
 from radio_protocol.errors import CommuneRadioError
 
 LANGS = ("vi", "en")
@@ -134,7 +136,7 @@ _T: dict[str, tuple[str, str]] = {
         "received), keys.json (the stations' and the district's public keys) and manifest.json (the "
         "SHA-256 of every file, signed by the district). To verify, run:",
     ),
-    "verify_cmd": ("radio-district verify THƯ_MỤC", "radio-district verify DIR"),
+    "verify_cmd": ("radio-district verify THƯ-MỤC", "radio-district verify DIR"),
     "verify_after": (
         "Lệnh kiểm tra lại mọi chữ ký, tính liên tục số thứ tự và chuỗi sự kiện của từng trạm, mã băm "
         "của các tệp, và tính lại kết quả chấm điểm; kết quả \"verified\" nghĩa là khớp hoàn toàn. "
@@ -180,10 +182,12 @@ _T: dict[str, tuple[str, str]] = {
     "col_valid": ("Hiệu lực", "In force"),
     "col_version": ("Phiên bản", "Version"),
     "min_weekly_note": (
-        "Yêu cầu: tối thiểu 01 lần/tuần. Chỉ tính các tuần ISO (thứ Hai - Chủ nhật) nằm trọn trong tháng; "
-        "tuần in nghiêng nằm một phần ngoài tháng và được xét theo danh mục tháng liền kề.",
-        "Requirement: at least once a week. Only ISO weeks (Monday - Sunday) wholly inside the month "
-        "count; weeks in italics lie partly outside the month and are judged with the adjacent month.",
+        "Yêu cầu: tối thiểu 01 lần/tuần. Chỉ tính các tiết mục thuộc chuyên mục Chuyển đổi số và các tuần ISO "
+        "(thứ Hai - Chủ nhật) nằm trọn trong tháng; tuần đánh dấu * nằm một phần ngoài tháng và được xét "
+        "cùng danh mục của tháng liền kề.",
+        "Requirement: at least once a week. Only segments of the Digital Transformation programme and ISO "
+        "weeks (Monday - Sunday) wholly inside the month count; weeks marked * lie partly outside the month "
+        "and are judged with the adjacent month's catalogue.",
     ),
     "no_stations": ("Chưa có lịch phát của trạm nào trong tháng.", "No station has a schedule for this month."),
     "no_slots": ("Không có lượt phát nào trong tháng.", "No airing in this month."),
@@ -286,6 +290,39 @@ def code_text(code: str | None, lang: str) -> str:
     if sep and head in _CODES:
         return f"{_pick(_CODES[head], lang)} ({code_text(detail, lang)})"
     return code
+
+
+# The findings ``scoring`` writes in English, and how they read in Vietnamese.
+_FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^Station (\S+) is not in the registry: its (\d+) event\(s\) of the period do not count\.$"),
+     "Trạm {0} không có trong danh sách đăng ký: {1} sự kiện của trạm trong kỳ không được tính."),
+    (re.compile(r"^Station (\S+) \((.+)\) has no events in the period (\S+)\.\.(\S+)\.$"),
+     "Trạm {0} ({1}) không có sự kiện nào trong kỳ {2} - {3}."),
+    (re.compile(r"^Station (\S+): seqs? (\S+) missing \((\d+) event\(s\) not received\)\.$"),
+     "Trạm {0}: thiếu số thứ tự {1} ({2} sự kiện không nhận được)."),
+    (re.compile(r"^Station (\S+): seq (\d+) does not chain to seq (\d+) \(prev differs\)\.$"),
+     "Trạm {0}: sự kiện số {1} không nối chuỗi với sự kiện số {2} (giá trị prev khác)."),
+    (re.compile(r"^Station (\S+): seq (\d+) was received with (\d+) different payloads \(conflict\); "
+                r"none of them counts\.$"),
+     "Trạm {0}: số thứ tự {1} nhận được {2} nội dung khác nhau (xung đột); không nội dung nào được tính."),
+    (re.compile(r"^No events in the period (\S+)\.\.(\S+)\.$"), "Không có sự kiện nào trong kỳ {0} - {1}."),
+    (re.compile(r"^The registry has no commune-level stations: no commune is scored\.$"),
+     "Danh sách đăng ký không có trạm cấp xã nào: không xã nào được chấm điểm."),
+)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def finding_text(text: str, lang: str) -> str:
+    """A finding of the report in ``lang``; findings of an unknown form are shown unchanged."""
+    if lang == "en":
+        return text
+    for pattern, template in _FINDINGS:
+        match = pattern.match(text)
+        if match:
+            args = [format_date(g, lang) if _ISO_DATE.match(g) else g.replace("-", "..") if g[:1].isdigit() else g
+                    for g in match.groups()]
+            return template.format(*args)
+    return text
 
 
 def weekday_name(index: int, lang: str) -> str:

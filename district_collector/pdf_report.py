@@ -48,7 +48,9 @@ from district_collector.xlsx_report import (
     airing_rows,
     commune_rows,
     excluded_rows,
+    finding_rows,
     grid_header,
+    grid_lines,
     points_rows,
     station_rows,
 )
@@ -136,6 +138,7 @@ class Styles:
     def __init__(self, fonts: Fonts) -> None:
         self.fonts = fonts
         self.body = ParagraphStyle("body", fontName=fonts.regular, fontSize=9.5, leading=12.5)
+        self.keep_with_next = ParagraphStyle("kwn", parent=self.body, spaceBefore=4, keepWithNext=1)
         self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5)
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8, leading=10)
         self.cell_bold = ParagraphStyle("cellb", parent=self.cell, fontName=fonts.bold)
@@ -266,17 +269,17 @@ LANDSCAPE_W = A4[1] - 2 * MARGIN
 def _grid_tables(styles: Styles, report: Mapping[str, Any], lang: str) -> list[Flowable]:
     """One coloured cell per ISO week and commune, 53 weeks per table."""
     weeks = list(report.get("weeks") or [])
-    communes = list(report.get("communes") or [])
+    lines = grid_lines(report, lang)
     out: list[Flowable] = []
     fonts = styles.fonts
     label = ParagraphStyle("gl", parent=styles.cell, fontSize=7, leading=8.5)
-    fixed = 118 + 44 + 78 + 30
+    fixed = 118 + 44 + 78 + 34
     for start in range(0, max(len(weeks), 1), 53):
         part = weeks[start:start + 53]
         cell_w = min(14.0, (LANDSCAPE_W - fixed) / max(len(part), 1))
         months_row, numbers_row = grid_header(part, lang)
         head: list[object] = [Paragraph(esc(t("col_commune", lang)), label), *numbers_row,
-                              *(Paragraph(esc(t(k, lang)), label) for k in ("col_weeks", "col_tier")), "1.5"]
+                              *(Paragraph(esc(t(k, lang)), label) for k in ("col_weeks", "col_tier", "col_points"))]
         rows: list[list[object]] = [["", *months_row, "", "", ""], list(head)]
         style: list[tuple[Any, ...]] = [
             ("FONT", (0, 0), (-1, -1), fonts.regular, 6.5),
@@ -294,21 +297,22 @@ def _grid_tables(styles: Styles, report: Mapping[str, Any], lang: str) -> list[F
                 end += 1
             style.append(("SPAN", (col, 0), (end, 0)))
             col = end + 1
-        for r, commune in enumerate(communes, start=2):
+        for r, (name, commune, points) in enumerate(lines, start=2):
             grid = list(commune.get("weeks_grid") or [])[start:start + 53]
-            cells: list[object] = [Paragraph(esc(commune.get("name", commune.get("code", ""))), label)]
+            cells: list[object] = [Paragraph(esc(name), label)]
             for c, state in enumerate(grid, start=1):
                 cells.append(GRID_SYMBOL.get(state, "?"))
                 bg, fg = GRID_COLOURS.get(state, (colors.white, colors.black))
                 style += [("BACKGROUND", (c, r), (c, r), bg), ("TEXTCOLOR", (c, r), (c, r), fg)]
             cells += [""] * (len(part) - len(grid))
-            points = (commune.get("criteria") or {}).get("1.5", 0)
             cells += [f"{commune.get('weeks_aired', 0)}/{commune.get('required_weeks', 0)}",
-                      Paragraph(esc(tier_label(commune.get("tier"), lang)), label), str(points)]
+                      Paragraph(esc(tier_label(commune.get("tier"), lang)), label), points]
             rows.append(cells)
         for r in range(2, len(rows)):
             style.append(("FONT", (1, r), (len(part), r), fonts.bold, 7.5))
-        widths = [118.0, *([cell_w] * len(part)), 44.0, 78.0, 30.0]
+        if lines and lines[0][1] is report.get("district"):
+            style += [("LINEBELOW", (0, 2), (-1, 2), 1.0, colors.black), ("FONT", (0, 2), (0, 2), fonts.bold, 7)]
+        widths = [118.0, *([cell_w] * len(part)), 44.0, 78.0, 34.0]
         table = Table(rows, colWidths=widths, repeatRows=2)
         table.setStyle(TableStyle(style))
         out += [table, Spacer(1, 6)]
@@ -388,7 +392,7 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     story += chunked_tables(styles, header, srows, [80, 90, 62, 42, 155, 46, 35]) if srows else [
         Paragraph(esc(t("none_listed", lang)), styles.body)]
     story.append(Paragraph(f"<b>{esc(t('findings', lang))}:</b>", styles.body))
-    findings = [str(f) for f in report.get("findings") or []]
+    findings = finding_rows(report, lang)
     story += [Paragraph(f"• {esc(f)}", styles.body) for f in findings] or [
         Paragraph(esc(t("no_findings", lang)), styles.body)]
     story += _verify_section(styles, report, lang)
@@ -396,15 +400,25 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     return story
 
 
-def _verify_section(styles: Styles, report: Mapping[str, Any], lang: str) -> list[Flowable]:
+def district_thumbprint(report: Mapping[str, Any]) -> str | None:
+    """The district key's RFC 7638 thumbprint when the report carries it."""
     district = report.get("district") or {}
-    thumb = (district.get("key_thumbprint") or report.get("district_key_thumbprint")
-             or report.get("district_kid") or t("thumbprint_unknown", lang))
+    for value in (report.get("district_key"), district.get("key_thumbprint"),
+                  report.get("district_key_thumbprint"), report.get("district_kid")):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _verify_section(styles: Styles, report: Mapping[str, Any], lang: str) -> list[Flowable]:
+    thumb = district_thumbprint(report)
+    command = t("verify_cmd", lang) + (f" --district-key {thumb}" if thumb else "")
     return [Paragraph(esc(t("sec_verify", lang)), styles.heading),
             Paragraph(esc(t("verify_text", lang)), styles.body),
-            Paragraph(esc(t("verify_cmd", lang)), styles.mono),
+            Paragraph(esc(command), styles.mono),
             Paragraph(esc(t("verify_after", lang)), styles.body),
-            Paragraph(f"<b>{esc(t('thumbprint', lang))}:</b> {esc(thumb)}", styles.body)]
+            Paragraph(f"<b>{esc(t('thumbprint', lang))}:</b> {esc(thumb or t('thumbprint_unknown', lang))}",
+                      styles.body)]
 
 
 def _fmt_date(value: object) -> str:

@@ -23,6 +23,7 @@ from district_collector.i18n import (
     DocumentError,
     check_lang,
     code_text,
+    finding_text,
     format_date,
     format_duration,
     grid_name,
@@ -146,8 +147,16 @@ def excluded_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows
     for i, x in enumerate(report.get("excluded") or [], start=1):
         rows.append([i, str(x.get("station", "")), _commune_name(names, x.get("commune")),
                      int(x.get("seq") or 0), local_time_text(x.get("started_at"), report),
-                     code_text(str(x.get("reason") or ""), lang)])
+                     _reason(x, lang)])
     return header, rows
+
+
+def _reason(entry: Mapping[str, Any], lang: str) -> str:
+    text = code_text(str(entry.get("reason") or ""), lang)
+    detail = entry.get("outcome") or entry.get("detail")
+    if detail and detail != "completed" and ":" not in str(entry.get("reason") or ""):
+        text += f" ({code_text(str(detail), lang)})"
+    return text
 
 
 def station_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
@@ -161,15 +170,21 @@ def station_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]
         seq_range = f"{first}..{last}" if first is not None else "-"
         gaps = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in (s.get("gaps") or []))
         rows.append([str(s.get("id", "")), _commune_name(names, s.get("commune")), seq_range,
-                     int(s.get("events") or 0), gaps or "-", _count(s.get("chain_breaks")),
-                     _count(s.get("conflicts"))])
+                     int(s.get("events") or 0), gaps or "-", _seqs(s.get("chain_breaks")),
+                     _seqs(s.get("conflicts"))])
     return header, rows
 
 
-def _count(value: object) -> int:
+def _seqs(value: object) -> str | int:
+    """A list of seqs as ``3, 7`` ("-" when empty); a plain count stays a number."""
     if isinstance(value, list | tuple):
-        return len(value)
+        return ", ".join(str(v) for v in value) or "-"
     return int(value or 0)  # type: ignore[call-overload]
+
+
+def finding_rows(report: Mapping[str, Any], lang: str) -> list[str]:
+    """The report's findings in ``lang`` (scoring writes them in English)."""
+    return [finding_text(str(f), lang) for f in report.get("findings") or []]
 
 
 def grid_header(weeks: Sequence[Mapping[str, Any]], lang: str) -> tuple[list[str], list[str]]:
@@ -193,7 +208,23 @@ _BOLD = Font(bold=True)
 _HEAD_FILL = PatternFill("solid", fgColor="DFE6EE")
 
 
-def _put_table(ws: Worksheet, row: int, header: Sequence[str], rows: Rows) -> int:
+def grid_lines(report: Mapping[str, Any], lang: str) -> list[tuple[str, Mapping[str, Any], str]]:
+    """Rows of the weeks grid: (label, scope with ``weeks_grid``, points text).
+
+    The whole district comes first when the report has its grid (points of criterion 1.7),
+    then each commune (points of criterion 1.5).
+    """
+    lines: list[tuple[str, Mapping[str, Any], str]] = []
+    district = report.get("district") or {}
+    if district.get("weeks_grid"):
+        lines.append((t("whole_district", lang), district,
+                      f"{(district.get('criteria') or {}).get('1.7', 0)} (1.7)"))
+    for c in report.get("communes") or []:
+        lines.append((str(c.get("name", c.get("code", ""))), c, f"{(c.get('criteria') or {}).get('1.5', 0)} (1.5)"))
+    return lines
+
+
+def put_table(ws: Worksheet, row: int, header: Sequence[str], rows: Rows) -> int:
     """Write a header and rows from ``row``; returns the next free row."""
     for col, text in enumerate(header, start=1):
         cell = ws.cell(row=row, column=col, value=text)
@@ -205,7 +236,7 @@ def _put_table(ws: Worksheet, row: int, header: Sequence[str], rows: Rows) -> in
     return row + len(rows) + 2
 
 
-def _widths(ws: Worksheet, widths: Sequence[int]) -> None:
+def set_widths(ws: Worksheet, widths: Sequence[int]) -> None:
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
 
@@ -229,25 +260,24 @@ def _summary_sheet(ws: Worksheet, report: Mapping[str, Any], lang: str) -> None:
         ws.cell(row=row, column=1, value=t("empty_report", lang)).font = _BOLD
         row += 2
     header, rows = points_rows(report, lang)
-    row = _put_table(ws, row, header, rows)
+    row = put_table(ws, row, header, rows)
     header, rows = commune_rows(report, lang)
-    _put_table(ws, row, header, rows)
-    _widths(ws, [28, 14, 60, 40, 14, 12, 12, 12, 16, 40])
+    put_table(ws, row, header, rows)
+    set_widths(ws, [28, 14, 60, 40, 14, 12, 12, 12, 16, 40])
 
 
 def _grid_sheet(ws: Worksheet, report: Mapping[str, Any], lang: str) -> None:
     weeks = list(report.get("weeks") or [])
     months, _ = grid_header(weeks, lang)
     ws.append(["", "", "", "", *months])
-    ws.append([t("col_commune", lang), t("col_weeks", lang), t("col_tier", lang), "1.5",
+    ws.append([t("col_commune", lang), t("col_weeks", lang), t("col_tier", lang), t("col_points", lang),
                *[str(w.get("week", "")) for w in weeks]])
     for cell in ws[2]:
         cell.font, cell.fill = _BOLD, _HEAD_FILL
-    for commune in report.get("communes") or []:
-        grid = list(commune.get("weeks_grid") or [])
-        ws.append([str(commune.get("name", "")), f"{commune.get('weeks_aired', 0)}/{commune.get('required_weeks', 0)}",
-                   tier_name(commune.get("tier"), lang), int((commune.get("criteria") or {}).get("1.5") or 0),
-                   *[GRID_SYMBOL.get(s, s) for s in grid]])
+    for name, scope, points in grid_lines(report, lang):
+        grid = list(scope.get("weeks_grid") or [])
+        ws.append([name, f"{scope.get('weeks_aired', 0)}/{scope.get('required_weeks', 0)}",
+                   tier_name(scope.get("tier"), lang), points, *[GRID_SYMBOL.get(s, s) for s in grid]])
         r = ws.max_row
         for i, state in enumerate(grid):
             cell = ws.cell(row=r, column=5 + i)
@@ -262,7 +292,7 @@ def _grid_sheet(ws: Worksheet, report: Mapping[str, Any], lang: str) -> None:
                                           "not-required": "legend_not_required"}[state], lang))
         ws.cell(row=r, column=3, value=grid_name(state, lang))
         r += 1
-    _widths(ws, [28, 12, 26, 6])
+    set_widths(ws, [28, 12, 26, 6])
     for i in range(len(weeks)):
         ws.column_dimensions[get_column_letter(5 + i)].width = 9
     ws.freeze_panes = "E3"
@@ -286,13 +316,13 @@ def write_report_xlsx(report: Mapping[str, Any], path: Path | str, lang: str = "
     ):
         ws = wb.create_sheet(t(key, lang))
         header, rows = builder()
-        _put_table(ws, 1, header, rows)
-        _widths(ws, widths)
+        put_table(ws, 1, header, rows)
+        set_widths(ws, widths)
         ws.freeze_panes = "A2"
     stations_ws = wb[t("sheet_stations", lang)]
     row = stations_ws.max_row + 2
     stations_ws.cell(row=row, column=1, value=t("findings", lang)).font = _BOLD
-    for i, finding in enumerate(report.get("findings") or [t("no_findings", lang)], start=1):
+    for i, finding in enumerate(finding_rows(report, lang) or [t("no_findings", lang)], start=1):
         stations_ws.cell(row=row + i, column=1, value=str(finding))
     wb.properties.title = t("report_doc_title", lang)
     wb.properties.creator = "radio-district"

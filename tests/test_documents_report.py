@@ -65,7 +65,7 @@ def kon_ray_report(period_to: date = date(2024, 12, 10)) -> dict[str, Any]:
                 if week_no in SILENT_WEEKS.get(code, set()):
                     if offset == 1:
                         excluded.append({"station": station, "commune": code, "seq": seq,
-                                         "started_at": started, "reason": "outcome:interrupted"})
+                                         "started_at": started, "reason": "outcome"})
                     continue
                 count += 1
                 aired_weeks.add(w["week"])
@@ -93,8 +93,9 @@ def kon_ray_report(period_to: date = date(2024, 12, 10)) -> dict[str, Any]:
                            else "not-required" for w in weeks],
         })
         stations.append({"id": station, "commune": code, "first_seq": 1, "last_seq": seq, "events": seq,
-                         "gaps": [], "chain_breaks": 0, "conflicts": 0})
+                         "gaps": [], "chain_breaks": [], "conflicts": []})
     stations[2]["gaps"] = [[40, 42]]
+    stations[5]["chain_breaks"] = [57]
     stations[2]["events"] -= 3
     excluded.append({"station": "dak-pne-01", "commune": "23323", "seq": 90,
                      "started_at": "2024-11-12T06:30:00.000+07:00", "reason": "clock-unsynced"})
@@ -109,10 +110,13 @@ def kon_ray_report(period_to: date = date(2024, 12, 10)) -> dict[str, Any]:
                      "required_months": len(req_months), "months_aired": len(set(req_months) & district_months),
                      "airings": len(airings),
                      "criteria": {"1.6": 10 if airings else 0, "1.7": {"weekly": 10, "monthly": 5}.get(d_tier, 0)},
-                     "key_thumbprint": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"},
+                     "key_thumbprint": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+                     "weeks_grid": [("aired" if w["week"] in district_weeks else "not-aired") if w["required"]
+                                    else "not-required" for w in weeks]},
         "communes": communes, "weeks": weeks, "months": months, "airings": airings, "excluded": excluded,
         "stations": stations,
-        "findings": ["Trạm dak-pne-01: thiếu các số thứ tự 40..42 (khoảng trống trong dữ liệu đã nhận)."],
+        "findings": ["Station dak-pne-01: seqs 40-42 missing (3 event(s) not received).",
+                     "Station dak-to-re-01: seq 57 does not chain to seq 56 (prev differs)."],
     }
 
 
@@ -159,18 +163,20 @@ def test_report_pdf_vietnamese_text_has_exact_diacritics(vi_pdf: Path) -> None:
                      "hệ thống truyền thanh cơ sở", "Tiêu chí", "Đài truyền thanh cấp xã", "Xã Đăk Kôi",
                      "Thị trấn Đăk Rve", "Xã Đăk Tờ Re", "Xã Đăk Ruồng", "Hằng tuần (≥ 1 lần/tuần)",
                      "Hằng tháng (≥ 1 lần/tháng)", "Dưới 1 lần/tháng", "Chuyển đổi số là gì?",
-                     "bị gián đoạn", "đồng hồ của trạm chưa được đồng bộ",
-                     "không thuộc chuyên mục Chuyển đổi số", "radio-district verify",
+                     "không phát trọn vẹn", "đồng hồ của trạm chưa được đồng bộ",
+                     "không thuộc chuyên mục Chuyển đổi số", "radio-district verify THƯ-MỤC --district-key NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
                      "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "01/01/2024", "10/12/2024", "Trang 1",
-                     "thiếu các số thứ tự 40..42", "40..42", "TM. ỦY BAN NHÂN DÂN"):
+                     "Trạm dak-pne-01: thiếu số thứ tự 40..42 (3 sự kiện không nhận được).", "Toàn huyện",
+                     "Trạm dak-to-re-01: sự kiện số 57 không nối chuỗi với sự kiện số 56", "TM. ỦY BAN NHÂN DÂN"):
         assert expected in text, expected
     assert "VERIFICATION DOCUMENT" not in text
 
 
 def test_report_pdf_grid_marks_each_week(vi_pdf: Path, report: dict[str, Any]) -> None:
     text = pdf_text(vi_pdf)
-    aired = sum(c["weeks_grid"].count("aired") for c in report["communes"])
-    not_aired = sum(c["weeks_grid"].count("not-aired") for c in report["communes"])
+    scopes = [report["district"], *report["communes"]]
+    aired = sum(c["weeks_grid"].count("aired") for c in scopes)
+    not_aired = sum(c["weeks_grid"].count("not-aired") for c in scopes)
     assert text.count("■") == aired + 1  # one more in the legend
     assert text.count("□") == not_aired + 1
     assert not_aired == 4 + 7
@@ -192,7 +198,7 @@ def test_report_pdf_english_has_english_headings(tmp_path: Path, report: dict[st
     for expected in ("PEOPLE'S COMMITTEE", "KON RẪY DISTRICT", "SOCIALIST REPUBLIC OF VIET NAM",
                      "VERIFICATION DOCUMENT", "I. POINTS BY CRITERION", "III. COUNTED AIRINGS",
                      "VI. HOW TO VERIFY", "Weekly (≥ once a week)", "Xã Đăk Kôi", "Page 1",
-                     "station clock not synchronised"):
+                     "station clock not synchronised", "Station dak-pne-01: seqs 40-42 missing"):
         assert expected in text, expected
     assert "TÀI LIỆU KIỂM CHỨNG" not in text
 
@@ -239,9 +245,10 @@ def test_report_xlsx_sheets_and_cells_read_back(tmp_path: Path, report: dict[str
     assert "Hằng tuần (≥ 1 lần/tuần)" in values and "Xã: Xã Đăk Kôi" in values
     grid = wb["Lưới tuần"]
     rows = list(grid.iter_rows(values_only=True))
-    assert rows[1][:5] == ("Xã, thị trấn", "Tuần đạt / yêu cầu", "Tần suất", "1.5", "2024-W01")
+    assert rows[1][:5] == ("Xã, thị trấn", "Tuần đạt / yêu cầu", "Tần suất", "Điểm đạt", "2024-W01")
+    assert rows[2][:4] == ("Toàn huyện", "49/49", "Hằng tuần (≥ 1 lần/tuần)", "10 (1.7)")
     koi = next(r for r in rows if r[0] == "Xã Đăk Kôi")
-    assert koi[1] == "45/49" and koi[3] == 0 and koi[4 + 6] == "□" and koi[4] == "■" and koi[4 + 49] == "·"
+    assert koi[1] == "45/49" and koi[3] == "0 (1.5)" and koi[4 + 6] == "□" and koi[4] == "■" and koi[4 + 49] == "·"
     koi_row = next(i for i, r in enumerate(rows, start=1) if r[0] == "Xã Đăk Kôi")
     assert grid.cell(row=koi_row, column=11).fill.fgColor.rgb.endswith("FFCDD2")
     airings = list(wb["Lượt phát"].iter_rows(values_only=True))
@@ -250,13 +257,14 @@ def test_report_xlsx_sheets_and_cells_read_back(tmp_path: Path, report: dict[str
                               "Chuyển đổi số là gì?", "5:01", "02/01 06:30")
     excluded = list(wb["Không tính"].iter_rows(values_only=True))
     reasons = {r[5] for r in excluded[1:]}
-    assert "bị gián đoạn (bị gián đoạn)" not in reasons
-    assert {"không phát trọn vẹn (bị gián đoạn)", "đồng hồ của trạm chưa được đồng bộ",
+    assert {"không phát trọn vẹn", "đồng hồ của trạm chưa được đồng bộ",
             "không thuộc chuyên mục Chuyển đổi số"} <= reasons
     assert any(r[4] == "14/02/2024 06:30:00" for r in excluded[1:])  # UTC shown in local time
     stations = list(wb["Trạm"].iter_rows(values_only=True))
     pne = next(r for r in stations if r[0] == "dak-pne-01")
-    assert pne[2] == "1..99" and pne[4] == "40..42"
+    assert pne[2] == "1..99" and pne[4] == "40..42" and pne[5] == "-"
+    assert next(r for r in stations if r[0] == "dak-to-re-01")[5] == "57"
+    assert "Trạm dak-pne-01: thiếu số thứ tự 40..42 (3 sự kiện không nhận được)." in [r[0] for r in stations]
 
 
 def test_report_xlsx_english_and_empty(tmp_path: Path) -> None:
