@@ -16,13 +16,10 @@ sounddevice is imported lazily (first device use) so that importing this module 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -31,195 +28,36 @@ import soundfile as sf
 import soxr
 
 from hal.errors import AudioDeviceError, HalError, MediaError
+from hal.media import (
+    DBFS_FLOOR,
+    SILENCE_DBFS,
+    SILENCE_WINDOW_S,
+    LevelMeter,
+    MediaInfo,
+    PlaybackResult,
+    open_media,
+    probe,
+    remix,
+)
 
 log = logging.getLogger(__name__)
 
-DBFS_FLOOR = -120.0
-"""Level reported for digital silence or no samples at all (dBFS cannot be -inf in JSON)."""
-SILENCE_DBFS = -60.0
-"""A window whose RMS is below this counts as silent."""
-SILENCE_WINDOW_S = 0.05
+__all__ = [
+    "DBFS_FLOOR",
+    "SILENCE_DBFS",
+    "SILENCE_WINDOW_S",
+    "AudioOutput",
+    "LevelMeter",
+    "MediaInfo",
+    "PlaybackResult",
+    "open_media",
+    "probe",
+    "remix",
+]
+
 ABORT_WAIT_S = 1.0
 """How long a timed-out play waits for ``stream.abort()`` before giving up on it too."""
 DTYPES = ("int16", "float32")
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What a media file holds. ``duration_s`` = ``frames / samplerate``."""
-
-    duration_s: float
-    samplerate: int
-    channels: int
-    frames: int
-
-
-@dataclass(frozen=True)
-class PlaybackResult:
-    """Outcome of one ``play``.
-
-    ``played_s``: seconds of audio written to the device; ``media_s``: the file's length;
-    ``rms_dbfs``/``peak_dbfs``: level of the written samples relative to full scale
-    (a full-scale sine has peak 0.0 and RMS -3.01; ``DBFS_FLOOR`` for none);
-    ``silent_s``: seconds written whose RMS over 50 ms windows was below -60 dBFS;
-    ``underruns``: writes PortAudio reported as underflowed; ``stopped``: the ``stop``
-    event ended playback early.
-    """
-
-    played_s: float
-    media_s: float
-    rms_dbfs: float
-    peak_dbfs: float
-    silent_s: float
-    underruns: int
-    stopped: bool
-
-
-def _dbfs(ratio: float, *, power: bool = False) -> float:
-    if ratio <= 0.0:
-        return DBFS_FLOOR
-    return max(DBFS_FLOOR, (10.0 if power else 20.0) * math.log10(ratio))
-
-
-class LevelMeter:
-    """Accumulates RMS, peak and silent time over blocks of samples, in one pass.
-
-    Blocks are 2-D ``(frames, channels)`` arrays, int16 (scaled by 1/32768) or float.
-    Silence is judged on consecutive windows of ``window_s`` that span block borders.
-    """
-
-    def __init__(
-        self,
-        samplerate: int,
-        silence_dbfs: float = SILENCE_DBFS,
-        window_s: float = SILENCE_WINDOW_S,
-    ) -> None:
-        self.samplerate = samplerate
-        self._window = max(1, round(samplerate * window_s))
-        self._silent_power = 10.0 ** (silence_dbfs / 10.0)
-        self._sum_squares = 0.0
-        self._samples = 0
-        self._frames = 0
-        self._peak = 0.0
-        self._silent_frames = 0
-        self._win_sum = 0.0
-        self._win_n = 0
-
-    def add(self, block: np.ndarray) -> None:
-        """Account for ``block`` (the samples just written)."""
-        if block.size == 0:
-            return
-        x = block.astype(np.float64)
-        if block.dtype == np.int16:
-            x /= 32768.0
-        squares = x * x
-        self._sum_squares += float(squares.sum())
-        self._samples += squares.size
-        self._frames += block.shape[0]
-        self._peak = max(self._peak, float(np.abs(x).max()))
-        energy = squares.mean(axis=1) if squares.ndim == 2 else squares
-        pos = 0
-        if self._win_n:
-            take = energy[: self._window - self._win_n]
-            self._win_sum += float(take.sum())
-            self._win_n += take.size
-            pos = take.size
-            if self._win_n < self._window:
-                return
-            self._close_window()
-        rest = energy[pos:]
-        full = rest.size // self._window
-        if full:
-            means = rest[: full * self._window].reshape(full, self._window).mean(axis=1)
-            self._silent_frames += int(np.count_nonzero(means < self._silent_power)) * self._window
-        tail = rest[full * self._window :]
-        self._win_sum = float(tail.sum())
-        self._win_n = tail.size
-
-    def _close_window(self) -> None:
-        if self._win_n and self._win_sum / self._win_n < self._silent_power:
-            self._silent_frames += self._win_n
-        self._win_sum = 0.0
-        self._win_n = 0
-
-    @property
-    def frames(self) -> int:
-        return self._frames
-
-    @property
-    def rms_dbfs(self) -> float:
-        return _dbfs(self._sum_squares / self._samples if self._samples else 0.0, power=True)
-
-    @property
-    def peak_dbfs(self) -> float:
-        return _dbfs(self._peak)
-
-    @property
-    def silent_s(self) -> float:
-        """Silent seconds, counting the unfinished last window too."""
-        pending = (
-            self._win_n if self._win_n and self._win_sum / self._win_n < self._silent_power else 0
-        )
-        return (self._silent_frames + pending) / self.samplerate
-
-
-class _SequentialSoundFile(sf.SoundFile):
-    """A SoundFile read strictly front to back, never seeking.
-
-    python-soundfile seeks to "current position" around every read; libsndfile's MP3
-    (and Vorbis) seeks are not sample exact, so block reads of an MP3 came out
-    corrupted from frame 8192 on (libsndfile 1.2.2). Reporting "not seekable" makes
-    soundfile skip those seeks; reads at the end simply come back short.
-    """
-
-    def seekable(self) -> bool:
-        return False
-
-
-def open_media(path: str | os.PathLike[str]) -> sf.SoundFile:
-    """Open ``path`` for sequential decoding (``read`` in blocks, no seeking).
-
-    Raises ``MediaError``: ``media-missing`` (no such file, a directory, unreadable),
-    ``media-corrupt`` (not a format libsndfile decodes, or no audio frames).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise MediaError("media-missing", f"no media file at {p}")
-    try:
-        f = _SequentialSoundFile(str(p))
-    except PermissionError as exc:
-        raise MediaError("media-missing", f"media file {p} is not readable: {exc}") from exc
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as exc:
-        raise MediaError("media-corrupt", f"cannot decode {p}: {exc}") from exc
-    if f.samplerate <= 0 or f.channels <= 0 or f.frames <= 0:
-        f.close()
-        raise MediaError("media-corrupt", f"{p} holds no audio frames")
-    return f
-
-
-def probe(path: str | os.PathLike[str]) -> MediaInfo:
-    """Read a media file's header. Raises ``MediaError``."""
-    with open_media(path) as f:
-        return MediaInfo(f.frames / f.samplerate, f.samplerate, f.channels, f.frames)
-
-
-def remix(block: np.ndarray, channels: int) -> np.ndarray:
-    """Convert a ``(frames, n)`` block to ``channels`` channels.
-
-    Mono is copied to every channel; anything to mono is the average; otherwise the
-    source channels are repeated in order (stereo to 4: L R L R) or the first ones kept.
-    """
-    have = block.shape[1]
-    if have == channels:
-        return block
-    if have == 1:
-        return np.repeat(block, channels, axis=1)
-    if channels == 1:
-        if block.dtype == np.int16:
-            mean = np.rint(block.astype(np.int32).mean(axis=1, keepdims=True))
-            return mean.astype(np.int16)
-        return block.mean(axis=1, keepdims=True, dtype=np.float64).astype(block.dtype)
-    return np.ascontiguousarray(block[:, np.arange(channels) % have])
 
 
 _pa_lock = threading.Lock()
