@@ -247,3 +247,38 @@ def test_link_callback_exception_is_contained(env: BrokerEnv, tmp_path: Path) ->
     link = make_link(config, open_outbox(config))
     link._cb_message(None, None, object())  # no .payload: must log, not raise into paho
     link._cb_connect(None, None, None, None, None)  # client None: subscribe fails, contained
+
+
+def test_link_republishes_unacked_while_connected(env: BrokerEnv, tmp_path: Path,
+                                                  stop_list: list[Any]) -> None:
+    """Events the broker dropped (no collector session yet) go out again after republish_s."""
+    config = load_station_config(write_station_config(env, tmp_path / "st", republish_s=1.0))
+    outbox = open_outbox(config)
+    append_events(outbox, 10)
+    link = make_link(config, outbox)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: link.stats.events_published == 10, 5, "the first round")
+    start_collector(env, stop_list)  # subscribes only now: the first round reached no one
+    wait_until(lambda: outbox.pending_count() == 0, 10, "the periodic re-publish to be acked")
+    assert link.stats.connects == 1 and link.stats.rounds >= 2
+    assert_store_exact(env, 10)
+
+
+def test_link_broker_sigkill_mid_stream_loses_nothing(env: BrokerEnv, tmp_path: Path,
+                                                      stop_list: list[Any]) -> None:
+    config = load_station_config(write_station_config(env, tmp_path / "st", republish_s=1.0))
+    outbox = open_outbox(config)
+    append_events(outbox, 1500)
+    start_collector(env, stop_list)
+    link = make_link(config, outbox, batch=100)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: outbox.pending_count() < 1200, 15, "delivery to be under way", step_s=0.005)
+    env.broker.kill()
+    assert 0 < outbox.pending_count() < 1500, "the kill must land mid-stream"
+    append_events(outbox, 100)  # recorded while the broker is gone
+    env.broker.start()
+    wait_until(lambda: outbox.pending_count() == 0, 30, "delivery after the broker restart", step_s=0.1)
+    assert link.stats.connects >= 2
+    assert_store_exact(env, 1600)
