@@ -10,6 +10,7 @@ from radio_protocol.cli_base import run_main
 COMMAND_MODULES: list[str] = [
     "firmware_daemon.commands_core",
     "firmware_daemon.commands_run",
+    "firmware_daemon.commands_schedule",
 ]
 
 

@@ -15,9 +15,10 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
 - If the kernel clock is not synchronized and ``require_synced_clock`` is true, scheduled
   airings wait and ``schedule_error`` in the status says why. A simulated clock counts
   as synchronized.
-- Priority: an airing runs in a worker thread; a due slot of higher priority (e.g.
-  ``emergency`` over ``normal``) stops it (recorded ``interrupted``, reason ``preempted``)
-  and airs. Equal priority: one after the other, in slot order.
+- Priority: an airing runs in a worker thread; a due ``emergency`` slot stops a
+  ``normal`` or ``priority`` airing (recorded ``interrupted``, reason ``preempted``) and
+  airs. Otherwise slots play one after the other: at the same time the higher priority
+  first, equal priority in slot order.
 - Media missing or corrupt at slot time: a ``failed`` event (``media-missing`` /
   ``media-corrupt``).
 
@@ -37,7 +38,7 @@ from typing import Any, Protocol
 
 from firmware_daemon.events import Segment
 from firmware_daemon.media_cache import MediaCache
-from firmware_daemon.schedule_model import Schedule
+from firmware_daemon.schedule_model import PRIORITY_RANK, Schedule
 from firmware_daemon.schedule_store import OfferResult, ScheduleStore
 from firmware_daemon.scheduler import Slot, due_slots, next_slots
 from firmware_daemon.status import ScheduleState, StationState
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STEP_DETECT_S = 2.0  # a wall/monotonic disagreement above this is a clock step
 BUSY_POLL_S = 0.05  # real seconds between looks while an airing runs
+PREEMPT_RANK = PRIORITY_RANK["emergency"]  # only an emergency stops an airing in progress
 UNSYNCED_MESSAGE = "clock-unsynced: scheduled airings wait for a synchronized clock"
 
 
@@ -252,7 +254,7 @@ class SlotRunner:
             self._record_missed(schedule, slot, self._miss_reason(slot, stepped, synced))
         busy = self._airing
         if busy is not None:
-            better = [s for s in due.ready if s.rank > busy.slot.rank]
+            better = [s for s in due.ready if s.rank > busy.slot.rank and s.rank >= PREEMPT_RANK]
             if better:
                 log.info("airing preempted slot=%s by=%s", busy.slot.key, better[0].key)
                 busy.stop.set()
@@ -351,7 +353,7 @@ class SlotRunner:
         end_at = slot.at + timedelta(seconds=slot.segment.media.duration_s + self.grace_s)
         for other in due_slots(schedule, end_at, since_at=slot.at, grace_s=self.grace_s + 1e6,
                                lead_s=self.warmup_s).ready:
-            if other.rank > slot.rank and other.at > slot.at:
+            if other.rank > slot.rank and other.rank >= PREEMPT_RANK and other.at > slot.at:
                 return "preempted"
         return "shutdown"
 
