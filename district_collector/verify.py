@@ -72,27 +72,39 @@ def _read(result: VerifyResult, name: str, required: bool = True) -> bytes | Non
 
 
 def _check_manifest(result: VerifyResult, registry: Registry, pinned: str | None) -> dict[str, Any] | None:
+    """Check the district's signature over manifest.json; return the manifest to go on with.
+
+    When the signature does not hold, the problem is recorded and the unsigned
+    manifest.json is still used, so the reader also learns what else does not match.
+    """
     manifest_raw, jws = _read(result, MANIFEST), _read(result, MANIFEST_JWS)
-    if manifest_raw is None or jws is None:
+    if manifest_raw is None:
         return None
-    try:
-        verified = verify(jws.strip(), registry.district_keyring(), MANIFEST_TYP)
-    except JoseError as exc:
+    if jws is not None:
         try:
-            kid = parse_jws(jws.strip())[0].get("kid")
-        except JoseError:
-            kid = None
-        result.district_kid = kid if isinstance(kid, str) else None
-        result.problems.append(f"{MANIFEST_JWS}: not a valid district signature ({exc})")
+            verified = verify(jws.strip(), registry.district_keyring(), MANIFEST_TYP)
+        except JoseError as exc:
+            try:
+                kid = parse_jws(jws.strip())[0].get("kid")
+            except JoseError:
+                kid = None
+            result.district_kid = kid if isinstance(kid, str) else None
+            result.problems.append(f"{MANIFEST_JWS}: not a valid district signature ({exc})")
+        else:
+            result.district_kid = verified.kid
+            if pinned is not None and verified.kid != pinned:
+                result.problems.append(f"{MANIFEST_JWS}: signed by district key {verified.kid}, "
+                                       f"not the expected {pinned}")
+            if verified.payload_bytes != manifest_raw:
+                result.problems.append(f"{MANIFEST}: differs from the manifest the district signed "
+                                       f"({MANIFEST_JWS})")
+    try:
+        manifest = json.loads(manifest_raw)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict):
+        result.problems.append(f"{MANIFEST}: not a JSON object")
         return None
-    result.district_kid = verified.kid
-    if pinned is not None and verified.kid != pinned:
-        result.problems.append(f"{MANIFEST_JWS}: signed by district key {verified.kid}, "
-                               f"not the expected {pinned}")
-    if verified.payload_bytes != manifest_raw:
-        result.problems.append(f"{MANIFEST}: differs from the manifest the district signed ({MANIFEST_JWS})")
-        return None
-    manifest = verified.payload
     if manifest.get("district") != registry.district_id:
         result.problems.append(f"{MANIFEST}: district {manifest.get('district')!r} is not "
                                f"{registry.district_id!r} of {KEYS}")
