@@ -58,6 +58,7 @@ from .link import StationLink, settings_from_config
 from .outbox import Outbox
 from .status import StationState, StatusBuilder
 from .sysinfo import kernel_clock_synced
+from .watchdog import StationSupervisor
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Daemon:
         self._timers: list[Timer] = []
         self.max_idle_s = MAX_IDLE_S  # longest wait between looks; --simulate raises it
         self.scheduler: Any = None  # the SlotRunner, once slot_runner.install has run
+        self.supervisor = StationSupervisor()  # systemd READY/watchdog/STOPPING (no-op without)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.add_timer("outbox-prune", self._prune, self.clock.monotonic() + PRUNE_FIRST_DELAY_S)
 
@@ -140,6 +142,7 @@ class Daemon:
         ident = self.config.station
         with self.stack:
             self._start()
+            self.supervisor.started(self)
             log.info("daemon running station=%s district=%s link=%s", ident.id, ident.district,
                      "mqtt" if self.link else "none")
             self._loop()
@@ -218,6 +221,7 @@ class Daemon:
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
+            self.supervisor.tick(self)
             now_mono = self.clock.monotonic()
             next_mono = now_mono + self.max_idle_s
             for timer in list(self._timers):

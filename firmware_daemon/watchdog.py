@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from radio_protocol.clock import Clock, SystemClock
 
@@ -281,3 +282,60 @@ class ProgressWatchdog:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+
+
+LOOP_ALLOWANCE_S = 60.0  # the main loop turns at least every max_idle_s (1 s) when healthy
+AIRING_SLACK_S = 30.0  # on top of warm-up + media + tail + the audio write margin
+
+
+class StationSupervisor:
+    """systemd supervision of the station :class:`~firmware_daemon.daemon.Daemon`.
+
+    The daemon calls :meth:`started` once startup is complete (``READY=1``, the ping
+    thread starts, ``STOPPING=1`` is queued on the daemon's shutdown stack) and
+    :meth:`tick` on every turn of its main loop (the loop's heartbeat, and the watch on
+    the airing in progress). An airing is expected to end within warm-up + media length +
+    tail + ``audio.margin_s`` + :data:`AIRING_SLACK_S`; one that runs longer (a player
+    stuck in a sound-card write that even the audio layer's guard did not break) stops
+    the pings. ``player`` may also be beaten per written block by the audio path.
+    Without systemd (no ``NOTIFY_SOCKET``) everything here is a no-op.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.watchdog = ProgressWatchdog(env=env)  # real time on purpose: it guards real hangs
+        self.loop = self.watchdog.register("main-loop", LOOP_ALLOWANCE_S)
+        self.player = self.watchdog.register("player", AIRING_SLACK_S, expected=False)
+        self._airing: object | None = None
+
+    def started(self, daemon: Any) -> None:
+        ident = daemon.config.station
+        self.loop.beat()
+        self.watchdog.notifier.ready(f"station {ident.district}/{ident.id} running, "
+                                     f"link {'mqtt' if daemon.link else 'none'}")
+        self.watchdog.start()
+        daemon.stack.callback(self.stopping)
+
+    def stopping(self) -> None:
+        self.watchdog.notifier.stopping("stopping: amplifier off, outbox closed")
+        self.watchdog.stop()
+
+    def tick(self, daemon: Any) -> None:
+        self.loop.beat()
+        airing = getattr(daemon.scheduler, "_airing", None)
+        if airing is self._airing:
+            return
+        self._airing = airing
+        if airing is None:
+            self.player.idle()
+            return
+        self.player.expect(self.airing_allowance_s(daemon.config, airing))
+
+    @staticmethod
+    def airing_allowance_s(config: Any, airing: Any) -> float:
+        """Seconds an airing may take before it counts as hung."""
+        try:
+            media_s = float(airing.slot.segment.media.duration_s)
+        except (AttributeError, TypeError, ValueError):
+            media_s = 3600.0  # unknown length: only a very long hang is caught
+        amp = config.amplifier
+        return amp.warmup_s + media_s + amp.tail_s + config.audio.margin_s + AIRING_SLACK_S

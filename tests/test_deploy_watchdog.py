@@ -10,11 +10,23 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import yaml
+from gpiozero.pins.mock import MockFactory
 
-from firmware_daemon.watchdog import ProgressWatchdog, SdNotifier, watchdog_interval_s
+from firmware_daemon import watchdog as watchdog_module
+from firmware_daemon.config import StationConfig, load_station_config
+from firmware_daemon.daemon import Daemon
+from firmware_daemon.watchdog import (
+    ProgressWatchdog,
+    SdNotifier,
+    StationSupervisor,
+    watchdog_interval_s,
+)
 from radio_protocol.clock import SimulatedClock
+from radio_protocol.jose import load_or_create_private_key
 
 
 class FakeSystemd:
@@ -201,3 +213,67 @@ def test_watchdog_without_systemd_starts_no_thread(monkeypatch: pytest.MonkeyPat
     assert wd._thread is None
     assert wd.check_and_ping() is False
     wd.stop()
+
+
+# --- the station daemon under a fake systemd ----------------------------------------------
+
+
+def _station_config(root: Path) -> StationConfig:
+    data_dir = root / "data"
+    load_or_create_private_key(data_dir / "station.key")
+    cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
+           "data_dir": str(data_dir), "gpio": {"pin_factory": "mock"},
+           "amplifier": {"pin": 17, "warmup_s": 0, "tail_s": 0}, "audio": {"margin_s": 0.5}}
+    path = root / "station.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return load_station_config(path)
+
+
+def test_daemon_ready_pings_and_stopping(systemd_socket: FakeSystemd, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")  # ping every 100 ms
+    daemon = Daemon(_station_config(tmp_path), pin_factory=MockFactory())
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        seen = systemd_socket.wait_for("READY=1")
+        assert any(m.startswith("READY=1\nSTATUS=station kon-ray/dak-koi-01 running") for m in seen)
+        time.sleep(0.5)
+        assert systemd_socket.drain().count("WATCHDOG=1") >= 3
+    finally:
+        daemon.request_stop("test")
+        thread.join(10)
+    assert not thread.is_alive()
+    tail = systemd_socket.wait_for("STOPPING=1")
+    time.sleep(0.3)
+    assert systemd_socket.drain() == [] and "WATCHDOG=1" not in tail[tail.index(
+        next(m for m in tail if m.startswith("STOPPING=1"))):]
+
+
+def test_daemon_hung_airing_stops_pings_until_it_ends(systemd_socket: FakeSystemd, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """An airing past warm-up + media + tail + margin + slack withholds the pings."""
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms
+    monkeypatch.setattr(watchdog_module, "AIRING_SLACK_S", 0.2)
+    daemon = Daemon(_station_config(tmp_path), pin_factory=MockFactory())
+    runner = SimpleNamespace(_airing=None)  # stands in for the SlotRunner's airing slot
+    daemon.scheduler = runner
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        systemd_socket.wait_for("READY=1")
+        media = SimpleNamespace(duration_s=0.1)
+        runner._airing = SimpleNamespace(slot=SimpleNamespace(segment=SimpleNamespace(media=media)))
+        daemon.wake()  # the runner starts airings from a timer: the loop turns right after
+        allowance = StationSupervisor.airing_allowance_s(daemon.config, runner._airing)
+        assert allowance == pytest.approx(0.1 + 0.5 + 0.2)
+        time.sleep(allowance + 0.3)  # the airing overruns (the main loop still turns)
+        systemd_socket.drain()
+        time.sleep(0.4)
+        assert "WATCHDOG=1" not in systemd_socket.drain()
+        runner._airing = None  # the airing ends: pings resume
+        daemon.wake()
+        assert "WATCHDOG=1" in systemd_socket.wait_for("WATCHDOG=1")
+    finally:
+        daemon.request_stop("test")
+        thread.join(10)
