@@ -66,6 +66,7 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MIN_SESSION_EXPIRY_S = 7 * 24 * 3600
 ACK_TYP = "cr-ack+json"
 MAX_ACK_ALSO = 100_000
+MAX_AHEAD = 2_000  # rows read at most per page when the outbox cannot page by seq
 
 
 class LinkOutbox(Protocol):
@@ -156,6 +157,7 @@ class LinkStats:
     schedules_received: int = 0
     messages_dropped: int = 0
     max_in_flight: int = 0
+    max_rows_read: int = 0
 
 
 def _default_on_schedule(raw: bytes) -> None:
@@ -415,8 +417,13 @@ class StationLink:
                 self._unacked_after = False
         if self._unacked_after:
             return list(outbox.unacked(limit, after=after))  # type: ignore[call-arg]
-        # Every unacked seq <= after was sent in this round, so this window is enough.
-        rows = outbox.unacked(limit + self._sent_in_round)
+        # No paging in the outbox: every unacked seq <= after was sent in this round, so
+        # this window reaches past the cursor. It is capped (MAX_AHEAD rows), so while the
+        # district does not ack, a round stops MAX_AHEAD events ahead instead of reading
+        # the whole backlog into memory; acks (or the next round) move it on.
+        window = min(limit + self._sent_in_round, MAX_AHEAD)
+        rows = outbox.unacked(window)
+        self.stats.max_rows_read = max(self.stats.max_rows_read, len(rows))
         return [(seq, jws) for seq, jws in rows if seq > after][:limit]
 
     def _publish_backlog(self, outbox: LinkOutbox) -> None:

@@ -36,6 +36,7 @@ from radio_protocol.timefmt import format_rfc3339
 
 STATUS_TYP = "cr-status+json"
 STATES = ("online", "offline")
+CLOCK_PROBE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -169,14 +170,22 @@ class StatusBuilder:
         self.tz = tz
         self.sw = sw
         self.started_mono = clock.monotonic()
+        self._synced_cache: tuple[bool, float] | None = None
 
     def clock_synced(self) -> bool:
+        """The probe's answer, asked at most every ``CLOCK_PROBE_S`` (it may be costly)."""
         if self.clock.simulated:
             return True
+        now_mono = self.clock.monotonic()
+        cached = self._synced_cache
+        if cached is not None and now_mono - cached[1] < CLOCK_PROBE_S:
+            return cached[0]
         try:
-            return bool(self._clock_synced())
+            synced = bool(self._clock_synced())
         except Exception:  # a status must never fail because of a probe
-            return False
+            synced = False
+        self._synced_cache = (synced, now_mono)
+        return synced
 
     def payload(self, state: str, *, outbox_pending: int, last_seq: int) -> dict[str, Any]:
         return build_status(

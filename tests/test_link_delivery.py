@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from test_link_support import (
 from district_collector.service import CollectorService
 from district_collector.store import Store
 from firmware_daemon.config import load_station_config
-from firmware_daemon.link import StationLink
+from firmware_daemon.link import MAX_AHEAD, StationLink
 from firmware_daemon.status import ScheduleState, StationState
 from radio_protocol.jose import (
     KeyRing,
@@ -282,3 +283,27 @@ def test_link_broker_sigkill_mid_stream_loses_nothing(env: BrokerEnv, tmp_path: 
     wait_until(lambda: outbox.pending_count() == 0, 30, "delivery after the broker restart", step_s=0.1)
     assert link.stats.connects >= 2
     assert_store_exact(env, 1600)
+
+
+def test_link_backlog_with_collector_away_reads_bounded_pages(env: BrokerEnv, tmp_path: Path,
+                                                             stop_list: list[Any]) -> None:
+    """3,000 unacked events and no acks coming: the link runs at most MAX_AHEAD ahead,
+    then everything arrives once the collector is back (acks move the window, no re-publish)."""
+    config = load_station_config(write_station_config(env, tmp_path / "st", republish_s=60.0))
+    collector = CollectorService(env.config, env.district_signer)
+    collector.start()  # a persistent session: the broker queues events for it from now on
+    wait_until(collector.connected.is_set, 5, "the collector to connect")
+    collector.stop()
+    outbox = open_outbox(config)
+    append_events(outbox, 3000)
+    link = make_link(config, outbox, batch=200)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: link.stats.events_published >= MAX_AHEAD, 15, "the first pages")
+    time.sleep(0.3)
+    assert link.stats.events_published == MAX_AHEAD and outbox.pending_count() == 3000
+    start_collector(env, stop_list)
+    wait_until(lambda: outbox.pending_count() == 0, 30, "the backlog after the collector returned",
+               step_s=0.1)
+    assert link.stats.max_rows_read <= MAX_AHEAD and link.stats.max_in_flight <= 200
+    assert_store_exact(env, 3000)
