@@ -136,7 +136,10 @@ class SlotRunner:
         result = self.store.offer(raw, self.clock.now())
         if result.accepted:
             self._media_missing = tuple(self.cache.missing(self.store.current))
-            self._fetch_kick.set()
+            if self.clock.simulated:
+                self.fetch_now()  # simulated time must not run ahead of the download
+            else:
+                self._fetch_kick.set()
         self.publish_state()
         return result
 
@@ -218,10 +221,16 @@ class SlotRunner:
     def timer(self, now_mono: float) -> float:
         """A :meth:`Daemon.add_timer` callback: one :meth:`step`; the monotonic time of the
         next. While an airing runs it waits (real time, on the airing thread) a moment
-        first, so a simulated clock is not run ahead by this thread during the airing."""
+        first, so a simulated clock is not run ahead by this thread during the airing; a
+        simulated clock is also held until a schedule is in force."""
         airing = self._airing
         if airing is not None:
             airing.thread.join(BUSY_POLL_S)
+        elif self.clock.simulated and self.store.current is None:
+            # simulated time starts once a schedule is in force (it may still be on its
+            # way from the broker): hold the clock, let the daemon run posted work
+            self._fetch_stop.wait(BUSY_POLL_S)
+            return self.clock.monotonic()
         wait_s = self.step()
         return self.clock.monotonic() + wait_s
 

@@ -74,6 +74,7 @@ class MediaServer:
     files: dict[str, bytes] = field(default_factory=dict)
     cut_after: dict[str, int] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
+    directory: Path | None = None  # also serve /media/<name> from this directory
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -91,6 +92,10 @@ def media_server() -> Iterator[MediaServer]:
             rng = self.headers.get("Range")
             state.requests.append((self.path, rng))
             data = state.files.get(self.path)
+            if data is None and state.directory is not None and self.path.startswith("/media/"):
+                candidate = state.directory / self.path[len("/media/"):]
+                if "/" not in self.path[len("/media/"):] and candidate.is_file():
+                    data = candidate.read_bytes()
             if data is None:
                 self.send_error(404)
                 return
