@@ -112,13 +112,14 @@ def _station_airings(payload: Mapping[str, Any], first: date, last: date) -> tup
 
 
 def build_catalogue_doc(district: Mapping[str, Any], schedules: Sequence[Mapping[str, Any]],
-                        month: str | None = None,
-                        communes: Mapping[str, str] | None = None) -> dict[str, Any]:
+                        month: str | None = None, communes: Mapping[str, str] | None = None,
+                        unscheduled: Sequence[str] = ()) -> dict[str, Any]:
     """The catalogue of ``month`` (``YYYY-MM``; default: the month of the earliest ``valid_from``).
 
     ``district``: ``id``, ``name``, ``timezone``. ``schedules``: schedule payloads, one per
-    station. ``communes``: station id -> commune name, for the reader. Raises DocumentError
-    naming the station when a payload is not a valid schedule.
+    station. ``communes``: station id -> commune name, for the reader. ``unscheduled``:
+    stations with no schedule this month (listed with no airing, so the gap shows).
+    Raises DocumentError naming the station when a payload is not a valid schedule.
     """
     month = month or _default_month(schedules)
     first, last = month_range(month)
@@ -145,6 +146,12 @@ def build_catalogue_doc(district: Mapping[str, Any], schedules: Sequence[Mapping
             "airings": airings, "per_week": per_week, "total": sum(per_week.values()),
             "meets_weekly": not short, "short_weeks": short,
         })
+    for station_id in unscheduled:
+        stations.append({
+            "id": station_id, "commune": (communes or {}).get(station_id, ""), "version": None,
+            "valid_from": None, "valid_until": None, "timezone": None, "airings": [],
+            "per_week": {w["week"]: 0 for w in weeks}, "total": 0, "meets_weekly": False,
+            "short_weeks": list(full_weeks)})
     return {"district": dict(district), "month": month, "first": first.isoformat(), "last": last.isoformat(),
             "weeks": weeks, "segments": list(segments.values()), "stations": stations}
 
@@ -202,10 +209,14 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
     story.append(Paragraph(esc(t("cat_sec_slots", lang)), styles.heading))
     for s in stations:
         where = f" - {s['commune']}" if s.get("commune") else ""
-        story.append(Paragraph(
-            f"<b>{esc(t('col_station', lang))} {esc(s['id'])}{esc(where)}</b> ({esc(t('col_version', lang))} "
-            f"{s['version']}; {esc(t('col_valid', lang))} {format_date(s['valid_from'], lang)} - "
-            f"{format_date(s['valid_until'], lang)})", styles.keep_with_next))
+        facts = []
+        if s.get("version") is not None:
+            facts.append(f"{esc(t('col_version', lang))} {s['version']}")
+        if s.get("valid_from"):
+            facts.append(f"{esc(t('col_valid', lang))} {format_date(s['valid_from'], lang)} - "
+                         f"{format_date(s['valid_until'], lang)}")
+        story.append(Paragraph(f"<b>{esc(t('col_station', lang))} {esc(s['id'])}{esc(where)}</b>"
+                               + (f" ({'; '.join(facts)})" if facts else ""), styles.keep_with_next))
         header, rows = _slot_rows(s, lang)
         story.append(data_table(styles, header, rows, [28, 62, 66, 42, 246, 66]) if rows
                      else Paragraph(esc(t("no_slots", lang)), styles.body))

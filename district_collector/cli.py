@@ -11,6 +11,7 @@ COMMAND_MODULES: list[str] = [
     "district_collector.commands_core",
     "district_collector.commands_provision",
     "district_collector.commands_report",
+    "district_collector.commands_catalogue",
     "district_collector.commands_schedule",
 ]
 
