@@ -29,7 +29,8 @@ bytes, to ``on_schedule`` (run in the link thread: hand long work off). Messages
 
 Status: retained, signed ``status`` (``online``) on each connect and when the amp,
 schedule or clock state changes (at most every ``status_min_interval_s``), and when
-only the outbox counters changed (at most every ``status_counters_interval_s``). The
+only the outbox counters changed (at most every ``status_counters_interval_s``), and
+at least every ``status_heartbeat_s``. The
 Last Will is a signed ``offline`` status, re-signed before every (re)connect. On a
 clean stop the link publishes ``offline`` itself (a clean DISCONNECT suppresses the will).
 """
@@ -100,6 +101,7 @@ class LinkSettings:
     batch: int = 200
     status_min_interval_s: float = 2.0
     status_counters_interval_s: float = 30.0
+    status_heartbeat_s: float = 900.0  # a fresh status at least this often (uptime, at)
     poll_s: float = 0.5
     reconnect_min_s: int = 1
     reconnect_max_s: int = 30
@@ -490,6 +492,14 @@ class StationLink:
             self.stats.acks_rejected += 1
             log.warning("ack rejected station=%s reason=%s", station, exc)
             return
+        last = outbox.last_seq()
+        if through > last or (also and also[-1] > last):
+            # e.g. an outbox replaced after an SD card failure: never let an ack for seqs we
+            # have not recorded yet cover events we record later.
+            log.warning("ack covers seqs this station never recorded station=%s through=%d "
+                        "last_seq=%d (outbox replaced?); applying only up to last_seq", station, through, last)
+            through = min(through, last)
+            also = [seq for seq in also if seq <= last]
         newly = outbox.apply_ack(through, also)
         self.stats.acks_applied += 1
         self.stats.events_acked += newly
@@ -522,6 +532,8 @@ class StationLink:
         if since < self.settings.status_min_interval_s:
             return
         if self.status.change_key() != self._status_key:
+            self._publish_status(outbox, "online")
+        elif since >= self.settings.status_heartbeat_s:
             self._publish_status(outbox, "online")
         elif since >= self.settings.status_counters_interval_s and self._counters(outbox) != self._status_counters:
             self._publish_status(outbox, "online")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from gpiozero.pins.mock import MockFactory
 from test_link_support import append_events, wait_until
@@ -133,3 +134,35 @@ def test_link_daemon_posted_work_runs_in_main_loop(tmp_path: Path) -> None:
     daemon.request_stop("test")
     thread.join(10)
     assert where == [thread] and codes == [0]
+
+
+def _broken_config(root: Path, breakage: str) -> Path:
+    data_dir = root / "data"
+    if breakage != "no-key":
+        load_or_create_private_key(data_dir / "station.key")
+    password_file = root / "station.password"
+    if breakage == "empty-password-file":
+        password_file.write_text("\n")
+    elif breakage != "no-password-file":
+        password_file.write_text("secret\n")
+    cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
+           "data_dir": str(data_dir), "amplifier": {"pin": 17}, "gpio": {"pin_factory": "mock"},
+           "mqtt": {"host": "127.0.0.1", "port": 1, "username": "dak-koi-01",
+                    "password_file": str(password_file), "tls": None}}
+    path = root / "station.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    ("no-key", "run keygen"),
+    ("no-password-file", "mqtt.password_file: cannot read"),
+    ("empty-password-file", "mqtt.password_file"),
+])
+def test_link_run_startup_error_exits_1_naming_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           breakage: str, expected: str) -> None:
+    from firmware_daemon.cli import main
+
+    assert main(["-c", str(_broken_config(tmp_path, breakage)), "run"]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err

@@ -307,3 +307,22 @@ def test_link_backlog_with_collector_away_reads_bounded_pages(env: BrokerEnv, tm
                step_s=0.1)
     assert link.stats.max_rows_read <= MAX_AHEAD and link.stats.max_in_flight <= 200
     assert_store_exact(env, 3000)
+
+
+def test_link_ack_beyond_last_seq_is_flagged(env: BrokerEnv, tmp_path: Path, stop_list: list[Any],
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """An ack for seqs the station never recorded (its outbox was replaced?) is applied only
+    to the events it has, and logged loudly; events recorded afterwards stay unacked."""
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    outbox = open_outbox(config)
+    append_events(outbox, 10)
+    district = env.client("collector")
+    stale = signed_ack(env.district_signer, STATION, 50, [60])
+    district.publish(topic("kon-ray", STATION, "ack"), stale, qos=1, retain=True).wait_for_publish(5)
+    link = make_link(config, outbox)
+    link.start()
+    stop_list.append(link)
+    wait_until(lambda: outbox.pending_count() == 0, 10, "seqs 1..10 to be acked")
+    append_events(outbox, 5)
+    assert [seq for seq, _ in outbox.unacked(100)] == [11, 12, 13, 14, 15]
+    assert "ack covers seqs this station never recorded" in caplog.text
