@@ -11,6 +11,9 @@ BROKER_DIR=/etc/mosquitto/commune-radio
 SERVICE_USER=radio-district
 UNIT=radio-district.service
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The distribution's Python (apt's python3-lgpio belongs to it; a pyenv under /root would
+# not even be readable by the service user).
+PYTHON="${PYTHON:-/usr/bin/python3}"
 
 usage() {
     cat <<EOF
@@ -57,6 +60,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
 [ -f "$REPO/pyproject.toml" ] || die "$REPO is not a Commune Radio checkout"
+[ -x "$PYTHON" ] || die "$PYTHON not found (apt-get install python3 python3-venv, or set PYTHON=...)"
 [ -z "$CONFIG" ] || [ -f "$CONFIG" ] || die "config file $CONFIG not found"
 [ -n "$CONFIG" ] || [ -f "$CONF_DIR/district.yaml" ] || die "first install: give --config district.yaml"
 { [ -z "$CERT" ] && [ -z "$KEY" ]; } || { [ -f "$CERT" ] && [ -f "$KEY" ]; } \
@@ -90,7 +94,7 @@ if [ "$REPO" != "$PREFIX/src" ]; then
     rm -rf "$PREFIX/src"
     mv "$PREFIX/src.new" "$PREFIX/src"
 fi
-[ -x "$PREFIX/.venv/bin/python" ] || python3 -m venv "$PREFIX/.venv"
+[ -x "$PREFIX/.venv/bin/python" ] || "$PYTHON" -m venv "$PREFIX/.venv"
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip
 "$PREFIX/.venv/bin/pip" install -q --upgrade "$PREFIX/src"
 BIN="$PREFIX/.venv/bin/radio-district"
@@ -154,7 +158,7 @@ elif [ ! -f "$BROKER_DIR/tls/server.crt" ]; then
         -keyout "$BROKER_DIR/tls/server.key" -out "$BROKER_DIR/tls/server.csr" \
         -subj "/CN=$HOST" 2>/dev/null)
     openssl x509 -req -in "$BROKER_DIR/tls/server.csr" -CA "$CONF_DIR/district-ca.crt" \
-        -CAkey "$CONF_DIR/private/ca.key" -CAcreateserial -days 1825 \
+        -CAkey "$CONF_DIR/private/ca.key" -CAserial "$CONF_DIR/private/ca.srl" -CAcreateserial -days 1825 \
         -extfile <(printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\n' "$HOST") \
         -out "$BROKER_DIR/tls/server.crt" 2>/dev/null
     rm -f "$BROKER_DIR/tls/server.csr"
@@ -191,12 +195,17 @@ EOF
 # --- systemd --------------------------------------------------------------------------
 say "installing $UNIT"
 install -m 0644 "$REPO/systemd/$UNIT" "/etc/systemd/system/$UNIT"
-systemctl daemon-reload
+# systemd may not be running (a chroot preparing an SD card image, a container):
+# then the units are only enabled, and start at the next boot.
+RUNNING=0
+if [ -d /run/systemd/system ]; then RUNNING=1; systemctl daemon-reload; fi
 systemctl enable mosquitto.service "$UNIT"
-if [ "$START" -eq 1 ]; then
+if [ "$START" -eq 1 ] && [ "$RUNNING" -eq 1 ]; then
     systemctl restart mosquitto.service
     systemctl restart "$UNIT"
     say "started; follow them with: journalctl -u mosquitto -u $UNIT -f"
+elif [ "$RUNNING" -eq 0 ]; then
+    say "systemd is not running here: mosquitto and $UNIT are enabled and start at the next boot"
 fi
 
 CA="$(conf_value ca)"

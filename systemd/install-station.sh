@@ -10,6 +10,9 @@ STATE_DIR=/var/lib/commune-radio
 SERVICE_USER=radio-station
 UNIT=radio-station.service
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The distribution's Python (apt's python3-lgpio belongs to it; a pyenv under /root would
+# not even be readable by the service user).
+PYTHON="${PYTHON:-/usr/bin/python3}"
 
 usage() {
     cat <<EOF
@@ -56,6 +59,7 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
 [ -f "$REPO/pyproject.toml" ] || die "$REPO is not a Commune Radio checkout"
+[ -x "$PYTHON" ] || die "$PYTHON not found (apt-get install python3 python3-venv, or set PYTHON=...)"
 if [ -n "$FROM" ]; then
     [ -f "$FROM/station.yaml" ] || die "$FROM/station.yaml not found (make DIR with radio-district provision)"
     CONFIG="$FROM/station.yaml"
@@ -99,7 +103,7 @@ fi
 venv_args=()
 if [ "$SITE" -eq 1 ] || is_pi; then venv_args+=(--system-site-packages); fi
 if [ ! -x "$PREFIX/.venv/bin/python" ]; then
-    python3 -m venv "${venv_args[@]}" "$PREFIX/.venv"
+    "$PYTHON" -m venv "${venv_args[@]}" "$PREFIX/.venv"
 fi
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip
 "$PREFIX/.venv/bin/pip" install -q --upgrade "$PREFIX/src"
@@ -110,7 +114,9 @@ install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
 put() {  # put SRC NAME MODE OWNER: copy unless present (or --replace)
     local src="$1" dest="$CONF_DIR/$2" mode="$3" owner="$4"
     [ -f "$src" ] || return 0
-    if [ -f "$dest" ] && [ "$REPLACE" -eq 0 ] && ! cmp -s "$src" "$dest"; then
+    if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
+        :  # unchanged
+    elif [ -f "$dest" ] && [ "$REPLACE" -eq 0 ]; then
         say "keeping the installed $dest (use --replace to overwrite)"
     else
         install -m "$mode" -o "$owner" -g "$SERVICE_USER" "$src" "$dest"
@@ -151,15 +157,20 @@ fi
 # --- systemd --------------------------------------------------------------------------
 say "installing $UNIT"
 install -m 0644 "$REPO/systemd/$UNIT" "/etc/systemd/system/$UNIT"
-systemctl daemon-reload
+# systemd may not be running (a chroot preparing an SD card image, a container):
+# then the units are only enabled, and start at the next boot.
+RUNNING=0
+if [ -d /run/systemd/system ]; then RUNNING=1; systemctl daemon-reload; fi
 # No RTC on a Pi: let time-sync.target wait for NTP (radio-station.service is After= it).
 if systemctl list-unit-files systemd-time-wait-sync.service >/dev/null 2>&1; then
     systemctl enable systemd-time-wait-sync.service >/dev/null 2>&1 || true
 fi
 systemctl enable "$UNIT"
-if [ "$START" -eq 1 ] && [ "$EXAMPLE" -eq 0 ]; then
+if [ "$START" -eq 1 ] && [ "$EXAMPLE" -eq 0 ] && [ "$RUNNING" -eq 1 ]; then
     systemctl restart "$UNIT"
     say "started; follow it with: journalctl -u $UNIT -f"
+elif [ "$RUNNING" -eq 0 ]; then
+    say "systemd is not running here: $UNIT is enabled and starts at the next boot"
 fi
 
 echo
