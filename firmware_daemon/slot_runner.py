@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STEP_DETECT_S = 2.0  # a wall/monotonic disagreement above this is a clock step
 BUSY_POLL_S = 0.05  # real seconds between looks while an airing runs
+SIMULATED_IDLE_S = 3600.0  # simulated clock with no slot left: look again an hour later
 PREEMPT_RANK = PRIORITY_RANK["emergency"]  # only an emergency stops an airing in progress
 UNSYNCED_MESSAGE = "clock-unsynced: scheduled airings wait for a synchronized clock"
 
@@ -283,7 +284,9 @@ class SlotRunner:
         return wait_s if self.clock.simulated else min(wait_s, self.max_step_s)
 
     def _until_end(self, schedule: Schedule, now_at: datetime) -> float:
-        return max(self.max_step_s, (schedule.end_at - now_at).total_seconds())
+        """Simulated clock, nothing left to air: jump to the schedule's end, then by hours."""
+        return max(SIMULATED_IDLE_S if now_at >= schedule.end_at else self.max_step_s,
+                   (schedule.end_at - now_at).total_seconds())
 
     def _detect_wall_step(self, now_at: datetime) -> bool:
         now_mono = self.clock.monotonic()

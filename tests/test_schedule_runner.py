@@ -402,3 +402,18 @@ def test_runner_fetches_media_when_schedule_arrives(tmp_path: Path, wav: bytes,
     assert sorted(p.name for p in st.cache.directory.iterdir()) == [sha256_hex(wav)]  # old pruned
     st.run_until(vn(2024, 3, 5, 6, 35))
     assert [e["outcome"] for e in st.events()] == ["completed"]
+
+
+def test_runner_hostile_update_keeps_previous_schedule_airing(tmp_path: Path, wav: bytes,
+                                                              stations: list[Station]) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    assert st.runner.on_schedule(schedule_jws(wav, version=3)).accepted
+    intruder = new_signer()
+    forged = intruder.sign(payload(version=9, slots=[]), "cr-schedule+json")
+    result = st.runner.on_schedule(forged)
+    assert result.status == "rejected"
+    assert st.state.schedule.schedule_version == 3
+    assert "unknown-kid" in (st.state.schedule.schedule_error or "")
+    st.run_until(vn(2024, 3, 5, 7, 0))
+    assert st.summary() == [("cds-a", "2024-03-05T06:30:00.000+07:00", "completed", None)]
