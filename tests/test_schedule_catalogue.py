@@ -206,3 +206,27 @@ def test_schedule_show_reports_acked_version_and_errors(mqtt_env: BrokerEnv, tmp
     assert "2" in line and "1" in line and "not yet applied" in line
     assert "old-version" in line and "media missing: cds-2026-10-mo-hinh" in line
     assert json.loads(parse_jws(jws)[2])["schedule_version"] == 1
+
+
+def test_catalogue_url_media_is_downloaded_once(tmp_path: Path) -> None:
+    from mqtt_broker import make_district
+
+    from district_collector.schedule_publish import resolve_media
+
+    kit = make_district(tmp_path / "district")
+    wav = make_wav(tmp_path / "remote.wav", seconds=0.4)
+    with media_server() as server:
+        server.files["/tinh/cds.wav"] = wav
+        path = write(tmp_path / "office", f"""
+month: 2024-12
+segments:
+  - {{id: a, title: "Chuyển đổi số", program: chuyen-doi-so, media: "{server.url('/tinh/cds.wav')}"}}
+  - {{id: b, title: "Chuyển đổi số (phát lại)", program: chuyen-doi-so, media: "{server.url('/tinh/cds.wav')}"}}
+slots:
+  - {{segment: a, every: [monday], at: "06:30"}}
+  - {{segment: b, every: [friday], at: "06:30"}}
+""")
+        media = resolve_media(load_catalogue(path), kit.config)
+        assert [r[0] for r in server.requests] == ["/tinh/cds.wav"]  # fetched once for both
+    assert media["a"] == media["b"] == {"sha256": sha256_hex(wav), "url": server.url("/tinh/cds.wav"),
+                                        "bytes": len(wav), "duration_s": 0.4}

@@ -158,6 +158,8 @@ def test_month_cli_simulate_airs_schedule_already_in_force(tmp_path: Path, captu
     path = station_yaml(tmp_path, None, f"district_keys: [{json.dumps(district.public_jwk)}]\n")
     config = load_station_config(path)
     load_or_create_private_key(config.key_path)
+    assert station_main(["-c", str(path), "schedule"]) == 0
+    assert "no schedule in force at station dak-koi-01" in capsys.readouterr().out
     wav = make_wav(tmp_path / "a.wav", seconds=0.2)
     store = ScheduleStore(config.data_dir / "schedule", district="kon-ray", station="dak-koi-01",
                           keys=KeyRing.from_jwks([district.public_jwk]))
