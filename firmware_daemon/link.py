@@ -67,7 +67,7 @@ MAX_MESSAGE_BYTES = 256 * 1024
 MIN_SESSION_EXPIRY_S = 7 * 24 * 3600
 ACK_TYP = "cr-ack+json"
 MAX_ACK_ALSO = 100_000
-MAX_AHEAD = 2_000  # rows read at most per page when the outbox cannot page by seq
+MAX_AHEAD = 2_000  # default LinkSettings.max_ahead
 
 
 class LinkOutbox(Protocol):
@@ -99,6 +99,7 @@ class LinkSettings:
     session_expiry_s: int = MIN_SESSION_EXPIRY_S
     republish_s: float = 300.0
     batch: int = 200
+    max_ahead: int = MAX_AHEAD  # rows read at most per page when the outbox cannot page by seq
     status_min_interval_s: float = 2.0
     status_counters_interval_s: float = 30.0
     status_heartbeat_s: float = 900.0  # a fresh status at least this often (uptime, at)
@@ -420,10 +421,10 @@ class StationLink:
         if self._unacked_after:
             return list(outbox.unacked(limit, after=after))  # type: ignore[call-arg]
         # No paging in the outbox: every unacked seq <= after was sent in this round, so
-        # this window reaches past the cursor. It is capped (MAX_AHEAD rows), so while the
-        # district does not ack, a round stops MAX_AHEAD events ahead instead of reading
-        # the whole backlog into memory; acks (or the next round) move it on.
-        window = min(limit + self._sent_in_round, MAX_AHEAD)
+        # this window reaches past the cursor. It is capped (``max_ahead`` rows), so while
+        # the district does not ack, a round stops ``max_ahead`` events ahead instead of
+        # reading the whole backlog into memory; acks (or the next round) move it on.
+        window = min(limit + self._sent_in_round, self.settings.max_ahead)
         rows = outbox.unacked(window)
         self.stats.max_rows_read = max(self.stats.max_rows_read, len(rows))
         return [(seq, jws) for seq, jws in rows if seq > after][:limit]

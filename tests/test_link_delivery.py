@@ -29,7 +29,7 @@ from test_link_support import (
 from district_collector.service import CollectorService
 from district_collector.store import Store
 from firmware_daemon.config import load_station_config
-from firmware_daemon.link import MAX_AHEAD, StationLink
+from firmware_daemon.link import StationLink
 from firmware_daemon.status import ScheduleState, StationState
 from radio_protocol.jose import (
     KeyRing,
@@ -163,18 +163,18 @@ def test_link_broker_down_at_start_then_delivers(env: BrokerEnv, tmp_path: Path,
 
 def test_link_catches_up_after_30_days_offline(env: BrokerEnv, tmp_path: Path,
                                                stop_list: list[Any]) -> None:
-    """~30 days x 80 airings: 2,400 events wait in the outbox, then all arrive once."""
+    """~30 days x 70 airings: 2,100 events wait in the outbox, then all arrive once."""
     config = load_station_config(write_station_config(env, tmp_path / "st"))
     outbox = open_outbox(config)
-    append_events(outbox, 2400)
+    append_events(outbox, 2100)
     start_collector(env, stop_list)
     link = make_link(config, outbox, batch=200)
     link.start()
     stop_list.append(link)
     wait_until(lambda: outbox.pending_count() == 0, 40, "the 30-day backlog to drain", step_s=0.1)
-    assert_store_exact(env, 2400)
+    assert_store_exact(env, 2100)
     # bounded batches: never more than one batch of publishes waited for PUBACK at once
-    assert link.stats.events_published >= 2400
+    assert link.stats.events_published >= 2100
     assert 0 < link.stats.max_in_flight <= 200
 
 
@@ -270,24 +270,24 @@ def test_link_broker_sigkill_mid_stream_loses_nothing(env: BrokerEnv, tmp_path: 
                                                       stop_list: list[Any]) -> None:
     config = load_station_config(write_station_config(env, tmp_path / "st", republish_s=1.0))
     outbox = open_outbox(config)
-    append_events(outbox, 1500)
+    append_events(outbox, 500)
     start_collector(env, stop_list)
-    link = make_link(config, outbox, batch=100)
+    link = make_link(config, outbox, batch=50)
     link.start()
     stop_list.append(link)
-    wait_until(lambda: outbox.pending_count() < 1200, 15, "delivery to be under way", step_s=0.005)
+    wait_until(lambda: outbox.pending_count() < 400, 15, "delivery to be under way", step_s=0.005)
     env.broker.kill()
-    assert 0 < outbox.pending_count() < 1500, "the kill must land mid-stream"
-    append_events(outbox, 100)  # recorded while the broker is gone
+    assert 0 < outbox.pending_count() < 500, "the kill must land mid-stream"
+    append_events(outbox, 50)  # recorded while the broker is gone
     env.broker.start()
     wait_until(lambda: outbox.pending_count() == 0, 30, "delivery after the broker restart", step_s=0.1)
     assert link.stats.connects >= 2
-    assert_store_exact(env, 1600)
+    assert_store_exact(env, 550)
 
 
 def test_link_backlog_with_collector_away_reads_bounded_pages(env: BrokerEnv, tmp_path: Path,
                                                              stop_list: list[Any]) -> None:
-    """3,000 unacked events and no acks coming: the link runs at most MAX_AHEAD ahead,
+    """600 unacked events and no acks coming: the link runs at most ``max_ahead`` ahead,
     then everything arrives once the collector is back (acks move the window, no re-publish)."""
     config = load_station_config(write_station_config(env, tmp_path / "st", republish_s=60.0))
     collector = CollectorService(env.config, env.district_signer)
@@ -295,18 +295,18 @@ def test_link_backlog_with_collector_away_reads_bounded_pages(env: BrokerEnv, tm
     wait_until(collector.connected.is_set, 5, "the collector to connect")
     collector.stop()
     outbox = open_outbox(config)
-    append_events(outbox, 3000)
-    link = make_link(config, outbox, batch=200)
+    append_events(outbox, 600)
+    link = make_link(config, outbox, batch=50, max_ahead=200)
     link.start()
     stop_list.append(link)
-    wait_until(lambda: link.stats.events_published >= MAX_AHEAD, 15, "the first pages")
+    wait_until(lambda: link.stats.events_published >= 200, 15, "the first pages")
     time.sleep(0.3)
-    assert link.stats.events_published == MAX_AHEAD and outbox.pending_count() == 3000
+    assert link.stats.events_published == 200 and outbox.pending_count() == 600
     start_collector(env, stop_list)
     wait_until(lambda: outbox.pending_count() == 0, 30, "the backlog after the collector returned",
                step_s=0.1)
-    assert link.stats.max_rows_read <= MAX_AHEAD and link.stats.max_in_flight <= 200
-    assert_store_exact(env, 3000)
+    assert link.stats.max_rows_read <= 200 and link.stats.max_in_flight <= 50
+    assert_store_exact(env, 600)
 
 
 def test_link_ack_beyond_last_seq_is_flagged(env: BrokerEnv, tmp_path: Path, stop_list: list[Any],
