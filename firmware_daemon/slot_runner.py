@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 STEP_DETECT_S = 2.0  # a wall/monotonic disagreement above this is a clock step
 BUSY_POLL_S = 0.05  # real seconds between looks while an airing runs
+BUSY_CHECK_EVERY = 10  # ... and a full step (pre-emption, misses) every this many looks
 SIMULATED_IDLE_S = 3600.0  # simulated clock with no slot left: look again an hour later
 PREEMPT_RANK = PRIORITY_RANK["emergency"]  # only an emergency stops an airing in progress
 UNSYNCED_MESSAGE = "clock-unsynced: scheduled airings wait for a synchronized clock"
@@ -120,6 +121,7 @@ class SlotRunner:
         self._on_event = on_event or (lambda: None)
         self.waiting_reason: str | None = None
         self._airing: _Airing | None = None
+        self._busy_polls = 0
         self._started_at = clock.now()
         self._unsynced_seen_at: datetime | None = None
         self._last_mono = clock.monotonic()
@@ -227,6 +229,9 @@ class SlotRunner:
         airing = self._airing
         if airing is not None:
             airing.thread.join(BUSY_POLL_S)
+            self._busy_polls += 1
+            if airing.thread.is_alive() and self._busy_polls % BUSY_CHECK_EVERY:
+                return self.clock.monotonic()  # the full look (pre-emption) twice a second
         elif self.clock.simulated and self.store.current is None:
             # simulated time starts once a schedule is in force (it may still be on its
             # way from the broker): hold the clock, let the daemon run posted work
