@@ -26,7 +26,7 @@ from district_collector.report import (
     report_table,
     schedules_from_store,
 )
-from district_collector.scoring import Period, ScoringError
+from district_collector.scoring import Period, ScoringError, no_gc_pauses
 from district_collector.verify import format_result, verify_bundle
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SystemClock
@@ -74,7 +74,8 @@ def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str
         raise ScoringError(f"{config.source}: no stations are registered, so there is nothing to report")
     store = _open_store(config)
     try:
-        events = list(period_events_from_store(store, registry, period))
+        with no_gc_pauses():
+            events = list(period_events_from_store(store, registry, period))
     finally:
         store.close()
     schedules = schedules_from_store(config.database, period)

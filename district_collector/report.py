@@ -58,8 +58,13 @@ class StoredEvent:
 def decode_payload(jws: bytes) -> dict[str, Any]:
     """The payload object of a stored (already verified) JWS, without re-verifying."""
     try:
-        members = json.loads(jws)
-        raw = base64.urlsafe_b64decode(members["payload"] + "=" * (-len(members["payload"]) % 4))
+        start = jws.find(b'"payload":"')  # our own compact form: skip parsing the wrapper
+        if start >= 0:
+            start += 11
+            encoded = jws[start:jws.index(b'"', start)]
+        else:
+            encoded = json.loads(jws)["payload"].encode("ascii")
+        raw = base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
         payload = json.loads(raw)
     except (ValueError, KeyError, TypeError) as exc:
         try:  # the strict parser names the problem
