@@ -5,10 +5,13 @@ The amplifier goes off on every path: normal end, audio or media error, any exce
 and a ``stop`` event (set by SIGTERM/SIGINT, or by the scheduler to pre-empt). Every
 wait goes through the injected :class:`~radio_protocol.clock.Clock` and watches ``stop``.
 
+The media file and the sound device are opened (``prepare``) before the amplifier goes
+on: a missing file or a dead card is a ``failed`` airing that never powers the speakers.
+
 Outcomes (PROTOCOL.md): ``completed`` (the whole segment went out; a stop during the tail
 only shortens the tail), ``interrupted`` (the amp was on, then the airing stopped early),
-``failed`` (could not start: media missing/corrupt before the amp was switched, device
-refused the stream before the first sample), ``missed`` (see :meth:`Airer.record_missed`).
+``failed`` (could not start: media missing/corrupt or device missing/refusing, found
+before the amp was switched), ``missed`` (see :meth:`Airer.record_missed`).
 """
 
 from __future__ import annotations
@@ -50,8 +53,25 @@ class AmplifierSwitch(Protocol):
     def confirmed(self) -> bool | None: ...
 
 
+class PreparedAudio(Protocol):
+    """What the airing needs of ``hal.audio.PreparedPlayback``: media and stream open."""
+
+    @property
+    def info(self) -> Any: ...
+
+    def run(self, *, stop: threading.Event | None = None,
+            on_start: Callable[[], None] | None = None) -> Any: ...
+
+    def close(self) -> None: ...
+
+
 class AudioPlayer(Protocol):
-    """What the airing needs of ``hal.audio.AudioOutput`` (or ``hal.fake.FakeAudioOutput``)."""
+    """What the airing needs of ``hal.audio.AudioOutput`` (or ``hal.fake.FakeAudioOutput``).
+
+    A player that also has ``prepare(path, *, margin_s) -> PreparedAudio`` (both of hal's
+    do) gets its media and device checked before the amplifier goes on; one with only
+    ``probe``/``play`` has its media checked (``probe``) but its device only when it plays.
+    """
 
     def probe(self, path: Path) -> Any: ...
 
@@ -128,12 +148,13 @@ class Airer:
         media_path = Path(media_path)
         progress = _Progress(attempt_at=self._clock.now())
         interrupt: BaseException | None = None
+        prepared: PreparedAudio | None = None
         try:
-            progress.media_s = float(self._audio.probe(media_path).duration_s)
+            prepared = self._prepare(media_path, progress)  # the amp is still off here
             if stop.is_set():
                 progress.stop(stop_reason)
             else:
-                self._run(media_path, stop, stop_reason, progress)
+                self._run(media_path, stop, stop_reason, progress, prepared)
         except HalError as exc:  # AudioDeviceError, MediaError, AmplifierError
             log.error("airing error segment=%s reason=%s detail=%s", segment.id, exc.reason,
                       exc.detail)
@@ -149,14 +170,27 @@ class Airer:
             interrupt = exc
         finally:
             self._switch_off(progress)
+            if prepared is not None:
+                _release(prepared)
         payload = self._commit(self._record(segment, progress, slot_at, schedule_version,
                                             priority))
         if interrupt is not None:
             raise interrupt
         return payload
 
+    def _prepare(self, media_path: Path, progress: _Progress) -> PreparedAudio | None:
+        """Open the media and the device (amp still off); None for a player without
+        ``prepare``, whose media is then only probed. Raises ``HalError``."""
+        prepare = getattr(self._audio, "prepare", None)
+        if prepare is None:
+            progress.media_s = float(self._audio.probe(media_path).duration_s)
+            return None
+        prepared: PreparedAudio = prepare(media_path, margin_s=self._config.audio.margin_s)
+        progress.media_s = float(prepared.info.duration_s)
+        return prepared
+
     def _run(self, media_path: Path, stop: threading.Event, stop_reason: str,
-             progress: _Progress) -> None:
+             progress: _Progress, prepared: PreparedAudio | None) -> None:
         """amp on -> warm-up -> audio -> tail; the caller switches off."""
         amp_cfg = self._config.amplifier
         self._amp.on()
@@ -171,9 +205,12 @@ class Airer:
             progress.started_mono = self._clock.monotonic()
             progress.started_at = self._clock.now()
 
-        progress.result = self._audio.play(media_path, stop=stop,
-                                           margin_s=self._config.audio.margin_s,
-                                           on_start=on_start)
+        if prepared is not None:
+            progress.result = prepared.run(stop=stop, on_start=on_start)
+        else:
+            progress.result = self._audio.play(media_path, stop=stop,
+                                               margin_s=self._config.audio.margin_s,
+                                               on_start=on_start)
         progress.ended_at = self._clock.now()
         if progress.result.stopped:
             progress.stop(stop_reason)
@@ -271,3 +308,11 @@ class Airer:
                  record.outcome, self._station.station, entry.seq, record.segment.id,
                  record.reason, record.played_s)
         return entry.payload
+
+
+def _release(prepared: PreparedAudio) -> None:
+    """Close a prepared playback (a no-op once it ran); never raises."""
+    try:
+        prepared.close()
+    except Exception:
+        log.exception("releasing the audio stream failed")

@@ -29,11 +29,48 @@ class FakePlay:
     error: BaseException | None
 
 
+class FakePrepared:
+    """What ``FakeAudioOutput.prepare`` returns: ``info``, ``run`` once, ``close``.
+
+    ``ran`` and ``closed`` tell a test what the caller did with it.
+    """
+
+    def __init__(self, fake: FakeAudioOutput, path: Path, info: MediaInfo,
+                 margin_s: float) -> None:
+        self.path = path
+        self.info = info
+        self.margin_s = margin_s
+        self.ran = False
+        self.closed = False
+        self._fake = fake
+
+    def run(
+        self,
+        *,
+        stop: threading.Event | None = None,
+        on_start: Callable[[], None] | None = None,
+    ) -> PlaybackResult:
+        if self.ran or self.closed:
+            raise RuntimeError("a prepared playback runs once (and not after close)")
+        self.ran = True
+        return self._fake._run(self.path, stop, self.margin_s, on_start)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def __enter__(self) -> FakePrepared:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class FakeAudioOutput:
     """Records plays and answers like ``AudioOutput`` without a sound card.
 
-    ``fail_with``: raise this exception from every ``play`` (after ``on_start`` when
-    ``fail_after_start`` is True, as a device failing mid-segment would).
+    ``fail_with``: raise this exception from every ``prepare``/``play`` (as a refusing
+    device would), or, when ``fail_after_start`` is True, from ``run`` after
+    ``on_start`` (as a device failing mid-segment would).
     ``hang``: behave like a hung card: call ``on_start``, then wait ``margin_s`` of
     real time (or until ``release()``) and raise ``AudioDeviceError``, as the real
     deadline does; pass a small ``margin_s`` in tests.
@@ -63,6 +100,7 @@ class FakeAudioOutput:
         self.stop_at_s = stop_at_s
         self.pace = pace
         self.plays: list[FakePlay] = []
+        self.prepared: list[FakePrepared] = []
         self._released = threading.Event()
 
     def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
@@ -72,6 +110,20 @@ class FakeAudioOutput:
         """Let a hanging ``play`` return (raising) at once."""
         self._released.set()
 
+    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> FakePrepared:
+        """Like ``AudioOutput.prepare``: check the media (and fail as a refusing device
+        does when ``fail_with`` is set without ``fail_after_start``), play nothing."""
+        try:
+            if self.fail_with is not None and not self.fail_after_start:
+                raise self.fail_with
+            info = probe(path)
+        except BaseException as exc:
+            self.plays.append(FakePlay(Path(path), margin_s, None, exc))
+            raise
+        prepared = FakePrepared(self, Path(path), info, margin_s)
+        self.prepared.append(prepared)
+        return prepared
+
     def play(
         self,
         path: str | os.PathLike[str],
@@ -80,12 +132,22 @@ class FakeAudioOutput:
         margin_s: float = 5.0,
         on_start: Callable[[], None] | None = None,
     ) -> PlaybackResult:
+        with self.prepare(path, margin_s=margin_s) as prepared:
+            return prepared.run(stop=stop, on_start=on_start)
+
+    def _run(
+        self,
+        path: Path,
+        stop: threading.Event | None,
+        margin_s: float,
+        on_start: Callable[[], None] | None,
+    ) -> PlaybackResult:
         try:
             result = self._play(path, stop, margin_s, on_start)
         except BaseException as exc:
-            self.plays.append(FakePlay(Path(path), margin_s, None, exc))
+            self.plays.append(FakePlay(path, margin_s, None, exc))
             raise
-        self.plays.append(FakePlay(Path(path), margin_s, result, None))
+        self.plays.append(FakePlay(path, margin_s, result, None))
         return result
 
     def _play(
@@ -95,8 +157,6 @@ class FakeAudioOutput:
         margin_s: float,
         on_start: Callable[[], None] | None,
     ) -> PlaybackResult:
-        if self.fail_with is not None and not self.fail_after_start:
-            raise self.fail_with
         media = open_media(path)
         with media:
             media_s = media.frames / media.samplerate

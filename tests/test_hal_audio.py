@@ -500,3 +500,63 @@ def test_audio_settings_error_lists_every_refusal() -> None:
         AudioOutput("USB")._settings(portaudio, card, MediaInfo(1.0, 22050, 1, 22050))  # type: ignore[arg-type]
     assert "'USB Audio' refuses every format tried" in str(caught.value)
     assert "22050 Hz x1" in str(caught.value) and "48000 Hz x1" in str(caught.value)
+
+
+def test_audio_prepare_opens_without_playing_then_runs_once(
+    tmp_path: Path, capture_file: Path
+) -> None:
+    media = _write(tmp_path / "a.wav", _tone(0.3), subtype="PCM_16")
+    output = AudioOutput("testout")
+
+    with output.prepare(media) as prepared:
+        assert prepared.info == probe(media)
+        assert (prepared.device, prepared.samplerate, prepared.channels) == ("testout", RATE, 2)
+        assert capture_file.stat().st_size == 0  # the device is open, nothing went out
+        result = prepared.run()
+        with pytest.raises(RuntimeError, match="runs once"):
+            prepared.run()
+
+    assert result.played_s == pytest.approx(0.3)
+    assert np.array_equal(
+        _trim(_capture(capture_file, 2)), _trim(sf.read(str(media), dtype="int16")[0])
+    )
+
+
+def test_audio_prepare_close_releases_an_unplayed_stream(
+    tmp_path: Path, capture_file: Path
+) -> None:
+    import hal.devices
+
+    media = _write(tmp_path / "a.wav", _tone(0.2))
+    spies: list[_StreamSpy] = []
+    before = hal.devices._open_streams  # a stream of another test may still be reaped
+    prepared = AudioOutput("testout", stream_factory=_spy_factory(spies)).prepare(media)
+    assert hal.devices._open_streams == before + 1
+    prepared.close()
+    prepared.close()
+    assert spies[0].calls == ["close"] and hal.devices._open_streams == before
+    with pytest.raises(RuntimeError):
+        prepared.run()
+
+
+def test_audio_prepare_hung_open_gives_up_within_margin(
+    tmp_path: Path, capture_file: Path
+) -> None:
+    media = _write(tmp_path / "a.wav", _tone(0.2))
+    release = threading.Event()
+    spies: list[_StreamSpy] = []
+    real_factory = _spy_factory(spies)
+
+    def slow_factory(**kwargs: Any) -> _StreamSpy:
+        release.wait(10)  # a card whose open blocks (driver hang)
+        return real_factory(**kwargs)
+
+    begun = time.monotonic()
+    with pytest.raises(AudioDeviceError, match="opening it took more than 0.3 s"):
+        AudioOutput("testout", stream_factory=slow_factory).prepare(media, margin_s=0.3)
+    assert time.monotonic() - begun < 0.3 + 0.5
+    release.set()
+    deadline = time.monotonic() + 5
+    while not (spies and spies[0].closed.is_set()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert spies[0].calls == ["close"]  # the late stream was closed, never started

@@ -110,3 +110,20 @@ def test_fake_audio_and_hal_audio_import_do_not_load_portaudio() -> None:
     code = "import sys, hal.fake, hal.audio; print('sounddevice' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_fake_audio_prepare_fails_like_a_refusing_device_and_runs_once(tmp_path: Path) -> None:
+    media = _media(tmp_path)
+    boom = AudioDeviceError("no such card")
+    with pytest.raises(AudioDeviceError):
+        FakeAudioOutput(fail_with=boom).prepare(media)
+
+    fake = FakeAudioOutput()
+    prepared = fake.prepare(media, margin_s=3.0)
+    assert prepared.info.frames == RATE and fake.plays == []
+    result = prepared.run()
+    with pytest.raises(RuntimeError, match="runs once"):
+        prepared.run()
+    prepared.close()
+    assert fake.prepared == [prepared] and prepared.ran and prepared.closed
+    assert [(p.margin_s, p.result) for p in fake.plays] == [(3.0, result)]

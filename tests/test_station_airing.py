@@ -150,22 +150,32 @@ def test_airing_seq_and_prev_chain_across_outcomes(tmp_path: Path, media: Path,
     assert stored[2]["prev"] is not None and stored[1]["prev"] is not None
 
 
-@pytest.mark.parametrize(("audio", "outcome", "reason"), [
-    (FakeAudioOutput(fail_with=AudioDeviceError("no such card")), "failed", "audio-device"),
+ON_OFF = [False, True, False]
+NEVER_ON = [False]
+
+
+@pytest.mark.parametrize(("audio", "outcome", "reason", "states"), [
+    (FakeAudioOutput(fail_with=AudioDeviceError("no such card")), "failed", "audio-device",
+     NEVER_ON),
+    (FakeAudioOutput(fail_with=RuntimeError("bug")), "failed", "software-error", NEVER_ON),
     (FakeAudioOutput(fail_with=AudioDeviceError("unplugged"), fail_after_start=True),
-     "interrupted", "audio-device"),
-    (FakeAudioOutput(hang=True), "interrupted", "audio-device"),
-    (FakeAudioOutput(fail_with=RuntimeError("bug")), "failed", "software-error"),
-    (FakeAudioOutput(stop_at_s=0.5), "interrupted", "preempted"),
-], ids=["device-refuses", "device-dies", "device-hangs", "exception", "preempted"])
+     "interrupted", "audio-device", ON_OFF),
+    (FakeAudioOutput(hang=True), "interrupted", "audio-device", ON_OFF),
+    (FakeAudioOutput(fail_with=RuntimeError("bug"), fail_after_start=True),
+     "interrupted", "software-error", ON_OFF),
+    (FakeAudioOutput(stop_at_s=0.5), "interrupted", "preempted", ON_OFF),
+], ids=["device-refuses", "prepare-crashes", "device-dies", "device-hangs", "exception",
+        "preempted"])
 def test_airing_error_paths_switch_amp_off(tmp_path: Path, media: Path, rigs: list[Rig],
-                                           audio: Any, outcome: str, reason: str) -> None:
+                                           audio: FakeAudioOutput, outcome: str, reason: str,
+                                           states: list[bool]) -> None:
     rig = make_rig(rigs, tmp_path, audio)
     payload = rig.airer.air(SEGMENT, media, stop_reason="preempted")
     assert (payload["outcome"], payload["reason"]) == (outcome, reason)
-    assert rig.states() == [False, True, False]
+    assert rig.states() == states  # a device that fails to open never switches the amp on
     assert not rig.amp.is_on
-    assert payload["amp"]["off_at"] is not None
+    assert (payload["amp"]["off_at"] is not None) is (states == ON_OFF)
+    assert all(p.ran or p.closed for p in audio.prepared)  # the stream was released
     assert rig.stored() == [payload]
 
 
@@ -199,6 +209,8 @@ def test_airing_stop_during_warmup_is_interrupted(tmp_path: Path, media: Path,
     assert rig.states() == [False, True, False]
     assert rig.pin.states[-1].timestamp < 1.0  # off long before the warm-up would have ended
     assert rig.audio.plays == []
+    (prepared,) = rig.audio.prepared
+    assert prepared.closed and not prepared.ran  # the opened stream was released unplayed
 
 
 def test_airing_stop_before_start_fails_without_amp(tmp_path: Path, media: Path,
@@ -222,7 +234,8 @@ def test_airing_amp_feedback_confirms(tmp_path: Path, media: Path, rigs: list[Ri
 
 def test_airing_keyboard_interrupt_records_then_propagates(tmp_path: Path, media: Path,
                                                            rigs: list[Rig]) -> None:
-    rig = make_rig(rigs, tmp_path, FakeAudioOutput(fail_with=KeyboardInterrupt()))  # type: ignore[arg-type]
+    rig = make_rig(rigs, tmp_path, FakeAudioOutput(fail_with=KeyboardInterrupt(),
+                                                   fail_after_start=True))
     with pytest.raises(KeyboardInterrupt):
         rig.airer.air(SEGMENT, media)
     assert [(p["outcome"], p["reason"]) for p in rig.stored()] == [("interrupted", "shutdown")]
@@ -274,3 +287,52 @@ def test_airing_real_audio_hung_device_is_interrupted_and_amp_off(
     assert payload["level"] == {"rms_dbfs": None, "peak_dbfs": None, "silent_s": None}
     assert rig.states() == [False, True, False] and not rig.amp.is_on
     assert rig.stored() == [payload]
+
+
+class _PlayOnly:
+    """A player with only ``probe`` and ``play`` (no ``prepare``), as some callers pass."""
+
+    def __init__(self, inner: FakeAudioOutput) -> None:
+        self.inner = inner
+
+    def probe(self, path: Path) -> Any:
+        return self.inner.probe(path)
+
+    def play(self, path: Path, **kwargs: Any) -> Any:
+        return self.inner.play(path, **kwargs)
+
+
+@pytest.mark.parametrize(("fail", "outcome", "states"), [
+    (None, "completed", ON_OFF),
+    (AudioDeviceError("no card"), "failed", ON_OFF),  # found only once the amp is on
+])
+def test_airing_player_without_prepare_still_airs(tmp_path: Path, media: Path, rigs: list[Rig],
+                                                  fail: AudioDeviceError | None, outcome: str,
+                                                  states: list[bool]) -> None:
+    rig = make_rig(rigs, tmp_path, _PlayOnly(FakeAudioOutput(fail_with=fail)))
+    payload = rig.airer.air(SEGMENT, media)
+    assert payload["outcome"] == outcome and payload["media_s"] == 1.5
+    assert rig.states() == states
+
+
+def test_airing_real_audio_device_hung_at_open_never_switches_amp(
+        tmp_path: Path, media: Path, rigs: list[Rig], capture_file: Path) -> None:
+    from hal.audio import AudioOutput
+
+    release = threading.Event()
+
+    def hanging_open(**kwargs: Any) -> Any:
+        release.wait(10)
+        raise RuntimeError("device gone")
+
+    audio = AudioOutput("testout", stream_factory=hanging_open)
+    rig = make_rig(rigs, tmp_path, audio, clock=SystemClock(), warmup_s=0.1)
+    begun = SystemClock().monotonic()
+    try:
+        payload = rig.airer.air(SEGMENT, media)  # margin 0.5 s
+    finally:
+        release.set()
+    assert SystemClock().monotonic() - begun < 0.5 + 1.0
+    assert (payload["outcome"], payload["reason"]) == ("failed", "audio-device")
+    assert rig.states() == NEVER_ON
+    assert payload["amp"] == {"on_at": None, "off_at": None, "confirmed": None}

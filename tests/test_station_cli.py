@@ -214,15 +214,19 @@ def test_cli_play_subprocess_real_entry(tmp_path: Path, capture_file: Path,
 def test_cli_play_dead_device_records_failed(tmp_path: Path, capture_file: Path,
                                              factory: MockFactory,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, device="no-such-card", warmup_s=0.0)
+    config = write_config(tmp_path, device="no-such-card", warmup_s=5.0)
     jwk = keygen(config, capsys)
     pin = factory.pin(PIN)
+    begun = time.monotonic()
     assert run(config, "play", str(make_tone(tmp_path / "a.wav"))) == 1
+    assert time.monotonic() - begun < 5.0  # no warm-up was waited: the amp never went on
+    assert "reason=audio-device" in capsys.readouterr().err
     (payload,) = verified(event_lines(config, capsys), jwk)
     assert (payload["outcome"], payload["reason"], payload["played_s"]) == \
         ("failed", "audio-device", 0.0)
-    assert pin.states[-1].state is False and pin.state is False
-    assert payload["amp"]["off_at"] is not None
+    assert [s.state for s in pin.states] == [False]  # the public loudspeaker never powered
+    assert payload["amp"] == {"on_at": None, "off_at": None, "confirmed": None}
+    assert not capture_file.exists()
 
 
 def test_cli_play_missing_media_records_failed(tmp_path: Path, capture_file: Path,
