@@ -47,7 +47,8 @@ def bench_store(stations: int, weeks: int) -> None:
         store = Store(Path(tmp) / "bench.sqlite")
         t0 = time.perf_counter()
         for i in range(stations):
-            sid, prev, batch = f"st-{i:05d}", None, []
+            sid, batch = f"st-{i:05d}", []
+            prev: str | None = None
             for seq, day in enumerate(days, start=1):
                 at = f"{day}T06:30:00.000+07:00"
                 payload = {"v": 1, "type": "airing", "district": "kon-ray", "station": sid,
@@ -58,10 +59,10 @@ def bench_store(stations: int, weeks: int) -> None:
                            "reason": None, "amp": {}, "level": None, "clock_synced": True,
                            "boot_id": "b", "sw": "0.1.0"}
                 body = canonical_json(payload)
+                batch.append(EventRecord(sid, seq, sha256_hex(body), signer.sign(body, "cr-event+json"),
+                                         signer.kid, "bench", at, "chuyen-doi-so", "completed", True, at,
+                                         None, prev))
                 prev = sha256_hex(body)
-                batch.append(EventRecord(sid, seq, prev, signer.sign(body, "cr-event+json"), signer.kid,
-                                         "bench", at, "chuyen-doi-so", "completed", True, at, None,
-                                         payload["prev"]))
             store.add_batch(batch, datetime(2024, 12, 11, tzinfo=UTC))
         print(f"store: {stations * len(days)} events written in {time.perf_counter() - t0:.1f} s")
         period = Period.parse("2024-01-01", "2024-12-10", TZ)
