@@ -85,6 +85,8 @@ def test_station_unit_promises() -> None:
     for key in ("ExecStartPre", "ExecStopPost"):
         assert s(key)[0].endswith("radio-station -c /etc/commune-radio/station.yaml amp-off"), key
     assert s("MemoryDenyWriteExecute") == ["yes"] and s("UMask") == ["0077"]
+    # kernel_clock_synced() reads adjtimex: ProtectClock= and @system-service would deny it
+    assert s("SystemCallFilter")[-1] == "adjtimex" and "ProtectClock" not in " ".join(u)
     assert u["Install.WantedBy"] == ["multi-user.target"]
 
 
