@@ -12,6 +12,7 @@ pin must have switched on and off around each one.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -23,21 +24,27 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from mqtt_broker import BrokerEnv
-from schedule_testkit import media_server
+from gpiozero.pins.mock import MockFactory
+from mqtt_broker import BrokerEnv, make_district
+from schedule_testkit import make_wav, media_server, new_signer, payload, segment, sha256_hex
 from test_schedule_catalogue import example_catalogue, retained, with_media
 
+from district_collector.catalogue import load_catalogue, schedule_payload
 from district_collector.cli import main as district_main
+from district_collector.config import MediaConfig
+from district_collector.schedule_publish import resolve_media
 from district_collector.service import CollectorService
 from district_collector.store import Store
 from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import Daemon
+from firmware_daemon.outbox import Outbox
 from firmware_daemon.schedule_model import parse_schedule
+from firmware_daemon.schedule_store import ScheduleStore
 from firmware_daemon.scheduler import expand
 from firmware_daemon.slot_runner import install
 from radio_protocol.clock import SimulatedClock
-from radio_protocol.jose import parse_jws
+from radio_protocol.jose import KeyRing, load_or_create_private_key, parse_jws
 from radio_protocol.timefmt import parse_rfc3339
 
 START = "2026-09-30T22:00:00+07:00"
@@ -149,11 +156,6 @@ def test_month_of_catalogue_airs_every_slot_once_and_reaches_the_collector(
 def test_month_cli_simulate_airs_schedule_already_in_force(tmp_path: Path, capture_file: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """``radio-station run --simulate START --until END`` airs a stored schedule, no network."""
-    from schedule_testkit import make_wav, new_signer, payload, segment, sha256_hex
-
-    from firmware_daemon.schedule_store import ScheduleStore
-    from radio_protocol.jose import KeyRing, load_or_create_private_key
-
     district = new_signer()
     path = station_yaml(tmp_path, None, f"district_keys: [{json.dumps(district.public_jwk)}]\n")
     config = load_station_config(path)
@@ -179,3 +181,62 @@ def test_month_cli_simulate_airs_schedule_already_in_force(tmp_path: Path, captu
     out = capsys.readouterr().out
     assert "schedule version 1 for dak-koi-01" in out and "aired 4" in out
     assert "2024-03-12 Tue 17:00  cds-a" in out and "2024-03-15 Fri 17:00" in out
+
+
+def test_month_daemon_restarts_and_downtime_never_reair_nor_skip_silently(tmp_path: Path,
+                                                                          capture_file: Path) -> None:
+    """Three daemon runs over one month (no network): stopped Oct 9 06:20, back Oct 11 12:00."""
+    district = new_signer()
+    kit = make_district(tmp_path / "district")
+    catalogue = load_catalogue(example_catalogue(tmp_path / "office", seconds=0.2))
+    media_dir = tmp_path / "station" / "media"
+    config_path = station_yaml(tmp_path, None, f"district_keys: [{json.dumps(district.public_jwk)}]\n")
+    config = load_station_config(config_path)
+    load_or_create_private_key(config.key_path)
+    district_cfg = dataclasses.replace(kit.config, media=MediaConfig("https://m.example/media", media_dir))
+    media = resolve_media(catalogue, district_cfg)
+    for info in media.values():  # the station's cache holds the files by sha256 (fetched earlier)
+        src = media_dir / info["url"].rsplit("/", 1)[1]
+        shutil.copy(src, media_dir / info["sha256"])
+    body = schedule_payload(catalogue, district="kon-ray", station="dak-koi-01", version=1,
+                            issued_at=parse_rfc3339("2026-09-25T08:00:00+07:00"), media=media)
+    store = ScheduleStore(config.data_dir / "schedule", district="kon-ray", station="dak-koi-01",
+                          keys=KeyRing.from_jwks([district.public_jwk]))
+    assert store.offer(district.sign(body, "cr-schedule+json"), parse_rfc3339(START)).accepted
+    store.close()
+    clock = SimulatedClock(parse_rfc3339(START))
+
+    def run_until(text: str) -> list[bool]:
+        factory = MockFactory()
+        daemon = Daemon(config, clock=clock, pin_factory=factory)
+        daemon.startup_hooks.append(install)
+        daemon.max_idle_s = 86400.0
+        until_at = parse_rfc3339(text)
+
+        def stop(now_mono: float) -> float | None:
+            if clock.now() >= until_at:
+                daemon.request_stop("test")
+                return None
+            return now_mono + (until_at - clock.now()).total_seconds()
+
+        daemon.add_timer("until", stop)
+        assert daemon.run() == 0
+        return [s.state for s in factory.pin(PIN).states]
+
+    first = run_until("2026-10-09T06:20:00+07:00")
+    clock.advance(60)  # a reboot a minute later, clock a bit behind: nothing airs twice
+    clock.step_wall(-30 * 60)
+    second = run_until("2026-10-09T06:40:00+07:00")
+    clock.advance(2 * 86400 + 5 * 3600 + 20 * 60)  # down from Oct 9 06:40 until Oct 11 12:00
+    third = run_until(END)
+    with Outbox(config.outbox_path) as outbox:
+        events = [json.loads(parse_jws(j)[2]) for j in outbox.events(0)]
+    by_outcome: dict[str, list[str]] = {}
+    for e in events:
+        by_outcome.setdefault(f"{e['outcome']}/{e['reason']}", []).append(e["slot"][:16])
+    assert [e["seq"] for e in events] == list(range(1, 26))
+    assert len({(e["segment"]["id"], e["slot"]) for e in events}) == 25  # every slot exactly once
+    assert by_outcome["missed/station-down"] == ["2026-10-09T17:00", "2026-10-10T06:00", "2026-10-10T17:00"]
+    assert len(by_outcome["completed/None"]) == 22
+    assert "2026-10-09T06:30" in by_outcome["completed/None"]  # 06:30 aired in the second run
+    assert first.count(True) + second.count(True) + third.count(True) == 22
