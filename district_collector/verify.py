@@ -160,8 +160,14 @@ def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
                 ok = True
                 signatures += 1
             except JoseError as exc:
-                result.problems.append(f"{where} (station {station}, seq {claimed.get('seq')}): "
-                                       f"signature check failed: {exc}")
+                what = f"{where} (station {station}, seq {claimed.get('seq')})"
+                if exc.reason == "unknown-kid":
+                    # Signed with a key since removed from the registry: the report already
+                    # excludes it (bad-signature); a changed kid would break the manifest.
+                    result.findings.append(f"{what}: signed with a key no longer registered for the "
+                                           f"station; excluded from the score.")
+                else:
+                    result.problems.append(f"{what}: signature check failed: {exc}")
         try:
             facts.append(facts_from_payload(claimed, sha256_hex(body), ok))
         except ValueError as exc:
