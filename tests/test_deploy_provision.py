@@ -154,7 +154,11 @@ def test_provision_key_rotation_keeps_old_key_verifying_old_evidence(district: P
     assert district.read_text(encoding="utf-8").count("id: dak-koi-02") == 1
 
 
-def test_provision_rotation_of_example_layout_keeps_comments(district: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("password_line", ["", "    mqtt_password_file: null   # none yet\n"])
+def test_provision_rotation_of_example_layout_keeps_comments(district: Path, tmp_path: Path,
+                                                             password_line: str) -> None:
+    text = district.read_text(encoding="utf-8").replace("media:\n", password_line + "media:\n", 1)
+    district.write_text(text, encoding="utf-8")
     new = _jwk()
     assert _provision(district, "dak-koi-01", "--commune", "23335", "--name", "Xã Đăk Kôi",
                       "--out", str(tmp_path / "out"), "--station-jwk", json.dumps(new)) == 0
@@ -162,7 +166,9 @@ def test_provision_rotation_of_example_layout_keeps_comments(district: Path, tmp
     assert "# the first station" in text and not (district.parent / "district.yaml.bak").exists()
     entry = load_district_config(district).station("dak-koi-01")
     assert entry is not None and len(entry.keys) == 2 and entry.keys[1] == new
+    assert entry.mqtt_password_file is not None and entry.mqtt_password_file.is_file()
     assert yaml.safe_load(text)["media"]["dir"] == "media"
+    assert text.count("mqtt_password_file") == 1
 
 
 def test_provision_flow_style_registry_rewritten_with_backup(tmp_path: Path) -> None:
