@@ -1,0 +1,221 @@
+"""A district for benchmarks: keys, a config, signed events and a real Mosquitto.
+
+The same shapes as ``tests/mqtt_broker.py`` (which the benchmarks must not import: it
+needs pytest), trimmed to what the benchmarks use: a plain loopback listener, the broker
+files written by :func:`district_collector.broker_config.generate_broker_config`, and one
+extra read-only ``bench`` user that may read every topic of the district (the observer
+that timestamps acks and status messages; production brokers have no such user).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from district_collector.broker_config import BrokerOptions, generate_broker_config
+from radio_protocol.jose import (
+    Signer,
+    canonical_json,
+    load_or_create_private_key,
+    public_jwk,
+    sha256_hex,
+)
+
+DISTRICT = "kon-ray"
+OBSERVER = "bench"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def station_ids(count: int) -> list[str]:
+    return [f"st-{i:05d}" for i in range(count)]
+
+
+def commune_code(index: int) -> str:
+    return f"{30000 + index:05d}"
+
+
+def airing_payload(station: str, commune: str, seq: int, prev: str | None, started_at: str,
+                   slot: str | None = None, outcome: str = "completed") -> dict[str, Any]:
+    """An ``airing`` event payload exactly as PROTOCOL.md."""
+    return {
+        "v": 1, "type": "airing", "district": DISTRICT, "station": station, "commune": commune,
+        "seq": seq, "prev": prev,
+        "segment": {"id": "cds-2025-a", "title": "Chuyển đổi số là gì?", "program": "chuyen-doi-so",
+                    "topic": "policy", "sha256": "0" * 64},
+        "priority": "normal", "schedule_version": 1, "slot": slot or started_at,
+        "started_at": started_at, "ended_at": started_at, "played_s": 301.2, "media_s": 301.2,
+        "outcome": outcome, "reason": None,
+        "amp": {"on_at": started_at, "off_at": started_at, "confirmed": None},
+        "level": {"rms_dbfs": -18.2, "peak_dbfs": -1.0, "silent_s": 0.4},
+        "clock_synced": True, "boot_id": "bench-boot", "sw": "0.1.0",
+    }
+
+
+@dataclass
+class StationKeys:
+    id: str
+    commune: str
+    signer: Signer
+    key_path: Path
+    jwk: dict[str, str]
+    password_file: Path = Path()
+
+    def chain(self, count: int, started_at: Callable[[int], str], first_prev: str | None = None,
+              first_seq: int = 1) -> list[bytes]:
+        """``count`` chained, signed events from ``first_seq``."""
+        out: list[bytes] = []
+        prev = first_prev
+        for seq in range(first_seq, first_seq + count):
+            body = canonical_json(airing_payload(self.id, self.commune, seq, prev, started_at(seq)))
+            out.append(self.signer.sign(body, "cr-event+json"))
+            prev = sha256_hex(body)
+        return out
+
+
+@dataclass
+class District:
+    root: Path
+    config_path: Path
+    district_key: Path
+    district_signer: Signer
+    district_jwk: dict[str, str]
+    stations: dict[str, StationKeys]
+    port: int = 0
+    broker_dir: Path = Path()
+    observer_password: str = ""
+    broker: subprocess.Popen[bytes] | None = None
+    _clients: list[mqtt.Client] = field(default_factory=list)
+
+    def start_broker(self) -> None:
+        log = (self.broker_dir / "mosquitto.log").open("ab")
+        self.broker = subprocess.Popen(["mosquitto", "-c", str(self.broker_dir / "mosquitto.conf")],
+                                       stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.broker.poll() is not None:
+                raise RuntimeError("mosquitto exited: see " + str(self.broker_dir / "mosquitto.log"))
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def client(self, user: str, password: str, *, client_id: str | None = None,
+               on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
+               subscribe: list[str] | None = None) -> mqtt.Client:
+        """A connected paho MQTT 5 client (loop started), subscribed before returning."""
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"bench-{secrets.token_hex(4)}",
+                        protocol=mqtt.MQTTv5)
+        c.username_pw_set(user, password)
+        c.max_queued_messages_set(0)
+        c.max_inflight_messages_set(1000)
+        ready = threading.Event()
+        pending = list(subscribe or [])
+
+        def connected(cl: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            if rc.is_failure:
+                return
+            if pending:
+                cl.subscribe([(t, 1) for t in pending])
+            else:
+                ready.set()
+
+        c.on_connect = connected
+        c.on_subscribe = lambda *_a: ready.set()
+        if on_message is not None:
+            c.on_message = lambda _c, _u, msg: on_message(msg)
+        c.connect("127.0.0.1", self.port)
+        c.loop_start()
+        if not ready.wait(10):
+            raise RuntimeError(f"{user} could not connect/subscribe to the bench broker")
+        self._clients.append(c)
+        return c
+
+    def observer(self, topics: list[str], on_message: Callable[[mqtt.MQTTMessage], None]) -> mqtt.Client:
+        return self.client(OBSERVER, self.observer_password, subscribe=topics, on_message=on_message)
+
+    def station_password(self, station: str) -> str:
+        return self.stations[station].password_file.read_text().strip()
+
+    def close(self) -> None:
+        for c in self._clients:
+            try:
+                c.disconnect()
+                c.loop_stop()
+            except Exception:
+                pass
+        if self.broker is not None and self.broker.poll() is None:
+            self.broker.terminate()
+            try:
+                self.broker.wait(5)
+            except subprocess.TimeoutExpired:
+                self.broker.kill()
+                self.broker.wait()
+
+
+def make_district(root: Path, count: int, *, with_broker: bool = False,
+                  ack_max_delay_s: float = 0.2, ack_max_batch: int = 500) -> District:
+    """Keys for ``count`` stations, a district config and (optionally) broker files.
+
+    Station keys are generated once per ``root`` and kept, so a cached store stays valid.
+    ``ack_*`` are the production defaults of config/district.example.yaml.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    district_key = root / "district.key"
+    dkey, _ = load_or_create_private_key(district_key)
+    stations: dict[str, StationKeys] = {}
+    for i, sid in enumerate(station_ids(count)):
+        key_path = root / "stations" / f"{sid}.key"
+        skey, _ = load_or_create_private_key(key_path)
+        stations[sid] = StationKeys(sid, commune_code(i), Signer(skey), key_path,
+                                    public_jwk(skey.public_key()))
+    port = free_port() if with_broker else 1883
+    broker_dir = root / "broker"
+    cfg: dict[str, Any] = {
+        "district": {"id": DISTRICT, "name": "Huyện Kon Rẫy", "timezone": "Asia/Ho_Chi_Minh"},
+        "database": str(root / "collector.sqlite3"),
+        "signing_key": str(district_key),
+        "ack": {"max_batch": ack_max_batch, "max_delay_s": ack_max_delay_s},
+        "stations": [{"id": sid, "commune": {"code": st.commune, "name": f"Xã {sid}"},
+                      "level": "commune", "keys": [st.jwk]} for sid, st in stations.items()],
+    }
+    if with_broker:
+        cfg["mqtt"] = {"host": "127.0.0.1", "port": port, "username": "collector",
+                       "password_file": str(broker_dir / "credentials" / "collector.password"),
+                       "tls": None, "reconnect_min_s": 0.1, "reconnect_max_s": 1.0}
+    config_path = root / "district.yaml"
+    config_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    district = District(root, config_path, district_key, Signer(dkey), public_jwk(dkey.public_key()),
+                        stations, port=port, broker_dir=broker_dir)
+    if with_broker:
+        from district_collector.config import load_district_config
+
+        opts = BrokerOptions(tls=False, plain_port=port, run_as_user="root" if os.geteuid() == 0 else None,
+                             autosave_s=1)
+        files = generate_broker_config(load_district_config(config_path), broker_dir, opts)
+        for sid, st in stations.items():
+            st.password_file = files.credentials[sid]
+        district.observer_password = secrets.token_urlsafe(16)
+        subprocess.run(["mosquitto_passwd", "-b", str(files.passwd), OBSERVER, district.observer_password],
+                       check=True, capture_output=True)
+        with files.acl.open("a") as acl:
+            acl.write(f"\nuser {OBSERVER}\ntopic read cr/v1/{DISTRICT}/#\n")
+    return district
