@@ -34,7 +34,8 @@ from radio_protocol.jose import Signer, jwk_thumbprint, load_or_create_private_k
 log = logging.getLogger(__name__)
 
 PROG = "radio-station"
-DEFAULT_PROGRAM = "general"  # counts for scoring only when it is chuyen-doi-so
+DEFAULT_PROGRAM = "general"  # a manual test airing must not count by accident
+SCORED_PROGRAM = "chuyen-doi-so"  # SCORING.md: only this programme's airings count
 SLUG = r"[a-z0-9][a-z0-9-]{0,63}"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
@@ -46,14 +47,21 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     keygen = sub.add_parser("keygen", help="create the station key if absent; print its public JWK")
     keygen.set_defaults(func=cmd_keygen)
 
-    play = sub.add_parser("play", help="air FILE now and record a signed event")
+    play = sub.add_parser(
+        "play", help="air FILE now and record a signed event",
+        description="Air FILE now: open the file and the sound card, amp on, warm-up, play, "
+                    "tail, amp off; then commit the signed event. Exit 0 completed, 1 not "
+                    "aired, 128+N stopped by signal N (the airing is recorded as interrupted).")
     play.add_argument("file", metavar="FILE", help="audio file (WAV, FLAC, OGG, MP3)")
     play.add_argument("--title", help="segment title (default: the file name)")
     play.add_argument("--program", default=DEFAULT_PROGRAM,
-                      help=f"programme slug, e.g. chuyen-doi-so (default {DEFAULT_PROGRAM})")
+                      help=f"programme slug (default {DEFAULT_PROGRAM}). Only "
+                           f"--program {SCORED_PROGRAM} (the digital-transformation programme) "
+                           "counts for the district's broadcast-frequency score")
     play.add_argument("--topic", help="topic slug, e.g. policy")
     play.add_argument("--segment-id", help="segment id (default: manual-<file name>)")
-    play.add_argument("--priority", default="normal", choices=("normal", "priority", "emergency"))
+    play.add_argument("--priority", default="normal", choices=("normal", "priority", "emergency"),
+                      help="airing priority (default normal)")
     play.set_defaults(func=cmd_play)
 
     amp_off = sub.add_parser("amp-off", help="force the amplifier off")
@@ -200,6 +208,10 @@ def cmd_play(args: argparse.Namespace) -> int:
                f"played_s={payload['played_s']}")
     if payload["outcome"] == "completed":
         print(f"aired: {summary}")
+        if segment.program != SCORED_PROGRAM:
+            print(f"note: programme {segment.program!r} does not count for the "
+                  f"digital-transformation score (use --program {SCORED_PROGRAM})",
+                  file=sys.stderr)
         return 0
     print(f"not aired: {summary} reason={payload['reason']}", file=sys.stderr)
     return 128 + received[0] if received else 1

@@ -176,6 +176,7 @@ def test_cli_play_chains_events_and_uses_the_configured_offset(
     media = make_tone(tmp_path / "a.wav", seconds=0.2)
     for _ in range(3):
         assert run(config, "play", str(media)) == 0
+    assert "'general' does not count" in capsys.readouterr().err
     lines = event_lines(config, capsys)
     payloads = verified(lines, jwk)
     assert [p["seq"] for p in payloads] == [1, 2, 3]
@@ -270,8 +271,9 @@ def test_cli_play_sigterm_in_process_switches_amp_off(
     assert capture_file.exists() is False or captured_samples(capture_file).size == 0
 
 
-def test_cli_play_sigterm_subprocess_records_interrupted(tmp_path: Path,
-                                                         capture_file: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_cli_play_signal_during_warmup_subprocess_records_interrupted(
+        tmp_path: Path, capture_file: Path, signum: signal.Signals) -> None:
     config = write_config(tmp_path, warmup_s=5.0)
     cmd = [sys.executable, "-m", "firmware_daemon.cli", "-c", str(config)]
     jwk = json.loads(subprocess.run(cmd + ["keygen"], capture_output=True, cwd=REPO,
@@ -285,11 +287,11 @@ def test_cli_play_sigterm_subprocess_records_interrupted(tmp_path: Path,
         if "amplifier on pin=17" in seen[-1]:
             break
     started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, rest = proc.communicate(timeout=10)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 2.0  # not after the 5 s warm-up
     log = "".join(seen) + rest.decode()
-    assert proc.returncode == 128 + signal.SIGTERM, log
+    assert proc.returncode == 128 + signum, log
     assert "amplifier off pin=17" in log.split("amplifier on pin=17", 1)[1]
     assert "airing interrupted station=dak-koi-01 seq=1" in log
     out = subprocess.run(cmd + ["events"], capture_output=True, cwd=REPO, timeout=30).stdout
@@ -360,3 +362,12 @@ def test_cli_events_without_outbox_prints_nothing(tmp_path: Path,
     config = write_config(tmp_path)
     assert event_lines(config, capsys) == []
     assert not (tmp_path / "data").exists()
+
+
+def test_cli_play_help_says_only_chuyen_doi_so_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["play", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default general). Only --program chuyen-doi-so" in text
+    assert "counts for the district's broadcast-frequency score" in text
