@@ -285,7 +285,12 @@ class ProgressWatchdog:
 
 
 LOOP_ALLOWANCE_S = 60.0  # the main loop turns at least every max_idle_s (1 s) when healthy
-AIRING_SLACK_S = 30.0  # on top of warm-up + media + tail + the audio write margin
+# An airing may take warm-up + AIRING_FACTOR x the schedule's media length + tail + the
+# audio write margin + AIRING_SLACK_S: generous, because the declared length may be short
+# of the real file, and killing a healthy airing is worse than catching a hang late (the
+# audio layer's own write deadline catches the usual hung card long before this).
+AIRING_FACTOR = 1.5
+AIRING_SLACK_S = 60.0
 
 
 class StationSupervisor:
@@ -294,8 +299,9 @@ class StationSupervisor:
     The daemon calls :meth:`started` once startup is complete (``READY=1``, the ping
     thread starts, ``STOPPING=1`` is queued on the daemon's shutdown stack) and
     :meth:`tick` on every turn of its main loop (the loop's heartbeat, and the watch on
-    the airing in progress). An airing is expected to end within warm-up + media length +
-    tail + ``audio.margin_s`` + :data:`AIRING_SLACK_S`; one that runs longer (a player
+    the airing in progress). An airing is expected to end within warm-up +
+    :data:`AIRING_FACTOR` x media length + tail + ``audio.margin_s`` + :data:`AIRING_SLACK_S`;
+    one that runs longer (a player
     stuck in a sound-card write that even the audio layer's guard did not break) stops
     the pings. ``player`` may also be beaten per written block by the audio path.
     Without systemd (no ``NOTIFY_SOCKET``) everything here is a no-op.
@@ -338,4 +344,5 @@ class StationSupervisor:
         except (AttributeError, TypeError, ValueError):
             media_s = 3600.0  # unknown length: only a very long hang is caught
         amp = config.amplifier
-        return amp.warmup_s + media_s + amp.tail_s + config.audio.margin_s + AIRING_SLACK_S
+        return (amp.warmup_s + AIRING_FACTOR * media_s + amp.tail_s + config.audio.margin_s
+                + AIRING_SLACK_S)

@@ -204,6 +204,14 @@ def test_watchdog_thread_stops_pinging_when_player_hangs(systemd_socket: FakeSys
         wd.stop()
 
 
+def test_supervisor_airing_allowance_is_generous(tmp_path: Path) -> None:
+    config = _station_config(tmp_path)  # warm-up 0, tail 0, margin 0.5
+    media = SimpleNamespace(duration_s=300.0)
+    airing = SimpleNamespace(slot=SimpleNamespace(segment=SimpleNamespace(media=media)))
+    assert StationSupervisor.airing_allowance_s(config, airing) == pytest.approx(1.5 * 300 + 0.5 + 60)
+    assert StationSupervisor.airing_allowance_s(config, SimpleNamespace()) > 3600  # unknown length
+
+
 def test_watchdog_without_systemd_starts_no_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     monkeypatch.delenv("WATCHDOG_USEC", raising=False)
@@ -252,9 +260,10 @@ def test_daemon_ready_pings_and_stopping(systemd_socket: FakeSystemd, tmp_path: 
 
 def test_daemon_hung_airing_stops_pings_until_it_ends(systemd_socket: FakeSystemd, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """An airing past warm-up + media + tail + margin + slack withholds the pings."""
+    """An airing past warm-up + factor x media + tail + margin + slack withholds the pings."""
     monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms
     monkeypatch.setattr(watchdog_module, "AIRING_SLACK_S", 0.2)
+    monkeypatch.setattr(watchdog_module, "AIRING_FACTOR", 1.0)
     daemon = Daemon(_station_config(tmp_path), pin_factory=MockFactory())
     runner = SimpleNamespace(_airing=None)  # stands in for the SlotRunner's airing slot
     daemon.scheduler = runner
