@@ -441,11 +441,12 @@ def _stations(
             elif (sid, f.seq - 1) in variants and f.prev not in variants[(sid, f.seq - 1)]:
                 breaks.add(f.seq)
         conflicts = [s for s in seqs if len(variants[(sid, s)]) > 1]
+        unverified = sorted({f.seq for f in rows if not f.signature_ok}) if reg is not None else []
         gaps = _ranges(seqs)
         out.append({"id": sid, "commune": reg.commune_code if reg else (rows[0].commune if rows else None),
                     "first_seq": seqs[0] if seqs else None, "last_seq": seqs[-1] if seqs else None,
                     "events": len(rows), "gaps": gaps, "chain_breaks": sorted(breaks),
-                    "conflicts": conflicts})
+                    "conflicts": conflicts, "bad_signatures": unverified})
         if reg is None:
             findings.append(f"Station {sid} is not in the registry: its {unknown_counts.get(sid, 0)} "
                             f"event(s) of the period do not count.")
@@ -457,6 +458,10 @@ def _stations(
             findings.append(f"Station {sid}: {what} missing ({hi - lo + 1} event(s) not received).")
         for s in sorted(breaks):
             findings.append(f"Station {sid}: seq {s} does not chain to seq {s - 1} (prev differs).")
+        if unverified:
+            findings.append(f"Station {sid}: {len(unverified)} event(s) do not verify with the station's "
+                            f"registered keys (seq {', '.join(map(str, unverified[:10]))}"
+                            f"{'...' if len(unverified) > 10 else ''}); they do not count.")
         for s in conflicts:
             findings.append(f"Station {sid}: seq {s} was received with {len(variants[(sid, s)])} "
                             f"different payloads (conflict); none of them counts.")

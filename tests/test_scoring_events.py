@@ -36,6 +36,7 @@ def test_scoring_excluded_with_first_failing_reason(reason: str, kwargs: dict[st
     assert report["airings"] == []
     assert report["excluded"] == [{"station": "a-01", "commune": "23335", "seq": 1, "started_at": T,
                                    "reason": reason, "payload_sha256": facts.payload_sha256}]
+    assert report["stations"][0]["bad_signatures"] == ([1] if reason == "bad-signature" else [])
     if registered:
         assert report["communes"][0]["excluded"] == 1
         assert report["communes"][0]["airings"] == 0
@@ -92,7 +93,8 @@ def test_scoring_gaps_and_chain_breaks_reported() -> None:
     jws.append(st.airing("2024-03-08T06:30:00.000+07:00", prev="f" * 64))  # seq 8: broken chain
     report = score([facts_of(j) for j in jws], registry_of(st), MARCH)
     assert report["stations"] == [{"id": "a-01", "commune": "23335", "first_seq": 1, "last_seq": 8,
-                                   "events": 7, "gaps": [[6, 6]], "chain_breaks": [8], "conflicts": []}]
+                                   "events": 7, "gaps": [[6, 6]], "chain_breaks": [8], "conflicts": [],
+                                   "bad_signatures": []}]
     assert "Station a-01: seq 6 missing (1 event(s) not received)." in report["findings"]
     assert "Station a-01: seq 8 does not chain to seq 7 (prev differs)." in report["findings"]
 
