@@ -153,10 +153,10 @@ class ScheduleStore:
                 self.error = result.error
                 self._set_meta("schedule_error", result.error)
                 log.warning("schedule rejected station=%s error=%s", self.station, result.error)
-            elif result.status == "accepted":
+            else:  # accepted, or the one in force re-delivered: no error stands
                 self.error = None
                 self._set_meta("schedule_error", None)
-                log.info("schedule accepted station=%s version=%s", self.station, result.version)
+                log.info("schedule %s station=%s version=%s", result.status, self.station, result.version)
             return result
 
     def _offer(self, raw: bytes, now_at: datetime, current: Schedule | None) -> OfferResult:

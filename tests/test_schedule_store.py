@@ -110,6 +110,7 @@ def test_store_duplicate_is_reacked_and_next_version_clears_error(store: Schedul
     assert store.error is not None
     again = store.offer(store.current_jws or b"", NOW)
     assert again.status == "duplicate" and again.version == 2
+    assert store.error is None  # the schedule on the topic is the one in force
     newer = store.offer(sign(payload(version=3)), NOW)
     assert newer.accepted and store.version == 3 and store.error is None
 
