@@ -157,12 +157,25 @@ fi
 # --- systemd --------------------------------------------------------------------------
 say "installing $UNIT"
 install -m 0644 "$REPO/systemd/$UNIT" "/etc/systemd/system/$UNIT"
+# No RTC on a Pi: let time-sync.target wait for NTP (radio-station.service is After= it),
+# but at most 3 minutes, so a station without network still starts (and says
+# clock_synced=false). systemd-time-wait-sync's own timeout is infinite.
+WAIT_SYNC=0
+if [ -f /lib/systemd/system/systemd-time-wait-sync.service ] \
+        || [ -f /usr/lib/systemd/system/systemd-time-wait-sync.service ]; then
+    WAIT_SYNC=1
+    install -d -m 0755 /etc/systemd/system/systemd-time-wait-sync.service.d
+    cat > /etc/systemd/system/systemd-time-wait-sync.service.d/commune-radio.conf <<'EOF'
+# Written by Commune Radio's install-station.sh: wait at most 3 minutes for NTP at boot.
+[Service]
+TimeoutStartSec=180
+EOF
+fi
 # systemd may not be running (a chroot preparing an SD card image, a container):
 # then the units are only enabled, and start at the next boot.
 RUNNING=0
 if [ -d /run/systemd/system ]; then RUNNING=1; systemctl daemon-reload; fi
-# No RTC on a Pi: let time-sync.target wait for NTP (radio-station.service is After= it).
-if systemctl list-unit-files systemd-time-wait-sync.service >/dev/null 2>&1; then
+if [ "$WAIT_SYNC" -eq 1 ]; then
     systemctl enable systemd-time-wait-sync.service >/dev/null 2>&1 || true
 fi
 systemctl enable "$UNIT"

@@ -139,6 +139,14 @@ def test_install_script_shellcheck(script: Path) -> None:
     assert result.returncode == 0, result.stdout
 
 
+def test_install_station_bounds_the_wait_for_time_sync() -> None:
+    """No RTC: the unit waits for time-sync.target, which must not wait forever offline."""
+    text = (SYSTEMD / "install-station.sh").read_text(encoding="utf-8")
+    assert "systemctl enable systemd-time-wait-sync.service" in text
+    assert re.search(r"systemd-time-wait-sync\.service\.d/commune-radio\.conf <<'EOF'\n(#.*\n)?"
+                     r"\[Service\]\nTimeoutStartSec=180\nEOF", text)
+
+
 @pytest.mark.parametrize(("script", "unit", "user"), [
     ("install-station.sh", "radio-station.service", "radio-station"),
     ("install-district.sh", "radio-district.service", "radio-district"),
