@@ -204,3 +204,27 @@ def _payload(line: bytes) -> bytes:
 
     text = json.loads(line)["payload"]
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def test_report_json_has_the_members_scoring_md_names(district: District,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    report = _report(district, capsys)
+    assert {"period", "district", "communes", "weeks", "months", "airings", "excluded", "stations",
+            "findings"} <= set(report)
+    assert set(report["period"]) == {"from", "to", "timezone"}
+    assert {"id", "name", "tier", "required_weeks", "weeks_aired", "required_months", "months_aired",
+            "airings", "criteria"} <= set(report["district"])
+    assert set(report["district"]["criteria"]) == {"1.6", "1.7"}
+    for commune in report["communes"]:
+        assert {"code", "name", "stations", "tier", "required_weeks", "weeks_aired", "missing_weeks",
+                "required_months", "months_aired", "missing_months", "airings", "excluded", "conflicts",
+                "schedule", "criteria", "weeks_grid"} <= set(commune)
+        assert set(commune["schedule"]) == {"scheduled", "aired"} and set(commune["criteria"]) == {"1.5"}
+        assert commune["missing_weeks"] == sorted(commune["missing_weeks"])
+        assert len(commune["weeks_grid"]) == len(report["weeks"])
+    assert set(report["airings"][0]) == {"station", "commune", "seq", "started_at", "local_date",
+                                         "local_time", "segment_id", "title", "played_s", "slot"}
+    assert {"station", "commune", "seq", "started_at", "reason"} <= set(report["excluded"][0])
+    assert {"id", "commune", "first_seq", "last_seq", "events", "gaps", "chain_breaks",
+            "conflicts"} <= set(report["stations"][0])
+    assert all(isinstance(f, str) for f in report["findings"])
