@@ -39,7 +39,7 @@ from district_collector.pdf_report import (
     pdf_fonts,
     signature_block,
 )
-from district_collector.xlsx_report import put_table, save_workbook, set_widths
+from district_collector.xlsx_report import put_table, save_workbook, set_widths, styled
 from firmware_daemon.schedule_model import (
     ScheduleError,
     build_rule,
@@ -246,34 +246,31 @@ def write_catalogue_xlsx(doc: Mapping[str, Any], path: Path | str, lang: str = "
     """The catalogue as a workbook: Segments, Schedule (every airing), Per week."""
     check_lang(lang)
     mm, yyyy = _mm_yyyy(doc)
-    wb = Workbook()
-    ws = wb.active
-    assert ws is not None
-    ws.title = t("sheet_segments", lang)
-    ws.append([t("cat_title", lang)])
-    ws.append([t("cat_subtitle", lang, mm=mm, yyyy=yyyy)])
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(t("sheet_segments", lang))
+    set_widths(ws, [8, 50, 36, 12, 14, 24])
+    ws.append([styled(ws, t("cat_title", lang), bold=True, size=14)])
+    ws.append([styled(ws, t("cat_subtitle", lang, mm=mm, yyyy=yyyy), bold=True)])
     district = doc.get("district") or {}
     ws.append([t("district", lang), str(district.get("name") or district.get("id") or "")])
     if not doc.get("stations"):
-        ws.append([t("no_stations", lang)])
-    header, rows = _segment_rows(doc, lang)
-    put_table(ws, ws.max_row + 2, header, rows)
-    set_widths(ws, [8, 50, 36, 12, 14, 24])
+        ws.append([styled(ws, t("no_stations", lang), bold=True)])
+    ws.append([])
+    put_table(ws, *_segment_rows(doc, lang))
     slots = wb.create_sheet(t("sheet_slots", lang))
+    set_widths(slots, [18, 22, 10, 12, 8, 44, 20, 10])
     all_rows = []
     for s in doc.get("stations") or []:
         for a in s.get("airings") or []:
             all_rows.append([s["id"], s.get("commune", ""), weekday_name(a["weekday"], lang),
                              format_date(a["date"], lang), a["time"], a["title"], a["segment"], a["week"]])
-    put_table(slots, 1, [t("col_station", lang), t("col_commune", lang), t("col_weekday", lang),
-                          t("col_date", lang), t("col_time", lang), t("col_segment", lang), "ID",
-                          t("col_week", lang)], all_rows)
-    set_widths(slots, [18, 22, 10, 12, 8, 44, 20, 10])
+    put_table(slots, [t("col_station", lang), t("col_commune", lang), t("col_weekday", lang),
+                      t("col_date", lang), t("col_time", lang), t("col_segment", lang), "ID",
+                      t("col_week", lang)], all_rows)
     weekly = wb.create_sheet(t("sheet_weekly", lang))
-    header, rows = _week_rows(doc, lang)
-    nxt = put_table(weekly, 1, header, rows)
-    weekly.cell(row=nxt, column=1, value=t("min_weekly_note", lang))
     set_widths(weekly, [18, 22, *([9] * len(doc.get("weeks") or [])), 8, 30])
+    put_table(weekly, *_week_rows(doc, lang))
+    weekly.append([t("min_weekly_note", lang)])
     wb.properties.title = f"{t('cat_doc_title', lang)} - {mm}/{yyyy}"
     wb.properties.creator = "radio-district"
     save_workbook(wb, Path(path))

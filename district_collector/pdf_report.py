@@ -195,14 +195,25 @@ def signature_block(styles: Styles, lang: str, width: float) -> Flowable:
     return KeepTogether([Spacer(1, 10), table])
 
 
+def _cell(value: object, width: float, styles: Styles) -> object:
+    """A table cell: plain text when it fits on one line (fast), else a wrapping Paragraph."""
+    if isinstance(value, Flowable):
+        return value
+    text = str(value)
+    if "\n" not in text and pdfmetrics.stringWidth(text, styles.cell.fontName, styles.cell.fontSize) <= width - 7:
+        return text
+    return Paragraph(esc(text), styles.cell)
+
+
 def data_table(styles: Styles, header: Sequence[str], rows: Sequence[Sequence[object]],
                widths: Sequence[float], *, extra: Sequence[tuple[Any, ...]] = ()) -> Table:
-    """A bordered table with a bold repeated header row; cells wrap."""
-    body = [[Paragraph(esc(h), styles.head_cell) for h in header]]
+    """A bordered table with a bold repeated header row; long cells wrap."""
+    body: list[list[object]] = [[Paragraph(esc(h), styles.head_cell) for h in header]]
     for row in rows:
-        body.append([c if isinstance(c, Flowable) else Paragraph(esc(c), styles.cell) for c in row])
+        body.append([_cell(c, w, styles) for c, w in zip(row, widths, strict=False)])
     table = Table(body, colWidths=list(widths), repeatRows=1)
     table.setStyle(TableStyle([
+        ("FONT", (0, 1), (-1, -1), styles.cell.fontName, styles.cell.fontSize, styles.cell.leading),
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
         ("BACKGROUND", (0, 0), (-1, 0), HEAD_BG),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
@@ -300,10 +311,15 @@ def _grid_tables(styles: Styles, report: Mapping[str, Any], lang: str) -> list[F
         for r, (name, commune, points) in enumerate(lines, start=2):
             grid = list(commune.get("weeks_grid") or [])[start:start + 53]
             cells: list[object] = [Paragraph(esc(name), label)]
-            for c, state in enumerate(grid, start=1):
-                cells.append(GRID_SYMBOL.get(state, "?"))
-                bg, fg = GRID_COLOURS.get(state, (colors.white, colors.black))
-                style += [("BACKGROUND", (c, r), (c, r), bg), ("TEXTCOLOR", (c, r), (c, r), fg)]
+            cells += [GRID_SYMBOL.get(state, "?") for state in grid]
+            c = 0
+            while c < len(grid):  # one style command per run of equal cells, not per cell
+                end = c
+                while end + 1 < len(grid) and grid[end + 1] == grid[c]:
+                    end += 1
+                bg, fg = GRID_COLOURS.get(grid[c], (colors.white, colors.black))
+                style += [("BACKGROUND", (c + 1, r), (end + 1, r), bg), ("TEXTCOLOR", (c + 1, r), (end + 1, r), fg)]
+                c = end + 1
             cells += [""] * (len(part) - len(grid))
             cells += [f"{commune.get('weeks_aired', 0)}/{commune.get('required_weeks', 0)}",
                       Paragraph(esc(tier_label(commune.get("tier"), lang)), label), points]
@@ -376,13 +392,14 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
         story.append(data_table(styles, header, crow, [110, 34, 70, 44, 44, 38, 38, 38, 52, 289]))
         story += [NextPageTemplate("portrait"), PageBreak()]
     story.append(Paragraph(esc(t("sec_airings", lang)), styles.heading))
-    header, arows = airing_rows(report, lang)
+    header, arows = airing_rows(report, lang, limit=MAX_PDF_AIRINGS)
+    total = len(airings)
     if not arows:
         story.append(Paragraph(esc(t("no_airings", lang)), styles.body))
     else:
-        if len(arows) > MAX_PDF_AIRINGS:
-            story.append(Paragraph(esc(t("truncated", lang, shown=MAX_PDF_AIRINGS, total=len(arows))), styles.body))
-        story += chunked_tables(styles, header, arows[:MAX_PDF_AIRINGS], [26, 54, 42, 70, 80, 136, 36, 66])
+        if total > len(arows):
+            story.append(Paragraph(esc(t("truncated", lang, shown=len(arows), total=total)), styles.body))
+        story += chunked_tables(styles, header, arows, [26, 54, 42, 70, 80, 136, 36, 66])
     story.append(Paragraph(esc(t("sec_excluded", lang)), styles.heading))
     header, xrows = excluded_rows(report, lang)
     story += chunked_tables(styles, header, xrows, [26, 72, 78, 40, 85, 209]) if xrows else [

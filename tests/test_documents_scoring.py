@@ -13,16 +13,19 @@ from openpyxl import load_workbook
 from district_collector.pdf_report import write_report_pdf
 from district_collector.registry import Registry
 from district_collector.report import build_report
-from district_collector.scoring import EventFacts, Period
+from district_collector.scoring import EventFacts, Period, facts_from_payload
 from district_collector.xlsx_report import write_report_xlsx
 
 
 def facts(station: str, seq: int, day: date, *, outcome: str = "completed", program: str = "chuyen-doi-so",
-          synced: bool = True, prev: str | None = "x", sha: str | None = None) -> EventFacts:
+          synced: bool = True, sha: str | None = None) -> EventFacts:
+    """The facts of an airing payload, through the same constructor the collector uses."""
     started = f"{day.isoformat()}T06:30:00.000+07:00"
-    return EventFacts(station=station, seq=seq, payload_sha256=sha or f"{station}-{seq}", signature_ok=True,
-                      commune=None, started_at=started, program=program, outcome=outcome, clock_synced=synced,
-                      slot=started, prev=prev, segment_id="cds-a", title="Chuyển đổi số là gì?", played_s=300.0)
+    payload = {"v": 1, "type": "airing", "district": "kon-ray", "station": station, "seq": seq, "prev": "x",
+               "segment": {"id": "cds-a", "title": "Chuyển đổi số là gì?", "program": program},
+               "slot": started, "started_at": started, "played_s": 300.0, "outcome": outcome,
+               "clock_synced": synced}
+    return facts_from_payload(payload, sha or f"{station}-{seq}", True)
 
 
 def pdf_text(path: Path) -> str:
