@@ -38,7 +38,7 @@ from district_collector.scoring import (
 from firmware_daemon.schedule_model import build_rule, rule_occurrences
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
-from radio_protocol.timefmt import parse_date, parse_rfc3339
+from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 
 if TYPE_CHECKING:
     from district_collector.store import Store
@@ -150,7 +150,7 @@ def scheduled_slots(schedules: Iterable[Mapping[str, Any]], period: Period) -> d
         except (KeyError, ValueError, TypeError):
             continue
         by_station.setdefault(str(s.get("station")), []).append(entry)
-    cache: dict[tuple[str, str, datetime, datetime], tuple[datetime, ...]] = {}
+    cache: dict[tuple[str, str, str, datetime, datetime], tuple[datetime, ...]] = {}
     out: dict[str, set[datetime]] = {}
     for station, items in by_station.items():
         items.sort(key=lambda e: e[0], reverse=True)
@@ -176,9 +176,14 @@ def _months(period: Period) -> Iterator[tuple[date, date]]:
 
 
 def _expand(sched: Mapping[str, Any], lo_at: datetime, hi_at: datetime,
-            cache: dict[tuple[str, str, datetime, datetime], tuple[datetime, ...]]) -> set[datetime]:
+            cache: dict[tuple[str, str, str, datetime, datetime], tuple[datetime, ...]]) -> set[datetime]:
     segments = sched.get("segments") if isinstance(sched.get("segments"), list) else []
     programme = {s.get("id") for s in segments or [] if isinstance(s, dict) and s.get("program") == PROGRAM}
+    tz_name = str(sched.get("timezone"))  # rules run in the schedule's own timezone (PROTOCOL.md)
+    try:
+        zone(tz_name)
+    except ValueError:
+        tz_name = str(lo_at.tzinfo)
     found: set[datetime] = set()
     slots = sched.get("slots")
     for slot in slots if isinstance(slots, list) else []:
@@ -190,9 +195,9 @@ def _expand(sched: Mapping[str, Any], lo_at: datetime, hi_at: datetime,
                 if lo_at <= at < hi_at:
                     found.add(at)
                 continue
-            key = (str(slot["rrule"]), str(slot["dtstart"]), lo_at, hi_at)
+            key = (str(slot["rrule"]), str(slot["dtstart"]), tz_name, lo_at, hi_at)
             if key not in cache:
-                rule = build_rule(key[0], parse_rfc3339(key[1]).astimezone(lo_at.tzinfo))
+                rule = build_rule(key[0], parse_rfc3339(key[1]).astimezone(zone(tz_name)))
                 cache[key] = tuple(rule_occurrences(rule, lo_at, hi_at))
             found.update(cache[key])
         except (KeyError, ValueError, TypeError, IndexError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -168,3 +169,13 @@ def test_schedule_latest_version_per_month_applies_within_period() -> None:
     assert len(slots) == 3
     slots = scheduled_slots(schedules[:2], period)["a-01"]
     assert len(slots) == 3 + 4  # Feb 27, 28, 29 daily + Mondays 4, 11, 18, 25
+
+
+def test_schedule_rules_run_in_the_schedules_own_timezone() -> None:
+    rule = {"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU;BYHOUR=6;BYMINUTE=0;BYSECOND=0",
+            "dtstart": "2024-03-05T06:00:00+00:00"}
+    schedule = schedule_payload("a-01", 1, "2024-03-01", "2024-03-31", [rule])
+    schedule["timezone"] = "UTC"
+    slots = scheduled_slots([schedule], MARCH)["a-01"]
+    assert min(slots) == datetime.fromisoformat("2024-03-05T13:00:00+07:00")  # 06:00 UTC
+    assert len(slots) == 4
