@@ -181,12 +181,11 @@ class Airer:
     def _prepare(self, media_path: Path, progress: _Progress) -> PreparedAudio | None:
         """Open the media and the device (amp still off); None for a player without
         ``prepare``, whose media is then only probed. Raises ``HalError``."""
+        progress.media_s = float(self._audio.probe(media_path).duration_s)  # even if no device
         prepare = getattr(self._audio, "prepare", None)
         if prepare is None:
-            progress.media_s = float(self._audio.probe(media_path).duration_s)
             return None
         prepared: PreparedAudio = prepare(media_path, margin_s=self._config.audio.margin_s)
-        progress.media_s = float(prepared.info.duration_s)
         return prepared
 
     def _run(self, media_path: Path, stop: threading.Event, stop_reason: str,

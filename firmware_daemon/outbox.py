@@ -106,6 +106,13 @@ class Outbox:
         with self._lock:
             self._conn.close()
 
+    def durability(self) -> tuple[str, int]:
+        """This connection's ``(journal_mode, synchronous)``: ``("wal", 2)`` is WAL + FULL."""
+        with self._lock:
+            mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
+            sync = self._conn.execute("PRAGMA synchronous").fetchone()[0]
+        return str(mode).lower(), int(sync)
+
     def __enter__(self) -> Outbox:
         return self
 

@@ -171,7 +171,7 @@ def test_airing_error_paths_switch_amp_off(tmp_path: Path, media: Path, rigs: li
                                            states: list[bool]) -> None:
     rig = make_rig(rigs, tmp_path, audio)
     payload = rig.airer.air(SEGMENT, media, stop_reason="preempted")
-    assert (payload["outcome"], payload["reason"]) == (outcome, reason)
+    assert (payload["outcome"], payload["reason"], payload["media_s"]) == (outcome, reason, 1.5)
     assert rig.states() == states  # a device that fails to open never switches the amp on
     assert not rig.amp.is_on
     assert (payload["amp"]["off_at"] is not None) is (states == ON_OFF)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -23,6 +24,7 @@ from jwcrypto import jwk as jw_jwk
 from jwcrypto import jws as jw_jws
 
 from firmware_daemon.cli import main
+from firmware_daemon.sysinfo import kernel_clock_synced
 from radio_protocol.jose import KeyRing, jwk_thumbprint, verify
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,12 +108,44 @@ def event_lines(config: Path, capsys: pytest.CaptureFixture[str], *extra: str) -
     return [line.encode() for line in capsys.readouterr().out.splitlines()]
 
 
+TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d")
+HEX64 = re.compile(r"[0-9a-f]{64}")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def assert_protocol_shape(payload: dict[str, Any]) -> None:
+    """Every member PROTOCOL.md requires of an airing event, in order, with its type."""
+    assert list(payload) == ["v", "type", "district", "station", "commune", "seq", "prev",
+                             "segment", "priority", "schedule_version", "slot", "started_at",
+                             "ended_at", "played_s", "media_s", "outcome", "reason", "amp",
+                             "level", "clock_synced", "boot_id", "sw"]
+    assert (payload["v"], payload["type"]) == (1, "airing")
+    assert isinstance(payload["seq"], int) and payload["seq"] >= 1
+    assert payload["prev"] is None if payload["seq"] == 1 else HEX64.fullmatch(payload["prev"])
+    segment = payload["segment"]
+    assert {"id", "title", "program", "sha256"} <= set(segment) <= {*segment, "topic"}
+    assert segment["sha256"] is None or HEX64.fullmatch(segment["sha256"])
+    assert payload["priority"] in ("normal", "priority", "emergency")
+    for when in (payload["started_at"], payload["ended_at"], payload["amp"]["on_at"],
+                 payload["amp"]["off_at"], payload["slot"]):
+        assert when is None or TIME.fullmatch(when), when
+    assert isinstance(payload["played_s"], float)
+    assert isinstance(payload["media_s"], float) or payload["reason"] == "media-missing"
+    assert payload["outcome"] in ("completed", "interrupted", "failed", "missed")
+    assert (payload["reason"] is None) is (payload["outcome"] == "completed")
+    assert list(payload["amp"]) == ["on_at", "off_at", "confirmed"]
+    assert list(payload["level"]) == ["rms_dbfs", "peak_dbfs", "silent_s"]
+    assert isinstance(payload["clock_synced"], bool)
+    assert UUID.fullmatch(payload["boot_id"]) and isinstance(payload["sw"], str)
+
+
 def verified(lines: list[bytes], jwk: dict[str, str]) -> list[dict[str, Any]]:
     """Payloads after checking every line with our verifier AND with jwcrypto."""
     ring = KeyRing.from_jwks([jwk])
     public = jw_jwk.JWK(**{k: jwk[k] for k in ("kty", "crv", "x")})
     payloads = []
     for line in lines:
+        assert sorted(json.loads(line)) == ["payload", "protected", "signature"]  # flattened
         ours = verify(line, ring, "cr-event+json")
         token = jw_jws.JWS()
         token.deserialize(line.decode())
@@ -164,7 +198,8 @@ def test_cli_play_sends_the_file_exactly_after_warmup(
     for when in (payload["started_at"], payload["ended_at"], payload["amp"]["on_at"],
                  payload["amp"]["off_at"]):
         assert when.endswith("+07:00") and len(when) == len("2024-03-05T06:30:00.012+07:00")
-    assert payload["clock_synced"] is False  # this machine's kernel clock is not NTP-synced
+    assert payload["clock_synced"] is kernel_clock_synced()  # adjtimex (checked in sysinfo)
+    assert_protocol_shape(payload)
     assert payload["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
 
 
@@ -223,11 +258,12 @@ def test_cli_play_dead_device_records_failed(tmp_path: Path, capture_file: Path,
     assert time.monotonic() - begun < 5.0  # no warm-up was waited: the amp never went on
     assert "reason=audio-device" in capsys.readouterr().err
     (payload,) = verified(event_lines(config, capsys), jwk)
-    assert (payload["outcome"], payload["reason"], payload["played_s"]) == \
-        ("failed", "audio-device", 0.0)
+    assert (payload["outcome"], payload["reason"], payload["played_s"], payload["media_s"]) == \
+        ("failed", "audio-device", 0.0, 0.5)
     assert [s.state for s in pin.states] == [False]  # the public loudspeaker never powered
     assert payload["amp"] == {"on_at": None, "off_at": None, "confirmed": None}
     assert not capture_file.exists()
+    assert_protocol_shape(payload)
 
 
 def test_cli_play_missing_media_records_failed(tmp_path: Path, capture_file: Path,
@@ -241,6 +277,7 @@ def test_cli_play_missing_media_records_failed(tmp_path: Path, capture_file: Pat
     (payload,) = verified(event_lines(config, capsys), jwk)
     assert (payload["outcome"], payload["reason"]) == ("failed", "media-missing")
     assert payload["segment"]["sha256"] is None
+    assert_protocol_shape(payload)
     assert [s.state for s in pin.states] == [False]  # never switched on
 
 
