@@ -28,23 +28,25 @@ import gc
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from district_collector.period import (
+    Period,
+    ScoringError,
+    instant,
+    period_months,
+    period_weeks,
+)
 from district_collector.registry import Registry
-from radio_protocol.errors import CommuneRadioError
-from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 
 PROGRAM = "chuyen-doi-so"
 REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsynced", "conflict")
 POINTS_1_6 = 10
 POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
 POINTS_1_5 = 20
-
-
-class ScoringError(CommuneRadioError):
-    """The scoring inputs are unusable (an empty period, an unreadable date...)."""
+__all__ = ["EventFacts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
+           "period_weeks", "score", "select_period_events", "tier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,58 +94,8 @@ def facts_from_payload(payload: Mapping[str, Any], payload_sha256: str, signatur
         prev=_opt_str(payload.get("prev")), segment_id=_opt_str(seg.get("id")),
         title=_opt_str(seg.get("title")),
         played_s=float(played) if isinstance(played, int | float) and not isinstance(played, bool) else None,
-        at=_instant(_opt_str(payload.get("started_at"))),
+        at=instant(_opt_str(payload.get("started_at"))),
     )
-
-
-@dataclass(frozen=True)
-class Period:
-    """``start``..``end`` local dates, both inclusive, in ``timezone``."""
-
-    start: date
-    end: date
-    timezone: str
-
-    @classmethod
-    def parse(cls, start: str, end: str, timezone: str) -> Period:
-        try:
-            period = cls(parse_date(start), parse_date(end), timezone)
-            zone(timezone)
-        except ValueError as exc:
-            raise ScoringError(f"bad period: {exc}") from exc
-        if period.start > period.end:
-            raise ScoringError(f"the period is empty: from {start} is after to {end}")
-        return period
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return zone(self.timezone)
-
-    @property
-    def start_at(self) -> datetime:
-        return datetime.combine(self.start, time(0), self.tz)
-
-    @property
-    def end_at(self) -> datetime:
-        """First instant after the period."""
-        return datetime.combine(self.end + timedelta(days=1), time(0), self.tz)
-
-    def as_json(self) -> dict[str, str]:
-        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "timezone": self.timezone}
-
-
-def _instant(text: str | None) -> datetime | None:
-    """An RFC 3339 time with offset as an aware datetime; None when absent or not one."""
-    if text is None:
-        return None
-    try:
-        at = datetime.fromisoformat(text)  # fast path; 3.11 reads "Z" too
-    except ValueError:
-        try:
-            at = parse_rfc3339(text)
-        except ValueError:
-            return None
-    return at if at.tzinfo is not None else None
 
 
 def select_period_events(facts: Iterable[EventFacts], period: Period) -> list[EventFacts]:
@@ -165,33 +117,6 @@ def select_period_events(facts: Iterable[EventFacts], period: Period) -> list[Ev
             lo[f.station] = min(lo.get(f.station, f.seq), f.seq)
             hi[f.station] = max(hi.get(f.station, f.seq), f.seq)
     return [f for f in items if f.station in lo and lo[f.station] - 1 <= f.seq <= hi[f.station] + 1]
-
-
-def period_weeks(period: Period) -> list[dict[str, Any]]:
-    """Every ISO week overlapping the period, in order, with whether it is required."""
-    monday = period.start - timedelta(days=period.start.weekday())
-    weeks = []
-    while monday <= period.end:
-        sunday = monday + timedelta(days=6)
-        iso = monday.isocalendar()
-        weeks.append({"week": f"{iso.year}-W{iso.week:02d}", "start": monday.isoformat(),
-                      "end": sunday.isoformat(),
-                      "required": monday >= period.start and sunday <= period.end})
-        monday += timedelta(days=7)
-    return weeks
-
-
-def period_months(period: Period) -> list[dict[str, Any]]:
-    """Every calendar month overlapping the period, in order, with whether it is required."""
-    months = []
-    year, month = period.start.year, period.start.month
-    while date(year, month, 1) <= period.end:
-        first = date(year, month, 1)
-        nxt = date(year + (month == 12), month % 12 + 1, 1)
-        months.append({"month": f"{year}-{month:02d}",
-                       "required": first >= period.start and nxt - timedelta(days=1) <= period.end})
-        year, month = nxt.year, nxt.month
-    return months
 
 
 def tier(required: list[bool], aired: set[int], required_m: list[bool], aired_m: set[int]) -> str:
@@ -345,7 +270,7 @@ def _score(
         if f.slot is not None:
             slots = scheduled.get(f.station, no_slots)
             if slots:
-                slot_at = _instant(f.slot)
+                slot_at = instant(f.slot)
                 if slot_at is not None and slot_at in slots:
                     matched.setdefault(f.station, set()).add(slot_at)
         airings.append((ts, f.station, f.seq, {
