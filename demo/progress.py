@@ -48,18 +48,19 @@ class Progress:
         self.tty = sys.stdout.isatty()
         self._last_decile = -1
 
-    def line(self) -> str:
+    def line(self, day: date | None) -> str:
         counts = self.view.event_counts()
         stored = sum(min(counts.get(s, 0), n) for s, n in self.expected.items())
         filled = BAR_WIDTH * stored // self.total
-        latest = self.view.latest_started()
-        day = f" · district has news up to {latest[:10]}" if latest else ""
+        when = f"to {day:%d/%m} " if day else ""
         steps = [r.step for r in self.runs]
         states = ", ".join(f"{steps.count(s)} {s}" for s in dict.fromkeys(steps))
-        return f"  [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {stored}/{self.total} slots recorded{day} ({states})"
+        return (f"  {when}[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {stored}/{self.total} "
+                f"slots recorded by the district ({states})")
 
-    def draw(self, final: bool = False) -> None:
-        text = self.line()
+    def draw(self, day: date | None, final: bool = False) -> None:
+        """Redraw; ``day`` is the simulated date reached (None: not shown)."""
+        text = self.line(day)
         if self.tty:
             sys.stdout.write("\r\033[K" + text + ("\n" if final else ""))
             sys.stdout.flush()

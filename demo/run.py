@@ -19,7 +19,8 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from types import FrameType
 
@@ -49,7 +50,7 @@ from demo.services import (
     start_broker,
     start_collector,
 )
-from demo.timeline import StationPlan, plan_month
+from demo.timeline import Phase, StationPlan, plan_month
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import jwk_thumbprint
 from radio_protocol.timefmt import format_rfc3339, zone
@@ -60,6 +61,8 @@ MARKER = ".commune-radio-demo"
 READY_TIMEOUT_S = 90.0
 DRAIN_TIMEOUT_S = 60.0
 PAUSE_S = 0.8
+SIM_SECONDS = 40.0  # real seconds for the whole simulated month (not with --fast)
+CHUNK_DAYS = 7  # paced mode: one station process per simulated week at most
 
 
 @dataclass
@@ -95,6 +98,10 @@ class Demo:
         self.env = dict(os.environ, ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{ASOUND_CONF}",
                         PYTHONUNBUFFERED="1", LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"))
         self.runs: list[StationRun] = []
+        self.sim_go = threading.Event()  # set when every station has its schedule and media
+        self.sim_started_mono = 0.0
+        self.sim_seconds = 0.0 if args.fast else SIM_SECONDS
+        self.chunk_days = 0 if args.fast else CHUNK_DAYS
 
     # --- the steps -------------------------------------------------------------------
 
@@ -146,9 +153,12 @@ class Demo:
         self._step(4, "stations fetch their schedule and media, then run the month on simulated clocks", None)
         progress = Progress(self.view, expected, self.runs)
         while not all(r.done.is_set() for r in self.runs):
-            progress.draw()
+            if not self.sim_go.is_set() and all(r.step == "ready" or r.done.is_set() for r in self.runs):
+                self.sim_started_mono = time.monotonic()  # every station has what it needs
+                self.sim_go.set()
+            progress.draw(self.simulated_day())
             time.sleep(0.2)
-        progress.draw(final=True)
+        progress.draw(None, final=True)
         failed = [r for r in self.runs if r.error]
         for r in failed:
             say(f"      {r.plan.station}: FAILED: {r.error}")
@@ -204,9 +214,12 @@ class Demo:
         self.procs.start(station, base, env=env)
         self._wait_ready(station, version)
         self.procs.stop(station)
-        # 2. the month, phase by phase, on a simulated clock
+        r.step = "ready"
+        self.sim_go.wait()
+        # 2. the month, phase by phase, on a simulated clock paced to about SIM_SECONDS
         proxy = self.proxies.get(station)
-        for i, phase in enumerate(r.plan.phases):
+        for i, phase in enumerate(split_phases(r.plan.phases, self.chunk_days)):
+            self._wait_release(phase.start_at)
             if self.stop.is_set():
                 return
             if proxy is not None:
@@ -240,6 +253,24 @@ class Demo:
         if stored < last and not self.stop.is_set():
             raise DemoError(f"the district stored {stored} of {last} events")
         r.step = "done"
+
+    def _fraction(self, at: datetime) -> float:
+        start_at = datetime.combine(self.first_day, time_of_day(0), zone(TIMEZONE))
+        return (at - start_at).total_seconds() / (self.days * 86400.0)
+
+    def _wait_release(self, start_at: datetime) -> None:
+        """Pace the month: a phase starting at simulated ``start_at`` waits its turn."""
+        release = self.sim_started_mono + self._fraction(start_at) * self.sim_seconds
+        while not self.stop.is_set() and time.monotonic() < release:
+            time.sleep(0.05)
+
+    def simulated_day(self) -> date | None:
+        """The last simulated day stations may run to now (None before the start or in --fast)."""
+        if not self.sim_go.is_set() or not self.sim_seconds:
+            return None
+        done = min(1.0, (time.monotonic() - self.sim_started_mono) / self.sim_seconds)
+        horizon = (int(done * self.days) // self.chunk_days + 1) * self.chunk_days  # released up to
+        return self.first_day + timedelta(days=min(self.days, horizon) - 1)
 
     def _wait_ready(self, station: str, version: int | None) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
@@ -286,12 +317,28 @@ class Demo:
 
     def close(self) -> None:
         self.stop.set()
+        self.sim_go.set()  # release station threads still waiting to start their month
         if self.procs is not None:
             self.procs.close()
         for proxy in self.proxies.values():
             proxy.close()
         if self.media is not None:
             self.media.close()
+
+
+def split_phases(phases: tuple[Phase, ...], chunk_days: int) -> list[Phase]:
+    """Cut each phase into pieces of at most ``chunk_days`` days (0: keep them whole)."""
+    if chunk_days <= 0:
+        return list(phases)
+    out = []
+    step_by = timedelta(days=chunk_days)
+    for phase in phases:
+        at = phase.start_at
+        while at < phase.until_at:
+            end = min(at + step_by, phase.until_at)
+            out.append(Phase(at, end, phase.link_up))
+            at = end
+    return out
 
 
 def say(text: str) -> None:

@@ -110,10 +110,6 @@ class CollectorView:
             out[key] = out.get(key, 0) + 1
         return out
 
-    def latest_started(self) -> str | None:
-        rows = self._query("SELECT MAX(started_at) FROM events")
-        return rows[0][0] if rows else None
-
     def status(self, station: str) -> dict[str, Any] | None:
         rows = self._query("SELECT jws FROM status WHERE station=?", (station,))
         if not rows:
