@@ -211,8 +211,26 @@ def test_force_off_drives_pin_off_and_releases_it() -> None:
     force_off(17, False, "mock", pin_factory=factory)  # and can be repeated
 
 
-def test_force_off_active_high_with_own_mock_factory() -> None:
-    force_off(18, True, "mock")  # builds and closes its own factory without error
+def test_force_off_builds_the_named_factory_and_closes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    factory = MockFactory()
+    held = Amplifier(18, pin_factory=factory)
+    held.on()
+    held._output.close()  # a dead daemon left the pin high (= on)
+    names: list[str] = []
+    closed: list[bool] = []
+    monkeypatch.setattr(factory, "close", lambda: closed.append(True))
+
+    def make(name: str) -> MockFactory:
+        names.append(name)
+        return factory
+
+    monkeypatch.setattr("hal.amplifier.make_pin_factory", make)
+    force_off(18, True, "mock")
+
+    assert names == ["mock"] and closed == [True]
+    assert _states(factory, 18) == [False, True, False]
 
 
 def test_force_off_unknown_factory_raises() -> None:

@@ -100,7 +100,7 @@ def test_fake_audio_paced_play_can_be_preempted(tmp_path: Path) -> None:
 
     timer.join()
     assert result.stopped is True
-    assert 0.1 <= result.played_s <= 0.6
+    assert 0.1 <= result.played_s <= 1.5  # stopped well before the 2 s end, even if loaded
 
 
 def test_fake_audio_and_hal_audio_import_do_not_load_portaudio() -> None:

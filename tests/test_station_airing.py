@@ -3,6 +3,7 @@ ends with the amplifier off and a signed, chained event saying what happened."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -147,7 +148,10 @@ def test_airing_seq_and_prev_chain_across_outcomes(tmp_path: Path, media: Path,
         ("completed", None), ("missed", "station-down"), ("failed", "clock-unsynced")]
     assert stored[1]["started_at"] == "2024-03-05T06:29:58.000+07:00"
     assert stored[1]["amp"] == {"on_at": None, "off_at": None, "confirmed": None}
-    assert stored[2]["prev"] is not None and stored[1]["prev"] is not None
+    ring = KeyRing.from_jwks([rig.signer.public_jwk])
+    raw = [verify(j, ring, "cr-event+json").payload_bytes for j in rig.outbox.events(0)]
+    assert [p["prev"] for p in stored] == [None] + [hashlib.sha256(b).hexdigest()
+                                                    for b in raw[:-1]]
 
 
 ON_OFF = [False, True, False]
