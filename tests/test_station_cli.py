@@ -408,3 +408,15 @@ def test_cli_play_help_says_only_chuyen_doi_so_counts(capsys: pytest.CaptureFixt
     text = " ".join(capsys.readouterr().out.split())
     assert "(default general). Only --program chuyen-doi-so" in text
     assert "counts for the district's broadcast-frequency score" in text
+
+
+def test_cli_play_active_low_relay_exact_pin_sequence(
+        tmp_path: Path, capture_file: Path, factory: MockFactory,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, active_high=False, warmup_s=0.0)
+    keygen(config, capsys)
+    pin = factory.pin(PIN)
+    assert run(config, "play", str(make_tone(tmp_path / "a.wav", seconds=0.1))) == 0
+    # low until the device exists, high (off) at once, low (on) for the airing, high (off)
+    assert [s.state for s in pin.states] == [False, True, False, True]
+    assert pin.state is True
