@@ -99,10 +99,15 @@ def test_link_station_sigkill_during_delivery_stores_every_seq_once(
     config = load_station_config(config_path)
     start_collector(env, stop_list)
     log_path = tmp_path / "station.log"
-    for _ in range(KILLS):
+    for i in range(KILLS):
         proc = spawn_station(config_path, total, log_path, per_tick=5)
         procs.append(proc)
-        time.sleep(rng.uniform(0.25, 0.9))  # before, during and after connect / delivery
+        # Interpreter start-up takes from 0.3 s to several seconds on a loaded machine: time
+        # the kill from the daemon's own "running" line, then at a random point of
+        # connect / delivery / recording.
+        wait_until(lambda n=i + 1: log_path.read_text().count("daemon running") >= n, 30,
+                   "the station run to start")
+        time.sleep(rng.uniform(0.0, 0.6))
         proc.kill()
         assert proc.wait(5) == -9
     with Outbox(config.outbox_path) as outbox:
