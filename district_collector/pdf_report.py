@@ -382,7 +382,7 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
                                  tier=tier_label(district.get("tier"), lang))), styles.body))
     story.append(Paragraph(esc(t("sec_points", lang)), styles.heading))
     header, rows = points_rows(report, lang)
-    story.append(data_table(styles, header, rows, [42, 42, 200, 136, 45, 45],
+    story.append(data_table(styles, header, rows, [90, 46, 160, 124, 45, 45],
                             extra=[("ALIGN", (4, 1), (5, -1), "CENTER")]))
     if communes:
         story += [NextPageTemplate("landscape"), PageBreak(),

@@ -71,18 +71,19 @@ def points_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
     district = report.get("district") or {}
     criteria = district.get("criteria") or {}
     airings = int(district.get("airings") or 0)
-    header = [t(k, lang) for k in ("col_level", "col_criterion", "col_content", "col_result",
+    header = [t(k, lang) for k in ("col_unit", "col_criterion", "col_content", "col_result",
                                    "col_max", "col_points")]
+    name = str(district.get("name") or district.get("id") or t("level_district", lang))
     has = t("has_programme", lang, n=airings) if airings else t("no_programme", lang)
     rows: Rows = [
-        [t("level_district", lang), "1.6", t("crit_1.6", lang), has, 10, int(criteria.get("1.6") or 0)],
-        [t("level_district", lang), "1.7", t("crit_1.7", lang),
+        [name, "1.6", t("crit_1.6", lang), has, 10, int(criteria.get("1.6") or 0)],
+        [name, "1.7", t("crit_1.7", lang),
          f"{tier_name(district.get('tier'), lang)}; {district.get('weeks_aired', 0)}/"
          f"{district.get('required_weeks', 0)} {t('col_week', lang).lower()}",
          10, int(criteria.get("1.7") or 0)],
     ]
     for commune in report.get("communes") or []:
-        rows.append([f"{t('level_commune', lang)}: {commune.get('name', '')}", "1.5", t("crit_1.5", lang),
+        rows.append([str(commune.get("name") or commune.get("code") or ""), "1.5", t("crit_1.5", lang),
                      f"{tier_name(commune.get('tier'), lang)}; {commune.get('weeks_aired', 0)}/"
                      f"{commune.get('required_weeks', 0)} {t('col_week', lang).lower()}",
                      20, int((commune.get("criteria") or {}).get("1.5") or 0)])

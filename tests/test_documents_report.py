@@ -242,7 +242,12 @@ def test_report_xlsx_sheets_and_cells_read_back(tmp_path: Path, report: dict[str
     summary = wb["Tổng hợp"]
     values = [c for row in summary.iter_rows(values_only=True) for c in row if c is not None]
     assert "TÀI LIỆU KIỂM CHỨNG" in values and "Huyện Kon Rẫy" in values
-    assert "Hằng tuần (≥ 1 lần/tuần)" in values and "Xã: Xã Đăk Kôi" in values
+    assert "Hằng tuần (≥ 1 lần/tuần)" in values and "Xã Đăk Kôi" in values
+    summary_rows = list(summary.iter_rows(values_only=True))
+    assert ("Xã Đăk Kôi", "1.5", "Tuyên truyền về chuyển đổi số trên Đài truyền thanh cấp xã (theo hướng dẫn "
+            "của UBND cấp huyện), thực hiện đầy đủ", "Hằng tháng (≥ 1 lần/tháng); 45/49 tuần", 20, 0) in [
+        r[:6] for r in summary_rows]
+    assert ("Huyện Kon Rẫy", "1.7") == next(r[:2] for r in summary_rows if r[1] == "1.7")
     grid = wb["Lưới tuần"]
     rows = list(grid.iter_rows(values_only=True))
     assert rows[1][:5] == ("Xã, thị trấn", "Tuần đạt / yêu cầu", "Tần suất", "Điểm đạt", "2024-W01")
