@@ -95,6 +95,9 @@ def _check_manifest(result: VerifyResult, registry: Registry, pinned: str | None
             if pinned is not None and verified.kid != pinned:
                 result.problems.append(f"{MANIFEST_JWS}: signed by district key {verified.kid}, "
                                        f"not the expected {pinned}")
+            if verified.payload.get("district_key") not in (None, verified.kid):
+                result.problems.append(f"{MANIFEST}: names district key {verified.payload.get('district_key')}"
+                                       f" but is signed by {verified.kid}")
             if verified.payload_bytes != manifest_raw:
                 result.problems.append(f"{MANIFEST}: differs from the manifest the district signed "
                                        f"({MANIFEST_JWS})")

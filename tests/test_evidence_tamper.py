@@ -111,7 +111,11 @@ def test_tamper_forged_bundle_with_own_district_key_caught_by_pinning(
     (bundle / "report.json").write_bytes(report_json(forged))
     (bundle / "schedules.jsonl").write_bytes(b"")  # signed by the real district key: dropped
     rewrite_manifest_hashes(bundle)
-    (bundle / "manifest.jws").write_bytes(forger.sign((bundle / "manifest.json").read_bytes(), MANIFEST_TYP))
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    manifest["district_key"] = forger.kid
+    forged_manifest = json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n"
+    (bundle / "manifest.json").write_bytes(forged_manifest)
+    (bundle / "manifest.jws").write_bytes(forger.sign(forged_manifest, MANIFEST_TYP))
     result = verify_bundle(bundle)
     assert result.ok and result.district_kid == forger.kid != original[1].kid
     assert main(["verify", str(bundle), "--district-key", original[1].kid]) == 1
