@@ -374,6 +374,8 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     airings = list(report.get("airings") or [])
     if not communes and not airings:
         story += [Spacer(1, 12), Paragraph(f"<b>{esc(t('empty_report', lang))}</b>", styles.body)]
+    elif not communes:
+        story += [Spacer(1, 6), Paragraph(f"<b>{esc(t('no_communes', lang))}</b>", styles.body)]
     story.append(Paragraph(esc(t("summary_line", lang, airings=district.get("airings", 0),
                                  weeks_aired=district.get("weeks_aired", 0),
                                  required_weeks=district.get("required_weeks", 0),

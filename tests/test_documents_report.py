@@ -209,6 +209,13 @@ def test_report_pdf_empty_report_says_there_is_no_data(tmp_path: Path) -> None:
     assert "radio-district verify" in text
 
 
+def test_report_pdf_district_stations_only_says_no_commune(tmp_path: Path, report: dict[str, Any]) -> None:
+    only_district = {**report, "communes": [], "airings": report["airings"][:3]}
+    text = pdf_text(write_report_pdf(only_district, tmp_path / "district-only.pdf"))
+    assert "Danh sách trạm chưa có xã, thị trấn nào." in text and "Chuyển đổi số là gì?" in text
+    assert "PHÁT SÓNG THEO TUẦN" not in text
+
+
 def test_report_pdf_tolerates_missing_members(tmp_path: Path) -> None:
     text = pdf_text(write_report_pdf({"district": {"id": "kon-ray"}}, tmp_path / "bare.pdf"))
     assert "Không có dữ liệu" in text
