@@ -387,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     demo = Demo(args)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)  # also when started with SIGINT ignored (a `&` job)
     code = 1
     try:
         code = demo.run()
