@@ -263,6 +263,14 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     return result
 
 
+def _in_vietnamese(finding: str) -> str:
+    try:
+        from district_collector.i18n import finding_text
+    except ImportError:  # documents module absent: English only
+        return finding
+    return finding_text(finding, "vi")
+
+
 def format_result(result: VerifyResult) -> str:
     lines = [f"Bundle / Bộ tài liệu: {result.directory}"]
     if result.district:
@@ -273,8 +281,13 @@ def format_result(result: VerifyResult) -> str:
     if result.checked:
         lines.append("Checked: " + "; ".join(result.checked) + ".")
     if result.findings:
-        lines.append("Findings in the received data (shown in the report, not a verification failure):")
-        lines += [f"  - {f}" for f in result.findings]
+        lines.append("Findings in the received data (shown in the report, not a verification failure) / "
+                     "Các phát hiện trong dữ liệu đã nhận (không phải lỗi xác minh):")
+        for finding in result.findings:
+            lines.append(f"  - {finding}")
+            vietnamese = _in_vietnamese(finding)
+            if vietnamese != finding:
+                lines.append(f"    {vietnamese}")
     if result.ok:
         lines.append("VERIFIED / ĐÃ XÁC MINH")
     else:
