@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -174,16 +175,23 @@ def test_outbox_two_threads_never_share_a_seq(tmp_path: Path, signer: Signer) ->
     assert assert_chain(path, signer) == 50
 
 
-WRITER = """
-import sys
+ZYGOTE = """
+import os, sys
 from pathlib import Path
 from firmware_daemon.outbox import Outbox
 from radio_protocol.jose import Signer, load_private_key
-outbox = Outbox(Path(sys.argv[1]), Signer(load_private_key(Path(sys.argv[2]))))
-while True:
-    entry = outbox.append(lambda seq, prev: {"v": 1, "type": "airing", "seq": seq, "prev": prev,
-                                             "pad": "x" * (seq * 997 % 5000)})
-    print(entry.seq, flush=True)  # reported only once committed
+signer = Signer(load_private_key(Path(sys.argv[2])))
+for _ in sys.stdin:  # one writer per line: forked, so no interpreter start-up per kill
+    pid = os.fork()
+    if pid == 0:
+        outbox = Outbox(Path(sys.argv[1]), signer)
+        while True:
+            entry = outbox.append(lambda seq, prev: {"v": 1, "type": "airing", "seq": seq,
+                                                     "prev": prev, "pad": "x" * (seq * 997 % 5000)})
+            print(entry.seq, flush=True)  # reported only once committed
+    print("pid", pid, flush=True)
+    os.waitpid(pid, 0)
+    print("reaped", flush=True)
 """
 KILLS = 20
 
@@ -191,33 +199,44 @@ KILLS = 20
 def test_outbox_sigkill_at_random_moments_never_tears_the_chain(tmp_path: Path,
                                                                signer: Signer) -> None:
     """SIGKILL a writer KILLS times at a random moment of its append cycle (after a random
-    number of commits, plus a random fraction of the next one): every event it reported
-    committed is there, seq runs 1..N, prev chains, every row verifies."""
+    number of commits, plus a random fraction of the next ones): every event it reported
+    committed is there, seq runs 1..N, prev chains, every row verifies, no torn page."""
     path = tmp_path / "data" / "outbox.sqlite"
     key_path = tmp_path / "keys" / "station.key"
     rng = random.Random(20240305)
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    zygote = subprocess.Popen([sys.executable, "-c", ZYGOTE, str(path), str(key_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=REPO)
+    assert zygote.stdin is not None and zygote.stdout is not None
     stored = [0]
-    for _ in range(KILLS):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(key_path)],
-                                stdout=subprocess.PIPE, env=env, cwd=REPO)
-        assert proc.stdout is not None
-        target = stored[-1] + rng.randint(1, 12)
-        reported = 0
-        while reported < target:
-            line = proc.stdout.readline()
-            assert line, f"writer died before seq {target}"
-            reported = int(line)
-        time.sleep(rng.uniform(0.0, 0.004))  # somewhere inside the following appends
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        count = assert_chain(path, signer)
-        assert count >= reported  # nothing reported as committed is lost
-        stored.append(count)
-        conn = sqlite3.connect(path)
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        conn.close()
+    try:
+        for _ in range(KILLS):
+            zygote.stdin.write(b"go\n")
+            zygote.stdin.flush()
+            target = stored[-1] + rng.randint(1, 12)
+            pid, reported = 0, 0
+            while not pid or reported < target:
+                line = zygote.stdout.readline()
+                assert line, f"writer died before seq {target}"
+                if line.startswith(b"pid "):
+                    pid = int(line.split()[1])
+                else:
+                    reported = int(line)
+            time.sleep(rng.uniform(0.0, 0.004))  # somewhere inside the following appends
+            os.kill(pid, signal.SIGKILL)
+            while zygote.stdout.readline().strip() != b"reaped":
+                pass  # seqs printed just before the kill
+            count = assert_chain(path, signer)
+            assert count >= reported  # nothing reported as committed is lost
+            stored.append(count)
+            conn = sqlite3.connect(path)
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            conn.close()
+    finally:
+        zygote.kill()
+        zygote.wait()
+        zygote.stdin.close()
+        zygote.stdout.close()
     assert all(b > a for a, b in zip(stored, stored[1:], strict=False))
     with Outbox(path, signer) as outbox:  # and the next writer continues the chain
         entry = outbox.append(lambda seq, prev: {"v": 1, "seq": seq, "prev": prev})
