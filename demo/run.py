@@ -50,7 +50,7 @@ from demo.services import (
     start_broker,
     start_collector,
 )
-from demo.timeline import Phase, StationPlan, plan_month
+from demo.timeline import StationPlan, plan_month, split_phases
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import jwk_thumbprint
 from radio_protocol.timefmt import format_rfc3339, zone
@@ -324,21 +324,6 @@ class Demo:
             proxy.close()
         if self.media is not None:
             self.media.close()
-
-
-def split_phases(phases: tuple[Phase, ...], chunk_days: int) -> list[Phase]:
-    """Cut each phase into pieces of at most ``chunk_days`` days (0: keep them whole)."""
-    if chunk_days <= 0:
-        return list(phases)
-    out = []
-    step_by = timedelta(days=chunk_days)
-    for phase in phases:
-        at = phase.start_at
-        while at < phase.until_at:
-            end = min(at + step_by, phase.until_at)
-            out.append(Phase(at, end, phase.link_up))
-            at = end
-    return out
 
 
 def say(text: str) -> None:

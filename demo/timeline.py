@@ -77,3 +77,18 @@ def plan_month(communes: tuple[Commune, ...], first_day: date, days: int,
         else:
             plans.append(StationPlan(commune, (Phase(_at(start, tz_name), _at(end, tz_name)),)))
     return plans
+
+
+def split_phases(phases: tuple[Phase, ...], chunk_days: int) -> list[Phase]:
+    """Cut each phase into pieces of at most ``chunk_days`` days (0: keep them whole)."""
+    if chunk_days <= 0:
+        return list(phases)
+    out = []
+    step_by = timedelta(days=chunk_days)
+    for phase in phases:
+        at = phase.start_at
+        while at < phase.until_at:
+            end = min(at + step_by, phase.until_at)
+            out.append(Phase(at, end, phase.link_up))
+            at = end
+    return out
