@@ -340,3 +340,21 @@ def test_airing_real_audio_device_hung_at_open_never_switches_amp(
     assert (payload["outcome"], payload["reason"]) == ("failed", "audio-device")
     assert rig.states() == NEVER_ON
     assert payload["amp"] == {"on_at": None, "off_at": None, "confirmed": None}
+
+
+def test_airing_amp_fault_fails_and_releases_the_prepared_stream(tmp_path: Path, media: Path,
+                                                                 rigs: list[Rig]) -> None:
+    from hal.errors import AmplifierError
+
+    audio = FakeAudioOutput()
+    rig = make_rig(rigs, tmp_path, audio)
+
+    def broken_on() -> None:
+        raise AmplifierError("cannot switch amplifier on pin=17: OSError: gpiochip busy")
+
+    rig.amp.on = broken_on  # type: ignore[method-assign]
+    payload = rig.airer.air(SEGMENT, media)
+    assert (payload["outcome"], payload["reason"]) == ("failed", "amp-fault")
+    assert rig.states() == NEVER_ON and audio.plays == []
+    (prepared,) = audio.prepared
+    assert prepared.closed and not prepared.ran
