@@ -420,3 +420,14 @@ def test_cli_play_active_low_relay_exact_pin_sequence(
     # low until the device exists, high (off) at once, low (on) for the airing, high (off)
     assert [s.state for s in pin.states] == [False, True, False, True]
     assert pin.state is True
+
+
+def test_cli_keygen_tightens_an_existing_open_data_dir(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    keygen(config, capsys)
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "station.key").stat().st_mode & 0o777 == 0o600
