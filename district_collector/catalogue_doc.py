@@ -35,6 +35,7 @@ from district_collector.pdf_report import (
     build_pdf,
     data_table,
     esc,
+    heading,
     official_header,
     pdf_fonts,
     signature_block,
@@ -202,11 +203,11 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
     stations = list(doc.get("stations") or [])
     if not stations:
         story += [Spacer(1, 10), Paragraph(f"<b>{esc(t('no_stations', lang))}</b>", styles.body)]
-    story.append(Paragraph(esc(t("cat_sec_segments", lang)), styles.heading))
-    header, rows = _segment_rows(doc, lang)
-    story.append(data_table(styles, header, rows, [28, 190, 110, 50, 52, 80]) if rows
+    story += heading(styles, t("cat_sec_segments", lang))
+    header, rows = _segment_rows(doc, lang)  # the ID column is for the spreadsheet only
+    story.append(data_table(styles, header[:5], [r[:5] for r in rows], [28, 232, 140, 50, 60]) if rows
                  else Paragraph(esc(t("none_listed", lang)), styles.body))
-    story.append(Paragraph(esc(t("cat_sec_slots", lang)), styles.heading))
+    story += heading(styles, t("cat_sec_slots", lang))
     for s in stations:
         where = f" - {s['commune']}" if s.get("commune") else ""
         facts = []
@@ -215,21 +216,25 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
         if s.get("valid_from"):
             facts.append(f"{esc(t('col_valid', lang))} {format_date(s['valid_from'], lang)} - "
                          f"{format_date(s['valid_until'], lang)}")
-        story.append(Paragraph(f"<b>{esc(t('col_station', lang))} {esc(s['id'])}{esc(where)}</b>"
-                               + (f" ({'; '.join(facts)})" if facts else ""), styles.keep_with_next))
+        story += heading(styles, f"<b>{esc(t('col_station', lang))} {esc(s['id'])}{esc(where)}</b>"
+                         + (f" ({'; '.join(facts)})" if facts else ""), sub=True)
         header, rows = _slot_rows(s, lang)
         story.append(data_table(styles, header, rows, [28, 62, 66, 42, 246, 66]) if rows
                      else Paragraph(esc(t("no_slots", lang)), styles.body))
         story.append(Spacer(1, 6))
-    story.append(Paragraph(esc(t("cat_sec_weekly", lang)), styles.heading))
     header, rows = _week_rows(doc, lang)
     n_weeks = len(doc.get("weeks") or [])
     fixed = 80 + 96 + 34 + 110
     widths = [80, 96, *([(PORTRAIT_W - fixed) / max(n_weeks, 1)] * n_weeks), 34, 110]
+    closing: list[Flowable] = heading(styles, t("cat_sec_weekly", lang))
     if rows:
-        story.append(data_table(styles, header, rows, widths))
-    story.append(Paragraph(esc(t("min_weekly_note", lang)), styles.small))
-    story.append(signature_block(styles, lang, PORTRAIT_W))
+        closing.append(data_table(styles, header, rows, widths))
+    closing.append(Paragraph(esc(t("min_weekly_note", lang)), styles.small))
+    if len(rows) <= 25:  # a short summary stays on the page of the signatures
+        story.append(signature_block(styles, lang, PORTRAIT_W, keep_with=closing))
+    else:
+        story += closing[:-1]
+        story.append(signature_block(styles, lang, PORTRAIT_W, keep_with=closing[-1:]))
     return story
 
 

@@ -31,6 +31,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
+    CondPageBreak,
     Flowable,
     Frame,
     KeepTogether,
@@ -138,7 +139,7 @@ class Styles:
     def __init__(self, fonts: Fonts) -> None:
         self.fonts = fonts
         self.body = ParagraphStyle("body", fontName=fonts.regular, fontSize=9.5, leading=12.5)
-        self.keep_with_next = ParagraphStyle("kwn", parent=self.body, spaceBefore=4, keepWithNext=1)
+        self.subheading = ParagraphStyle("subheading", parent=self.body, spaceBefore=4, spaceAfter=2)
         self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5)
         self.cell = ParagraphStyle("cell", parent=self.body, fontSize=8, leading=10)
         self.cell_bold = ParagraphStyle("cellb", parent=self.cell, fontName=fonts.bold)
@@ -151,9 +152,20 @@ class Styles:
         self.subtitle = ParagraphStyle("subtitle", parent=self.body, fontName=fonts.bold, fontSize=11,
                                        leading=14, alignment=TA_CENTER, spaceAfter=8)
         self.heading = ParagraphStyle("heading", parent=self.body, fontName=fonts.bold, fontSize=10.5,
-                                      leading=14, spaceBefore=10, spaceAfter=5, keepWithNext=1)
+                                      leading=14, spaceBefore=10, spaceAfter=5)
         self.mono = ParagraphStyle("mono", parent=self.body, fontName=fonts.bold, leftIndent=14,
                                    spaceBefore=4, spaceAfter=4)
+
+
+def heading(styles: Styles, text: str, sub: bool = False) -> list[Flowable]:
+    """A (sub)heading that starts a new page rather than sit alone at the foot of one.
+
+    (A condition on the space left, not keepWithNext: that would drag a long table whole onto
+    the next page and leave half a page blank.)
+    """
+    if sub:
+        return [CondPageBreak(22 * mm), Paragraph(text, styles.subheading)]
+    return [CondPageBreak(30 * mm), Paragraph(esc(text), styles.heading)]
 
 
 def esc(value: object) -> str:
@@ -188,11 +200,12 @@ def official_header(styles: Styles, district_name: str, lang: str, year: str, wi
     return [head, Spacer(1, 4), Paragraph(f"<i>{place}</i>", styles.right)]
 
 
-def signature_block(styles: Styles, lang: str, width: float) -> Flowable:
+def signature_block(styles: Styles, lang: str, width: float, keep_with: Sequence[Flowable] = ()) -> Flowable:
+    """The signature places, kept on one page with ``keep_with`` (the text just before them)."""
     left = Paragraph(f"<b>{esc(t('prepared_by', lang))}</b><br/>{esc(t('sign_hint', lang))}", styles.center)
     right = Paragraph(f"<b>{esc(t('on_behalf', lang))}</b><br/>{esc(t('sign_seal_hint', lang))}", styles.center)
     table = Table([[left, right], ["", ""]], colWidths=[width / 2, width / 2], rowHeights=[None, 22 * mm])
-    return KeepTogether([Spacer(1, 10), table])
+    return KeepTogether([*keep_with, Spacer(1, 10), table])
 
 
 def _cell(value: object, width: float, styles: Styles) -> object:
@@ -382,18 +395,18 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
                                  months_aired=district.get("months_aired", 0),
                                  required_months=district.get("required_months", 0),
                                  tier=tier_label(district.get("tier"), lang))), styles.body))
-    story.append(Paragraph(esc(t("sec_points", lang)), styles.heading))
+    story += heading(styles, t("sec_points", lang))
     header, rows = points_rows(report, lang)
     story.append(data_table(styles, header, rows, [90, 46, 160, 124, 45, 45],
                             extra=[("ALIGN", (4, 1), (5, -1), "CENTER")]))
     if communes:
         story += [NextPageTemplate("landscape"), PageBreak(),
-                  Paragraph(esc(t("sec_grid", lang)), styles.heading), _legend(styles, lang), Spacer(1, 4)]
+                  *heading(styles, t("sec_grid", lang)), _legend(styles, lang), Spacer(1, 4)]
         story += _grid_tables(styles, report, lang)
         header, crow = commune_rows(report, lang)
         story.append(data_table(styles, header, crow, [110, 34, 70, 44, 44, 38, 38, 38, 52, 289]))
         story += [NextPageTemplate("portrait"), PageBreak()]
-    story.append(Paragraph(esc(t("sec_airings", lang)), styles.heading))
+    story += heading(styles, t("sec_airings", lang))
     header, arows = airing_rows(report, lang, limit=MAX_PDF_AIRINGS)
     total = len(airings)
     if not arows:
@@ -402,11 +415,11 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
         if total > len(arows):
             story.append(Paragraph(esc(t("truncated", lang, shown=len(arows), total=total)), styles.body))
         story += chunked_tables(styles, header, arows, [26, 54, 42, 70, 80, 136, 36, 66])
-    story.append(Paragraph(esc(t("sec_excluded", lang)), styles.heading))
+    story += heading(styles, t("sec_excluded", lang))
     header, xrows = excluded_rows(report, lang)
     story += chunked_tables(styles, header, xrows, [26, 72, 78, 40, 85, 209]) if xrows else [
         Paragraph(esc(t("none_listed", lang)), styles.body)]
-    story.append(Paragraph(esc(t("sec_stations", lang)), styles.heading))
+    story += heading(styles, t("sec_stations", lang))
     header, srows = station_rows(report, lang)
     story += chunked_tables(styles, header, srows, [80, 90, 62, 42, 155, 46, 35]) if srows else [
         Paragraph(esc(t("none_listed", lang)), styles.body)]
@@ -414,8 +427,9 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     findings = finding_rows(report, lang)
     story += [Paragraph(f"• {esc(f)}", styles.body) for f in findings] or [
         Paragraph(esc(t("no_findings", lang)), styles.body)]
-    story += _verify_section(styles, report, lang)
-    story.append(signature_block(styles, lang, PORTRAIT_W))
+    verify = _verify_section(styles, report, lang)
+    story += verify[:-1]
+    story.append(signature_block(styles, lang, PORTRAIT_W, keep_with=verify[-1:]))
     return story
 
 
@@ -432,7 +446,7 @@ def district_thumbprint(report: Mapping[str, Any]) -> str | None:
 def _verify_section(styles: Styles, report: Mapping[str, Any], lang: str) -> list[Flowable]:
     thumb = district_thumbprint(report)
     command = t("verify_cmd", lang) + (f" --district-key {thumb}" if thumb else "")
-    return [Paragraph(esc(t("sec_verify", lang)), styles.heading),
+    return [*heading(styles, t("sec_verify", lang)),
             Paragraph(esc(t("verify_text", lang)), styles.body),
             Paragraph(esc(command), styles.mono),
             Paragraph(esc(t("verify_after", lang)), styles.body),
