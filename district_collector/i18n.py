@@ -112,6 +112,7 @@ _T: dict[str, tuple[str, str]] = {
     "col_events": ("Sự kiện", "Events"),
     "col_gaps": ("Khoảng thiếu", "Gaps"),
     "col_chain_breaks": ("Đứt chuỗi", "Chain breaks"),
+    "col_bad_signatures": ("Chữ ký sai", "Bad signatures"),
     "findings": ("Các phát hiện", "Findings"),
     "no_findings": ("Không có phát hiện nào.", "No findings."),
     "none_listed": ("Không có.", "None."),
@@ -304,6 +305,10 @@ _FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Station (\S+): seq (\d+) was received with (\d+) different payloads \(conflict\); "
                 r"none of them counts\.$"),
      "Trạm {0}: số thứ tự {1} nhận được {2} nội dung khác nhau (xung đột); không nội dung nào được tính."),
+    (re.compile(r"^Station (\S+): (\d+) event\(s\) do not verify with the station's registered keys "
+                r"\(seq (.+)\); they do not count\.$"),
+     "Trạm {0}: {1} sự kiện không khớp chữ ký số với khóa đã đăng ký của trạm (số thứ tự {2}); "
+     "các sự kiện này không được tính."),
     (re.compile(r"^No events in the period (\S+)\.\.(\S+)\.$"), "Không có sự kiện nào trong kỳ {0} - {1}."),
     (re.compile(r"^The registry has no commune-level stations: no commune is scored\.$"),
      "Danh sách đăng ký không có trạm cấp xã nào: không xã nào được chấm điểm."),

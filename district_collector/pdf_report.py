@@ -421,7 +421,7 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
         Paragraph(esc(t("none_listed", lang)), styles.body)]
     story += heading(styles, t("sec_stations", lang))
     header, srows = station_rows(report, lang)
-    story += chunked_tables(styles, header, srows, [80, 90, 62, 42, 155, 46, 35]) if srows else [
+    story += chunked_tables(styles, header, srows, [78, 86, 56, 40, 120, 44, 40, 46]) if srows else [
         Paragraph(esc(t("none_listed", lang)), styles.body)]
     story.append(Paragraph(f"<b>{esc(t('findings', lang))}:</b>", styles.body))
     findings = finding_rows(report, lang)

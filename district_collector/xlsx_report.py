@@ -166,7 +166,7 @@ def station_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]
     """Each station's seq range, event count, gaps, chain breaks and conflicts."""
     names = _commune_names(report)
     header = [t(k, lang) for k in ("col_station", "col_commune", "col_seq_range", "col_events",
-                                   "col_gaps", "col_chain_breaks", "col_conflicts")]
+                                   "col_gaps", "col_chain_breaks", "col_conflicts", "col_bad_signatures")]
     rows: Rows = []
     for s in report.get("stations") or []:
         first, last = s.get("first_seq"), s.get("last_seq")
@@ -174,7 +174,7 @@ def station_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]
         gaps = ", ".join(f"{a}..{b}" if a != b else f"{a}" for a, b in (s.get("gaps") or []))
         rows.append([str(s.get("id", "")), _commune_name(names, s.get("commune")), seq_range,
                      int(s.get("events") or 0), gaps or "-", _seqs(s.get("chain_breaks")),
-                     _seqs(s.get("conflicts"))])
+                     _seqs(s.get("conflicts")), _seqs(s.get("bad_signatures") or [])])
     return header, rows
 
 
@@ -312,7 +312,7 @@ def write_report_xlsx(report: Mapping[str, Any], path: Path | str, lang: str = "
     for key, builder, widths in (
         ("sheet_airings", lambda: airing_rows(report, lang, full=True), [6, 12, 10, 16, 22, 40, 10, 14, 10, 18, 10, 30]),
         ("sheet_excluded", lambda: excluded_rows(report, lang), [6, 16, 22, 10, 22, 50]),
-        ("sheet_stations", lambda: station_rows(report, lang), [16, 22, 14, 10, 40, 12, 10]),
+        ("sheet_stations", lambda: station_rows(report, lang), [16, 22, 14, 10, 40, 12, 10, 14]),
     ):
         ws = wb.create_sheet(t(key, lang))
         set_widths(ws, widths)

@@ -96,6 +96,7 @@ def kon_ray_report(period_to: date = date(2024, 12, 10)) -> dict[str, Any]:
                          "gaps": [], "chain_breaks": [], "conflicts": []})
     stations[2]["gaps"] = [[40, 42]]
     stations[5]["chain_breaks"] = [57]
+    stations[6]["bad_signatures"] = [12, 13]
     stations[2]["events"] -= 3
     excluded.append({"station": "dak-pne-01", "commune": "23323", "seq": 90,
                      "started_at": "2024-11-12T06:30:00.000+07:00", "reason": "clock-unsynced"})
@@ -276,6 +277,7 @@ def test_report_xlsx_sheets_and_cells_read_back(tmp_path: Path, report: dict[str
     pne = next(r for r in stations if r[0] == "dak-pne-01")
     assert pne[2] == "1..99" and pne[4] == "40..42" and pne[5] == "-"
     assert next(r for r in stations if r[0] == "dak-to-re-01")[5] == "57"
+    assert next(r for r in stations if r[0] == "tan-lap-01")[7] == "12, 13" and pne[7] == "-"
     assert "Trạm dak-pne-01: thiếu số thứ tự 40..42 (3 sự kiện không nhận được)." in [r[0] for r in stations]
 
 
