@@ -73,6 +73,7 @@ _T: dict[str, tuple[str, str]] = {
         "Tuyên truyền về chuyển đổi số trên Đài truyền thanh cấp xã (theo hướng dẫn của UBND cấp huyện), thực hiện đầy đủ",
         "The commune radio broadcasts the digital-transformation programme as the district instructs, fully",
     ),
+    "district_total": ("Cộng điểm các tiêu chí về truyền thanh cấp huyện", "Total of the district's radio criteria"),
     "has_programme": ("Có chuyên mục ({n} lượt phát)", "Programme present ({n} airings)"),
     "no_programme": ("Không có lượt phát nào", "No airing"),
     "col_commune": ("Xã, thị trấn", "Commune"),

@@ -398,7 +398,9 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     story += heading(styles, t("sec_points", lang))
     header, rows = points_rows(report, lang)
     story.append(data_table(styles, header, rows, [90, 46, 160, 124, 45, 45],
-                            extra=[("ALIGN", (4, 1), (5, -1), "CENTER")]))
+                            extra=[("ALIGN", (4, 1), (5, -1), "CENTER"),
+                                   ("FONT", (0, 3), (-1, 3), styles.fonts.bold, 8),
+                                   ("LINEBELOW", (0, 3), (-1, 3), 1.0, colors.black)]))
     if communes:
         story += [NextPageTemplate("landscape"), PageBreak(),
                   *heading(styles, t("sec_grid", lang)), _legend(styles, lang), Spacer(1, 4)]

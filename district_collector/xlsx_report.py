@@ -67,7 +67,7 @@ def _commune_name(names: Mapping[str, str], code: object) -> str:
 
 
 def points_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
-    """Criteria 1.6 and 1.7 for the district, then 1.5 for each commune."""
+    """Criteria 1.6 and 1.7 for the district and their sum, then 1.5 for each commune."""
     district = report.get("district") or {}
     criteria = district.get("criteria") or {}
     airings = int(district.get("airings") or 0)
@@ -81,6 +81,8 @@ def points_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
          f"{tier_name(district.get('tier'), lang)}; {district.get('weeks_aired', 0)}/"
          f"{district.get('required_weeks', 0)} {t('col_week', lang).lower()}",
          10, int(criteria.get("1.7") or 0)],
+        [name, "1.6 + 1.7", t("district_total", lang), "", 20,
+         int(criteria.get("1.6") or 0) + int(criteria.get("1.7") or 0)],
     ]
     for commune in report.get("communes") or []:
         rows.append([str(commune.get("name") or commune.get("code") or ""), "1.5", t("crit_1.5", lang),

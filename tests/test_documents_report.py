@@ -217,6 +217,27 @@ def test_report_pdf_district_stations_only_says_no_commune(tmp_path: Path, repor
     assert "PHÁT SÓNG THEO TUẦN" not in text
 
 
+def test_report_pdf_two_years_with_iso_week_53(tmp_path: Path) -> None:
+    """2020 has a week 53; 2020-01-01..2021-12-31 needs two grid tables, and must not break."""
+    weeks: list[dict[str, Any]] = []
+    monday = date(2019, 12, 30)
+    while monday <= date(2021, 12, 31):
+        iso = monday.isocalendar()
+        weeks.append({"week": f"{iso.year}-W{iso.week:02d}", "start": monday.isoformat(),
+                      "end": (monday + timedelta(days=6)).isoformat(), "required": monday >= date(2020, 1, 1)})
+        monday += timedelta(days=7)
+    report = empty_report()
+    report["weeks"] = weeks
+    report["communes"] = [{"code": "23320", "name": "Xã Đăk Kôi", "stations": ["dak-koi-01"], "tier": "none",
+                           "required_weeks": len(weeks) - 1, "weeks_aired": 1, "criteria": {"1.5": 0},
+                           "weeks_grid": ["not-required", "aired", *["not-aired"] * (len(weeks) - 2)]}]
+    path = write_report_pdf(report, tmp_path / "two-years.pdf")
+    text = pdf_text(path)
+    assert weeks[52]["week"] == "2020-W53" and text.count("■") == 2 and text.count("□") == len(weeks) - 2 + 1
+    grid_pages = [p for p in PdfReader(str(path)).pages if "Xã Đăk Kôi" in (p.extract_text() or "")]
+    assert grid_pages
+
+
 def test_report_pdf_tolerates_missing_members(tmp_path: Path) -> None:
     text = pdf_text(write_report_pdf({"district": {"id": "kon-ray"}}, tmp_path / "bare.pdf"))
     assert "Không có dữ liệu" in text
@@ -256,6 +277,7 @@ def test_report_xlsx_sheets_and_cells_read_back(tmp_path: Path, report: dict[str
             "của UBND cấp huyện), thực hiện đầy đủ", "Hằng tháng (≥ 1 lần/tháng); 45/49 tuần", 20, 0) in [
         r[:6] for r in summary_rows]
     assert ("Huyện Kon Rẫy", "1.7") == next(r[:2] for r in summary_rows if r[1] == "1.7")
+    assert next(r for r in summary_rows if r[1] == "1.6 + 1.7")[4:6] == (20, 20)
     grid = wb["Lưới tuần"]
     rows = list(grid.iter_rows(values_only=True))
     assert rows[1][:5] == ("Xã, thị trấn", "Tuần đạt / yêu cầu", "Tần suất", "Điểm đạt", "2024-W01")
