@@ -290,6 +290,21 @@ PORTRAIT_W = A4[0] - 2 * MARGIN
 LANDSCAPE_W = A4[1] - 2 * MARGIN
 
 
+def grid_chunks(weeks: Sequence[Mapping[str, Any]], size: int = 53) -> list[tuple[int, int]]:
+    """``[start, stop)`` index ranges of the grid tables: one table when the period fits,
+    else one per ISO year (at most 53 weeks), so each table reads as one year."""
+    if len(weeks) <= size:
+        return [(0, len(weeks))]
+    chunks: list[tuple[int, int]] = []
+    start = 0
+    for i in range(1, len(weeks) + 1):
+        if i == len(weeks) or str(weeks[i].get("week", ""))[:4] != str(weeks[start].get("week", ""))[:4] \
+                or i - start == size:
+            chunks.append((start, i))
+            start = i
+    return chunks
+
+
 def _grid_tables(styles: Styles, report: Mapping[str, Any], lang: str) -> list[Flowable]:
     """One coloured cell per ISO week and commune, 53 weeks per table."""
     weeks = list(report.get("weeks") or [])
@@ -298,13 +313,15 @@ def _grid_tables(styles: Styles, report: Mapping[str, Any], lang: str) -> list[F
     fonts = styles.fonts
     label = ParagraphStyle("gl", parent=styles.cell, fontSize=7, leading=8.5)
     fixed = 118 + 44 + 78 + 34
-    for start in range(0, max(len(weeks), 1), 53):
-        part = weeks[start:start + 53]
+    for start, stop in grid_chunks(weeks):
+        part = weeks[start:stop]
+        years = sorted({str(w.get("week", ""))[:4] for w in part})
         cell_w = min(14.0, (LANDSCAPE_W - fixed) / max(len(part), 1))
         months_row, numbers_row = grid_header(part, lang)
         head: list[object] = [Paragraph(esc(t("col_commune", lang)), label), *numbers_row,
                               *(Paragraph(esc(t(k, lang)), label) for k in ("col_weeks", "col_tier", "col_points"))]
-        rows: list[list[object]] = [["", *months_row, "", "", ""], list(head)]
+        year_label = f"{years[0]} - {years[-1]}" if len(years) > 1 else (years[0] if years else "")
+        rows: list[list[object]] = [[year_label, *months_row, "", "", ""], list(head)]
         style: list[tuple[Any, ...]] = [
             ("FONT", (0, 0), (-1, -1), fonts.regular, 6.5),
             ("FONT", (1, 0), (len(part), 1), fonts.regular, 5.5),
@@ -322,7 +339,7 @@ def _grid_tables(styles: Styles, report: Mapping[str, Any], lang: str) -> list[F
             style.append(("SPAN", (col, 0), (end, 0)))
             col = end + 1
         for r, (name, commune, points) in enumerate(lines, start=2):
-            grid = list(commune.get("weeks_grid") or [])[start:start + 53]
+            grid = list(commune.get("weeks_grid") or [])[start:stop]
             cells: list[object] = [Paragraph(esc(name), label)]
             cells += [GRID_SYMBOL.get(state, "?") for state in grid]
             c = 0
