@@ -29,7 +29,7 @@ from district_collector.i18n import (
     t,
     weekday_name,
 )
-from district_collector.pdf_report import (
+from district_collector.pdf import (
     PORTRAIT_W,
     Styles,
     build_pdf,

@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from district_collector import pdf_report
+from district_collector import pdf as pdf_pages
 from district_collector.i18n import DocumentError
 from district_collector.pdf_report import grid_chunks, write_report_pdf
 from district_collector.xlsx_report import write_report_xlsx
@@ -256,8 +256,8 @@ def test_report_pdf_bad_requests_raise_document_error(tmp_path: Path, kwargs: di
 
 
 def test_report_pdf_without_vietnamese_font_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pdf_report, "_fonts", None)
-    monkeypatch.setattr(pdf_report, "FONT_DIRS", (str(tmp_path),))
+    monkeypatch.setattr(pdf_pages, "_fonts", None)
+    monkeypatch.setattr(pdf_pages, "FONT_DIRS", (str(tmp_path),))
     monkeypatch.delenv("COMMUNE_RADIO_FONT", raising=False)
     with pytest.raises(DocumentError, match="no TrueType font covering Vietnamese.*fonts-dejavu-core"):
         write_report_pdf(empty_report(), tmp_path / "r.pdf")
