@@ -84,9 +84,9 @@ def schedules_from_catalogue(path: str, config: DistrictConfig) -> tuple[str, li
 
 def schedules_from_store(config: DistrictConfig, month: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The latest published schedule of each station overlapping ``month``, and the stations without."""
+    from district_collector.period import Period
     from district_collector.report import decode_payload
     from district_collector.report import schedules_from_store as stored
-    from district_collector.scoring import Period
 
     first, last = month_range(month)
     latest: dict[str, dict[str, Any]] = {}
