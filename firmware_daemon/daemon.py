@@ -54,7 +54,8 @@ from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.jose import KeyRing, Signer, load_private_key
 
 from .config import StationConfig
-from .link import StationLink, settings_from_config
+from .link import StationLink
+from .link_settings import settings_from_config
 from .outbox import Outbox
 from .status import StationState, StatusBuilder
 from .sysinfo import kernel_clock_synced

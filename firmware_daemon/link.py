@@ -16,14 +16,15 @@ Threads:
   re-publishes every unacked event. It keeps running while the daemon's main thread
   is busy airing.
 
-Delivery: on every connect, and again whenever the oldest unacked seq has not moved
-for ``republish_s``, a *round* walks the unacked events in seq order in batches of
-``batch`` (at most ``batch`` publishes in flight, waiting for PUBACKs before the next
-batch), so a backlog of 10,000 events never sits in memory at once. A PUBACK proves
-nothing durable; only a signed district ``ack`` removes an event from the pending set.
+Delivery (:mod:`firmware_daemon.link_delivery`): on every connect, and again whenever
+the oldest unacked seq has not moved for ``republish_s``, a *round* walks the unacked
+events in seq order in batches of ``batch`` (at most ``batch`` publishes in flight), so a
+backlog of 10,000 events never sits in memory at once. A PUBACK proves nothing durable;
+only a signed district ``ack`` removes an event from the pending set.
 
-Acks are verified with the pinned district keys (``typ cr-ack+json``, ``station`` ours);
-anything else is logged and changes nothing. Schedule messages are handed, as raw
+Acks (:mod:`firmware_daemon.ack`) are verified with the pinned district keys (``typ
+cr-ack+json``, ``station`` ours); anything else is logged and changes nothing. Settings,
+password file and TLS: :mod:`firmware_daemon.link_settings`. Schedule messages are handed, as raw
 bytes, to ``on_schedule`` (run in the link thread: hand long work off). Messages over
 256 KiB are dropped with a log line.
 
@@ -37,130 +38,44 @@ clean stop the link publishes ``offline`` itself (a clean DISCONNECT suppresses 
 
 from __future__ import annotations
 
-import inspect
 import logging
 import queue
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from radio_protocol.clock import Clock
-from radio_protocol.errors import ConfigError, JoseError
-from radio_protocol.jose import KeyRing, verify
+from radio_protocol.errors import JoseError
+from radio_protocol.jose import KeyRing
 from radio_protocol.topics import topic
 
+from .ack import ACK_TYP, MAX_ACK_ALSO, AckError, parse_ack, read_ack, within_recorded
+from .link_delivery import DeliveryRounds, LinkOutbox, LinkStats
+from .link_settings import (
+    MAX_AHEAD,
+    MIN_SESSION_EXPIRY_S,
+    LinkSettings,
+    configure_tls,
+    read_password_file,
+    settings_from_config,
+)
 from .status import StatusBuilder
 
-if TYPE_CHECKING:
-    from .config import StationConfig
+# Names other modules and tests have imported from here since before the split.
+__all__ = [
+    "ACK_TYP", "MAX_ACK_ALSO", "MAX_AHEAD", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
+    "LinkOutbox", "LinkSettings", "LinkStats", "StationLink", "parse_ack", "read_password_file",
+    "settings_from_config",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 256 * 1024
-MIN_SESSION_EXPIRY_S = 7 * 24 * 3600
-ACK_TYP = "cr-ack+json"
-MAX_ACK_ALSO = 100_000
-MAX_AHEAD = 2_000  # default LinkSettings.max_ahead
-
-
-class LinkOutbox(Protocol):
-    """What the link needs from ``firmware_daemon.outbox.Outbox``."""
-
-    def unacked(self, limit: int) -> list[tuple[int, bytes]]: ...
-
-    def apply_ack(self, through: int, also: Sequence[int]) -> int: ...
-
-    def last_seq(self) -> int: ...
-
-    def pending_count(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class LinkSettings:
-    """Everything the link needs, already validated (see :func:`settings_from_config`)."""
-
-    district: str
-    station: str
-    host: str
-    port: int = 8883
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-    tls_ca: Path | None = None  # None with tls: the system's CA store
-    tls_insecure: bool = False  # skip host name checking (test brokers only)
-    keepalive_s: int = 60
-    session_expiry_s: int = MIN_SESSION_EXPIRY_S
-    republish_s: float = 300.0
-    batch: int = 200
-    max_ahead: int = MAX_AHEAD  # rows read at most per page when the outbox cannot page by seq
-    status_min_interval_s: float = 2.0
-    status_counters_interval_s: float = 30.0
-    status_heartbeat_s: float = 900.0  # a fresh status at least this often (uptime, at)
-    poll_s: float = 0.5
-    reconnect_min_s: int = 1
-    reconnect_max_s: int = 30
-
-    def __repr__(self) -> str:  # never show the password
-        return (f"LinkSettings(station={self.station}, host={self.host}, port={self.port}, "
-                f"username={self.username}, tls={'on' if self.tls else 'off'})")
-
-
-def read_password_file(path: Path, source: str) -> str:
-    """The first line of ``path``; ConfigError naming ``mqtt.password_file`` otherwise."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{source}: mqtt.password_file: cannot read {path}: {exc.strerror}"]) from exc
-    password = text.splitlines()[0].strip() if text.strip() else ""
-    if not password:
-        raise ConfigError([f"{source}: mqtt.password_file: {path} is empty"])
-    return password
-
-
-def settings_from_config(config: StationConfig) -> LinkSettings | None:
-    """LinkSettings from the station config; None when it has no ``mqtt`` section."""
-    m = config.mqtt
-    if m is None:
-        return None
-    password = read_password_file(m.password_file, str(config.source)) if m.password_file else None
-    return LinkSettings(
-        district=config.station.district,
-        station=config.station.id,
-        host=m.host,
-        port=m.port,
-        username=m.username,
-        password=password,
-        tls=m.tls is not None,
-        tls_ca=m.tls.ca if m.tls is not None else None,
-        tls_insecure=m.tls.insecure if m.tls is not None else False,
-        keepalive_s=m.keepalive_s,
-        session_expiry_s=max(MIN_SESSION_EXPIRY_S, m.session_expiry_s),
-        republish_s=m.republish_s,
-    )
-
-
-@dataclass
-class LinkStats:
-    """Counters for logs and tests (read from any thread; written by the link thread)."""
-
-    connects: int = 0
-    events_published: int = 0
-    rounds: int = 0
-    acks_applied: int = 0
-    acks_rejected: int = 0
-    events_acked: int = 0
-    statuses_published: int = 0
-    schedules_received: int = 0
-    messages_dropped: int = 0
-    max_in_flight: int = 0
-    max_rows_read: int = 0
 
 
 def _default_on_schedule(raw: bytes) -> None:
@@ -201,17 +116,11 @@ class StationLink:
         self.topic_schedule = topic(settings.district, settings.station, "schedule")
         self.topic_ack = topic(settings.district, settings.station, "ack")
         self._client = self._make_client()
-        # delivery state (link thread only)
-        self._cursor = 0
-        self._round_active = False
-        self._sent_in_round = 0
-        self._outstanding: set[int] = set()
-        self._oldest_seen: int | None = None
-        self._oldest_since_mono = 0.0
+        # link thread only: delivery rounds, status pacing, the connection as it saw it
+        self._delivery = DeliveryRounds(settings, self.stats)
         self._status_key: tuple[Any, ...] | None = None
         self._status_counters: tuple[int, int] | None = None
         self._status_mono = float("-inf")
-        self._unacked_after: bool | None = None
         self._up = False  # the worker's view of the connection (set when it handles on_connect)
 
     # --- public API ----------------------------------------------------------------
@@ -258,10 +167,7 @@ class StationLink:
         client.suppress_exceptions = True
         if s.username:
             client.username_pw_set(s.username, s.password)
-        if s.tls:
-            client.tls_set(ca_certs=str(s.tls_ca) if s.tls_ca else None)
-            if s.tls_insecure:
-                client.tls_insecure_set(True)
+        configure_tls(client, s)
         client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
         client.max_inflight_messages_set(max(20, s.batch))
         client.on_connect = self._cb_connect
@@ -374,7 +280,7 @@ class StationLink:
     def _handle(self, outbox: LinkOutbox, item: tuple[Any, ...]) -> None:
         kind = item[0]
         if kind == "published":
-            self._outstanding.discard(item[1])
+            self._delivery.published(item[1])
         elif kind == "message":
             self._on_message(outbox, item[1], item[2])
         elif kind == "connected":
@@ -385,14 +291,13 @@ class StationLink:
             self._up = True
             self.stats.connects += 1
             log.info("mqtt connected station=%s session_present=%s", self.settings.station, session_present)
-            self._outstanding.clear()
+            self._delivery.connected()
             self._publish_status(outbox, "online")
-            self._start_round()
+            self._delivery.start_round()
         elif kind == "disconnected":
             log.warning("mqtt disconnected station=%s reason=%s", self.settings.station, item[1])
             self._up = False
-            self._outstanding.clear()
-            self._round_active = False
+            self._delivery.disconnected()
             self._set_will(outbox)
 
     def _service(self, outbox: LinkOutbox) -> None:
@@ -400,75 +305,13 @@ class StationLink:
             return
         now_mono = self.clock.monotonic()
         self._maybe_status(outbox, now_mono)
-        self._publish_backlog(outbox)
-        self._maybe_republish(outbox, now_mono)
+        self._delivery.publish_backlog(outbox, self._publish_event)
+        self._delivery.maybe_republish(outbox, now_mono)
 
     # --- events ---------------------------------------------------------------------
 
-    def _start_round(self) -> None:
-        self._cursor = 0
-        self._sent_in_round = 0
-        self._round_active = True
-        self.stats.rounds += 1
-
-    def _fetch_after(self, outbox: LinkOutbox, after: int, limit: int) -> list[tuple[int, bytes]]:
-        """Up to ``limit`` unacked events with seq > ``after``, in seq order."""
-        if self._unacked_after is None:
-            try:
-                self._unacked_after = "after" in inspect.signature(outbox.unacked).parameters
-            except (TypeError, ValueError):
-                self._unacked_after = False
-        if self._unacked_after:
-            return list(outbox.unacked(limit, after=after))  # type: ignore[call-arg]
-        # No paging in the outbox: every unacked seq <= after was sent in this round, so
-        # this window reaches past the cursor. It is capped (``max_ahead`` rows), so while
-        # the district does not ack, a round stops ``max_ahead`` events ahead instead of
-        # reading the whole backlog into memory; acks (or the next round) move it on.
-        window = min(limit + self._sent_in_round, self.settings.max_ahead)
-        rows = outbox.unacked(window)
-        self.stats.max_rows_read = max(self.stats.max_rows_read, len(rows))
-        return [(seq, jws) for seq, jws in rows if seq > after][:limit]
-
-    def _publish_backlog(self, outbox: LinkOutbox) -> None:
-        """Publish unacked events past the cursor, keeping at most ``batch`` in flight.
-
-        Refills once half the window has been PUBACKed; rows are read in pages, so
-        memory holds one batch, not the backlog.
-        """
-        batch = self.settings.batch
-        while self._up and len(self._outstanding) <= batch // 2:
-            rows = self._fetch_after(outbox, self._cursor, batch - len(self._outstanding))
-            if not rows:
-                if self._round_active:
-                    self._round_active = False
-                    log.debug("delivery round done station=%s sent=%d", self.settings.station, self._sent_in_round)
-                return
-            self._round_active = True
-            for seq, jws in rows:
-                info = self._client.publish(self.topic_event, bytes(jws), qos=1, retain=False)
-                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                    log.info("event publish deferred station=%s seq=%d rc=%s", self.settings.station, seq, info.rc)
-                    return
-                self._outstanding.add(info.mid)
-                self.stats.max_in_flight = max(self.stats.max_in_flight, len(self._outstanding))
-                self._cursor = seq
-                self._sent_in_round += 1
-                self.stats.events_published += 1
-
-    def _maybe_republish(self, outbox: LinkOutbox, now_mono: float) -> None:
-        """Start a new round when the oldest unacked seq has not moved for ``republish_s``."""
-        if self._round_active:
-            return
-        first = outbox.unacked(1)
-        oldest = first[0][0] if first else None
-        if oldest != self._oldest_seen:
-            self._oldest_seen = oldest
-            self._oldest_since_mono = now_mono
-            return
-        if oldest is not None and now_mono - self._oldest_since_mono >= self.settings.republish_s:
-            log.info("re-publishing unacked events station=%s oldest_seq=%d", self.settings.station, oldest)
-            self._oldest_since_mono = now_mono
-            self._start_round()
+    def _publish_event(self, jws: bytes) -> mqtt.MQTTMessageInfo:
+        return self._client.publish(self.topic_event, jws, qos=1, retain=False)
 
     # --- incoming -------------------------------------------------------------------
 
@@ -487,20 +330,17 @@ class StationLink:
     def _on_ack(self, outbox: LinkOutbox, raw: bytes) -> None:
         station = self.settings.station
         try:
-            verified = verify(raw, self.district_keys, ACK_TYP)
-            through, also = parse_ack(verified.payload, station)
+            through, also = read_ack(raw, self.district_keys, station)
         except (JoseError, AckError) as exc:
             self.stats.acks_rejected += 1
             log.warning("ack rejected station=%s reason=%s", station, exc)
             return
         last = outbox.last_seq()
-        if through > last or (also and also[-1] > last):
-            # e.g. an outbox replaced after an SD card failure: never let an ack for seqs we
-            # have not recorded yet cover events we record later.
+        within = within_recorded(through, also, last)
+        if within is not None:
             log.warning("ack covers seqs this station never recorded station=%s through=%d "
                         "last_seq=%d (outbox replaced?); applying only up to last_seq", station, through, last)
-            through = min(through, last)
-            also = [seq for seq in also if seq <= last]
+            through, also = within
         newly = outbox.apply_ack(through, also)
         self.stats.acks_applied += 1
         self.stats.events_acked += newly
@@ -550,24 +390,3 @@ class StationLink:
         self._client.disconnect()
         log.info("mqtt link stopped station=%s", self.settings.station)
 
-
-class AckError(ValueError):
-    """An ack that verified but does not say something this station can apply."""
-
-
-def parse_ack(payload: dict[str, Any], station: str) -> tuple[int, list[int]]:
-    """``(through, also)`` from a verified ack payload for ``station``; raises AckError."""
-    if payload.get("type") != "ack":
-        raise AckError(f"type {payload.get('type')!r} is not ack")
-    if payload.get("station") != station:
-        raise AckError(f"ack names station {payload.get('station')!r}, not ours")
-    through = payload.get("through", 0)
-    if not isinstance(through, int) or isinstance(through, bool) or through < 0:
-        raise AckError(f"through must be an integer >= 0, got {through!r}")
-    also = payload.get("also", [])
-    if not isinstance(also, list) or len(also) > MAX_ACK_ALSO:
-        raise AckError("also must be a list of seqs")
-    for seq in also:
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise AckError(f"also holds a bad seq {seq!r}")
-    return through, sorted(set(also))

@@ -28,7 +28,8 @@ if __name__ == "__main__":  # the subprocess: make the repo and tests/ importabl
     sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from firmware_daemon.config import StationConfig, load_station_config  # noqa: E402
-from firmware_daemon.link import StationLink, settings_from_config  # noqa: E402
+from firmware_daemon.link import StationLink  # noqa: E402
+from firmware_daemon.link_settings import settings_from_config  # noqa: E402
 from firmware_daemon.outbox import Outbox  # noqa: E402
 from firmware_daemon.status import StationState, StatusBuilder  # noqa: E402
 from radio_protocol.clock import Clock, SystemClock  # noqa: E402
