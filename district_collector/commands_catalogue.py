@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from district_collector.catalogue import load_catalogue, schedule_payload
 from district_collector.catalogue_doc import (
     build_catalogue_doc,
     month_range,
@@ -30,6 +31,9 @@ from district_collector.catalogue_doc import (
 )
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.i18n import DocumentError
+from district_collector.period import Period
+from district_collector.report import decode_payload
+from district_collector.report import schedules_from_store as stored
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError
@@ -56,8 +60,6 @@ def _duration_s(path: Path) -> float | None:
 def schedules_from_catalogue(path: str, config: DistrictConfig) -> tuple[str, list[dict[str, Any]], list[str],
                                                                          dict[str, float | None]]:
     """``(month, payloads, stations without slots, segment durations)`` from a catalogue file."""
-    from district_collector.catalogue import load_catalogue, schedule_payload
-
     catalogue = load_catalogue(path, config.district.timezone)
     registered = [s.id for s in config.stations]
     stations = list(catalogue.stations or registered)
@@ -84,10 +86,6 @@ def schedules_from_catalogue(path: str, config: DistrictConfig) -> tuple[str, li
 
 def schedules_from_store(config: DistrictConfig, month: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The latest published schedule of each station overlapping ``month``, and the stations without."""
-    from district_collector.period import Period
-    from district_collector.report import decode_payload
-    from district_collector.report import schedules_from_store as stored
-
     first, last = month_range(month)
     latest: dict[str, dict[str, Any]] = {}
     for jws in stored(config.database, Period(first, last, config.district.timezone)):

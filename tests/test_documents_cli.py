@@ -14,6 +14,7 @@ import soundfile
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from district_collector.commands_catalogue import CATALOGUE_PDF, CATALOGUE_XLSX
 from radio_protocol.cli_base import run_main
@@ -64,9 +65,13 @@ def write_catalogue(tmp_path: Path, **changes: Any) -> Path:
 
 
 def pdf_text(path: Path) -> str:
-    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is needed"
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True)
-    return " ".join(out.stdout.split())
+    """Text of the PDF (pdftotext from poppler-utils, else pypdf), spaces collapsed."""
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
+                              capture_output=True, text=True).stdout
+    else:
+        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+    return " ".join(text.split())
 
 
 def test_catalogue_command_writes_pdf_and_xlsx(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from pypdf import PdfReader
 
 from district_collector.pdf_report import write_report_pdf
 from district_collector.registry import Registry
@@ -29,9 +30,13 @@ def facts(station: str, seq: int, day: date, *, outcome: str = "completed", prog
 
 
 def pdf_text(path: Path) -> str:
-    assert shutil.which("pdftotext"), "poppler-utils (pdftotext) is needed"
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True, capture_output=True, text=True)
-    return " ".join(out.stdout.split())
+    """Text of the PDF (pdftotext from poppler-utils, else pypdf), spaces collapsed."""
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
+                              capture_output=True, text=True).stdout
+    else:
+        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
