@@ -197,6 +197,8 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
         header, crow = commune_rows(report, lang)
         story.append(data_table(styles, header, crow, [110, 34, 70, 44, 44, 38, 38, 38, 52, 289]))
         story += [NextPageTemplate("portrait"), PageBreak()]
+    else:  # keep the numbering of the sections: say why there is no grid
+        story += [*heading(styles, t("sec_grid", lang)), Paragraph(esc(t("no_communes", lang)), styles.body)]
     story += heading(styles, t("sec_airings", lang))
     header, arows = airing_rows(report, lang, limit=MAX_PDF_AIRINGS)
     total = len(airings)

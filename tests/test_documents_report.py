@@ -207,6 +207,7 @@ def test_report_pdf_english_has_english_headings(tmp_path: Path, report: dict[st
 def test_report_pdf_empty_report_says_there_is_no_data(tmp_path: Path) -> None:
     text = pdf_text(write_report_pdf(empty_report(), tmp_path / "empty.pdf"))
     assert "Không có dữ liệu" in text and "Không có lượt phát nào được tính trong kỳ." in text
+    assert "II. PHÁT SÓNG THEO TUẦN" in text and "Danh sách trạm chưa có xã, thị trấn nào." in text
     assert "radio-district verify" in text
 
 
@@ -214,7 +215,9 @@ def test_report_pdf_district_stations_only_says_no_commune(tmp_path: Path, repor
     only_district = {**report, "communes": [], "airings": report["airings"][:3]}
     text = pdf_text(write_report_pdf(only_district, tmp_path / "district-only.pdf"))
     assert "Danh sách trạm chưa có xã, thị trấn nào." in text and "Chuyển đổi số là gì?" in text
-    assert "PHÁT SÓNG THEO TUẦN" not in text
+    assert text.count("Danh sách trạm chưa có xã, thị trấn nào.") == 2  # at the top and instead of the grid
+    pages = PdfReader(str(tmp_path / "district-only.pdf")).pages
+    assert all(float(p.mediabox.width) < float(p.mediabox.height) for p in pages)  # no empty landscape grid page
 
 
 def test_report_pdf_two_years_with_iso_week_53(tmp_path: Path) -> None:
