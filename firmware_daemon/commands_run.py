@@ -14,7 +14,7 @@ from radio_protocol.timefmt import parse_rfc3339
 
 from .config import load_station_config
 from .daemon import Daemon
-from .slot_runner import install as install_scheduler
+from .slot_wiring import install as install_scheduler
 
 
 def register(subparsers: Any) -> None:

@@ -104,7 +104,7 @@ class Daemon:
         self._pin_factory = pin_factory
         self._timers: list[Timer] = []
         self.max_idle_s = MAX_IDLE_S  # longest wait between looks; --simulate raises it
-        self.scheduler: Any = None  # the SlotRunner, once slot_runner.install has run
+        self.scheduler: Any = None  # the SlotRunner, once slot_wiring.install has run
         self.supervisor = StationSupervisor()  # systemd READY/watchdog/STOPPING (no-op without)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.add_timer("outbox-prune", self._prune, self.clock.monotonic() + PRUNE_FIRST_DELAY_S)

@@ -24,11 +24,14 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
 
 Media is fetched by a background thread (:meth:`start_fetcher`) as soon as a schedule
 is accepted, retried every ``fetch_retry_s``; media no schedule refers to is pruned.
+
+Slots a crash left half-done are settled when the runner is built
+(:mod:`firmware_daemon.slot_restart`); the daemon wires the runner in through
+:func:`firmware_daemon.slot_wiring.install`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
@@ -41,10 +44,15 @@ from firmware_daemon.media_cache import MediaCache
 from firmware_daemon.schedule_model import PRIORITY_RANK, Schedule
 from firmware_daemon.schedule_store import OfferResult, ScheduleStore
 from firmware_daemon.scheduler import Slot, due_slots, next_slots
+from firmware_daemon.slot_restart import (
+    EventSource,
+    EvidenceRecorder,
+    event_segment,
+    settle_after_restart,
+)
 from firmware_daemon.status import ScheduleState, StationState
 from hal.errors import MediaError
 from radio_protocol.clock import Clock
-from radio_protocol.jose import parse_jws
 
 log = logging.getLogger(__name__)
 
@@ -56,34 +64,12 @@ PREEMPT_RANK = PRIORITY_RANK["emergency"]  # only an emergency stops an airing i
 UNSYNCED_MESSAGE = "clock-unsynced: scheduled airings wait for a synchronized clock"
 
 
-class SlotAirer(Protocol):
+class SlotAirer(EvidenceRecorder, Protocol):
     """What the runner needs of :class:`firmware_daemon.airing.Airer`."""
 
     def air(self, segment: Segment, media_path: Any, *, slot_at: datetime | None = None,
             schedule_version: int | None = None, priority: str | None = None,
             stop: threading.Event | None = None, stop_reason: str = "shutdown") -> dict[str, Any]: ...
-
-    def record_missed(self, segment: Segment, *, slot_at: datetime, reason: str,
-                      schedule_version: int | None = None,
-                      priority: str | None = None) -> dict[str, Any]: ...
-
-    def record_failed(self, segment: Segment, *, reason: str, slot_at: datetime | None = None,
-                      schedule_version: int | None = None, priority: str | None = None,
-                      media_s: float | None = None) -> dict[str, Any]: ...
-
-
-class EventSource(Protocol):
-    """The outbox, read-only: used after a restart to settle slots left half-done."""
-
-    def events(self, since_seq: int = 0) -> Any: ...
-
-    def last_seq(self) -> int: ...
-
-
-def event_segment(schedule: Schedule, slot: Slot) -> Segment:
-    seg = slot.segment
-    return Segment(id=seg.id, title=seg.title, program=seg.program, topic=seg.topic,
-                   sha256=seg.media.sha256, priority=seg.priority)
 
 
 @dataclass
@@ -130,7 +116,7 @@ class SlotRunner:
         self._fetch_stop = threading.Event()
         self._fetcher: threading.Thread | None = None
         self._media_missing: tuple[str, ...] = tuple(cache.missing(store.current))
-        self._settle_after_restart()
+        settle_after_restart(store, airer, outbox, clock)
 
     # --- schedules from the network ------------------------------------------------------
 
@@ -382,109 +368,3 @@ class SlotRunner:
         slot = airing.slot
         self.store.mark(slot.key, slot.at, slot.segment.id, airing.version, "aired", self.clock.now())
         self._on_event()
-
-    # --- after a restart -----------------------------------------------------------------
-
-    def _settle_after_restart(self) -> None:
-        """Slots left ``started``/``missing`` by a crash: find their event or record one."""
-        schedule = self.store.current
-        pending = self.store.slots_in_state("started", "missing")
-        if not pending:
-            return
-        for record in pending:
-            found = self._event_for(record.slot_at, record.segment, record.last_seq)
-            now_at = self.clock.now()
-            slot_at = datetime.fromisoformat(record.slot_at)
-            state = {"started": "aired", "missing": "missed"}[record.state]
-            if not found and schedule is not None:
-                try:
-                    seg = schedule.segment(record.segment)
-                except KeyError:
-                    seg = None
-                if seg is not None:
-                    slot = Slot(slot_at, seg, 0)
-                    segment = event_segment(schedule, slot)
-                    if record.state == "missing":
-                        self.airer.record_missed(segment, slot_at=slot_at, reason="station-down",
-                                                 schedule_version=record.version, priority=seg.priority)
-                    else:
-                        self.airer.record_failed(segment, reason="station-down", slot_at=slot_at,
-                                                 schedule_version=record.version, priority=seg.priority)
-                        state = "aborted"
-            log.warning("slot settled after restart slot=%s state=%s event_found=%s",
-                        record.key, state, found)
-            self.store.mark(record.key, slot_at, record.segment, record.version, state, now_at)
-
-    def _event_for(self, slot_at_text: str, segment_id: str, since_seq: int | None) -> bool:
-        if self.outbox is None:
-            return False
-        want = datetime.fromisoformat(slot_at_text)
-        for jws in self.outbox.events(since_seq or 0):
-            try:
-                payload = json.loads(parse_jws(jws)[2])
-                slot = payload.get("slot")
-                if (slot and payload.get("segment", {}).get("id") == segment_id
-                        and datetime.fromisoformat(slot) == want):
-                    return True
-            except Exception:  # an unreadable event is not ours to judge here
-                continue
-        return False
-
-
-# --- wiring into the station daemon ----------------------------------------------------
-
-
-class _UnavailableAudio:
-    """Stands in for an audio output that could not be opened: each airing records why."""
-
-    def __init__(self, error: Exception) -> None:
-        self._error = error
-
-    def probe(self, path: Any) -> Any:
-        raise self._error
-
-    def play(self, path: Any, **kwargs: Any) -> Any:
-        raise self._error
-
-
-def install(daemon: Any) -> None:
-    """The ``Daemon.startup_hooks`` hook ``radio-station run`` uses: :func:`attach`."""
-    attach(daemon)
-
-
-def attach(daemon: Any, audio: Any = None) -> SlotRunner:
-    """Air the schedule in this (started) daemon.
-
-    Opens the schedule store (``data_dir/schedule``) and media cache (``data_dir/media``),
-    builds an Airer on the daemon's amplifier, outbox and clock, takes over
-    ``daemon.schedule_handler``, starts the media fetcher and adds the ``schedule`` timer.
-    ``audio`` overrides the configured output (tests).
-    """
-    from firmware_daemon.airing import Airer
-    from hal.errors import HalError
-
-    cfg = daemon.config
-    store = ScheduleStore(cfg.data_dir / "schedule", district=cfg.station.district,
-                          station=cfg.station.id, keys=daemon.district_keys)
-    daemon.stack.callback(store.close)
-    cache = MediaCache(cfg.data_dir / "media")
-    if audio is None:
-        try:
-            from hal.audio import AudioOutput
-
-            audio = AudioOutput(cfg.audio.device, latency=cfg.audio.latency)
-        except HalError as exc:
-            log.error("audio output unavailable: %s (airings will record it)", exc)
-            audio = _UnavailableAudio(exc)
-    airer = Airer(daemon.amplifier, audio, daemon.outbox, daemon.clock, cfg, tz=daemon.tz)
-    runner = SlotRunner(store=store, cache=cache, airer=airer, clock=daemon.clock,
-                        warmup_s=cfg.amplifier.warmup_s, grace_s=cfg.schedule.grace_s,
-                        require_synced_clock=cfg.require_synced_clock, state=daemon.state,
-                        outbox=daemon.outbox, on_event=daemon.event_recorded)
-    daemon.schedule_handler = runner.on_schedule
-    daemon.stack.callback(runner.shutdown)
-    runner.start_fetcher()
-    daemon.add_timer("schedule", runner.timer)
-    daemon.scheduler = runner
-    log.info("scheduler attached version=%s since=%s", store.version, store.since_at)
-    return runner

@@ -42,7 +42,7 @@ from firmware_daemon.outbox import Outbox
 from firmware_daemon.schedule_model import parse_schedule
 from firmware_daemon.schedule_store import ScheduleStore
 from firmware_daemon.scheduler import expand
-from firmware_daemon.slot_runner import install
+from firmware_daemon.slot_wiring import install
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, load_or_create_private_key, parse_jws
 from radio_protocol.timefmt import parse_rfc3339

@@ -36,8 +36,8 @@ VN = ZoneInfo("Asia/Ho_Chi_Minh")
 PIN = 17
 
 
-def vn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN)
+def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=VN)
 
 
 class WallClock(SimulatedClock):
