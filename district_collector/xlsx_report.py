@@ -9,6 +9,7 @@ Weeks grid (Lưới tuần), Airings, Excluded and Stations.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -228,16 +229,31 @@ def grid_lines(report: Mapping[str, Any], lang: str) -> list[tuple[str, Mapping[
     return lines
 
 
+@functools.cache
+def _font(bold: bool, size: float | None, colour: str | None) -> Font:
+    return Font(bold=bold, size=size, color=colour)
+
+
+@functools.cache
+def _fill(colour: str) -> PatternFill:
+    return PatternFill("solid", fgColor=colour)
+
+
+@functools.cache
+def _align(center: bool, wrap: bool) -> Alignment:
+    return Alignment(horizontal="center" if center else None, vertical="center", wrap_text=wrap)
+
+
 def styled(ws: Any, value: Cell | None, *, bold: bool = False, size: float | None = None,
            fill: str | None = None, colour: str | None = None, center: bool = False, wrap: bool = False) -> Any:
-    """A cell for a write-only sheet with the given look."""
+    """A cell for a write-only sheet with the given look (style objects shared, not rebuilt per cell)."""
     cell = WriteOnlyCell(ws, value=value)
     if bold or size or colour:
-        cell.font = Font(bold=bold, size=size, color=colour)
+        cell.font = _font(bold, size, colour)
     if fill:
-        cell.fill = PatternFill("solid", fgColor=fill)
+        cell.fill = _fill(fill)
     if center or wrap:
-        cell.alignment = Alignment(horizontal="center" if center else None, vertical="center", wrap_text=wrap)
+        cell.alignment = _align(center, wrap)
     return cell
 
 
