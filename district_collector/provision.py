@@ -5,34 +5,34 @@
 district's public key in ``district_keys``), ``mqtt.password`` (0600), ``district-ca.crt``
 (when the broker uses a private CA) and, for a station prepared at the office,
 ``station.key`` (0600). It registers the station's public JWK in the district config's
-``stations`` list. Key rotation adds a key and never removes one: old keys keep verifying
-old evidence. The district config is edited in place, keeping its comments, through a
-text edit whose result is parsed and checked against the intended change (falling back to
-a plain YAML dump, with a backup, only when the layout is unusual); it is replaced
-atomically with its owner and mode kept, under a lock on its directory.
+``stations`` list (:mod:`district_collector.registry_edit`: old keys are kept, comments
+too, under a lock on its directory) and, with a broker directory, sets the station's
+broker password and rewrites the ACL.
 """
 
 from __future__ import annotations
 
-import copy
-import fcntl
-import json
 import os
 import re
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from district_collector.broker_config import acl_text
-from district_collector.config import DistrictConfig, load_district_config, parse_district_config
-from radio_protocol.durable import atomic_write, ensure_private_dir, fsync_dir
+from district_collector.config import DistrictConfig, load_district_config
+from district_collector.registry_edit import (
+    RegistryEntry,
+    RegistryError,
+    directory_lock,
+    registry_update,
+    replace_keeping_owner,
+    yaml_quote,
+)
+from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import (
     jwk_thumbprint,
@@ -101,15 +101,10 @@ def checked_jwk(obj: Mapping[str, Any]) -> dict[str, str]:
 # --- station.yaml ----------------------------------------------------------------------
 
 
-def _q(value: str) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
-    return json.dumps(value, ensure_ascii=False)
-
-
 def station_yaml_text(config: DistrictConfig, req: ProvisionRequest, host: str, port: int,
                       ca_name: str | None, district_jwks: list[dict[str, str]]) -> str:
     """A complete, commented station config; relative paths resolve next to the file."""
-    keys = "\n".join(f"  - {{kty: OKP, crv: Ed25519, x: {_q(k['x'])}}}  # kid {jwk_thumbprint(k)}"
+    keys = "\n".join(f"  - {{kty: OKP, crv: Ed25519, x: {yaml_quote(k['x'])}}}  # kid {jwk_thumbprint(k)}"
                      for k in district_jwks)
     tls = (f"    ca: {ca_name}              # the district's CA (next to this file)\n"
            if ca_name else "    ca: null                        # the system CA store\n")
@@ -120,7 +115,7 @@ def station_yaml_text(config: DistrictConfig, req: ProvisionRequest, host: str, 
 station:
   id: {req.station_id}
   district: {config.district.id}
-  commune: {_q(req.commune_code)}
+  commune: {yaml_quote(req.commune_code)}
 timezone: {config.district.timezone}
 data_dir: {STATION_DATA_DIR}     # key, outbox, schedule, media cache (systemd StateDirectory)
 
@@ -133,7 +128,7 @@ amplifier:
 gpio:
   pin_factory: lgpio
 audio:
-  device: {_q(req.audio_device)}     # name (or part of it) from: python3 -m sounddevice
+  device: {yaml_quote(req.audio_device)}     # name (or part of it) from: python3 -m sounddevice
   latency: high
   margin_s: 10
 
@@ -158,191 +153,6 @@ schedule:
 outbox:
   retention_days: 400
 """
-
-
-# --- the district registry (district.yaml) ---------------------------------------------
-
-
-_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
-
-
-def _flow_key(jwk: Mapping[str, str]) -> str:
-    return f"{{kty: OKP, crv: Ed25519, x: {_q(jwk['x'])}}}"
-
-
-def _stations_block(lines: list[str]) -> tuple[int, int] | None:
-    """(index of the ``stations:`` line, end index exclusive) of the top-level block."""
-    start = next((i for i, line in enumerate(lines) if re.match(r"^stations\s*:", line)), None)
-    if start is None:
-        return None
-    end = len(lines)
-    for i in range(start + 1, len(lines)):
-        if _TOP_KEY.match(lines[i]):
-            end = i
-            break
-    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
-        end -= 1
-    return start, end
-
-
-def _edit_text(text: str, station: Mapping[str, Any] | None, req: ProvisionRequest,
-               jwk: dict[str, str] | None, pw_file: Path, add_pw: bool) -> str | None:
-    """The config text with the change applied, keeping comments; None if the layout is odd.
-
-    ``station`` None: append a new station entry. Otherwise append ``jwk`` (if given) to
-    the station's block-style ``keys`` list and, with ``add_pw``, its password file line.
-    """
-    lines = text.splitlines()
-    block = _stations_block(lines)
-    if station is None:
-        assert jwk is not None
-        entry = [f"- id: {req.station_id}",
-                 f"  commune: {{code: {_q(req.commune_code)}, name: {_q(req.commune_name)}}}",
-                 f"  level: {req.level}", "  keys:", f"    - {_flow_key(jwk)}",
-                 f"  mqtt_password_file: {_q(str(pw_file))}"]
-        if block is None:
-            return text.rstrip("\n") + "\n\nstations:\n" + "\n".join("  " + e for e in entry) + "\n"
-        start, end = block
-        if not re.fullmatch(r"stations\s*:\s*(\[\s*\])?\s*(#.*)?", lines[start]):
-            return None
-        items = [line for line in lines[start + 1:end] if line.lstrip().startswith("- ")]
-        indent = (len(items[0]) - len(items[0].lstrip())) if items else 2
-        lines[start] = "stations:"
-        lines[end:end] = [" " * indent + e for e in entry]
-        return "\n".join(lines) + "\n"
-    if block is None:
-        return None
-    start, end = block
-    item_re = re.compile(rf"^(\s*)- id\s*:\s*[\"']?{re.escape(req.station_id)}[\"']?\s*(#.*)?$")
-    first = next((i for i in range(start + 1, end) if item_re.match(lines[i])), None)
-    if first is None:
-        return None
-    indent = len(lines[first]) - len(lines[first].lstrip())
-    last = end  # the line after the station's entry
-    for i in range(first + 1, end):
-        stripped = lines[i].strip()
-        if stripped and not stripped.startswith("#") and len(lines[i]) - len(lines[i].lstrip()) <= indent:
-            last = i
-            break
-    while last > first + 1 and not lines[last - 1].strip():
-        last -= 1
-    keys_at = next((i for i in range(first, last)
-                    if re.match(rf"^\s{{{indent + 2}}}keys\s*:\s*(#.*)?$", lines[i])), None)
-    if keys_at is None:
-        return None
-    after_keys = keys_at + 1
-    while after_keys < last and re.match(rf"^\s{{{indent + 3},}}\S", lines[after_keys]):
-        after_keys += 1
-    if add_pw:
-        pw_line = " " * (indent + 2) + f"mqtt_password_file: {_q(str(pw_file))}"
-        pw_at = next((i for i in range(first + 1, last)
-                      if re.match(rf"^\s{{{indent + 2}}}mqtt_password_file\s*:", lines[i])), None)
-        if pw_at is None:
-            lines[last:last] = [pw_line]
-        elif pw_at < keys_at:
-            return None
-        else:
-            lines[pw_at] = pw_line
-    if jwk is not None:
-        first_key = lines[keys_at + 1] if keys_at + 1 < after_keys else ""
-        key_indent = len(first_key) - len(first_key.lstrip()) if first_key else indent + 4
-        lines[after_keys:after_keys] = [" " * key_indent + f"- {_flow_key(jwk)}"]
-    return "\n".join(lines) + "\n"
-
-
-def _expected_data(data: dict[str, Any], req: ProvisionRequest, jwk: dict[str, str] | None,
-                   pw_file: Path, add_pw: bool, new_station: bool) -> dict[str, Any]:
-    want = copy.deepcopy(data)
-    stations = want.get("stations") or []
-    want["stations"] = stations
-    if new_station:
-        stations.append({"id": req.station_id, "commune": {"code": req.commune_code, "name": req.commune_name},
-                         "level": req.level, "keys": [dict(jwk or {})], "mqtt_password_file": str(pw_file)})
-        return want
-    for item in stations:
-        if isinstance(item, dict) and item.get("id") == req.station_id:
-            if jwk is not None:
-                item["keys"] = [*item.get("keys", []), dict(jwk)]
-            if add_pw:
-                item["mqtt_password_file"] = str(pw_file)
-    return want
-
-
-def _parsed(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-
-
-def registry_update(path: Path, req: ProvisionRequest, jwk: dict[str, str],
-                    pw_file: Path) -> tuple[str, DistrictConfig]:
-    """Register ``jwk`` for the station in the config at ``path`` (adding the station if new).
-
-    Returns (what was done, the new config). Old keys are kept. Raises ProvisionError when
-    the station exists with another commune, or the key belongs to another station.
-    """
-    text = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    config = parse_district_config(data, path)
-    kid = jwk_thumbprint(jwk)
-    for other in config.stations:
-        if kid in other.kids and other.id != req.station_id:
-            raise ProvisionError(f"key {kid} is already registered for station {other.id!r}")
-    existing = config.station(req.station_id)
-    if existing is not None and existing.commune_code != req.commune_code:
-        raise ProvisionError(f"station {req.station_id!r} is registered for commune "
-                             f"{existing.commune_code} ({existing.commune_name}), not "
-                             f"{req.commune_code}: use a new station id for another commune")
-    new_key: dict[str, str] | None = jwk
-    add_pw = False
-    if existing is not None:
-        new_key = None if kid in existing.kids else jwk
-        add_pw = existing.mqtt_password_file != pw_file
-        if new_key is None and not add_pw:
-            return "key already registered", config
-    raw_station = next((s for s in data.get("stations") or []
-                        if isinstance(s, dict) and s.get("id") == req.station_id), None)
-    want = _expected_data(data, req, new_key, pw_file, add_pw, new_station=existing is None)
-    new_text = _edit_text(text, raw_station, req, new_key, pw_file, add_pw)
-    if new_text is None or _parsed(new_text) != want:
-        backup = path.with_name(f"{path.name}.bak")
-        shutil.copy2(path, backup)
-        new_text = ("# Rewritten by radio-district provision (comments were lost; the previous "
-                    f"file is {backup.name}).\n" + yaml.safe_dump(want, allow_unicode=True, sort_keys=False))
-    new_config = parse_district_config(yaml.safe_load(new_text), path)  # never write a broken file
-    replace_keeping_owner(path, new_text.encode("utf-8"))
-    if existing is None:
-        return "station added", new_config
-    return ("key added" if new_key is not None else "key already registered"), new_config
-
-
-def replace_keeping_owner(path: Path, data: bytes) -> None:
-    """Atomic, durable replace of ``path`` keeping its mode and (as root) its owner."""
-    st = path.stat()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, st.st_mode & 0o7777)
-        if os.geteuid() == 0:
-            os.fchown(fd, st.st_uid, st.st_gid)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-@contextmanager
-def directory_lock(directory: Path) -> Iterator[None]:
-    """An exclusive flock on ``directory``: one provision at a time edits the registry."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 # --- the broker ------------------------------------------------------------------------
@@ -432,17 +242,21 @@ def provision_station(config_path: Path, req: ProvisionRequest) -> ProvisionResu
             district_pw = config_path.resolve().parent / "credentials" / f"{req.station_id}.password"
         ensure_private_dir(district_pw.parent)
         atomic_write(district_pw, (password + "\n").encode("utf-8"), mode=0o600)
-        registry, new_config = registry_update(config_path, req, jwk, district_pw)
+        entry = RegistryEntry(req.station_id, req.commune_code, req.commune_name, req.level)
+        try:
+            registry, new_config = registry_update(config_path, entry, jwk, district_pw)
+        except RegistryError as exc:
+            raise ProvisionError(str(exc)) from exc
         broker_notes: list[str] = []
         if req.broker_dir is not None:
             broker_notes = update_broker(req.broker_dir, new_config, req.station_id, password)
     station_yaml = out / "station.yaml"
     text = station_yaml_text(new_config, req, host, port, ca_file.name if ca_file else None, district_jwks)
     atomic_write(station_yaml, text.encode("utf-8"), mode=0o644)
-    entry = new_config.station(req.station_id)
+    registered = new_config.station(req.station_id)
     return ProvisionResult(
         station_yaml=station_yaml, password_file=password_file, district_password_file=district_pw,
         ca_file=ca_file, key_file=key_file, key_created=key_created, kid=jwk_thumbprint(jwk),
-        registry=registry, keys_registered=len(entry.keys) if entry else 0,
+        registry=registry, keys_registered=len(registered.keys) if registered else 0,
         broker_updated=broker_notes, password=password,
     )

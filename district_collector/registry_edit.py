@@ -1,0 +1,232 @@
+"""Editing the district registry (``district.yaml``): a station's entry and its keys.
+
+:func:`registry_update` registers a station's public JWK in the config's ``stations``
+list, adding the station if it is new. Key rotation adds a key and never removes one: old
+keys keep verifying old evidence. The file is edited as text, keeping its comments; the
+result is parsed and checked against the intended change, and only when the layout is
+unusual does it fall back to a plain YAML dump (the old file kept as ``.bak``). The file is
+replaced atomically with its owner and mode kept (:func:`replace_keeping_owner`); callers
+hold :func:`directory_lock` on its directory so one edit runs at a time.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from district_collector.config import DistrictConfig, parse_district_config
+from radio_protocol.durable import fsync_dir
+from radio_protocol.errors import CommuneRadioError
+from radio_protocol.jose import jwk_thumbprint
+
+
+class RegistryError(CommuneRadioError):
+    """The registry cannot take the change (the message says what conflicts)."""
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """The station as the registry lists it."""
+
+    station_id: str
+    commune_code: str
+    commune_name: str
+    level: str = "commune"
+
+
+def yaml_quote(value: str) -> str:
+    """A YAML double-quoted scalar (JSON strings are valid YAML)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+_TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
+
+
+def _flow_key(jwk: Mapping[str, str]) -> str:
+    return f"{{kty: OKP, crv: Ed25519, x: {yaml_quote(jwk['x'])}}}"
+
+
+def _stations_block(lines: list[str]) -> tuple[int, int] | None:
+    """(index of the ``stations:`` line, end index exclusive) of the top-level block."""
+    start = next((i for i, line in enumerate(lines) if re.match(r"^stations\s*:", line)), None)
+    if start is None:
+        return None
+    end = len(lines)
+    for i in range(start + 1, len(lines)):
+        if _TOP_KEY.match(lines[i]):
+            end = i
+            break
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].lstrip().startswith("#")):
+        end -= 1
+    return start, end
+
+
+def _edit_text(text: str, station: Mapping[str, Any] | None, entry: RegistryEntry,
+               jwk: dict[str, str] | None, pw_file: Path, add_pw: bool) -> str | None:
+    """The config text with the change applied, keeping comments; None if the layout is odd.
+
+    ``station`` None: append a new station entry. Otherwise append ``jwk`` (if given) to
+    the station's block-style ``keys`` list and, with ``add_pw``, its password file line.
+    """
+    lines = text.splitlines()
+    block = _stations_block(lines)
+    if station is None:
+        assert jwk is not None
+        item_lines = [f"- id: {entry.station_id}",
+                      f"  commune: {{code: {yaml_quote(entry.commune_code)}, name: {yaml_quote(entry.commune_name)}}}",
+                      f"  level: {entry.level}", "  keys:", f"    - {_flow_key(jwk)}",
+                      f"  mqtt_password_file: {yaml_quote(str(pw_file))}"]
+        if block is None:
+            return text.rstrip("\n") + "\n\nstations:\n" + "\n".join("  " + e for e in item_lines) + "\n"
+        start, end = block
+        if not re.fullmatch(r"stations\s*:\s*(\[\s*\])?\s*(#.*)?", lines[start]):
+            return None
+        items = [line for line in lines[start + 1:end] if line.lstrip().startswith("- ")]
+        indent = (len(items[0]) - len(items[0].lstrip())) if items else 2
+        lines[start] = "stations:"
+        lines[end:end] = [" " * indent + e for e in item_lines]
+        return "\n".join(lines) + "\n"
+    if block is None:
+        return None
+    start, end = block
+    item_re = re.compile(rf"^(\s*)- id\s*:\s*[\"']?{re.escape(entry.station_id)}[\"']?\s*(#.*)?$")
+    first = next((i for i in range(start + 1, end) if item_re.match(lines[i])), None)
+    if first is None:
+        return None
+    indent = len(lines[first]) - len(lines[first].lstrip())
+    last = end  # the line after the station's entry
+    for i in range(first + 1, end):
+        stripped = lines[i].strip()
+        if stripped and not stripped.startswith("#") and len(lines[i]) - len(lines[i].lstrip()) <= indent:
+            last = i
+            break
+    while last > first + 1 and not lines[last - 1].strip():
+        last -= 1
+    keys_at = next((i for i in range(first, last)
+                    if re.match(rf"^\s{{{indent + 2}}}keys\s*:\s*(#.*)?$", lines[i])), None)
+    if keys_at is None:
+        return None
+    after_keys = keys_at + 1
+    while after_keys < last and re.match(rf"^\s{{{indent + 3},}}\S", lines[after_keys]):
+        after_keys += 1
+    if add_pw:
+        pw_line = " " * (indent + 2) + f"mqtt_password_file: {yaml_quote(str(pw_file))}"
+        pw_at = next((i for i in range(first + 1, last)
+                      if re.match(rf"^\s{{{indent + 2}}}mqtt_password_file\s*:", lines[i])), None)
+        if pw_at is None:
+            lines[last:last] = [pw_line]
+        elif pw_at < keys_at:
+            return None
+        else:
+            lines[pw_at] = pw_line
+    if jwk is not None:
+        first_key = lines[keys_at + 1] if keys_at + 1 < after_keys else ""
+        key_indent = len(first_key) - len(first_key.lstrip()) if first_key else indent + 4
+        lines[after_keys:after_keys] = [" " * key_indent + f"- {_flow_key(jwk)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _expected_data(data: dict[str, Any], entry: RegistryEntry, jwk: dict[str, str] | None,
+                   pw_file: Path, add_pw: bool, new_station: bool) -> dict[str, Any]:
+    want = copy.deepcopy(data)
+    stations = want.get("stations") or []
+    want["stations"] = stations
+    if new_station:
+        stations.append({"id": entry.station_id, "commune": {"code": entry.commune_code, "name": entry.commune_name},
+                         "level": entry.level, "keys": [dict(jwk or {})], "mqtt_password_file": str(pw_file)})
+        return want
+    for item in stations:
+        if isinstance(item, dict) and item.get("id") == entry.station_id:
+            if jwk is not None:
+                item["keys"] = [*item.get("keys", []), dict(jwk)]
+            if add_pw:
+                item["mqtt_password_file"] = str(pw_file)
+    return want
+
+
+def _parsed(text: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+
+
+def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
+                    pw_file: Path) -> tuple[str, DistrictConfig]:
+    """Register ``jwk`` for the station in the config at ``path`` (adding the station if new).
+
+    Returns (what was done, the new config). Old keys are kept. Raises RegistryError when
+    the station exists with another commune, or the key belongs to another station.
+    """
+    text = path.read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    config = parse_district_config(data, path)
+    kid = jwk_thumbprint(jwk)
+    for other in config.stations:
+        if kid in other.kids and other.id != entry.station_id:
+            raise RegistryError(f"key {kid} is already registered for station {other.id!r}")
+    existing = config.station(entry.station_id)
+    if existing is not None and existing.commune_code != entry.commune_code:
+        raise RegistryError(f"station {entry.station_id!r} is registered for commune "
+                            f"{existing.commune_code} ({existing.commune_name}), not "
+                            f"{entry.commune_code}: use a new station id for another commune")
+    new_key: dict[str, str] | None = jwk
+    add_pw = False
+    if existing is not None:
+        new_key = None if kid in existing.kids else jwk
+        add_pw = existing.mqtt_password_file != pw_file
+        if new_key is None and not add_pw:
+            return "key already registered", config
+    raw_station = next((s for s in data.get("stations") or []
+                        if isinstance(s, dict) and s.get("id") == entry.station_id), None)
+    want = _expected_data(data, entry, new_key, pw_file, add_pw, new_station=existing is None)
+    new_text = _edit_text(text, raw_station, entry, new_key, pw_file, add_pw)
+    if new_text is None or _parsed(new_text) != want:
+        backup = path.with_name(f"{path.name}.bak")
+        shutil.copy2(path, backup)
+        new_text = ("# Rewritten by radio-district provision (comments were lost; the previous "
+                    f"file is {backup.name}).\n" + yaml.safe_dump(want, allow_unicode=True, sort_keys=False))
+    new_config = parse_district_config(yaml.safe_load(new_text), path)  # never write a broken file
+    replace_keeping_owner(path, new_text.encode("utf-8"))
+    if existing is None:
+        return "station added", new_config
+    return ("key added" if new_key is not None else "key already registered"), new_config
+
+
+def replace_keeping_owner(path: Path, data: bytes) -> None:
+    """Atomic, durable replace of ``path`` keeping its mode and (as root) its owner."""
+    st = path.stat()
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, st.st_mode & 0o7777)
+        if os.geteuid() == 0:
+            os.fchown(fd, st.st_uid, st.st_gid)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+@contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An exclusive flock on ``directory``: one provision at a time edits the registry."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
