@@ -73,7 +73,12 @@ class SlotAirer(EvidenceRecorder, Protocol):
 
 
 @dataclass
-class _Airing:
+class Airing:
+    """An airing in progress: its slot, schedule version, stop event and worker thread.
+
+    Read-only outside the runner (see :attr:`SlotRunner.current_airing`).
+    """
+
     slot: Slot
     version: int
     stop: threading.Event
@@ -106,7 +111,7 @@ class SlotRunner:
         self.fetch_retry_s = fetch_retry_s
         self._on_event = on_event or (lambda: None)
         self.waiting_reason: str | None = None
-        self._airing: _Airing | None = None
+        self._airing: Airing | None = None
         self._busy_polls = 0
         self._started_at = clock.now()
         self._unsynced_seen_at: datetime | None = None
@@ -230,6 +235,14 @@ class SlotRunner:
     def busy(self) -> bool:
         return self._airing is not None
 
+    @property
+    def current_airing(self) -> Airing | None:
+        """The airing in progress, None between airings (thread safe to read: one reference).
+
+        A new object for each airing, so a watcher can tell one airing from the next.
+        """
+        return self._airing
+
     def step(self) -> float:
         """Look at the clock once: settle finished airings, record misses, start what is due.
 
@@ -332,7 +345,7 @@ class SlotRunner:
             return
         stop = threading.Event()
         reason = self._stop_reason(schedule, slot)
-        airing = _Airing(slot, schedule.version, stop, threading.Thread())
+        airing = Airing(slot, schedule.version, stop, threading.Thread())
 
         def work() -> None:
             try:

@@ -327,7 +327,8 @@ class StationSupervisor:
 
     def tick(self, daemon: Any) -> None:
         self.loop.beat()
-        airing = getattr(daemon.scheduler, "_airing", None)
+        scheduler = daemon.scheduler  # the SlotRunner, None when the daemon runs without one
+        airing = scheduler.current_airing if scheduler is not None else None
         if airing is self._airing:
             return
         self._airing = airing

@@ -265,22 +265,22 @@ def test_daemon_hung_airing_stops_pings_until_it_ends(systemd_socket: FakeSystem
     monkeypatch.setattr(watchdog_module, "AIRING_SLACK_S", 0.2)
     monkeypatch.setattr(watchdog_module, "AIRING_FACTOR", 1.0)
     daemon = Daemon(_station_config(tmp_path), pin_factory=MockFactory())
-    runner = SimpleNamespace(_airing=None)  # stands in for the SlotRunner's airing slot
+    runner = SimpleNamespace(current_airing=None)  # stands in for SlotRunner.current_airing
     daemon.scheduler = runner
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
         systemd_socket.wait_for("READY=1")
         media = SimpleNamespace(duration_s=0.1)
-        runner._airing = SimpleNamespace(slot=SimpleNamespace(segment=SimpleNamespace(media=media)))
+        runner.current_airing = SimpleNamespace(slot=SimpleNamespace(segment=SimpleNamespace(media=media)))
         daemon.wake()  # the runner starts airings from a timer: the loop turns right after
-        allowance = StationSupervisor.airing_allowance_s(daemon.config, runner._airing)
+        allowance = StationSupervisor.airing_allowance_s(daemon.config, runner.current_airing)
         assert allowance == pytest.approx(0.1 + 0.5 + 0.2)
         time.sleep(allowance + 0.3)  # the airing overruns (the main loop still turns)
         systemd_socket.drain()
         time.sleep(0.4)
         assert "WATCHDOG=1" not in systemd_socket.drain()
-        runner._airing = None  # the airing ends: pings resume
+        runner.current_airing = None  # the airing ends: pings resume
         daemon.wake()
         assert "WATCHDOG=1" in systemd_socket.wait_for("WATCHDOG=1")
     finally:

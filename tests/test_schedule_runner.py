@@ -284,6 +284,24 @@ def test_runner_unsynced_clock_airs_when_not_required(tmp_path: Path, wav: bytes
     assert [e["outcome"] for e in st.events()] == ["completed"]
 
 
+def test_runner_current_airing_names_the_slot_in_progress(tmp_path: Path, wav: bytes,
+                                                         stations: list[Station]) -> None:
+    audio = HeldAudio()
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 29, 58))
+    st = start(stations, tmp_path, clock, wav, audio=audio)
+    assert st.runner.on_schedule(schedule_jws(wav)).accepted
+    assert st.runner.current_airing is None
+    st.runner.step()
+    assert audio.playing.wait(5)
+    airing = st.runner.current_airing
+    assert airing is not None and airing.thread.is_alive()
+    assert (airing.slot.segment.id, airing.slot.at, airing.version) == ("cds-a", vn(2024, 3, 5, 6, 30), 1)
+    audio.finish.set()
+    pump(st, lambda: not st.runner.busy)
+    assert st.runner.current_airing is None
+    assert [e["outcome"] for e in st.events()] == ["completed"]
+
+
 def test_runner_emergency_preempts_normal_then_equal_priority_queue(tmp_path: Path, wav: bytes,
                                                                     stations: list[Station]) -> None:
     audio = HeldAudio()
