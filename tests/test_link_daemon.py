@@ -143,12 +143,24 @@ def _broken_config(root: Path, breakage: str) -> Path:
     password_file = root / "station.password"
     if breakage == "empty-password-file":
         password_file.write_text("\n")
+    elif breakage == "password-file-is-a-directory":
+        password_file.mkdir()
+    elif breakage == "binary-password-file":
+        password_file.write_bytes(b"\xff\xfe\x00secret\n")
     elif breakage != "no-password-file":
         password_file.write_text("secret\n")
+    ca_file = root / "district-ca.crt"
+    if breakage == "bad-ca-pem":
+        ca_file.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    elif breakage == "empty-ca-file":
+        ca_file.write_text("")
+    elif breakage == "ca-is-a-directory":
+        ca_file.mkdir()
+    tls = {"ca": str(ca_file)} if "ca" in breakage.split("-") else None
     cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
            "data_dir": str(data_dir), "amplifier": {"pin": 17}, "gpio": {"pin_factory": "mock"},
            "mqtt": {"host": "127.0.0.1", "port": 1, "username": "dak-koi-01",
-                    "password_file": str(password_file), "tls": None}}
+                    "password_file": str(password_file), "tls": tls}}
     path = root / "station.yaml"
     path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
@@ -158,11 +170,41 @@ def _broken_config(root: Path, breakage: str) -> Path:
     ("no-key", "run keygen"),
     ("no-password-file", "mqtt.password_file: cannot read"),
     ("empty-password-file", "mqtt.password_file"),
+    ("password-file-is-a-directory", "mqtt.password_file: cannot read {root}/station.password"),
+    ("binary-password-file", "mqtt.password_file: {root}/station.password is not UTF-8 text"),
+    ("missing-ca-file", "mqtt.tls.ca: cannot read {root}/district-ca.crt: No such file or directory"),
+    ("bad-ca-pem", "mqtt.tls.ca: {root}/district-ca.crt holds no usable PEM CA certificate"),
+    ("empty-ca-file", "mqtt.tls.ca: {root}/district-ca.crt holds no usable PEM CA certificate"),
+    ("ca-is-a-directory", "mqtt.tls.ca: cannot read {root}/district-ca.crt"),
 ])
 def test_link_run_startup_error_exits_1_naming_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                            breakage: str, expected: str) -> None:
     from firmware_daemon.cli import main
 
-    assert main(["-c", str(_broken_config(tmp_path, breakage)), "run"]) == 1
+    config_path = _broken_config(tmp_path, breakage)
+    assert main(["-c", str(config_path), "run"]) == 1
     err = capsys.readouterr().err
-    assert expected in err and "Traceback" not in err
+    assert expected.format(root=tmp_path) in err and "Traceback" not in err
+    if "ca" in breakage.split("-") or "password" in breakage.split("-"):
+        problem = next(line for line in err.splitlines() if "mqtt." in line)
+        assert str(config_path) in problem  # one line names the config file, the key and the file
+
+
+def test_link_settings_built_by_hand_with_a_bad_ca_fail_naming_the_key(tmp_path: Path) -> None:
+    """A link built from hand-made settings (not the config) still gets a ConfigError, not ssl's."""
+    from firmware_daemon.link import StationLink
+    from firmware_daemon.link_settings import LinkSettings
+    from firmware_daemon.status import StationState, StatusBuilder
+    from radio_protocol.errors import ConfigError
+    from radio_protocol.jose import KeyRing
+
+    ca = tmp_path / "ca.crt"
+    ca.write_text("not a certificate\n")
+    settings = LinkSettings(district="kon-ray", station="dak-koi-01", host="127.0.0.1", tls=True, tls_ca=ca)
+    signer = Signer(load_or_create_private_key(tmp_path / "station.key")[0])
+    clock = SimulatedClock(T0)
+    status = StatusBuilder(station="dak-koi-01", signer=signer, clock=clock, state=StationState(),
+                           clock_synced=lambda: True, tz=UTC)
+    with pytest.raises(ConfigError, match=f"mqtt.tls.ca: {ca} holds no usable PEM CA certificate"):
+        StationLink(settings, district_keys=KeyRing([]), outbox_factory=lambda: None,  # type: ignore[arg-type,return-value]
+                    status=status, clock=clock)

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mqtt_broker import BrokerEnv, make_env
+from mqtt_broker import BrokerEnv, make_env, make_tls_files
 from test_link_support import (
     STATION,
     append_events,
@@ -142,6 +143,26 @@ def test_link_forged_ack_changes_nothing(env: BrokerEnv, tmp_path: Path, stop_li
     district.publish(ack_topic, signed_ack(env.district_signer, STATION, 4, [7]), qos=1, retain=True)
     wait_until(lambda: outbox.pending_count() == 5, 10, "the genuine ack to apply")
     assert [seq for seq, _ in outbox.unacked(100)] == [5, 6, 8, 9, 10]
+
+
+def test_link_tls_refuses_a_broker_its_ca_did_not_sign(env: BrokerEnv, tmp_path: Path,
+                                                       stop_list: list[Any]) -> None:
+    """A valid CA file that did not sign the broker's certificate: no connection, nothing sent."""
+    config_path = write_station_config(env, tmp_path / "st", tls=True)
+    other_ca = make_tls_files(tmp_path / "other-ca")[0]
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    data["mqtt"]["tls"]["ca"] = str(other_ca)
+    config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    config = load_station_config(config_path)
+    outbox = open_outbox(config)
+    append_events(outbox, 5)
+    start_collector(env, stop_list)
+    link = make_link(config, outbox)
+    link.start()
+    stop_list.append(link)
+    assert not link.wait_connected(2.0)
+    assert link.stats.connects == 0 and link.stats.events_published == 0
+    assert outbox.pending_count() == 5
 
 
 def test_link_broker_down_at_start_then_delivers(env: BrokerEnv, tmp_path: Path,
