@@ -8,7 +8,7 @@ all its days lie inside the period.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,12 @@ from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 
 class ScoringError(CommuneRadioError):
     """The scoring inputs are unusable (an empty period, an unreadable date...)."""
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+US = timedelta(microseconds=1)
+DAY_US = 86_400_000_000
+_OFFSET_PROBE = timedelta(hours=3)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,33 @@ class Period:
         """First instant after the period."""
         return datetime.combine(self.end + timedelta(days=1), time(0), self.tz)
 
+    @property
+    def start_us(self) -> int:
+        """``start_at`` as integer microseconds since the Unix epoch (UTC)."""
+        return (self.start_at - EPOCH) // US
+
+    @property
+    def end_us(self) -> int:
+        return (self.end_at - EPOCH) // US
+
+    def fixed_offset_us(self) -> int | None:
+        """The timezone's UTC offset in microseconds when it is the same throughout the
+        period (so local days are arithmetic on UTC microseconds), else None.
+
+        Probed every 3 hours from ``start_at`` to ``end_at``: any real offset change
+        (DST, a decree) lasts far longer than that.
+        """
+        tz = self.tz
+        at, end = self.start_at.astimezone(UTC), self.end_at.astimezone(UTC)
+        first = at.astimezone(tz).utcoffset()
+        while at <= end:
+            if at.astimezone(tz).utcoffset() != first:
+                return None
+            at += _OFFSET_PROBE
+        if end.astimezone(tz).utcoffset() != first or first is None:
+            return None
+        return first // US
+
     def as_json(self) -> dict[str, str]:
         return {"from": self.start.isoformat(), "to": self.end.isoformat(), "timezone": self.timezone}
 
@@ -68,6 +101,12 @@ def instant(text: str | None) -> datetime | None:
         except ValueError:
             return None
     return at if at.tzinfo is not None else None
+
+
+def utc_us(text: str | None) -> int | None:
+    """:func:`instant` as integer microseconds since the Unix epoch (exact, sortable)."""
+    at = instant(text)
+    return None if at is None else (at - EPOCH) // US
 
 
 def period_weeks(period: Period) -> list[dict[str, Any]]:

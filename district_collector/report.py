@@ -4,11 +4,14 @@ One path for both sides: :func:`build_report` (select the period's events, expan
 schedules, :func:`~district_collector.scoring.score`) is what the ``report`` and
 ``evidence`` commands run over the store and what ``verify`` runs over a bundle.
 
-Store reading is streaming and one pass: events come ordered by station and seq, the
-period's seq range of each station is taken (see
-:func:`~district_collector.scoring.select_period_events`), and only those payloads
-are decoded. Events in the store were verified at ingest, so a stored event's
-signature counts as valid while its ``kid`` is still registered for its station.
+Store reading never decodes a JWS: the store keeps each event's scoring facts as
+columns filled at insert (:meth:`~district_collector.store.Store.period_rows`), SQLite
+selects each station's period seq range (see
+:func:`~district_collector.scoring.select_period_events`), and the rows stream straight
+into :class:`~district_collector.scoring.EventFacts` for the same
+:func:`~district_collector.scoring.score` that ``verify`` runs over a bundle's payloads.
+Events in the store were verified at ingest, so a stored event's signature counts as
+valid while its ``kid`` is still registered for its station.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import itertools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -31,7 +33,6 @@ from district_collector.scoring import (
     EventFacts,
     Period,
     ScoringError,
-    facts_from_payload,
     score,
     select_period_events,
 )
@@ -39,6 +40,8 @@ from firmware_daemon.schedule_model import build_rule, rule_occurrences
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
 from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
+
+_N_FACTS = len(EventFacts._fields)
 
 if TYPE_CHECKING:
     from district_collector.store import Store
@@ -77,30 +80,35 @@ def decode_payload(jws: bytes) -> dict[str, Any]:
     return payload
 
 
+def _kids(registry: Registry) -> dict[str, frozenset[str]]:
+    return {st.id: frozenset(st.kids) for st in registry.stations}
+
+
 def period_events_from_store(store: Store, registry: Registry, period: Period) -> Iterator[StoredEvent]:
-    """The period's events (seq ranges, see select_period_events), in station then seq order."""
-    start_at, end_at = period.start_at, period.end_at
-    for station, group in itertools.groupby(store.iter_events(), key=lambda r: r.station):
-        rows = list(group)
-        inside = []
-        for r in rows:
-            if r.started_at is None:
-                continue
-            try:
-                at = parse_rfc3339(r.started_at)
-            except ValueError:
-                continue
-            if start_at <= at < end_at:
-                inside.append(r.seq)
-        if not inside:
-            continue
-        lo, hi = min(inside) - 1, max(inside) + 1
-        reg = registry.station(station)
-        kids = reg.kids if reg is not None else frozenset()
-        for r in rows:
-            if lo <= r.seq <= hi:
-                facts = facts_from_payload(decode_payload(r.jws), r.payload_sha256, r.kid in kids)
-                yield StoredEvent(r.jws, facts)
+    """The period's events with their JWS bytes (seq ranges, see select_period_events), in
+    station then seq order (the evidence bundle needs the bytes; the report does not)."""
+    make = EventFacts._make
+    for row in store.period_rows(period.start_us, period.end_us, _kids(registry), with_jws=True):
+        yield StoredEvent(bytes(row[_N_FACTS]), make(row[:_N_FACTS]))
+
+
+def facts_from_store(store: Store, registry: Registry, period: Period) -> Iterator[EventFacts]:
+    """The period's events as scoring facts, streamed from the store's columns."""
+    return map(EventFacts._make, store.period_rows(period.start_us, period.end_us, _kids(registry)))
+
+
+def report_from_store(
+    store: Store,
+    registry: Registry,
+    period: Period,
+    schedules: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """:func:`build_report` over the store without holding the events: the same bytes as
+    ``build_report`` over the same events' payloads (what ``verify`` recomputes)."""
+    if not registry.stations:
+        raise ScoringError("the registry has no stations: add stations (with their commune) to the config")
+    return score(facts_from_store(store, registry, period), registry, period,
+                 scheduled_slots(schedules, period))
 
 
 def schedules_from_store(database: Path, period: Period) -> list[bytes]:

@@ -27,16 +27,18 @@ from __future__ import annotations
 import gc
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, NamedTuple
 
 from district_collector.period import (
+    EPOCH,
+    US,
     Period,
     ScoringError,
     instant,
     period_months,
     period_weeks,
+    utc_us,
 )
 from district_collector.registry import Registry
 
@@ -45,13 +47,22 @@ REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsy
 POINTS_1_6 = 10
 POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
 POINTS_1_5 = 20
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MINUTE_US = 60_000_000
+_DAY_US = 86_400_000_000
+_HHMM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
 __all__ = ["EventFacts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
            "period_weeks", "score", "select_period_events", "tier"]
 
 
-@dataclass(frozen=True, slots=True)
-class EventFacts:
-    """What scoring needs from one event (one distinct payload of a station's seq)."""
+class EventFacts(NamedTuple):
+    """What scoring needs from one event (one distinct payload of a station's seq).
+
+    A named tuple, so the store can hand its rows over without per-field work.
+    ``signature_ok`` and ``clock_synced`` are read for truth (the store gives 0/1).
+    ``utc_us``: ``started_at`` as integer microseconds since the Unix epoch (None when
+    absent or unreadable).
+    """
 
     station: str
     seq: int
@@ -67,7 +78,12 @@ class EventFacts:
     segment_id: str | None
     title: str | None
     played_s: float | None
-    at: datetime | None = None  # started_at as an instant (None when absent or unreadable)
+    utc_us: int | None = None
+
+    @property
+    def at(self) -> datetime | None:
+        """``started_at`` as an aware UTC instant."""
+        return None if self.utc_us is None else EPOCH + self.utc_us * US
 
 
 def _opt_str(value: Any) -> str | None:
@@ -78,6 +94,7 @@ def facts_from_payload(payload: Mapping[str, Any], payload_sha256: str, signatur
     """The facts of an event payload. ValueError when it has no station or seq.
 
     Unknown or ill-typed members become None (the event is then excluded, not dropped).
+    The store keeps these same facts as columns at insert (``Store.add_batch``).
     """
     station, seq = payload.get("station"), payload.get("seq")
     if not isinstance(station, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
@@ -86,15 +103,16 @@ def facts_from_payload(payload: Mapping[str, Any], payload_sha256: str, signatur
     seg = seg if isinstance(seg, Mapping) else {}
     synced = payload.get("clock_synced")
     played = payload.get("played_s")
+    started_at = _opt_str(payload.get("started_at"))
     return EventFacts(
         station=station, seq=seq, payload_sha256=payload_sha256, signature_ok=signature_ok,
-        commune=_opt_str(payload.get("commune")), started_at=_opt_str(payload.get("started_at")),
+        commune=_opt_str(payload.get("commune")), started_at=started_at,
         program=_opt_str(seg.get("program")), outcome=_opt_str(payload.get("outcome")),
         clock_synced=synced if isinstance(synced, bool) else None, slot=_opt_str(payload.get("slot")),
         prev=_opt_str(payload.get("prev")), segment_id=_opt_str(seg.get("id")),
         title=_opt_str(seg.get("title")),
         played_s=float(played) if isinstance(played, int | float) and not isinstance(played, bool) else None,
-        at=instant(_opt_str(payload.get("started_at"))),
+        utc_us=utc_us(started_at),
     )
 
 
@@ -105,17 +123,20 @@ def select_period_events(facts: Iterable[EventFacts], period: Period) -> list[Ev
     are the seqs of its events started inside the period. The neighbours outside the
     period let a reader check the chain into and out of the period; taking whole seq
     ranges keeps both payloads of a conflict. Idempotent: selecting again from the
-    result gives the result.
+    result gives the result. (The store does the same selection in SQL.)
     """
-    start_at, end_at = period.start_at, period.end_at
+    start_us, end_us = period.start_us, period.end_us
     items = list(facts)
     lo: dict[str, int] = {}
     hi: dict[str, int] = {}
     for f in items:
-        at = f.at
-        if at is not None and start_at <= at < end_at:
-            lo[f.station] = min(lo.get(f.station, f.seq), f.seq)
-            hi[f.station] = max(hi.get(f.station, f.seq), f.seq)
+        ts = f.utc_us
+        if ts is not None and start_us <= ts < end_us:
+            st, seq = f.station, f.seq
+            if seq < lo.get(st, seq + 1):
+                lo[st] = seq
+            if seq > hi.get(st, seq - 1):
+                hi[st] = seq
     return [f for f in items if f.station in lo and lo[f.station] - 1 <= f.seq <= hi[f.station] + 1]
 
 
@@ -176,11 +197,45 @@ def score(
 ) -> dict[str, Any]:
     """The report dict of SCORING.md (plus weeks, months, airings, excluded, stations, findings).
 
-    ``facts``: the events (any order, duplicates allowed). ``scheduled``: per station,
-    the instants of its ``chuyen-doi-so`` slots inside the period.
+    ``facts``: the events (any order, duplicates allowed), from the store's columns or
+    from a bundle's payloads. ``scheduled``: per station, the instants of its
+    ``chuyen-doi-so`` slots inside the period.
     """
     with no_gc_pauses():
         return _score(facts, registry, period, scheduled or {})
+
+
+class _Days:
+    """Local date facts per UTC-microsecond instant, cached per local day.
+
+    With a constant UTC offset over the period a local day is arithmetic on the
+    integer instant; otherwise each instant is converted with the zone's rules.
+    """
+
+    def __init__(self, period: Period) -> None:
+        self.tz = period.tz
+        self.offset = period.fixed_offset_us()
+        self.first_monday = period.start.toordinal() - period.start.weekday()
+        self.first_month = period.start.year * 12 + period.start.month - 1
+        self.cache: dict[int, tuple[int, int, str]] = {}
+
+    def day(self, ordinal: int) -> tuple[int, int, str]:
+        """``(week index, month index, ISO date)`` of a local day (by ordinal)."""
+        got = self.cache.get(ordinal)
+        if got is None:
+            d = date.fromordinal(ordinal)
+            got = self.cache[ordinal] = ((ordinal - self.first_monday) // 7,
+                                         d.year * 12 + d.month - 1 - self.first_month, d.isoformat())
+        return got
+
+    def local(self, ts: int) -> tuple[tuple[int, int, str], str]:
+        """The local day facts and ``HH:MM`` of an instant."""
+        if self.offset is not None:
+            local_us = ts + self.offset
+            return (self.day(local_us // _DAY_US + _EPOCH_ORDINAL),
+                    _HHMM[local_us % _DAY_US // _MINUTE_US])
+        local = (EPOCH + ts * US).astimezone(self.tz)
+        return self.day(local.toordinal()), _HHMM[local.hour * 60 + local.minute]
 
 
 def _score(
@@ -189,103 +244,111 @@ def _score(
     period: Period,
     scheduled: Mapping[str, Collection[datetime]],
 ) -> dict[str, Any]:
-    tz = period.tz
-    start_ts, end_ts = period.start_at.timestamp(), period.end_at.timestamp()
+    start_us, end_us = period.start_us, period.end_us
     weeks = period_weeks(period)
     months = period_months(period)
-    first_monday = period.start.toordinal() - period.start.weekday()
-    first_month = period.start.year * 12 + period.start.month - 1
+    days = _Days(period)
     req_w = [bool(w["required"]) for w in weeks]
     req_m = [bool(m["required"]) for m in months]
 
-    # Dedupe (same station, seq and payload) and find the seqs received twice differently.
-    unique: dict[tuple[str, int, str], EventFacts] = {}
-    variants: dict[tuple[str, int], set[str]] = {}
+    # Dedupe (same station, seq and payload) and find the seqs received twice differently:
+    # ``first`` holds each (station, seq)'s first payload, ``others`` the further distinct ones.
+    first: dict[tuple[str, int], EventFacts] = {}
+    others: dict[tuple[str, int], list[EventFacts]] = {}
     for f in facts:
-        unique.setdefault((f.station, f.seq, f.payload_sha256), f)
-        variants.setdefault((f.station, f.seq), set()).add(f.payload_sha256)
+        key = (f.station, f.seq)
+        g = first.setdefault(key, f)
+        if g is not f and g.payload_sha256 != f.payload_sha256:
+            more = others.setdefault(key, [])
+            if all(o.payload_sha256 != f.payload_sha256 for o in more):
+                more.append(f)
 
     communes = registry.communes()
     commune_of = {s: c.code for c in communes for s in c.stations}
     tallies = {c.code: _Tally() for c in communes}
     district = _Tally()
     matched: dict[str, set[datetime]] = {}
-    # Sort keys (UTC seconds, station, seq[, payload hash]) are unique: tuples sort without a key.
-    airings: list[tuple[float, str, int, dict[str, Any]]] = []
-    excluded: list[tuple[float, str, int, str, dict[str, Any]]] = []
+    slot_instants: dict[str, datetime | None] = {}
+    # Sort keys (UTC microseconds, station, seq[, payload hash]) are unique: tuples sort without a key.
+    airings: list[tuple[int, str, int, dict[str, Any]]] = []
+    excluded: list[tuple[int, str, int, str, dict[str, Any]]] = []
     per_station: dict[str, list[EventFacts]] = {}
     unknown_counts: dict[str, int] = {}
+    # Per station: (registered, commune shown, commune tally or None, scheduled slot instants).
+    scope_of: dict[str, tuple[bool, str | None, _Tally | None, Collection[datetime]]] = {}
     station_of = registry.station
     no_slots: frozenset[datetime] = frozenset()
+    d_weeks, d_months = district.weeks, district.months
+    n_airings = 0
 
-    for f in unique.values():
-        rows = per_station.get(f.station)
+    for f in _all_unique(first, others):
+        st = f.station
+        rows = per_station.get(st)
         if rows is None:
-            rows = per_station[f.station] = []
+            rows = per_station[st] = []
         rows.append(f)
-        at = f.at
-        if at is None:
+        ts = f.utc_us
+        if ts is None or not start_us <= ts < end_us:
             continue
-        ts = at.timestamp()
-        if not start_ts <= ts < end_ts:
-            continue
-        reg = station_of(f.station)
-        commune = reg.commune_code if reg is not None else f.commune
-        conflict = len(variants[(f.station, f.seq)]) > 1
-        if reg is None:
+        scope = scope_of.get(st)
+        if scope is None:
+            reg = station_of(st)
+            scope = scope_of[st] = (reg is not None, reg.commune_code if reg is not None else None,
+                                    tallies.get(commune_of.get(st, "")), scheduled.get(st, no_slots))
+        known, commune, tally, slots = scope
+        if not known:
             reason: str | None = "unknown-station"
-            unknown_counts[f.station] = unknown_counts.get(f.station, 0) + 1
+            commune = f.commune
+            unknown_counts[st] = unknown_counts.get(st, 0) + 1
         elif not f.signature_ok:
             reason = "bad-signature"
         elif f.program != PROGRAM:
             reason = "program"
         elif f.outcome != "completed":
             reason = "outcome"
-        elif f.clock_synced is not True:
+        elif not f.clock_synced:
             reason = "clock-unsynced"
-        elif conflict:
+        elif (st, f.seq) in others:
             reason = "conflict"
         else:
             reason = None
-        tally = tallies.get(commune_of.get(f.station, ""))
         if reason is not None:
-            excluded.append((ts, f.station, f.seq, f.payload_sha256, {
-                "station": f.station, "commune": commune, "seq": f.seq, "started_at": f.started_at,
+            excluded.append((ts, st, f.seq, f.payload_sha256, {
+                "station": st, "commune": commune, "seq": f.seq, "started_at": f.started_at,
                 "reason": reason, "payload_sha256": f.payload_sha256}))
             if tally is not None:
                 tally.excluded += 1
-                tally.conflicts += conflict
+                tally.conflicts += (st, f.seq) in others
             continue
-        local = at.astimezone(tz)
-        day = local.date()
-        wi = (day.toordinal() - first_monday) // 7
-        mi = day.year * 12 + day.month - 1 - first_month
-        district.weeks.add(wi)
-        district.months.add(mi)
-        district.airings += 1
+        (wi, mi, iso_day), hhmm = days.local(ts)
+        d_weeks.add(wi)
+        d_months.add(mi)
+        n_airings += 1
         if tally is not None:
             tally.weeks.add(wi)
             tally.months.add(mi)
             tally.airings += 1
-        if f.slot is not None:
-            slots = scheduled.get(f.station, no_slots)
-            if slots:
-                slot_at = instant(f.slot)
-                if slot_at is not None and slot_at in slots:
-                    matched.setdefault(f.station, set()).add(slot_at)
-        airings.append((ts, f.station, f.seq, {
-            "station": f.station, "commune": commune, "seq": f.seq, "started_at": f.started_at,
-            "local_date": day.isoformat(), "local_time": f"{local.hour:02d}:{local.minute:02d}",
-            "segment_id": f.segment_id, "title": f.title, "played_s": f.played_s, "slot": f.slot}))
+        slot = f.slot
+        if slot is not None and slots:
+            slot_at = slot_instants.get(slot, EPOCH)
+            if slot_at is EPOCH:
+                slot_at = slot_instants[slot] = instant(slot)
+            if slot_at is not None and slot_at in slots:
+                matched.setdefault(st, set()).add(slot_at)
+        airings.append((ts, st, f.seq, {
+            "station": st, "commune": commune, "seq": f.seq, "started_at": f.started_at,
+            "local_date": iso_day, "local_time": hhmm,
+            "segment_id": f.segment_id, "title": f.title, "played_s": f.played_s, "slot": slot}))
+    district.airings = n_airings
 
-    for st in registry.stations:
-        n_sched, n_aired = len(scheduled.get(st.id, ())), len(matched.get(st.id, ()))
-        for scope_tally in (district, tallies.get(commune_of.get(st.id, ""))):
+    for st_reg in registry.stations:
+        n_sched, n_aired = len(scheduled.get(st_reg.id, ())), len(matched.get(st_reg.id, ()))
+        for scope_tally in (district, tallies.get(commune_of.get(st_reg.id, ""))):
             if scope_tally is not None:
                 scope_tally.scheduled += n_sched
                 scope_tally.scheduled_aired += n_aired
 
-    def scope(t: _Tally) -> dict[str, Any]:
+    def scope_json(t: _Tally) -> dict[str, Any]:
         tr = tier(req_w, t.weeks, req_m, t.months)
         return {
             "tier": tr,
@@ -305,7 +368,7 @@ def _score(
                             for i, r in enumerate(req_m)],
         }
 
-    d = scope(district)
+    d = scope_json(district)
     district_json = {
         "id": registry.district_id, "name": registry.district_name,
         "key_thumbprint": registry.district_kids[0] if registry.district_keys else None,
@@ -320,32 +383,42 @@ def _score(
     }
     communes_json = []
     for c in communes:
-        s = scope(tallies[c.code])
+        s = scope_json(tallies[c.code])
         communes_json.append({"code": c.code, "name": c.name, "stations": list(c.stations), **s,
                               "criteria": {"1.5": POINTS_1_5 if s["tier"] == "weekly" else 0}})
 
-    stations_json, findings = _stations(registry, per_station, variants, unknown_counts, period)
+    stations_json, findings = _stations(registry, per_station, first, others, unknown_counts, period)
     if not airings and not excluded:
         findings.insert(0, f"No events in the period {period.start}..{period.end}.")
     if not communes:
         findings.insert(0, "The registry has no commune-level stations: no commune is scored.")
+    airings.sort()
+    excluded.sort()
     return {
         "period": period.as_json(),
         "district": district_json,
         "communes": communes_json,
         "weeks": weeks,
         "months": months,
-        "airings": [a[3] for a in sorted(airings)],
-        "excluded": [e[4] for e in sorted(excluded)],
+        "airings": [a[3] for a in airings],
+        "excluded": [e[4] for e in excluded],
         "stations": stations_json,
         "findings": findings,
     }
 
 
+def _all_unique(first: dict[tuple[str, int], EventFacts],
+                others: dict[tuple[str, int], list[EventFacts]]) -> Iterator[EventFacts]:
+    yield from first.values()
+    for more in others.values():
+        yield from more
+
+
 def _stations(
     registry: Registry,
     per_station: dict[str, list[EventFacts]],
-    variants: dict[tuple[str, int], set[str]],
+    first: dict[tuple[str, int], EventFacts],
+    others: dict[tuple[str, int], list[EventFacts]],
     unknown_counts: dict[str, int],
     period: Period,
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -356,16 +429,23 @@ def _stations(
     findings: list[str] = []
     for sid in ids:
         reg = registry.station(sid)
-        rows = sorted(per_station.get(sid, []), key=lambda f: (f.seq, f.payload_sha256))
-        seqs = sorted({f.seq for f in rows})
+        rows = per_station.get(sid, [])
+        rows.sort()  # by (station, seq, payload hash): unique, so later members never compare
+        seqs: list[int] = []
         breaks: set[int] = set()
         for f in rows:
-            if f.seq == 1:
+            seq = f.seq
+            if not seqs or seqs[-1] != seq:
+                seqs.append(seq)
+            if seq == 1:
                 if f.prev is not None:
                     breaks.add(1)
-            elif (sid, f.seq - 1) in variants and f.prev not in variants[(sid, f.seq - 1)]:
-                breaks.add(f.seq)
-        conflicts = [s for s in seqs if len(variants[(sid, s)]) > 1]
+                continue
+            before = first.get((sid, seq - 1))
+            if before is not None and f.prev != before.payload_sha256 and not any(
+                    o.payload_sha256 == f.prev for o in others.get((sid, seq - 1), ())):
+                breaks.add(seq)
+        conflicts = [s for s in seqs if (sid, s) in others]
         unverified = sorted({f.seq for f in rows if not f.signature_ok}) if reg is not None else []
         gaps = _ranges(seqs)
         out.append({"id": sid, "commune": reg.commune_code if reg else (rows[0].commune if rows else None),
@@ -388,6 +468,6 @@ def _stations(
                             f"registered keys (seq {', '.join(map(str, unverified[:10]))}"
                             f"{'...' if len(unverified) > 10 else ''}); they do not count.")
         for s in conflicts:
-            findings.append(f"Station {sid}: seq {s} was received with {len(variants[(sid, s)])} "
+            findings.append(f"Station {sid}: seq {s} was received with {1 + len(others[(sid, s)])} "
                             f"different payloads (conflict); none of them counts.")
     return out, findings

@@ -7,6 +7,13 @@ Extra: ``ack_state(station, through)``, the highest seq N such that every seq 1.
 stored, kept in the same transaction as the events so an ack never claims more than
 what is committed.
 
+Report table (schema version 1): ``event_facts`` holds, for every ``events`` row and
+in the same transaction, the facts scoring reads (scoring.EventFacts, with ``kid``, and
+``started_utc_us``: ``started_at`` as integer UTC microseconds), clustered by
+``(station, seq, payload_sha256)``; a report reads it alone and never decodes a JWS.
+Opening a store of an older schema creates it and fills it from each row's JWS once
+(:meth:`Store._migrate`); the ``events`` table itself is unchanged.
+
 Durability: every batch is one transaction committed with ``synchronous=FULL`` in WAL
 mode, so a batch survives a power cut once :meth:`Store.add_batch` returns.
 One ``Store`` per thread (SQLite connections are not shared between threads).
@@ -14,14 +21,21 @@ One ``Store`` per thread (SQLite connections are not shared between threads).
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from radio_protocol.errors import CommuneRadioError
+from district_collector.scoring import facts_from_payload
+from radio_protocol.errors import CommuneRadioError, JoseError
+from radio_protocol.jose import parse_jws
 from radio_protocol.timefmt import parse_rfc3339
+
+log = logging.getLogger(__name__)
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -54,6 +68,56 @@ CREATE TABLE IF NOT EXISTS ack_state (
     station TEXT PRIMARY KEY, through INTEGER NOT NULL DEFAULT 0
 );
 """
+
+
+SCHEMA_VERSION = 1
+_FACTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS event_facts (
+    station TEXT NOT NULL, seq INTEGER NOT NULL, payload_sha256 TEXT NOT NULL, kid TEXT NOT NULL,
+    commune TEXT, started_at TEXT, program TEXT, outcome TEXT, clock_synced INTEGER, slot TEXT,
+    prev TEXT, segment_id TEXT, title TEXT, played_s REAL, started_utc_us INTEGER,
+    PRIMARY KEY (station, seq, payload_sha256)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_facts_started ON event_facts(station, started_utc_us, seq);
+"""
+_FACTS_INSERT = "INSERT OR REPLACE INTO event_facts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# The scoring facts of the events in each station's period seq range (see
+# scoring.select_period_events), in EventFacts field order; signature_ok is 1 when the
+# row's kid is registered for its station (temp.report_keys).
+_PERIOD_QUERY = """
+WITH ranges AS (
+    SELECT station, MIN(seq) - 1 AS lo, MAX(seq) + 1 AS hi FROM event_facts
+    WHERE started_utc_us >= ? AND started_utc_us < ? GROUP BY station)
+SELECT f.station, f.seq, f.payload_sha256,
+       EXISTS (SELECT 1 FROM temp.report_keys k WHERE k.station = f.station AND k.kid = f.kid),
+       f.commune, f.started_at, f.program, f.outcome, f.clock_synced, f.slot, f.prev,
+       f.segment_id, f.title, f.played_s, f.started_utc_us{jws}
+FROM ranges r JOIN event_facts f ON f.station = r.station AND f.seq BETWEEN r.lo AND r.hi{join}
+ORDER BY f.station, f.seq, f.payload_sha256
+"""
+_JWS_JOIN = ("\nJOIN events e ON e.station = f.station AND e.seq = f.seq"
+             " AND e.payload_sha256 = f.payload_sha256")
+
+
+def _facts_row(station: str, seq: int, payload_sha256: str, jws: bytes, kid: str, started_at: str | None,
+               program: str | None, outcome: str | None, clock_synced: int | None, slot: str | None,
+               prev: str | None) -> tuple[Any, ...]:
+    """The ``event_facts`` row of an ``events`` row: its columns plus what only the
+    payload holds (read the way scoring reads a bundle's payload)."""
+    more = report_values(jws)
+    return (station, seq, payload_sha256, kid, more[1], started_at, program, outcome, clock_synced, slot,
+            prev, more[2], more[3], more[4], more[0])
+
+
+def report_values(jws: bytes) -> tuple[int | None, str | None, str | None, str | None, float | None]:
+    """``(started_utc_us, commune, segment_id, title, played_s)`` of a stored (verified)
+    event, read from its payload as scoring reads a bundle's; all None when unreadable."""
+    try:
+        payload = json.loads(parse_jws(jws)[2])
+        f = facts_from_payload(payload, "", True)
+    except (JoseError, ValueError, TypeError, AttributeError):
+        return None, None, None, None, None
+    return f.utc_us, f.commune, f.segment_id, f.title, f.played_s
 
 
 class StoreError(CommuneRadioError):
@@ -160,8 +224,37 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+
+    def _migrate(self) -> None:
+        """Bring an older store to :data:`SCHEMA_VERSION`: create ``event_facts`` and fill
+        it from every ``events`` row, in one transaction (a crash leaves the old schema)."""
+        db = self._db
+        if int(db.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if int(db.execute("PRAGMA user_version").fetchone()[0]) < SCHEMA_VERSION:
+                for statement in _FACTS_SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                filled = 0
+                cur = db.execute("SELECT station, seq, payload_sha256, jws, kid, started_at, program, outcome,"
+                                 " clock_synced, slot, prev FROM events")
+                while chunk := cur.fetchmany(2000):
+                    db.executemany(_FACTS_INSERT, [_facts_row(r[0], r[1], r[2], bytes(r[3]), *r[4:])
+                                                   for r in chunk])
+                    filled += len(chunk)
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                if filled:
+                    log.info("store migrated to schema %d path=%s events=%d", SCHEMA_VERSION, self.path, filled)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self._db.close()
@@ -201,13 +294,15 @@ class Store:
                 if any(r[0] == ev.payload_sha256 for r in rows):
                     outcomes.append(DUPLICATE)
                     continue
+                synced = None if ev.clock_synced is None else int(ev.clock_synced)
                 db.execute(
                     "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid, at, ev.source,
-                     ev.started_at, ev.program, ev.outcome,
-                     None if ev.clock_synced is None else int(ev.clock_synced),
-                     ev.slot, ev.schedule_version, ev.prev),
+                     ev.started_at, ev.program, ev.outcome, synced, ev.slot, ev.schedule_version, ev.prev),
                 )
+                db.execute(_FACTS_INSERT, _facts_row(ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid,
+                                                     ev.started_at, ev.program, ev.outcome, synced, ev.slot,
+                                                     ev.prev))
                 outcomes.append(CONFLICT if rows else ACCEPTED)
                 touched.add(ev.station)
             for q in rejects:
@@ -353,6 +448,34 @@ class Store:
                     if (start_at is not None and at < start_at) or (end_at is not None and at >= end_at):
                         continue
                 yield row
+
+    def period_rows(
+        self,
+        start_us: int,
+        end_us: int,
+        kids: Mapping[str, Collection[str]],
+        with_jws: bool = False,
+        chunk: int = 2000,
+    ) -> Iterator[tuple[Any, ...]]:
+        """The report's rows, read from ``event_facts`` (no JWS decoding), in station, seq order.
+
+        Per station, every event whose seq lies in ``[min(S) - 1, max(S) + 1]`` where S are
+        the seqs of its events with ``start_us <= started_utc_us < end_us`` (integer UTC
+        microseconds). Each row is ``(station, seq, payload_sha256, signature_ok (0/1:
+        its kid is among ``kids[station]``), commune, started_at, program, outcome,
+        clock_synced (0/1/None), slot, prev, segment_id, title, played_s, started_utc_us)``
+        plus the JWS bytes with ``with_jws``. Streams in chunks: memory stays flat.
+        """
+        db = self._db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS report_keys (station TEXT NOT NULL, kid TEXT NOT NULL,"
+                   " PRIMARY KEY (station, kid)) WITHOUT ROWID")
+        db.execute("DELETE FROM temp.report_keys")
+        db.executemany("INSERT OR IGNORE INTO temp.report_keys VALUES (?,?)",
+                       [(station, kid) for station, ks in kids.items() for kid in ks])
+        query = _PERIOD_QUERY.format(jws=", e.jws" if with_jws else "", join=_JWS_JOIN if with_jws else "")
+        cur = db.execute(query, (start_us, end_us))
+        while rows := cur.fetchmany(chunk):
+            yield from rows
 
     def last_airing(self, station: str) -> str | None:
         """``started_at`` of the station's highest-seq event that has one."""
