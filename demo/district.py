@@ -168,7 +168,7 @@ def setup_district(paths: Paths, communes: tuple[Commune, ...], broker_port: int
     run_cli("radio-district", [*dcfg, "keygen"], log)
     run_cli("radio-district", [*dcfg, "broker-config", str(paths.broker_dir), "--no-tls",
                                "--plain-port", str(broker_port), "--user", getpass.getuser(),
-                               "--autosave", "1"], log)
+                               "--autosave", "1", "--persistence-dir", str(paths.broker_dir / "data")], log)
     for commune in communes:
         out = paths.station_dir(commune.station)
         run_cli("radio-district", [

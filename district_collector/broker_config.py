@@ -3,8 +3,12 @@
 Writes into OUTDIR:
 - ``mosquitto.conf``: a TLS listener on ``mqtt.port`` (cert/key from options, default
   ``OUTDIR/tls/server.crt`` and ``server.key``), optionally a plain listener bound to
-  loopback (tests, local tools), no anonymous access, persistence in ``OUTDIR/data/``,
-  raised queue limits (Mosquitto's defaults lose QoS 1 messages under load, see TESTBED.md);
+  loopback (tests, local tools), no anonymous access, raised queue limits (Mosquitto's
+  defaults lose QoS 1 messages under load, see TESTBED.md) and persistence in
+  ``persistence_dir`` (created if missing): state belongs under ``/var/lib``, not in the
+  configuration directory, so the command line defaults it to
+  :data:`DEFAULT_PERSISTENCE_DIR`; the library's ``None`` keeps ``OUTDIR/data`` for brokers
+  that live in one scratch directory (tests, benchmarks, the demo);
 - ``passwd``: one credential per registered station (username = station id) and one for
   the collector (``mqtt.username``), hashed by ``mosquitto_passwd``;
 - ``credentials/<user>.password``: each clear password, mode 0600, to hand to the station
@@ -22,13 +26,15 @@ import os
 import secrets
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from district_collector.config import DistrictConfig
 from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.topics import district_filter, topic
+
+DEFAULT_PERSISTENCE_DIR = Path("/var/lib/mosquitto/commune-radio")
 
 
 class BrokerConfigError(CommuneRadioError):
@@ -59,6 +65,11 @@ class BrokerOptions:
     run_as_user: str | None = None
     autosave_s: int = 5
     log_dest: str = "stderr"
+    persistence_dir: Path | None = None  # None: OUTDIR/data
+
+    def persistence_in(self, outdir: Path) -> Path:
+        """Where Mosquitto keeps its database for a config written into ``outdir``."""
+        return self.persistence_dir if self.persistence_dir is not None else outdir / "data"
 
 
 def acl_text(config: DistrictConfig) -> str:
@@ -85,7 +96,7 @@ def conf_text(outdir: Path, config: DistrictConfig, opts: BrokerOptions) -> str:
     lines = [f"# Mosquitto config for Commune Radio district {config.district.id}. Generated.",
              "per_listener_settings false", "allow_anonymous false",
              f"password_file {outdir / 'passwd'}", f"acl_file {outdir / 'acl'}",
-             "persistence true", f"persistence_location {outdir / 'data'}/",
+             "persistence true", f"persistence_location {opts.persistence_in(outdir)}/",
              f"autosave_interval {opts.autosave_s}",
              "# raised limits: the defaults (1000 queued, 20 in flight) drop QoS 1 messages",
              "max_queued_messages 100000", "max_inflight_messages 0", "max_queued_bytes 0",
@@ -136,8 +147,13 @@ def generate_broker_config(config: DistrictConfig, outdir: Path, opts: BrokerOpt
         raise BrokerConfigError(f"{mosquitto_passwd} not found (install the Debian package mosquitto)")
     cred_dir = outdir / "credentials"
     ensure_private_dir(cred_dir)
-    data_dir = outdir / "data"
-    data_dir.mkdir(exist_ok=True)
+    data_dir = opts.persistence_in(outdir).resolve()
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BrokerConfigError(f"persistence directory {data_dir}: cannot create it: {exc.strerror} "
+                                "(run as root, or give --persistence-dir)") from exc
+    opts = replace(opts, persistence_dir=data_dir)
     users: list[tuple[str, Path | None]] = [
         (config.mqtt.username if config.mqtt else "collector",
          config.mqtt.password_file if config.mqtt else None)]

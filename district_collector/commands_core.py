@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from district_collector.broker_config import BrokerOptions, generate_broker_config
+from district_collector.broker_config import (
+    DEFAULT_PERSISTENCE_DIR,
+    BrokerOptions,
+    generate_broker_config,
+)
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.importer import COUNT_NAMES, import_files
 from district_collector.stations_view import render_table, station_lines
@@ -70,7 +74,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         keyfile=Path(args.key).resolve() if args.key else None,
         cafile=Path(args.cafile).resolve() if args.cafile else None,
         bind=args.bind, plain_port=args.plain_port, run_as_user=args.user,
-        autosave_s=args.autosave,
+        autosave_s=args.autosave, persistence_dir=Path(args.persistence_dir).resolve(),
     )
     files = generate_broker_config(config, Path(args.outdir), opts)
     print(f"wrote {files.conf}, {files.passwd}, {files.acl}")
@@ -109,4 +113,6 @@ def register(sub: Any) -> None:
     p.add_argument("--user", default=None,
                    help="user mosquitto runs as when started as root (mosquitto's default: mosquitto)")
     p.add_argument("--autosave", type=int, default=5, help="persistence autosave interval, seconds")
+    p.add_argument("--persistence-dir", default=str(DEFAULT_PERSISTENCE_DIR), metavar="DIR",
+                   help=f"Mosquitto's database (state, not config; default {DEFAULT_PERSISTENCE_DIR})")
     p.set_defaults(func=cmd_broker_config)

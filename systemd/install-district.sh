@@ -8,6 +8,7 @@ PREFIX=/opt/commune-radio
 CONF_DIR=/etc/commune-radio
 STATE_DIR=/var/lib/commune-radio-district
 BROKER_DIR=/etc/mosquitto/commune-radio
+BROKER_STATE_DIR=/var/lib/mosquitto/commune-radio
 SERVICE_USER=radio-district
 UNIT=radio-district.service
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +24,8 @@ Installs the district collector: system user '$SERVICE_USER', $CONF_DIR (0750),
 a venv in $PREFIX/.venv built from this checkout, the district signing key (created by
 'radio-district keygen' as the service user, in $STATE_DIR, 0600), Mosquitto configured
 by 'radio-district broker-config' in $BROKER_DIR (TLS, one credential per station, the
-ACL of PROTOCOL.md), and the systemd unit $UNIT (enabled, started).
+ACL of PROTOCOL.md; its database in $BROKER_STATE_DIR), and the systemd unit $UNIT
+(enabled, started).
 
   --config FILE       the district config to install as $CONF_DIR/district.yaml
                       (start from config/district.example.yaml); needed the first time
@@ -168,12 +170,29 @@ fi
 
 # --- broker configuration -------------------------------------------------------------
 say "generating the broker config in $BROKER_DIR"
+# Mosquitto's database is state: under /var/lib, not in the config directory.
+PERSIST_DIR="$BROKER_STATE_DIR"
+install -d -m 0700 -o mosquitto -g mosquitto "$BROKER_STATE_DIR"
+if [ -f "$BROKER_DIR/data/mosquitto.db" ] && [ ! -f "$BROKER_STATE_DIR/mosquitto.db" ]; then
+    # an install from before the move: keep its queued messages and sessions
+    if [ "$START" -eq 0 ] && [ -d /run/systemd/system ] && systemctl is-active --quiet mosquitto.service; then
+        say "note: the broker database stays in $BROKER_DIR/data for now (mosquitto is running" \
+            "and --no-start was given); run this again without --no-start to move it"
+        PERSIST_DIR="$BROKER_DIR/data"
+    else
+        say "moving the broker database from $BROKER_DIR/data to $BROKER_STATE_DIR"
+        if [ -d /run/systemd/system ]; then systemctl stop mosquitto.service || true; fi
+        mv "$BROKER_DIR/data/mosquitto.db" "$BROKER_STATE_DIR/mosquitto.db"
+        rmdir "$BROKER_DIR/data" 2>/dev/null || true
+    fi
+fi
 "$BIN" -c "$DCONF" broker-config "$BROKER_DIR" --port "$PORT" --user mosquitto \
-    --cert "$BROKER_DIR/tls/server.crt" --key "$BROKER_DIR/tls/server.key"
+    --cert "$BROKER_DIR/tls/server.crt" --key "$BROKER_DIR/tls/server.key" \
+    --persistence-dir "$PERSIST_DIR"
 chown root:mosquitto "$BROKER_DIR/passwd" "$BROKER_DIR/acl" "$BROKER_DIR/mosquitto.conf"
 chmod 0640 "$BROKER_DIR/passwd" "$BROKER_DIR/acl"
 chown -R root:root "$BROKER_DIR/credentials"; chmod 0700 "$BROKER_DIR/credentials"
-chown -R mosquitto:mosquitto "$BROKER_DIR/data"; chmod 0700 "$BROKER_DIR/data"
+chown -R mosquitto:mosquitto "$PERSIST_DIR"; chmod 0700 "$PERSIST_DIR"
 COLLECTOR_PW="$(conf_value password_file)"
 if [ -n "$COLLECTOR_PW" ]; then
     install -d -m 0750 -o root -g "$SERVICE_USER" "$(dirname "$COLLECTOR_PW")"

@@ -8,12 +8,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from mqtt_broker import BrokerEnv, make_district
 
-from district_collector.broker_config import BrokerOptions, acl_text, generate_broker_config
+from district_collector.broker_config import (
+    DEFAULT_PERSISTENCE_DIR,
+    BrokerOptions,
+    acl_text,
+    generate_broker_config,
+)
 from district_collector.cli import main as district_main
 from district_collector.config import TlsConfig
 from district_collector.service import CollectorService
@@ -50,9 +56,9 @@ class Inbox:
         with self._lock:
             self.messages.append((msg.topic, bytes(msg.payload)))
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, codes: list[object],
-                      props: object) -> None:
-        self.granted.extend(int(getattr(c, "value", c)) for c in codes)  # type: ignore[call-overload]
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, codes: list[Any],
+                      props: Any) -> None:
+        self.granted.extend(int(getattr(c, "value", c)) for c in codes)
 
     def topics(self) -> list[str]:
         with self._lock:
@@ -96,10 +102,41 @@ def test_broker_config_credentials_private_and_stable(tmp_path: Path) -> None:
 def test_broker_config_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     kit = make_district(tmp_path)
     rc = district_main(["-c", str(kit.district_config), "broker-config", str(tmp_path / "out"),
-                        "--port", "18883", "--plain-port", "11883"])
+                        "--port", "18883", "--plain-port", "11883",
+                        "--persistence-dir", str(tmp_path / "state" / "mosquitto")])
     assert rc == 0
-    assert "listener 18883" in (tmp_path / "out" / "mosquitto.conf").read_text()
+    conf = (tmp_path / "out" / "mosquitto.conf").read_text().splitlines()
+    assert "listener 18883" in conf
+    assert f"persistence_location {tmp_path.resolve() / 'state' / 'mosquitto'}/" in conf
+    assert (tmp_path / "state" / "mosquitto").is_dir() and not (tmp_path / "out" / "data").exists()
     assert "credential dak-koi-01:" in capsys.readouterr().out
+
+
+def test_broker_config_persistence_defaults_to_var_lib_not_the_config_dir() -> None:
+    """Mosquitto's database is state: the command puts it under /var/lib unless told otherwise."""
+    from district_collector.cli import COMMAND_MODULES
+    from radio_protocol.cli_base import build_parser
+
+    args = build_parser("radio-district", "", COMMAND_MODULES).parse_args(["broker-config", "/etc/x"])
+    assert args.persistence_dir == str(DEFAULT_PERSISTENCE_DIR) == "/var/lib/mosquitto/commune-radio"
+
+
+def test_broker_config_library_keeps_persistence_beside_a_scratch_config(tmp_path: Path) -> None:
+    kit = make_district(tmp_path)
+    files = generate_broker_config(kit.config, tmp_path / "out", BrokerOptions(plain_port=1883, tls=False))
+    assert files.data_dir == (tmp_path / "out" / "data").resolve() and files.data_dir.is_dir()
+    assert f"persistence_location {files.data_dir}/" in files.conf.read_text().splitlines()
+
+
+def test_broker_config_uncreatable_persistence_dir_is_a_clear_error(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    kit = make_district(tmp_path)
+    (tmp_path / "a-file").write_text("")
+    rc = district_main(["-c", str(kit.district_config), "broker-config", str(tmp_path / "out"),
+                        "--plain-port", "11883", "--persistence-dir", str(tmp_path / "a-file" / "data")])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Traceback" not in err
+    assert f"persistence directory {tmp_path / 'a-file' / 'data'}: cannot create it" in err
 
 
 def test_acl_station_cannot_publish_as_another_station(mqtt_env: BrokerEnv) -> None:
