@@ -49,6 +49,7 @@ from firmware_daemon.schedule_model import (
     check_media_url,
     parse_schedule,
 )
+from firmware_daemon.scheduler import expand
 from radio_protocol.errors import ConfigError
 from radio_protocol.timefmt import format_rfc3339, zone
 from radio_protocol.topics import STATION_RE
@@ -376,10 +377,14 @@ def _check_rules(p: _Problems, catalogue: Catalogue) -> None:
         body = _payload(catalogue, "check", 1, issued_at,
                         {s.id: dict(_PLACEHOLDER_MEDIA) for s in catalogue.segments}, [slot])
         try:
-            parse_schedule(body)
+            parsed = parse_schedule(body)
         except ScheduleError as exc:
             for problem in exc.problems:
                 p.add(slot.line, f"slots[{i}]", problem.split(": ", 1)[-1])
+            continue
+        if not expand(parsed):
+            p.add(slot.line, f"slots[{i}].rrule", f"{slot.rrule!r} has no date in "
+                  f"{catalogue.year}-{catalogue.month:02d}: nothing would air")
 
 
 def _payload(catalogue: Catalogue, station: str, version: int, issued_at: datetime,

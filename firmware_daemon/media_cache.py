@@ -2,7 +2,10 @@
 
 Media is fetched ahead of time over HTTP(S) (urllib), into ``<sha256>.part``; a broken
 download resumes with a ``Range`` request. A file becomes ``<sha256>`` only once its
-SHA-256 matches, and it is hashed again before each airing. The only names ever used
+SHA-256 matches, and it is hashed again before each airing. A cached file is also hashed
+once per process by the first fetch round (and its size checked at every round): a file
+damaged on disk is set aside as ``<sha256>.corrupt`` and fetched again, so the status
+lists it in ``media_missing`` before its slot instead of the slot failing unannounced. The only names ever used
 as paths are SHA-256 hex digests validated here: file names from the network never
 become paths. Files no schedule refers to are pruned.
 """
@@ -50,6 +53,7 @@ class MediaCache:
         self.directory = Path(directory)
         ensure_private_dir(self.directory)
         self.timeout_s = timeout_s
+        self._verified: set[str] = set()  # hashed by this process and found right
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA_RE.match(sha256):
@@ -60,10 +64,22 @@ class MediaCache:
         return self.path_for(sha256).is_file()
 
     def missing(self, schedule: Schedule | None) -> list[str]:
-        """Ids of the schedule's segments whose media is not (yet) in the cache."""
+        """Ids of the schedule's segments whose media is not (yet) in the cache, or is
+        there with the wrong size (a cheap look: no hashing)."""
         if schedule is None:
             return []
-        return [seg.id for seg in schedule.segments if not self.has(seg.media.sha256)]
+        return [seg.id for seg in schedule.segments if not self._size_ok(seg.media)]
+
+    def _size_ok(self, media: Media) -> bool:
+        try:
+            return self.path_for(media.sha256).stat().st_size == media.bytes
+        except FileNotFoundError:
+            return False
+
+    def _set_aside(self, path: Path, sha256: str) -> None:
+        self._verified.discard(sha256)
+        os.replace(path, path.with_name(f"{sha256}.corrupt"))
+        log.error("media corrupt sha256=%s moved to %s.corrupt", sha256, sha256)
 
     def for_airing(self, sha256: str) -> Path:
         """The verified file for ``sha256``; raises MediaError ``media-missing`` or
@@ -72,10 +88,9 @@ class MediaCache:
         if not path.is_file():
             raise MediaError("media-missing", f"media {sha256[:12]} is not in the cache")
         if _file_sha256(path) != sha256:
-            bad = path.with_name(f"{sha256}.corrupt")
-            os.replace(path, bad)
-            log.error("media corrupt sha256=%s moved to %s", sha256, bad.name)
+            self._set_aside(path, sha256)
             raise MediaError("media-corrupt", f"media {sha256[:12]} does not match its SHA-256")
+        self._verified.add(sha256)
         return path
 
     def fetch(self, media: Media) -> Path:
@@ -85,7 +100,11 @@ class MediaCache:
         """
         final = self.path_for(media.sha256)
         if final.is_file():
-            return final
+            if self._size_ok(media) and (media.sha256 in self._verified
+                                         or _file_sha256(final) == media.sha256):
+                self._verified.add(media.sha256)
+                return final
+            self._set_aside(final, media.sha256)  # damaged on disk: fetch it again
         why = check_media_url(media.url)
         if why:
             raise FetchError(f"media URL refused: {why}")
@@ -102,6 +121,7 @@ class MediaCache:
             raise FetchError(f"{media.url}: SHA-256 {got[:12]} does not match {media.sha256[:12]}")
         os.replace(part, final)
         fsync_dir(self.directory)
+        self._verified.add(media.sha256)
         log.info("media fetched sha256=%s bytes=%d", media.sha256, media.bytes)
         return final
 

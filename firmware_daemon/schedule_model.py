@@ -8,7 +8,12 @@ previous schedule when this raises.
 Rejected on purpose (a public loudspeaker must not be turned into a siren):
 - a recurrence rule that fires more often than every :data:`MIN_INTERVAL_S` seconds or
   yields more than :data:`MAX_SLOTS_PER_MONTH` occurrences in a calendar month;
-- a malformed rule, ``DTSTART`` inside the rule, ``COUNT`` with ``UNTIL``;
+- a malformed rule, ``DTSTART``/``EXDATE``/``RDATE`` inside the rule (one RRULE line only:
+  skip a date by listing the slots with ``at``), ``COUNT`` with ``UNTIL``, a date-only
+  ``UNTIL`` (RFC 5545: same value type as DTSTART, e.g. ``UNTIL=20261031T235959Z``);
+- a ``dtstart`` more than :data:`MAX_DTSTART_BEFORE_DAYS` days before ``valid_from``
+  (every evaluation iterates from ``dtstart``: a rule anchored in 1900 would cost seconds);
+- more than :data:`MAX_TOTAL_SLOTS_PER_MONTH` slots in a calendar month, all entries together;
 - times without an offset, dates that are not ``YYYY-MM-DD``, an unknown timezone;
 - a slot naming an unknown segment, duplicate segment ids;
 - a media URL that is not ``http``/``https`` (``file://``, ``ftp://``...) or whose path
@@ -17,6 +22,7 @@ Rejected on purpose (a public loudspeaker must not be turned into a siren):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -35,6 +41,8 @@ from radio_protocol.topics import DISTRICT_RE, STATION_RE
 MIN_INTERVAL_S = 15 * 60
 MAX_SLOTS_PER_MONTH = 500
 MAX_VALIDITY_DAYS = 400
+MAX_DTSTART_BEFORE_DAYS = 400
+MAX_TOTAL_SLOTS_PER_MONTH = 1000
 MAX_MEDIA_BYTES = 1024 * 1024 * 1024
 PRIORITIES = ("normal", "priority", "emergency")
 PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
@@ -126,19 +134,24 @@ class Schedule:
 def build_rule(text: str, dtstart: datetime) -> rrule:
     """A dateutil rule evaluated as aware datetimes in ``dtstart``'s timezone.
 
-    Raises ValueError for a malformed rule. A floating (date or local) ``UNTIL`` is read
-    in the schedule's timezone, as RFC 5545 says for a floating DTSTART.
+    Raises ValueError for a malformed rule. A floating (local) ``UNTIL`` is read in the
+    schedule's timezone, as RFC 5545 says for a floating DTSTART; ``UNTIL=...Z`` is UTC.
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty rule")
-    if any(ch in text for ch in "\r\n") or "DTSTART" in text.upper() or "RDATE" in text.upper():
-        raise ValueError("one RRULE line only (no DTSTART, RDATE or line breaks)")
+    upper = text.upper()
+    if any(ch in text for ch in "\r\n") or any(word in upper for word in ("DTSTART", "RDATE", "EXDATE")):
+        raise ValueError("one RRULE line only (no DTSTART, RDATE, EXDATE or line breaks; "
+                         "list exceptional dates as 'at' slots)")
     body = text.strip()
     if body.upper().startswith("RRULE:"):
         body = body[6:]
     parts = dict(p.split("=", 1) for p in body.upper().split(";") if "=" in p)
     if "COUNT" in parts and "UNTIL" in parts:
         raise ValueError("COUNT and UNTIL must not both be given")
+    if "UNTIL" in parts and "T" not in parts["UNTIL"]:
+        raise ValueError(f"UNTIL={parts['UNTIL']} is a date; give a date-time like DTSTART "
+                         "(e.g. UNTIL=20261031T235959Z in UTC, or UNTIL=20261031T235959 local)")
     try:
         rule = rrulestr(body, dtstart=dtstart)
     except ValueError as exc:
@@ -154,11 +167,26 @@ def build_rule(text: str, dtstart: datetime) -> rrule:
 
 
 def rule_occurrences(rule: rrule, start_at: datetime, end_at: datetime) -> Iterator[datetime]:
-    """Occurrences of ``rule`` in ``[start_at, end_at)`` (aware), in order."""
+    """Occurrences of ``rule`` in ``[start_at, end_at)`` (aware), in order.
+
+    dateutil searches up to the year 9999 for an occurrence that never comes (e.g.
+    ``BYMONTH=2;BYMONTHDAY=30``: seconds per call), so callers that look repeatedly use
+    :func:`window_occurrences`, computed once per rule and window.
+    """
     for occ in rule.xafter(start_at, inc=True):
         if occ >= end_at:
             return
         yield occ
+
+
+@functools.lru_cache(maxsize=512)
+def window_occurrences(text: str, dtstart: datetime, timezone: str, start_at: datetime,
+                       end_at: datetime) -> tuple[datetime, ...]:
+    """Every occurrence of rule ``text`` from ``dtstart``, evaluated in ``timezone``, in
+    ``[start_at, end_at)``; memoized (a pure function of its arguments, which are part of
+    the key: equal instants in other zones do not share an entry; the scheduler looks at
+    the same window every step)."""
+    return tuple(rule_occurrences(build_rule(text, dtstart.astimezone(zone(timezone))), start_at, end_at))
 
 
 def _check_rule_rate(rule: rrule, text: str, start_at: datetime, end_at: datetime) -> str | None:
@@ -346,10 +374,12 @@ def parse_schedule(payload: Mapping[str, Any]) -> Schedule:
     for seg_id, count in ids.items():
         if count > 1:
             p.add("segments", f"segment id {seg_id!r} appears {count} times")
+    # a slot naming a segment that is itself broken is reported once, at the segment
+    named = {raw.get("id") for raw in raw_segments if isinstance(raw, Mapping)}
     slots: list[SlotRule] = []
     if tz is not None:
         for i, raw in enumerate(raw_slots):
-            slot = _parse_slot(p, raw, f"slots[{i}]", i, tz, set(ids))
+            slot = _parse_slot(p, raw, f"slots[{i}]", i, tz, set(ids) | {n for n in named if isinstance(n, str)})
             if slot is not None:
                 slots.append(slot)
     if p.problems:
@@ -357,12 +387,29 @@ def parse_schedule(payload: Mapping[str, Any]) -> Schedule:
     assert tz is not None and issued_at is not None
     schedule = Schedule(str(district), str(station), int(version), issued_at,  # type: ignore[arg-type]
                         dates[0], dates[1], str(payload["timezone"]), tuple(segments), tuple(slots))
+    earliest = schedule.start_at - timedelta(days=MAX_DTSTART_BEFORE_DAYS)
+    per_month: Counter[tuple[int, int]] = Counter()
     for slot in schedule.slots:
-        if slot.rrule is not None and slot.dtstart is not None:
-            why = _check_rule_rate(build_rule(slot.rrule, slot.dtstart), slot.rrule,
-                                   schedule.start_at, schedule.end_at)
-            if why:
-                p.add(f"slots[{slot.index}].rrule", why)
+        if slot.at is not None and schedule.start_at <= slot.at < schedule.end_at:
+            per_month[(slot.at.year, slot.at.month)] += 1
+        if slot.rrule is None or slot.dtstart is None:
+            continue
+        if slot.dtstart < earliest:
+            p.add(f"slots[{slot.index}].dtstart", f"{slot.dtstart.isoformat()} is more than "
+                  f"{MAX_DTSTART_BEFORE_DAYS} days before valid_from")
+            continue
+        why = _check_rule_rate(build_rule(slot.rrule, slot.dtstart), slot.rrule,
+                               schedule.start_at, schedule.end_at)
+        if why:
+            p.add(f"slots[{slot.index}].rrule", why)
+            continue
+        for occ in window_occurrences(slot.rrule, slot.dtstart, schedule.timezone,
+                                      schedule.start_at, schedule.end_at):
+            per_month[(occ.year, occ.month)] += 1
+    for (year, month), count in sorted(per_month.items()):
+        if count > MAX_TOTAL_SLOTS_PER_MONTH:
+            p.add("slots", f"{count} slots in {year}-{month:02d} (all entries together); "
+                  f"at most {MAX_TOTAL_SLOTS_PER_MONTH}")
     if p.problems:
         raise ScheduleError("bad-rrule", p.problems)
     return schedule

@@ -33,6 +33,8 @@ from radio_protocol.timefmt import format_rfc3339, parse_rfc3339
 log = logging.getLogger(__name__)
 
 MAX_SCHEDULE_BYTES = 256 * 1024
+MAX_ERROR_PROBLEMS = 5  # schedule_error names at most this many problems ...
+MAX_ERROR_CHARS = 600  # ... in at most this many characters (the status must stay small)
 SCHEDULE_TYP = "cr-schedule+json"
 SLOT_STATES = ("started", "aired", "missing", "missed", "failed", "aborted")
 
@@ -129,7 +131,7 @@ class ScheduleStore:
             self._schedule = self._check(raw)
             self._jws = raw
         except (JoseError, ScheduleError) as exc:
-            self.error = f"stored schedule no longer valid: {exc}"
+            self.error = _bounded(f"stored schedule no longer valid: {exc}")
             log.error("schedule stored-invalid station=%s error=%s", self.station, exc)
 
     def _check(self, raw: bytes) -> Schedule:
@@ -165,15 +167,17 @@ class ScheduleStore:
         try:
             schedule = self._check(raw)
         except JoseError as exc:
-            return OfferResult("rejected", None, f"{exc.reason}: {exc.detail}")
+            return OfferResult("rejected", None, _bounded(
+                f"{exc.reason}: not signed by a pinned district key: {exc.detail}"))
         except ScheduleError as exc:
-            return OfferResult("rejected", None, str(exc))
+            return OfferResult("rejected", None, _describe(exc))
         if current is not None and schedule.version <= current.version:
             if schedule.version == current.version and raw == self._jws:
                 return OfferResult("duplicate", schedule.version)
             if schedule.version == current.version:
                 return OfferResult("rejected", schedule.version,
-                                   f"version {schedule.version} already applied with other content")
+                                   f"same-version: version {schedule.version} already applied "
+                                   "with other content")
             return OfferResult("rejected", schedule.version,
                                f"old-version: {schedule.version} is not above {current.version}")
         atomic_write(self.path, raw, mode=0o600)
@@ -228,6 +232,19 @@ class ScheduleStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _bounded(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """``text`` cut to ``limit`` characters (a hostile payload must not bloat the status)."""
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _describe(exc: ScheduleError) -> str:
+    """``reason: problem; problem (+N more)``: the first problems, bounded in length."""
+    shown = exc.problems[:MAX_ERROR_PROBLEMS]
+    more = len(exc.problems) - len(shown)
+    suffix = f" (+{more} more)" if more else ""
+    return _bounded(f"{exc.reason}: " + "; ".join(shown), MAX_ERROR_CHARS - len(suffix)) + suffix
 
 
 def schedule_sha256(raw: bytes) -> str:

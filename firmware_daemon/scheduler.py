@@ -15,11 +15,12 @@ version 8 repeats it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from firmware_daemon.schedule_model import Schedule, ScheduleSegment, build_rule, rule_occurrences
+from firmware_daemon.schedule_model import Schedule, ScheduleSegment, window_occurrences
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,11 @@ def expand(schedule: Schedule, start_at: datetime | None = None,
                 out.append(Slot(entry.at.astimezone(schedule.tz), segment, entry.index))
             continue
         assert entry.rrule is not None and entry.dtstart is not None
-        rule = build_rule(entry.rrule, entry.dtstart.astimezone(schedule.tz))
-        out.extend(Slot(occ, segment, entry.index) for occ in rule_occurrences(rule, lo, hi))
+        # the whole validity window once (memoized), then the part asked for
+        every = window_occurrences(entry.rrule, entry.dtstart, schedule.timezone,
+                                   schedule.start_at, schedule.end_at)
+        first, last = bisect.bisect_left(every, lo), bisect.bisect_left(every, hi)
+        out.extend(Slot(occ, segment, entry.index) for occ in every[first:last])
     # one segment at one instant is one slot, whichever entries produced it
     unique = {slot.key: slot for slot in sorted(out, key=slot_sort_key, reverse=True)}
     return sorted(unique.values(), key=slot_sort_key)

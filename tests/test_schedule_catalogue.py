@@ -101,6 +101,10 @@ BAD: list[tuple[str, str, str]] = [
      ":6: slots[0].rrule: not a valid RFC 5545 rule"),
     ("too-often", "slots:\n  - {segment: a, rrule: 'FREQ=MINUTELY;INTERVAL=1', at: '06:30'}\n",
      "slots[0]: fires every 1 minute"),
+    ("rule-never-in-month", "slots:\n  - {segment: a, rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29', at: '06:30'}\n",
+     ":6: slots[0].rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29' has no date in 2024-12"),
+    ("until-as-date", "slots:\n  - {segment: a, rrule: 'FREQ=WEEKLY;BYDAY=MO;UNTIL=20241215', at: '06:30'}\n",
+     ":6: slots[0].rrule: not a valid RFC 5545 rule"),
     ("unknown-key", "slots:\n  - {segment: a, evry: [monday], at: '06:30'}\n", "slots[0].evry: unknown key"),
     ("ftp-media", "segments:\n  - {id: c, title: t, program: p, media: 'ftp://x/y.mp3'}\n", "URL scheme 'ftp'"),
     ("missing-file", "segments:\n  - {id: c, title: t, program: p, media: nope.wav}\n", "no such file"),
@@ -199,7 +203,7 @@ def test_schedule_show_reports_acked_version_and_errors(mqtt_env: BrokerEnv, tmp
         store.add_schedule("dak-koi-01", 2, b"{}", "x", parse_rfc3339("2026-09-30T08:00:00+07:00"))
         from district_collector.store import StatusRecord
         store.add_batch([], parse_rfc3339("2026-10-01T06:00:01+07:00"),
-                        statuses=[StatusRecord("dak-koi-01", "online", status["at"], jws)])
+                        statuses=[StatusRecord("dak-koi-01", "online", str(status["at"]), jws)])
     assert district_main(["-c", str(mqtt_env.district_config), "schedule", "show"]) == 0
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.startswith("dak-koi-01"))

@@ -95,3 +95,21 @@ def test_media_prune_keeps_only_referenced(tmp_path: Path) -> None:
 def test_media_cache_never_uses_other_names_as_paths(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError):
         MediaCache(tmp_path / "media").path_for(bad)
+
+
+def test_media_damaged_on_disk_is_listed_before_its_slot_and_fetched_again(tmp_path: Path) -> None:
+    cache = MediaCache(tmp_path / "media")
+    final = tmp_path / "media" / SHA
+    with media_server() as server:
+        server.files["/m/seg.mp3"] = DATA
+        schedule = parse_schedule(payload(segments=[segment(sha=SHA, size=len(DATA), url=server.url("/m/seg.mp3"))]))
+        final.write_bytes(DATA[:-1] + b"\x00")  # same size, flipped byte (bad SD card)
+        assert cache.fetch_all(schedule) == []  # hashed once, set aside, fetched again
+        assert final.read_bytes() == DATA and (tmp_path / "media" / f"{SHA}.corrupt").exists()
+        assert [r[0] for r in server.requests] == ["/m/seg.mp3"]
+        assert cache.fetch_all(schedule) == [] and len(server.requests) == 1  # verified: not hashed again
+        final.write_bytes(DATA[:1000])  # truncated later: the cheap size look sees it
+        assert cache.missing(schedule) == ["cds-a"]
+    # the district is unreachable now: the damaged file stays listed as missing
+    assert cache.fetch_all(schedule) == ["cds-a"]
+    assert not final.exists()

@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from gpiozero.pins.mock import MockFactory
 from schedule_testkit import make_wav, new_signer, payload, segment, sha256_hex
+from test_schedule_store import DISTRICT as STORE_DISTRICT
+from test_schedule_store import HOSTILE
 
 from firmware_daemon.airing import Airer
 from firmware_daemon.config import StationConfig, load_station_config
@@ -25,7 +27,7 @@ from firmware_daemon.media_cache import MediaCache
 from firmware_daemon.outbox import Outbox
 from firmware_daemon.schedule_store import ScheduleStore
 from firmware_daemon.slot_runner import SlotRunner
-from firmware_daemon.status import StationState
+from firmware_daemon.status import StationState, build_status
 from hal.amplifier import Amplifier
 from hal.audio import DBFS_FLOOR, PlaybackResult, probe
 from hal.fake import FakeAudioOutput
@@ -121,7 +123,7 @@ class Station:
         self.amp.close()
 
 
-DISTRICT: Signer = new_signer()
+DISTRICT: Signer = STORE_DISTRICT  # the key the hostile table's good schedules are signed with
 
 
 @pytest.fixture
@@ -435,3 +437,24 @@ def test_runner_hostile_update_keeps_previous_schedule_airing(tmp_path: Path, wa
     assert "unknown-kid" in (st.state.schedule.schedule_error or "")
     st.run_until(vn(2024, 3, 5, 7, 0))
     assert st.summary() == [("cds-a", "2024-03-05T06:30:00.000+07:00", "completed", None)]
+
+
+@pytest.mark.parametrize("name,make,expected", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_runner_each_hostile_schedule_is_in_status_and_previous_keeps_airing(
+        tmp_path: Path, wav: bytes, stations: list[Station], name: str, make: Callable[[], bytes],
+        expected: str) -> None:
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    st = start(stations, tmp_path, clock, wav)
+    assert st.runner.on_schedule(schedule_jws(wav, version=2)).accepted
+    result = st.runner.on_schedule(make())
+    assert result.status == "rejected"
+    status = build_status(station="dak-koi-01", state="online", at=clock.now(), schedule=st.state.schedule,
+                          outbox_pending=0, last_seq=0, clock_synced=True, amp_on=False, uptime_s=1.0)
+    assert expected in (status["schedule_error"] or ""), status["schedule_error"]
+    assert status["schedule_version"] == 2 and status["next_slot"] == "2024-03-05T06:30:00.000+07:00"
+    assert status["media_missing"] == []
+    st.run_until(vn(2024, 3, 5, 6, 35))
+    assert [(e["slot"], e["outcome"], e["schedule_version"]) for e in st.events()] == [
+        ("2024-03-05T06:30:00.000+07:00", "completed", 2)]
+    assert [s.state for s in st.pin.states] == [False, True, False]
+    assert expected in (st.state.schedule.schedule_error or "")  # still reported after airing

@@ -14,8 +14,8 @@ from firmware_daemon.scheduler import due_slots, expand, next_slots
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 
-def vn(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN)
+def vn(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=VN)
 
 
 def slots_of(**overrides: object) -> list[datetime]:
@@ -135,3 +135,85 @@ def test_scheduler_slot_key_is_the_utc_instant(tz: str, offset_h: float) -> None
     (slot,) = expand(sched)
     assert slot.at.utcoffset() == timedelta(hours=offset_h)
     assert slot.key == "cds-a@2024-03-01T23:30:00.000000Z"
+
+
+# --- RRULE edge cases (RFC 5545 as dateutil reads it, in the schedule's zone) -------------
+
+
+def rule_slots(rule: str, dtstart: str = "2024-03-01T06:30:00+07:00", **overrides: object) -> list[datetime]:
+    return slots_of(slots=[{"segment": "cds-a", "rrule": rule, "dtstart": dtstart}], **overrides)
+
+
+@pytest.mark.parametrize("until,last", [
+    ("20240312T063000", vn(2024, 3, 12, 6, 30)),  # floating UNTIL: local time, inclusive
+    ("20240312T062959", vn(2024, 3, 5, 6, 30)),
+    ("20240311T233000Z", vn(2024, 3, 12, 6, 30)),  # UTC UNTIL: 23:30Z = 06:30 next day local
+    ("20240311T232959Z", vn(2024, 3, 5, 6, 30)),
+    ("20261031T235959Z", vn(2024, 3, 26, 6, 30)),  # far beyond the validity: clipped by it
+])
+def test_scheduler_until_utc_and_local_forms(until: str, last: datetime) -> None:
+    ats = rule_slots(f"FREQ=WEEKLY;BYDAY=TU;UNTIL={until}")
+    assert ats[0] == vn(2024, 3, 5, 6, 30) and ats[-1] == last
+
+
+def test_scheduler_byhour_byminute_expand_across_month_end() -> None:
+    ats = rule_slots("FREQ=WEEKLY;BYDAY=SU;BYHOUR=17,6;BYMINUTE=30,0", "2024-03-01T00:00:00+07:00",
+                     valid_until="2024-04-30")
+    around = [a for a in ats if vn(2024, 3, 31) <= a < vn(2024, 4, 8)]
+    assert around == [vn(2024, 3, 31, 6), vn(2024, 3, 31, 6, 30), vn(2024, 3, 31, 17), vn(2024, 3, 31, 17, 30),
+                      vn(2024, 4, 7, 6), vn(2024, 4, 7, 6, 30), vn(2024, 4, 7, 17), vn(2024, 4, 7, 17, 30)]
+
+
+def test_scheduler_bysetpos_first_and_last_weekday_of_leap_february() -> None:
+    ats = rule_slots("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=1,-1", "2024-02-01T06:30:00+07:00",
+                     valid_from="2024-02-01")
+    assert ats == [vn(2024, 2, 1, 6, 30), vn(2024, 2, 29, 6, 30), vn(2024, 3, 1, 6, 30), vn(2024, 3, 29, 6, 30)]
+
+
+def test_scheduler_fortnightly_rule_across_year_end() -> None:
+    ats = rule_slots("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", "2024-12-03T06:30:00+07:00",
+                     valid_from="2024-12-01", valid_until="2025-01-31")
+    assert [a.date().isoformat() for a in ats] == ["2024-12-03", "2024-12-17", "2024-12-31",
+                                                   "2025-01-14", "2025-01-28"]
+
+
+def test_scheduler_count_runs_across_month_end() -> None:
+    ats = rule_slots("FREQ=DAILY;COUNT=3", "2024-03-30T17:00:00+07:00", valid_until="2024-04-30")
+    assert ats == [vn(2024, 3, 30, 17), vn(2024, 3, 31, 17), vn(2024, 4, 1, 17)]
+
+
+def test_scheduler_is_a_pure_function_of_schedule_and_now() -> None:
+    sched = parse_schedule(payload())
+    now = vn(2024, 3, 12, 17, 5)
+    first = due_slots(sched, now, since_at=vn(2024, 3, 1), grace_s=600, lead_s=2)
+    again = due_slots(parse_schedule(payload()), now, since_at=vn(2024, 3, 1), grace_s=600, lead_s=2)
+    assert first == again
+    assert [s.at for s in first.ready] == [vn(2024, 3, 12, 17)]
+    assert first.next_at == vn(2024, 3, 15, 16, 59, 58)
+    # the same instant given in UTC classifies the same slots
+    assert due_slots(sched, now.astimezone(UTC), since_at=vn(2024, 3, 1), grace_s=600, lead_s=2) == first
+
+
+def test_scheduler_rule_that_never_fires_costs_one_search_not_one_per_look() -> None:
+    # dateutil searches to the year 9999 for an occurrence of Feb 30; the runner looks
+    # every second, so the window is evaluated once and memoized
+    import time
+
+    sched = parse_schedule(payload(slots=[
+        {"segment": "cds-a", "rrule": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "dtstart": "2024-02-01T06:30:00+07:00"},
+        {"segment": "cds-a", "at": "2024-03-05T06:30:00+07:00"}]))
+    started = time.monotonic()
+    for minute in range(60):
+        due = due_slots(sched, vn(2024, 3, 5, 6, minute), since_at=vn(2024, 3, 1), lead_s=2)
+        next_slots(sched, vn(2024, 3, 5, 6, minute), 3)
+    assert time.monotonic() - started < 3.0  # uncached: 60 x 3 searches of ~0.3 s each
+    assert [s.at for s in due.missed] == [vn(2024, 3, 5, 6, 30)]  # 06:59: beyond grace
+
+
+def test_scheduler_same_instants_in_other_zones_do_not_share_memoized_rules() -> None:
+    # Asia/Bangkok and Asia/Ho_Chi_Minh have the same offset: same instants, other zone
+    vn_slots = expand(parse_schedule(payload()))
+    bkk_slots = expand(parse_schedule(payload(timezone="Asia/Bangkok")))
+    assert [s.at for s in vn_slots] == [s.at for s in bkk_slots]
+    assert {str(s.at.tzinfo) for s in bkk_slots} == {"Asia/Bangkok"}
+    assert {str(s.at.tzinfo) for s in vn_slots} == {"Asia/Ho_Chi_Minh"}

@@ -151,6 +151,23 @@ BAD_MODEL: list[tuple[str, dict[str, Any], str]] = [
     ("bad-id", {"segments": [segment(seg_id="../x")]}, "segments[0].id"),
     ("credentials-in-url", {"segments": [segment(url="https://u:p@a.example/x.mp3")]}, "credentials"),
     ("version-zero", {"version": 0}, "version"),
+    ("exdate-in-rule", {"slots": [{"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU;EXDATE=20240312T063000",
+                                   "dtstart": "2024-03-01T06:30:00+07:00"}]}, "no DTSTART, RDATE, EXDATE"),
+    ("exdate-line", {"slots": [{"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU\nEXDATE:20240312T063000",
+                                "dtstart": "2024-03-01T06:30:00+07:00"}]}, "one RRULE line only"),
+    ("until-date-only", {"slots": [{"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU;UNTIL=20240312",
+                                    "dtstart": "2024-03-01T06:30:00+07:00"}]}, "UNTIL=20240312 is a date"),
+    ("dtstart-without-offset", {"slots": [{"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU",
+                                           "dtstart": "2024-03-01T06:30:00"}]}, "slots[0].dtstart"),
+    ("dtstart-in-1990", {"slots": [{"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU",
+                                    "dtstart": "1990-01-02T06:30:00+07:00"}]}, "more than 400 days before"),
+    ("bysetpos-zero", {"slots": [{"segment": "cds-a", "rrule": "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=0",
+                                  "dtstart": "2024-03-01T06:30:00+07:00"}]}, "slots[0].rrule: malformed"),
+    ("interval-zero", {"slots": [{"segment": "cds-a", "rrule": "FREQ=DAILY;INTERVAL=0",
+                                  "dtstart": "2024-03-01T06:30:00+07:00"}]}, "slots[0].rrule"),
+    ("a-slot-every-minute-by-hand", {"slots": [
+        {"segment": "cds-a", "at": f"2024-03-05T{h:02d}:{m:02d}:00+07:00"} for h in range(20) for m in range(60)]},
+     "1200 slots in 2024-03 (all entries together)"),
 ]
 
 
@@ -159,6 +176,25 @@ def test_model_rejects_bad_member_naming_it(name: str, overrides: dict[str, Any]
     with pytest.raises(ScheduleError) as info:
         parse_schedule(payload(**overrides))
     assert any(expected in p for p in info.value.problems), info.value.problems
+
+
+def test_model_broken_segment_is_reported_once_not_again_at_each_slot() -> None:
+    with pytest.raises(ScheduleError) as info:
+        parse_schedule(payload(segments=[segment(url="file:///etc/passwd")]))
+    assert info.value.problems == ["segments[0].media.url: scheme 'file' not allowed (http or https only)"]
+
+
+def test_store_error_in_status_is_bounded(store: ScheduleStore) -> None:
+    slots = [{"segment": "cds-a", "at": f"2024-03-{d:02d}T06:30:00", "x": "y" * 500} for d in range(1, 29)]
+    result = store.offer(sign(payload(version=3, slots=slots)), NOW)
+    assert result.status == "rejected" and result.error is not None
+    assert result.error.startswith("bad-schedule: slots[0].at: not an RFC 3339 time with offset")
+    assert result.error.endswith("(+23 more)") and len(result.error) <= 600
+    huge_rule = sign(payload(version=3, slots=[{"segment": "cds-a", "rrule": "FREQ=" + "X" * 5000,
+                                                 "dtstart": "2024-03-01T06:00:00+07:00"}]))
+    error = store.offer(huge_rule, NOW).error or ""
+    assert "slots[0].rrule: malformed RRULE" in error and len(error) <= 600
+    assert store.version == 2
 
 
 def test_model_collects_every_problem_at_once() -> None:
