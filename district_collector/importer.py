@@ -57,12 +57,14 @@ def import_files(config: DistrictConfig, store: Store, paths: Iterable[Path],
         if not path.is_file():
             raise ImportFileError(f"{path}: no such file")
         batch: list[tuple[str | None, bytes, str]] = []
+        file_counts: Counter[str] = Counter()
         for number, line in _lines(path):
             batch.append((None, line, f"import:{path.name}:{number}"))
             if len(batch) >= BATCH_LINES:
-                counts.update(ingestor.ingest(batch, clock.now()).counts)
+                file_counts.update(ingestor.ingest(batch, clock.now()).counts)
                 batch = []
         if batch:
-            counts.update(ingestor.ingest(batch, clock.now()).counts)
-        log.info("imported file=%s %s", path, " ".join(f"{k}={counts[k]}" for k in COUNT_NAMES))
+            file_counts.update(ingestor.ingest(batch, clock.now()).counts)
+        counts.update(file_counts)
+        log.info("imported file=%s %s", path, " ".join(f"{k}={file_counts[k]}" for k in COUNT_NAMES))
     return counts

@@ -12,7 +12,9 @@ Quarantine reasons: the JOSE codes of :class:`radio_protocol.errors.JoseError`
 (``too-large``, ``bad-json``, ``bad-base64``, ``alg``, ``typ``, ``unknown-kid``,
 ``bad-signature``, ``bad-payload``) and ``bad-topic``, ``unknown-station``,
 ``station-mismatch``, ``district-mismatch``, ``commune-mismatch``, ``invalid-event``,
-``invalid-status``.
+``invalid-status``, and ``internal-error`` (a check that failed unexpectedly: logged with
+its traceback; the other messages of the batch are stored as usual). A message over 64 KiB
+keeps its first 64 KiB in quarantine, the detail giving its size and SHA-256.
 """
 
 from __future__ import annotations
@@ -211,6 +213,16 @@ class Ingestor:
 
     # --- batches ------------------------------------------------------------------------
 
+    @staticmethod
+    def _quarantine(result: BatchResult, source: str, station: str | None, reason: str, detail: str,
+                    raw: bytes) -> None:
+        if len(raw) > _RAW_KEEP:  # keep the head; the hash still names the whole message
+            detail += f"; first {_RAW_KEEP} bytes kept, sha256 of all {len(raw)}: {sha256_hex(bytes(raw))}"
+        log.warning("message quarantined source=%s station=%s reason=%s detail=%s",
+                    source, station, reason, detail[:200])
+        result.rejects.append(QuarantineRecord(source, station, reason, detail, bytes(raw[:_RAW_KEEP])))
+        result.counts["rejected"] += 1
+
     def ingest(self, messages: Sequence[tuple[str | None, bytes, str]], received_at: datetime) -> BatchResult:
         """Verify and store ``(topic or None for an imported event, raw, source)`` in one
         transaction. Returns once the batch is committed (or raises StoreError)."""
@@ -224,11 +236,12 @@ class Ingestor:
                 else:
                     rec = self.check_message(topic, raw, source)
             except Rejected as exc:
-                log.warning("message quarantined source=%s station=%s reason=%s detail=%s",
-                            source, exc.station, exc.reason, exc.detail[:200])
-                result.rejects.append(QuarantineRecord(source, exc.station, exc.reason, exc.detail,
-                                                       bytes(raw[:_RAW_KEEP])))
-                result.counts["rejected"] += 1
+                self._quarantine(result, source, exc.station, exc.reason, exc.detail, raw)
+                continue
+            except Exception as exc:  # a bug must not cost the good messages of the batch
+                log.exception("message check failed source=%s", source)
+                self._quarantine(result, source, None, "internal-error",
+                                 f"{type(exc).__name__}: {exc}", raw)
                 continue
             if isinstance(rec, EventRecord):
                 events.append(rec)

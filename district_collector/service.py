@@ -73,6 +73,7 @@ class CollectorService:
         self.tz = zone(config.district.timezone)
         self.counts: Counter[str] = Counter()
         self.acks_published = 0
+        self.dropped_at_stop = 0
         self.connected = threading.Event()
         self._queue: queue.Queue[_Message | _Connected] = queue.Queue()
         self._stop = threading.Event()
@@ -94,6 +95,7 @@ class CollectorService:
             client.tls_insecure_set(m.tls.insecure)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -108,12 +110,25 @@ class CollectorService:
             district = self.config.district.id
             client.subscribe([(district_filter(district, "event"), opts),
                               (district_filter(district, "status"), opts)])
-            self.connected.set()
             self._queue.put(_Connected(self._generation))
             log.info("mqtt connected host=%s port=%d session_present=%s", self.mqtt_config.host,
                      self.mqtt_config.port, getattr(flags, "session_present", None))
         except Exception:  # never let an exception reach paho's thread
             log.exception("on_connect failed")
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any) -> None:
+        """``connected`` is set once the broker granted the subscriptions (SUBACK), so
+        a message published after ``connected.wait()`` reaches us even on a first session."""
+        try:
+            refused = [rc for rc in reason_codes if rc.is_failure]
+            if refused:
+                log.error("mqtt subscription refused reasons=%s (check the broker ACL for %s)",
+                          refused, self.mqtt_config.username)
+                return
+            self.connected.set()
+        except Exception:
+            log.exception("on_subscribe failed")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any) -> None:
@@ -126,6 +141,11 @@ class CollectorService:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         try:
+            if self._stop.is_set():
+                # Stopping: take nothing new, so the drain ends even while stations stream.
+                # Not PUBACKed, the broker delivers it again to our persistent session.
+                self.dropped_at_stop += 1
+                return
             self._queue.put(_Message(message.topic, bytes(message.payload), message.mid,
                                      message.qos, self._generation))
         except Exception:
@@ -141,7 +161,7 @@ class CollectorService:
         batch: list[_Message | _Connected] = [first]
         deadline = self.clock.monotonic() + self.config.ack.max_delay_s
         while len(batch) < self.config.ack.max_batch:
-            remaining = deadline - self.clock.monotonic()
+            remaining = 0.0 if self._stop.is_set() else deadline - self.clock.monotonic()
             try:
                 item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
             except queue.Empty:
@@ -208,15 +228,17 @@ class CollectorService:
         log.info("collector started district=%s broker=%s:%d", self.config.district.id, m.host, m.port)
 
     def stop(self, timeout_s: float = 10.0) -> None:
-        """Commit and ack what is queued, then disconnect (messages received after that
-        are not acked to the broker, which delivers them again next session)."""
+        """Commit and ack what is already queued, then disconnect. Messages arriving once
+        stop() began are not queued nor PUBACKed: the broker delivers them again to the
+        persistent session, so a stop under a steady stream still ends promptly."""
         self._stop.set()
         if self._worker is not None:
             self._worker.join(timeout_s)
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
-        log.info("collector stopped %s", " ".join(f"{k}={v}" for k, v in sorted(self.counts.items())))
+        log.info("collector stopped %s left_for_redelivery=%d",
+                 " ".join(f"{k}={v}" for k, v in sorted(self.counts.items())), self.dropped_at_stop)
 
     def run_until_signal(self) -> int:
         """``radio-district run``: start, wait for SIGTERM/SIGINT, stop cleanly; exit code."""
