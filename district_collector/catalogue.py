@@ -79,6 +79,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
     data.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if key in data:  # YAML would silently keep the last one: a lost line of the office's
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {data.lines[key]})", key_node.start_mark)
         data[key] = loader.construct_object(value_node, deep=True)
         data.lines[key] = key_node.start_mark.line + 1
     return data

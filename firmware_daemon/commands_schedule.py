@@ -47,18 +47,21 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         if since is not None:
             print(f"in force since {since.astimezone(tz):%Y-%m-%d %H:%M:%S %z}")
         print("segments:")
+        width = max(len(seg.id) for seg in schedule.segments)
+        missing = set(cache.missing(schedule))
         for seg in schedule.segments:
-            cached = "cached" if cache.has(seg.media.sha256) else "MEDIA MISSING"
-            print(f"  {seg.id:<24} {seg.priority:<9} {seg.program}/{seg.topic or '-':<16} "
+            cached = "MEDIA MISSING" if seg.id in missing else "cached"
+            kind = f"{seg.program}/{seg.topic or '-'}"
+            print(f"  {seg.id:<{width}}  {seg.priority:<9} {kind:<30} "
                   f"{seg.media.duration_s:7.1f} s  {cached:<13} {seg.title}")
         counts = store.state_counts()
         if counts:
             print("slots so far: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         upcoming = next_slots(schedule, now_at, max(0, args.next), store.done_keys())
-        print(f"next {len(upcoming)} slot(s) after {now_at.astimezone(tz):%Y-%m-%d %H:%M}:")
+        print(f"next {len(upcoming)} slot(s) still to air after {now_at.astimezone(tz):%Y-%m-%d %H:%M}:")
         for slot in upcoming:
             local = slot.at.astimezone(tz)
-            print(f"  {local:%Y-%m-%d %a %H:%M}  {slot.segment.id:<24} {slot.segment.priority:<9} "
+            print(f"  {local:%Y-%m-%d %a %H:%M}  {slot.segment.id:<{width}}  {slot.segment.priority:<9} "
                   f"{slot.segment.title}")
         if not upcoming:
             print("  (none left in this schedule)")

@@ -105,6 +105,8 @@ BAD: list[tuple[str, str, str]] = [
      ":6: slots[0].rrule: 'FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29' has no date in 2024-12"),
     ("until-as-date", "slots:\n  - {segment: a, rrule: 'FREQ=WEEKLY;BYDAY=MO;UNTIL=20241215', at: '06:30'}\n",
      ":6: slots[0].rrule: not a valid RFC 5545 rule"),
+    ("duplicate-key", "slots:\n  - segment: a\n    every: [monday]\n    at: '06:30'\n    at: '17:00'\n",
+     ":9: invalid YAML: duplicate key 'at' (first on line 8)"),
     ("unknown-key", "slots:\n  - {segment: a, evry: [monday], at: '06:30'}\n", "slots[0].evry: unknown key"),
     ("ftp-media", "segments:\n  - {id: c, title: t, program: p, media: 'ftp://x/y.mp3'}\n", "URL scheme 'ftp'"),
     ("missing-file", "segments:\n  - {id: c, title: t, program: p, media: nope.wav}\n", "no such file"),
