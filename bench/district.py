@@ -102,6 +102,7 @@ class District:
     observer_password: str = ""
     broker: subprocess.Popen[bytes] | None = None
     _clients: list[mqtt.Client] = field(default_factory=list)
+    _by_id: dict[str, mqtt.Client] = field(default_factory=dict)
 
     def start_broker(self) -> None:
         log = (self.broker_dir / "mosquitto.log").open("ab")
@@ -121,7 +122,13 @@ class District:
     def client(self, user: str, password: str, *, client_id: str | None = None,
                on_message: Callable[[mqtt.MQTTMessage], None] | None = None,
                subscribe: list[str] | None = None) -> mqtt.Client:
-        """A connected paho MQTT 5 client (loop started), subscribed before returning."""
+        """A connected paho MQTT 5 client (loop started), subscribed before returning.
+
+        A ``client_id`` asked for again gives the same client: a second connection with
+        one id would take the session over, and the two would keep kicking each other out.
+        """
+        if client_id is not None and client_id in self._by_id:
+            return self._by_id[client_id]
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"bench-{secrets.token_hex(4)}",
                         protocol=mqtt.MQTTv5)
         c.username_pw_set(user, password)
@@ -147,6 +154,8 @@ class District:
         if not ready.wait(10):
             raise RuntimeError(f"{user} could not connect/subscribe to the bench broker")
         self._clients.append(c)
+        if client_id is not None:
+            self._by_id[client_id] = c
         return c
 
     def observer(self, topics: list[str], on_message: Callable[[mqtt.MQTTMessage], None]) -> mqtt.Client:
@@ -162,6 +171,8 @@ class District:
                 c.loop_stop()
             except Exception:
                 pass
+        self._clients.clear()
+        self._by_id.clear()
         if self.broker is not None and self.broker.poll() is None:
             self.broker.terminate()
             try:

@@ -158,17 +158,19 @@ def run(ctx: Any) -> list[Figure]:
     tone = make_tone(root.parent / "ontime-tone.wav") if root.parent.exists() else None
     assert tone is not None
     figures: list[Figure] = []
-    with paced_device(root / "pulse") as env:
+    # a fresh PulseAudio for each condition (its log: <workdir>/ontime/pulse-*/pulseaudio.log)
+    with paced_device(root / "pulse-baseline") as env:
         base = _baseline_run(env, tone, base_count)
-        ctx.log(f"  ontime baseline (pre-opened stream): sink ms median "
-                f"{median(base) if base else float('nan'):.1f}")
+    ctx.log(f"  ontime baseline (pre-opened stream): sink ms median "
+            f"{median(base) if base else float('nan'):.1f}")
+    with paced_device(root / "pulse-idle") as env:
         write_ms, sink_ms, note = _daemon_run(root / f"idle-{time.time_ns()}", env, tone, count, ctx.log)
-        figures += _figures("", write_ms, sink_ms, note, base, "pre-opened stream, idle")
-        with cpu_hog(1):
-            lw, ls, lnote = _daemon_run(root / f"loaded-{time.time_ns()}", env, tone, count, ctx.log)
-        for fig in _figures(", other core busy", lw, ls, lnote, None, ""):
-            idle = next((f for f in figures if f.name == fig.name.replace(", other core busy", "")), None)
-            if idle is not None and fig.baseline is None:
-                fig.baseline, fig.baseline_name = idle.value, "same, idle"
-            figures.append(fig)
+    figures += _figures("", write_ms, sink_ms, note, base, "pre-opened stream, idle")
+    with paced_device(root / "pulse-loaded") as env, cpu_hog(1):
+        lw, ls, lnote = _daemon_run(root / f"loaded-{time.time_ns()}", env, tone, count, ctx.log)
+    for fig in _figures(", other core busy", lw, ls, lnote, None, ""):
+        idle = next((f for f in figures if f.name == fig.name.replace(", other core busy", "")), None)
+        if idle is not None and fig.baseline is None:
+            fig.baseline, fig.baseline_name = idle.value, "same, idle"
+        figures.append(fig)
     return figures

@@ -81,10 +81,16 @@ def paced_device(root: Path) -> Iterator[dict[str, str]]:
     socket.unlink(missing_ok=True)
     (root / "null.pa").write_text(NULL_PA.format(socket=socket))
     (root / "asound.conf").write_text(ASOUND.format(capture=root / "capture.raw"))
-    env = dict(os.environ, HOME=str(root), XDG_RUNTIME_DIR=str(run))
+    # no shared memory between clients and server: PulseAudio 16 aborted in
+    # memblock_replace_import() with a playback and a monitor recorder over memfd/shm
+    (root / "client.conf").write_text("enable-shm = no\nautospawn = no\n")
+    env = dict(os.environ, HOME=str(root), XDG_RUNTIME_DIR=str(run),
+               PULSE_CLIENTCONFIG=str(root / "client.conf"))
+    log = (root / "pulseaudio.log").open("ab")
     server = subprocess.Popen(
         ["pulseaudio", "-n", "-F", str(root / "null.pa"), "--daemonize=no", "--exit-idle-time=-1",
-         "--use-pid-file=no"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--use-pid-file=no", "--log-level=notice", "--disable-shm=yes"],
+        env=env, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + 10
         while not socket.exists():
@@ -95,6 +101,7 @@ def paced_device(root: Path) -> Iterator[dict[str, str]]:
                    ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{root / 'asound.conf'}",
                    AUDIO_CAPTURE_FILE=str(root / "capture.raw"))
     finally:
+        log.close()
         server.terminate()
         try:
             server.wait(5)

@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 import time
@@ -94,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")  # unwinds: brokers, daemons, hogs stopped
+
+    signal.signal(signal.SIGTERM, interrupted)
     ctx = Context(quick=args.quick, full=args.full, workdir=workdir, log=log)
     figures: list[Figure] = []
     timings: dict[str, float] = {}
