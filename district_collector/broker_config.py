@@ -128,7 +128,14 @@ def _password_for(source: Path | None, previous: Path) -> str:
     return secrets.token_urlsafe(24)
 
 
-def _run_passwd(tool: str, args: list[str]) -> None:
+def require_mosquitto_passwd(tool: str = "mosquitto_passwd") -> None:
+    """BrokerConfigError unless ``tool`` is on PATH (checked before anything is written)."""
+    if shutil.which(tool) is None:
+        raise BrokerConfigError(f"{tool} not found (install the Debian package mosquitto)")
+
+
+def run_mosquitto_passwd(tool: str, args: list[str]) -> None:
+    """Run ``tool`` (``mosquitto_passwd``) with ``args``; BrokerConfigError with its stderr."""
     try:
         subprocess.run([tool, *args], check=True, capture_output=True, text=True)
     except FileNotFoundError as exc:
@@ -143,8 +150,7 @@ def generate_broker_config(config: DistrictConfig, outdir: Path, opts: BrokerOpt
     opts = opts or BrokerOptions()
     outdir = Path(outdir).resolve()
     outdir.mkdir(parents=True, exist_ok=True)
-    if shutil.which(mosquitto_passwd) is None:
-        raise BrokerConfigError(f"{mosquitto_passwd} not found (install the Debian package mosquitto)")
+    require_mosquitto_passwd(mosquitto_passwd)
     cred_dir = outdir / "credentials"
     ensure_private_dir(cred_dir)
     data_dir = opts.persistence_in(outdir).resolve()
@@ -166,7 +172,7 @@ def generate_broker_config(config: DistrictConfig, outdir: Path, opts: BrokerOpt
         password = _password_for(source, cred)
         atomic_write(cred, (password + "\n").encode("utf-8"), mode=0o600)
         credentials[user] = cred
-        _run_passwd(mosquitto_passwd, ["-b", *(["-c"] if i == 0 else []), str(tmp_passwd), user, password])
+        run_mosquitto_passwd(mosquitto_passwd, ["-b", *(["-c"] if i == 0 else []), str(tmp_passwd), user, password])
     os.chmod(tmp_passwd, 0o640)
     os.replace(tmp_passwd, outdir / "passwd")
     atomic_write(outdir / "acl", acl_text(config).encode("utf-8"), mode=0o644)

@@ -15,14 +15,17 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from district_collector.broker_config import acl_text
+from district_collector.broker_config import (
+    BrokerConfigError,
+    acl_text,
+    require_mosquitto_passwd,
+    run_mosquitto_passwd,
+)
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.registry_edit import (
     RegistryEntry,
@@ -164,14 +167,12 @@ def update_broker(broker_dir: Path, config: DistrictConfig, station_id: str, pas
     passwd = broker_dir / "passwd"
     if not passwd.exists():
         raise ProvisionError(f"{passwd} does not exist: run radio-district broker-config {broker_dir} first")
-    if shutil.which(mosquitto_passwd) is None:
-        raise ProvisionError(f"{mosquitto_passwd} not found (install the Debian package mosquitto)")
-    st = passwd.stat()
     try:
-        subprocess.run([mosquitto_passwd, "-b", str(passwd), station_id, password],
-                       check=True, capture_output=True, text=True)
-    except subprocess.CalledProcessError as exc:
-        raise ProvisionError(f"mosquitto_passwd failed: {exc.stderr.strip()}") from exc
+        require_mosquitto_passwd(mosquitto_passwd)
+        st = passwd.stat()
+        run_mosquitto_passwd(mosquitto_passwd, ["-b", str(passwd), station_id, password])
+    except BrokerConfigError as exc:
+        raise ProvisionError(str(exc)) from exc
     os.chmod(passwd, st.st_mode & 0o7777)
     if os.geteuid() == 0:
         os.chown(passwd, st.st_uid, st.st_gid)

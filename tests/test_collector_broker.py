@@ -6,13 +6,13 @@ import dataclasses
 import stat
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 from mqtt_broker import BrokerEnv, make_district
+from test_link_support import wait_until
 
 from district_collector.broker_config import (
     DEFAULT_PERSISTENCE_DIR,
@@ -31,15 +31,6 @@ RUONG = "dak-ruong-01"
 
 def _t(station: str, kind: str) -> str:
     return f"cr/v1/kon-ray/station/{station}/{kind}"
-
-
-def _wait(cond: Callable[[], bool], timeout_s: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
 
 
 class Inbox:
@@ -143,13 +134,13 @@ def test_acl_station_cannot_publish_as_another_station(mqtt_env: BrokerEnv) -> N
     watcher = mqtt_env.client("collector")
     inbox = Inbox(watcher)
     watcher.subscribe([(_t("+", "event"), 1), (_t("+", "status"), 1)])
-    assert _wait(lambda: len(inbox.granted) == 2)
+    wait_until(lambda: len(inbox.granted) == 2, 5, "both subscriptions granted")
     ruong = mqtt_env.client(RUONG)
     jws, _ = mqtt_env.event(KOI, 1, None)
     ruong.publish(_t(KOI, "event"), jws, qos=1).wait_for_publish(5)
     ruong.publish(_t(KOI, "status"), b"{}", qos=1).wait_for_publish(5)
     ruong.publish(_t(RUONG, "event"), b"control", qos=1).wait_for_publish(5)
-    assert _wait(lambda: _t(RUONG, "event") in inbox.topics())
+    wait_until(lambda: _t(RUONG, "event") in inbox.topics(), 5, "the station's own event")
     time.sleep(0.2)
     assert inbox.topics() == [_t(RUONG, "event")]
 
@@ -163,7 +154,8 @@ def test_acl_station_reads_only_its_own_schedule_and_ack(mqtt_env: BrokerEnv) ->
     inbox = Inbox(ruong)
     ruong.subscribe([(_t(KOI, "schedule"), 1), (_t(KOI, "ack"), 1), (_t("+", "schedule"), 1),
                      (_t(RUONG, "schedule"), 1), (_t(RUONG, "ack"), 1)])
-    assert _wait(lambda: {t for t in inbox.topics()} == {_t(RUONG, "schedule"), _t(RUONG, "ack")})
+    wait_until(lambda: {t for t in inbox.topics()} == {_t(RUONG, "schedule"), _t(RUONG, "ack")}, 5,
+               "the station's own schedule and ack")
     time.sleep(0.2)
     assert all(RUONG in t for t in inbox.topics())
     assert {p for _, p in inbox.messages} == {b"dak-ruong-01-schedule", b"dak-ruong-01-ack"}
@@ -173,7 +165,7 @@ def test_acl_station_cannot_forge_its_own_ack_or_schedule(mqtt_env: BrokerEnv) -
     koi = mqtt_env.client(KOI)
     inbox = Inbox(koi)
     koi.subscribe([(_t(KOI, "ack"), 1), (_t(KOI, "schedule"), 1)])
-    assert _wait(lambda: len(inbox.granted) == 2)
+    wait_until(lambda: len(inbox.granted) == 2, 5, "both subscriptions granted")
     koi.publish(_t(KOI, "ack"), b"forged", qos=1, retain=True).wait_for_publish(5)
     koi.publish(_t(KOI, "schedule"), b"forged", qos=1, retain=True).wait_for_publish(5)
     time.sleep(0.3)
@@ -198,7 +190,7 @@ def test_collector_over_tls_stores_events(mqtt_env: BrokerEnv) -> None:
         for jws in mqtt_env.chain(KOI, 5):
             koi.publish(_t(KOI, "event"), jws, qos=1)
         with Store(config.database) as store:
-            assert _wait(lambda: store.count_events(KOI) == 5)
+            wait_until(lambda: store.count_events(KOI) == 5, 5, "5 events stored over TLS")
     finally:
         service.stop()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 from gpiozero.pins.mock import MockFactory
+from test_link_support import minimal_station_yaml
 
 from firmware_daemon import watchdog as watchdog_module
 from firmware_daemon.config import StationConfig, load_station_config
@@ -26,7 +26,6 @@ from firmware_daemon.watchdog import (
     watchdog_interval_s,
 )
 from radio_protocol.clock import SimulatedClock
-from radio_protocol.jose import load_or_create_private_key
 
 
 class FakeSystemd:
@@ -227,14 +226,8 @@ def test_watchdog_without_systemd_starts_no_thread(monkeypatch: pytest.MonkeyPat
 
 
 def _station_config(root: Path) -> StationConfig:
-    data_dir = root / "data"
-    load_or_create_private_key(data_dir / "station.key")
-    cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
-           "data_dir": str(data_dir), "gpio": {"pin_factory": "mock"},
-           "amplifier": {"pin": 17, "warmup_s": 0, "tail_s": 0}, "audio": {"margin_s": 0.5}}
-    path = root / "station.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return load_station_config(path)
+    return load_station_config(minimal_station_yaml(root, amplifier={"pin": 17, "warmup_s": 0, "tail_s": 0},
+                                                    audio={"margin_s": 0.5}))
 
 
 def test_daemon_ready_pings_and_stopping(systemd_socket: FakeSystemd, tmp_path: Path,

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from gpiozero.pins.mock import MockFactory
-from test_link_support import append_events, wait_until
+from test_link_support import append_events, minimal_station_yaml, wait_until
 
 from firmware_daemon.config import StationConfig, load_station_config
 from firmware_daemon.daemon import DAY_S, PRUNE_FIRST_DELAY_S, Daemon
@@ -29,14 +28,7 @@ T0 = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 
 def offline_config(root: Path) -> StationConfig:
     """A station without an mqtt section (evidence stays local), mock GPIO."""
-    data_dir = root / "data"
-    load_or_create_private_key(data_dir / "station.key")
-    cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
-           "data_dir": str(data_dir), "amplifier": {"pin": 17}, "gpio": {"pin_factory": "mock"},
-           "outbox": {"retention_days": 400}}
-    path = root / "station.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return load_station_config(path)
+    return load_station_config(minimal_station_yaml(root, amplifier={"pin": 17}, outbox={"retention_days": 400}))
 
 
 def run_in_thread(daemon: Daemon) -> tuple[threading.Thread, list[int]]:
@@ -137,9 +129,6 @@ def test_link_daemon_posted_work_runs_in_main_loop(tmp_path: Path) -> None:
 
 
 def _broken_config(root: Path, breakage: str) -> Path:
-    data_dir = root / "data"
-    if breakage != "no-key":
-        load_or_create_private_key(data_dir / "station.key")
     password_file = root / "station.password"
     if breakage == "empty-password-file":
         password_file.write_text("\n")
@@ -157,13 +146,9 @@ def _broken_config(root: Path, breakage: str) -> Path:
     elif breakage == "ca-is-a-directory":
         ca_file.mkdir()
     tls = {"ca": str(ca_file)} if "ca" in breakage.split("-") else None
-    cfg = {"station": {"id": "dak-koi-01", "district": "kon-ray", "commune": "23335"},
-           "data_dir": str(data_dir), "amplifier": {"pin": 17}, "gpio": {"pin_factory": "mock"},
-           "mqtt": {"host": "127.0.0.1", "port": 1, "username": "dak-koi-01",
-                    "password_file": str(password_file), "tls": tls}}
-    path = root / "station.yaml"
-    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
-    return path
+    return minimal_station_yaml(root, key=breakage != "no-key", amplifier={"pin": 17},
+                                mqtt={"host": "127.0.0.1", "port": 1, "username": "dak-koi-01",
+                                      "password_file": str(password_file), "tls": tls})
 
 
 @pytest.mark.parametrize(("breakage", "expected"), [

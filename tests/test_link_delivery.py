@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mqtt_broker import BrokerEnv, make_env, make_tls_files
+from mqtt_broker import BrokerEnv, make_tls_files
 from test_link_support import (
     STATION,
     append_events,
@@ -48,12 +48,9 @@ STATUS_MEMBERS = ["v", "type", "station", "state", "at", "schedule_version", "sc
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[BrokerEnv]:
-    e = make_env(tmp_path / "mqtt")
-    try:
-        yield e
-    finally:
-        e.close()
+def env(mqtt_env: BrokerEnv) -> BrokerEnv:
+    """The shared real-Mosquitto district (``mqtt_env``, tests/mqtt_broker.py) under a short name."""
+    return mqtt_env
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mqtt_broker import BrokerEnv, make_env
+from mqtt_broker import BrokerEnv
 from test_link_delivery import assert_store_exact, start_collector
 from test_link_support import REPO, STATION, spawn_station, wait_until, write_station_config
 
@@ -31,12 +31,9 @@ KILLS = 12
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[BrokerEnv]:
-    e = make_env(tmp_path / "mqtt")
-    try:
-        yield e
-    finally:
-        e.close()
+def env(mqtt_env: BrokerEnv) -> BrokerEnv:
+    """The shared real-Mosquitto district (``mqtt_env``, tests/mqtt_broker.py) under a short name."""
+    return mqtt_env
 
 
 @pytest.fixture
@@ -105,8 +102,10 @@ def test_link_station_sigkill_during_delivery_stores_every_seq_once(
         # Interpreter start-up takes from 0.3 s to several seconds on a loaded machine: time
         # the kill from the daemon's own "running" line, then at a random point of
         # connect / delivery / recording.
-        wait_until(lambda n=i + 1: log_path.read_text().count("daemon running") >= n, 30,
-                   "the station run to start")
+        def started(n: int = i + 1) -> bool:
+            return log_path.read_text().count("daemon running") >= n
+
+        wait_until(started, 30, "the station run to start")
         time.sleep(rng.uniform(0.0, 0.6))
         proc.kill()
         assert proc.wait(5) == -9

@@ -33,7 +33,7 @@ from firmware_daemon.link_settings import settings_from_config  # noqa: E402
 from firmware_daemon.outbox import Outbox  # noqa: E402
 from firmware_daemon.status import StationState, StatusBuilder  # noqa: E402
 from radio_protocol.clock import Clock, SystemClock  # noqa: E402
-from radio_protocol.jose import Signer, load_private_key  # noqa: E402
+from radio_protocol.jose import Signer, load_or_create_private_key, load_private_key  # noqa: E402
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.02) -> Any:
@@ -77,6 +77,20 @@ def write_station_config(env: Any, root: Path, *, station: str = STATION, mqtt: 
         }
     path = root / "station.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def minimal_station_yaml(root: Path, *, key: bool = True, **sections: Any) -> Path:
+    """``root/station.yaml``: a station with mock GPIO plus the top-level ``sections`` given
+    (e.g. ``amplifier={"pin": 17}``); its signing key ``root/data/station.key`` is created
+    unless ``key`` is False. No broker needed (no ``mqtt`` section unless given)."""
+    data_dir = root / "data"
+    if key:
+        load_or_create_private_key(data_dir / "station.key")
+    cfg: dict[str, Any] = {"station": {"id": STATION, "district": "kon-ray", "commune": "23335"},
+                           "data_dir": str(data_dir), "gpio": {"pin_factory": "mock"}, **sections}
+    path = root / "station.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     return path
 
 
