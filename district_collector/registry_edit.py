@@ -213,7 +213,9 @@ def replace_keeping_owner(path: Path, data: bytes) -> None:
         os.fchmod(fd, st.st_mode & 0o7777)
         if os.geteuid() == 0:
             os.fchown(fd, st.st_uid, st.st_gid)
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # os.write may write less than asked
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)
