@@ -96,6 +96,7 @@ class CollectorService:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -115,6 +116,13 @@ class CollectorService:
                      self.mqtt_config.port, getattr(flags, "session_present", None))
         except Exception:  # never let an exception reach paho's thread
             log.exception("on_connect failed")
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        try:  # paho retries with backoff (reconnect_min_s..reconnect_max_s): one line per try
+            log.warning("mqtt broker unreachable host=%s port=%d; retrying", self.mqtt_config.host,
+                        self.mqtt_config.port)
+        except Exception:
+            log.exception("on_connect_fail failed")
 
     def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
                       properties: Any) -> None:
@@ -237,8 +245,8 @@ class CollectorService:
         self._client.disconnect()
         self._client.loop_stop()
         self.connected.clear()
-        log.info("collector stopped %s left_for_redelivery=%d",
-                 " ".join(f"{k}={v}" for k, v in sorted(self.counts.items())), self.dropped_at_stop)
+        counts = "".join(f"{k}={v} " for k, v in sorted(self.counts.items()))
+        log.info("collector stopped %sleft_for_redelivery=%d", counts, self.dropped_at_stop)
 
     def run_until_signal(self) -> int:
         """``radio-district run``: start, wait for SIGTERM/SIGINT, stop cleanly; exit code."""

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -20,12 +21,14 @@ from mqtt_broker import BrokerEnv
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from test_collector_views import _table
 
 from district_collector.cli import main as district_main
 from district_collector.importer import import_files
 from district_collector.service import CollectorService
 from district_collector.store import Store
 from radio_protocol.jose import KeyRing, Signer, canonical_json, verify
+from radio_protocol.timefmt import format_rfc3339, zone
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -276,17 +279,20 @@ def test_service_tracks_status_and_last_will(mqtt_env: BrokerEnv, capsys: object
         with Store(mqtt_env.config.database) as store:
             assert _wait(lambda: (st := store.status(KOI)) is not None and st.state == "online"
                          and store.count_events() == 3)
+            went_offline_before = format_rfc3339(datetime.now(UTC).astimezone(zone("Asia/Ho_Chi_Minh")))
             c.loop_stop()
             c.socket().close()  # vanish without DISCONNECT: the broker publishes the will
             assert _wait(lambda: (st := store.status(KOI)) is not None and st.state == "offline")
     finally:
         service.stop()
     assert district_main(["-c", str(mqtt_env.district_config), "stations"]) == 0
-    out = capsys.readouterr().out  # type: ignore[attr-defined]
-    line = next(x for x in out.splitlines() if x.startswith(KOI))
-    assert "offline" in line and "23335 Xã Đăk Kôi" in line and " 3 " in line
-    assert "2024-03-05T06:33:00.012+07:00" in line
-    assert "never seen" in next(x for x in out.splitlines() if x.startswith(RUONG))
+    rows = _table(capsys.readouterr().out)  # type: ignore[attr-defined]
+    koi = rows[KOI]
+    assert (koi["state"], koi["commune"], koi["last_seq"], koi["gaps"], koi["chain_breaks"]) == (
+        "offline", "23335 Xã Đăk Kôi", "3", "-", "-")
+    assert (koi["pending"], koi["schedule"], koi["last_airing"]) == ("2", "7", "2024-03-05T06:33:00.012+07:00")
+    assert koi["since"].endswith("+07:00") and koi["since"] >= went_offline_before
+    assert rows[RUONG]["state"] == "never seen"
 
 
 def test_service_callback_exception_does_not_kill_network_thread(mqtt_env: BrokerEnv) -> None:
