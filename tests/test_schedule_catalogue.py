@@ -209,7 +209,8 @@ def test_schedule_show_reports_acked_version_and_errors(mqtt_env: BrokerEnv, tmp
     assert district_main(["-c", str(mqtt_env.district_config), "schedule", "show"]) == 0
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.startswith("dak-koi-01"))
-    assert "2" in line and "1" in line and "not yet applied" in line
+    assert line.split()[:5] == ["dak-koi-01", "2", "1", "online", "2026-10-01T17:00:00.000+07:00"]
+    assert "not yet applied" in line
     assert "old-version" in line and "media missing: cds-2026-10-mo-hinh" in line
     assert json.loads(parse_jws(jws)[2])["schedule_version"] == 1
 

@@ -18,10 +18,11 @@ SHA = sha256_hex(DATA)
 
 def test_media_fetch_verifies_and_names_by_sha(tmp_path: Path) -> None:
     cache = MediaCache(tmp_path / "media")
+    hostile = "/m/evil%20name%3B.mp3?name=../../etc/passwd"  # what the URL calls it never matters
     with media_server() as server:
-        server.files["/m/../evil name.mp3"] = DATA  # what the server calls it never matters
-        server.files["/m/seg.mp3"] = DATA
-        path = cache.fetch(Media(SHA, server.url("/m/seg.mp3"), len(DATA), 10.0))
+        server.files[hostile] = DATA
+        path = cache.fetch(Media(SHA, server.url(hostile), len(DATA), 10.0))
+        assert server.requests == [(hostile, None)]
     assert path == tmp_path / "media" / SHA
     assert path.read_bytes() == DATA
     assert sorted(p.name for p in (tmp_path / "media").iterdir()) == [SHA]

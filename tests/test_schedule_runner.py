@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from firmware_daemon.schedule_store import ScheduleStore
 from firmware_daemon.slot_runner import SlotRunner
 from firmware_daemon.status import StationState, build_status
 from hal.amplifier import Amplifier
-from hal.audio import DBFS_FLOOR, PlaybackResult, probe
+from hal.audio import PlaybackResult, probe
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, parse_jws
@@ -374,12 +374,18 @@ def test_runner_status_reports_version_and_next_slot(tmp_path: Path, wav: bytes,
                                                      stations: list[Station]) -> None:
     clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
     st = start(stations, tmp_path, clock, wav)
+    assert st.state.schedule.schedule_version is None and st.state.schedule.next_slot is None
     st.runner.on_schedule(schedule_jws(wav, version=4))
     state = st.state.schedule
     assert (state.schedule_version, state.schedule_error, state.next_slot, state.media_missing) == \
         (4, None, vn(2024, 3, 5, 6, 30), ())
-    assert DBFS_FLOOR < 0
-    assert timedelta(0) < (state.next_slot - clock.now())  # type: ignore[operator]
+    st.run_until(vn(2024, 3, 5, 6, 35))
+    assert st.state.schedule.next_slot == vn(2024, 3, 5, 17, 30)  # the aired slot is behind us
+    (st.cache.directory / sha256_hex(wav)).unlink()
+    st.runner.fetch_now()  # the district is unreachable (port 1): still missing
+    assert st.state.schedule.media_missing == ("cds-a",)
+    assert st.runner.on_schedule(schedule_jws(wav, version=5)).accepted
+    assert st.state.schedule.schedule_version == 5
 
 
 def test_runner_missing_and_corrupt_media_fail_with_reason(tmp_path: Path, wav: bytes,
