@@ -484,3 +484,30 @@ def test_runner_shutdown_mid_airing_is_shutdown_even_with_an_emergency_later(
     assert audio.playing.wait(5)
     st.runner.shutdown()  # SIGTERM at 06:30, the emergency is 14 minutes away
     assert st.summary() == [("norm", "2024-03-05T06:30:00.000+07:00", "interrupted", "shutdown")]
+
+
+@pytest.mark.parametrize("step_s,expected", [
+    (13 * 60, [("cds-a", "2024-03-05T06:30:00.000+07:00", "completed", None)]),  # 06:33: within grace
+    (40 * 60, [("cds-a", "2024-03-05T06:30:00.000+07:00", "missed", "clock-unsynced")]),  # 07:00
+])
+def test_runner_ntp_sync_after_boot_steps_the_clock_forward(tmp_path: Path, wav: bytes, stations: list[Station],
+                                                            step_s: int, expected: list[Any]) -> None:
+    """Boot with a stale clock (06:20, unsynchronized); NTP then steps it and reports synced."""
+    clock = WallClock(vn(2024, 3, 5, 6, 20))
+    synced = {"ok": False}
+    st = start(stations, tmp_path, clock, wav, clock_synced=lambda: synced["ok"])
+    st.runner.on_schedule(schedule_jws(wav))
+    for _ in range(3):
+        st.runner.step()
+        clock.advance(1)
+    clock.step_wall(step_s)
+    synced["ok"] = True
+    for _ in range(5):  # the runner's looks after the step, one a second
+        st.runner.step()
+        pump(st, lambda: not st.runner.busy)
+        clock.advance(1)
+    clock.advance(3600)  # and an hour of looks later nothing more happens to that slot
+    st.runner.step()
+    pump(st, lambda: not st.runner.busy)
+    assert st.summary() == expected
+    assert st.state.schedule.schedule_error is None
