@@ -32,7 +32,7 @@ from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
 from radio_protocol.jose import Signer, load_private_key, public_jwk
-from radio_protocol.timefmt import zone
+from radio_protocol.timefmt import parse_date, zone
 
 PROG = "radio-district"
 
@@ -45,6 +45,12 @@ def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> P
     year = clock.now().astimezone(zone(config.district.timezone)).year
     start = args.date_from or date(year, 1, 1).isoformat()
     end = args.date_to or date(year, 12, 10).isoformat()
+    for option, text in (("--from", start), ("--to", end)):
+        try:
+            parse_date(text)
+        except ValueError as exc:
+            reason = str(exc) if "YYYY-MM-DD" in str(exc) else f"{exc}, give a real date as YYYY-MM-DD"
+            raise ScoringError(f"bad period: {option} {text}: {reason}") from exc
     return Period.parse(start, end, config.district.timezone)
 
 

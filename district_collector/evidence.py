@@ -56,7 +56,7 @@ Kiểm chứng bộ tài liệu này / How to verify this bundle
 ======================================================
 
 Tiếng Việt
-- Chạy: radio-district verify THƯ-MỤC --district-key {kid}
+- Chạy: radio-district verify THƯ-MỤC --district-key={kid}
   (không cần cấu hình hay cơ sở dữ liệu).
 - Lệnh kiểm tra chữ ký của từng sự kiện phát sóng (events.jsonl) với khóa công khai của
   từng trạm (keys.json), tính liên tục số thứ tự và chuỗi băm của mỗi trạm, mã SHA-256
@@ -66,7 +66,7 @@ Tiếng Việt
 - Kết quả "VERIFIED / ĐÃ XÁC MINH" nghĩa là tài liệu không bị sửa đổi.
 
 English
-- Run: radio-district verify DIR --district-key {kid}  (no config, no database).
+- Run: radio-district verify DIR --district-key={kid}  (no config, no database).
 - It checks every airing event's signature (events.jsonl) against its station's public
   key (keys.json), each station's seq and hash-chain continuity, the SHA-256 of every file
   (manifest.json), the district's signature over the manifest (manifest.jws), and
@@ -91,17 +91,52 @@ def jsonl_line(jws: bytes) -> bytes:
     return canonical_json(json.loads(jws)) + b"\n"
 
 
-def _prepare_dir(out_dir: Path) -> None:
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise EvidenceError(f"{out_dir} exists and is not a directory")
-        if any(out_dir.iterdir()):
-            raise EvidenceError(f"{out_dir} is not empty: give a new directory for the bundle")
-    out_dir.mkdir(parents=True, exist_ok=True)
+def _prepare_dir(out_dir: Path) -> bool:
+    """Make sure ``out_dir`` is a new or empty directory; True when this call created it."""
+    try:
+        if out_dir.exists():
+            if not out_dir.is_dir():
+                raise EvidenceError(f"{out_dir} exists and is not a directory")
+            if any(out_dir.iterdir()):
+                raise EvidenceError(f"{out_dir} is not empty: give a new directory for the bundle")
+            probe = out_dir / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+            return False
+        out_dir.mkdir(parents=True)
+        return True
+    except OSError as exc:
+        raise EvidenceError(f"cannot write the bundle into {out_dir}: {exc.strerror or exc}") from exc
 
 
-def _render_documents(report: Mapping[str, Any], out_dir: Path, lang: str) -> list[str]:
+def _remove_partial(out_dir: Path, names: Iterable[str], created: bool) -> None:
+    """Take back what an interrupted write_bundle wrote: never leave half a bundle."""
+    for name in names:
+        for path in (out_dir / name, *out_dir.glob(f".{name}*")):
+            try:
+                path.unlink()
+            except OSError:
+                pass
+    if created:
+        try:
+            out_dir.rmdir()
+        except OSError:
+            pass
+
+
+def document_view(report: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
+    """The report as the printed documents see it: plus ``commune_names`` (code -> name of
+    every registered station's commune, district-level stations' included), so no table
+    shows a bare commune code. report.json itself is not changed."""
+    names = {s.commune_code: s.commune_name for s in registry.stations if s.commune_name}
+    return {**report, "commune_names": names}
+
+
+def _render_documents(report: Mapping[str, Any], out_dir: Path, lang: str,
+                      registry: Registry | None = None) -> list[str]:
     """report.pdf and report.xlsx by the documents modules; names of the files written."""
+    if registry is not None:
+        report = document_view(report, registry)
     written = []
     try:
         from district_collector.pdf_report import write_report_pdf
@@ -149,7 +184,7 @@ def write_bundle(
     out_dir = Path(out_dir)
     if signer.kid not in registry.district_kids:
         raise EvidenceError("the signing key is not the district key of the registry")
-    _prepare_dir(out_dir)
+    created = _prepare_dir(out_dir)
     rows = sorted(events, key=lambda e: (e.facts.station, e.facts.seq, e.facts.payload_sha256))
     files: dict[str, bytes] = {
         EVENTS: b"".join(jsonl_line(e.jws) for e in rows),
@@ -158,15 +193,24 @@ def write_bundle(
         REPORT: report_json(report),
         README: VERIFY_TEXT.format(kid=signer.kid).encode("utf-8"),
     }
-    for name, data in files.items():
-        atomic_write(out_dir / name, data)
-    for name in _render_documents(report, out_dir, lang):
-        files[name] = (out_dir / name).read_bytes()
-    manifest = manifest_bytes(registry, period, generated_at, signer.kid, files,
-                              {"events": len(rows), "schedules": len(schedules)})
-    atomic_write(out_dir / MANIFEST, manifest)
-    atomic_write(out_dir / MANIFEST_JWS, signer.sign(manifest, MANIFEST_TYP) + b"\n")
-    fsync_dir(out_dir)
+    every = [*files, REPORT_PDF, REPORT_XLSX, MANIFEST, MANIFEST_JWS]
+    try:
+        for name, data in files.items():
+            atomic_write(out_dir / name, data)
+        for name in _render_documents(report, out_dir, lang, registry):
+            files[name] = (out_dir / name).read_bytes()
+        manifest = manifest_bytes(registry, period, generated_at, signer.kid, files,
+                                  {"events": len(rows), "schedules": len(schedules)})
+        atomic_write(out_dir / MANIFEST, manifest)
+        atomic_write(out_dir / MANIFEST_JWS, signer.sign(manifest, MANIFEST_TYP) + b"\n")
+        fsync_dir(out_dir)
+    except OSError as exc:
+        _remove_partial(out_dir, every, created)
+        raise EvidenceError(f"cannot write the bundle into {out_dir}: {exc.strerror or exc}; "
+                            f"nothing was kept") from exc
+    except BaseException:
+        _remove_partial(out_dir, every, created)
+        raise
     log.info("evidence written dir=%s events=%d schedules=%d kid=%s", out_dir, len(rows),
              len(schedules), signer.kid)
     return out_dir

@@ -53,6 +53,7 @@ class VerifyResult:
     district: str | None = None
     period: str | None = None
     checked: list[str] = field(default_factory=list)
+    pinned: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -203,16 +204,26 @@ def _diff(said: Any, recomputed: Any, path: str, out: list[str]) -> None:
     elif isinstance(said, list) and isinstance(recomputed, list) and len(said) == len(recomputed):
         for i, (a, b) in enumerate(zip(said, recomputed, strict=True)):
             _diff(a, b, f"{path}[{i}]", out)
+    elif isinstance(said, list) and isinstance(recomputed, list):
+        # Different lengths: name the count and the first entry that differs, not two
+        # long prefixes that look alike.
+        first = next((i for i, (a, b) in enumerate(zip(said, recomputed, strict=False)) if a != b),
+                     min(len(said), len(recomputed)))
+        out.append(f"{REPORT}: {path[1:]} lists {len(said)} entries, the events give {len(recomputed)}; "
+                   f"first difference at [{first}]: says {_short(said[first:first + 1])}, "
+                   f"the events give {_short(recomputed[first:first + 1])}")
     else:
-        def short(v: Any) -> str:
-            text = json.dumps(v, ensure_ascii=False)
-            return text if len(text) <= 160 else text[:157] + "..."
-        out.append(f"{REPORT}: {path[1:]} says {short(said)}, the events give {short(recomputed)}")
+        out.append(f"{REPORT}: {path[1:]} says {_short(said)}, the events give {_short(recomputed)}")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 240 else text[:237] + "..."
 
 
 def verify_bundle(directory: Path | str, district_key: str | None = None) -> VerifyResult:
     """Check the bundle in ``directory``; never raises for a bad bundle (see ``problems``)."""
-    result = VerifyResult(Path(directory))
+    result = VerifyResult(Path(directory), pinned=district_key)
     if not result.directory.is_dir():
         result.problems.append(f"{directory}: not a directory")
         return result
@@ -221,6 +232,9 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
         return result
     try:
         registry = Registry.from_keys_json(json.loads(keys_raw))
+    except UnicodeDecodeError:
+        result.problems.append(f"{KEYS}: not UTF-8 JSON text")
+        return result
     except (ValueError, RegistryError) as exc:
         result.problems.append(f"{KEYS}: {exc}")
         return result
@@ -272,12 +286,13 @@ def _in_vietnamese(finding: str) -> str:
 
 
 def format_result(result: VerifyResult) -> str:
+    """What ``verify`` prints: what was checked, the findings, and a verdict that names the
+    district key, since anyone can make a consistent bundle with keys of their own."""
     lines = [f"Bundle / Bộ tài liệu: {result.directory}"]
     if result.district:
-        lines.append(f"District / Huyện: {result.district}" + (f", period {result.period}" if result.period else ""))
+        lines.append(f"District / Đơn vị: {result.district}" + (f", period {result.period}" if result.period else ""))
     if result.district_kid:
-        lines.append(f"Manifest signed by district key (kid, RFC 7638 thumbprint): {result.district_kid}")
-        lines.append("  compare it with the district's published key, or pin it with --district-key KID")
+        lines.append(f"Manifest signed by district key / Khóa ký của đơn vị (RFC 7638): {result.district_kid}")
     if result.checked:
         lines.append("Checked: " + "; ".join(result.checked) + ".")
     if result.findings:
@@ -288,9 +303,19 @@ def format_result(result: VerifyResult) -> str:
             vietnamese = _in_vietnamese(finding)
             if vietnamese != finding:
                 lines.append(f"    {vietnamese}")
-    if result.ok:
-        lines.append("VERIFIED / ĐÃ XÁC MINH")
-    else:
+    if not result.ok:
         lines.append("NOT VERIFIED / KHÔNG XÁC MINH ĐƯỢC:")
         lines += [f"  - {p}" for p in result.problems]
+    elif result.pinned:
+        lines.append("VERIFIED / ĐÃ XÁC MINH")
+        lines.append(f"  signed by the pinned district key {result.pinned} / "
+                     f"ký bằng đúng khóa đã chỉ định")
+    else:
+        kid = result.district_kid or "?"
+        lines.append(f"VERIFIED / ĐÃ XÁC MINH, by district key {kid}")
+        lines.append("  The bundle is complete and consistent, but the key was not pinned: anyone can make such a")
+        lines.append("  bundle with keys of their own. Check that this key is the one the district publishes, or run")
+        lines.append(f"  again with --district-key={kid}")
+        lines.append("  Bộ tài liệu đầy đủ và nhất quán, nhưng chưa đối chiếu khóa: hãy kiểm tra khóa trên đúng là")
+        lines.append(f"  khóa do đơn vị công bố, hoặc chạy lại với --district-key={kid}")
     return "\n".join(lines) + "\n"

@@ -146,7 +146,7 @@ def test_evidence_documents_rendered(bundle: Path) -> None:
 
 def test_verify_accepts_the_bundle_with_findings(bundle: Path, district: District,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["verify", str(bundle), "--district-key", district.district_signer.kid]) == 0
+    assert main(["verify", str(bundle), f"--district-key={district.district_signer.kid}"]) == 0
     out = capsys.readouterr().out
     assert "VERIFIED / ĐÃ XÁC MINH" in out and "NOT VERIFIED" not in out
     assert district.district_signer.kid in out

@@ -118,7 +118,7 @@ def test_tamper_forged_bundle_with_own_district_key_caught_by_pinning(
     (bundle / "manifest.jws").write_bytes(forger.sign(forged_manifest, MANIFEST_TYP))
     result = verify_bundle(bundle)
     assert result.ok and result.district_kid == forger.kid != original[1].kid
-    assert main(["verify", str(bundle), "--district-key", original[1].kid]) == 1
+    assert main(["verify", str(bundle), f"--district-key={original[1].kid}"]) == 1
     out = capsys.readouterr().out
     assert f"signed by district key {forger.kid}, not the expected {original[1].kid}" in out
 
