@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from reportlab.lib import colors
 from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from district_collector.i18n import (
@@ -183,6 +184,11 @@ def _week_rows(doc: Mapping[str, Any], lang: str) -> tuple[list[str], list[list[
         verdict = t("yes", lang) if s["meets_weekly"] else f"{t('no', lang)} ({', '.join(s['short_weeks'])})"
         rows.append([s["id"], s.get("commune", ""), *[s["per_week"].get(w["week"], 0) for w in weeks],
                      s["total"], verdict])
+    stations = list(doc.get("stations") or [])
+    if len(stations) > 1:  # the whole district's airings per week, the figure the office reports
+        rows.append([t("all_stations", lang), f"{len(stations)} {t('col_station', lang).lower()}",
+                     *[sum(int(s["per_week"].get(w["week"], 0)) for s in stations) for w in weeks],
+                     sum(int(s["total"]) for s in stations), ""])
     return header, rows
 
 
@@ -228,8 +234,10 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
     widths = [80, 96, *([(PORTRAIT_W - fixed) / max(n_weeks, 1)] * n_weeks), 34, 110]
     closing: list[Flowable] = heading(styles, t("cat_sec_weekly", lang))
     if rows:
-        closing.append(data_table(styles, header, rows, widths))
-    closing.append(Paragraph(esc(t("min_weekly_note", lang)), styles.small))
+        total_row = [("FONT", (0, -1), (-1, -1), styles.fonts.bold, 8),
+                     ("LINEABOVE", (0, -1), (-1, -1), 1.0, colors.black)] if len(stations) > 1 else []
+        closing.append(data_table(styles, header, rows, widths, extra=total_row))
+    closing += [Spacer(1, 3), Paragraph(esc(t("min_weekly_note", lang)), styles.small)]
     if len(rows) <= 25:  # a short summary stays on the page of the signatures
         story.append(signature_block(styles, lang, PORTRAIT_W, keep_with=closing))
     else:

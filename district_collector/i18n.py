@@ -43,9 +43,9 @@ _T: dict[str, tuple[str, str]] = {
     "period": ("Kỳ đánh giá", "Evaluation period"),
     "period_value": ("từ ngày {from_} đến ngày {to} (múi giờ {tz})", "from {from_} to {to} (timezone {tz})"),
     "summary_line": (
-        "Toàn huyện: {airings} lượt phát được tính; {weeks_aired}/{required_weeks} tuần có phát sóng; "
+        "Toàn {unit}: {airings} lượt phát được tính; {weeks_aired}/{required_weeks} tuần có phát sóng; "
         "{months_aired}/{required_months} tháng có phát sóng; tần suất: {tier}.",
-        "Whole district: {airings} counted airings; {weeks_aired}/{required_weeks} weeks aired; "
+        "Whole {unit}: {airings} counted airings; {weeks_aired}/{required_weeks} weeks aired; "
         "{months_aired}/{required_months} months aired; frequency: {tier}.",
     ),
     "sec_points": ("I. KẾT QUẢ CHẤM ĐIỂM CÁC TIÊU CHÍ", "I. POINTS BY CRITERION"),
@@ -121,7 +121,10 @@ _T: dict[str, tuple[str, str]] = {
         "Không có dữ liệu: danh sách trạm chưa có xã, thị trấn nào hoặc không có sự kiện nào trong kỳ đánh giá.",
         "No data: the registry has no commune, or there is no event in the evaluation period.",
     ),
-    "no_communes": ("Danh sách trạm chưa có xã, thị trấn nào.", "The station registry has no commune."),
+    "no_communes": (
+        "Chưa có trạm cấp xã nào được đăng ký: không có xã, phường, thị trấn nào để chấm Tiêu chí 1.5.",
+        "No commune-level station is registered: no commune to score for criterion 1.5.",
+    ),
     "no_airings": ("Không có lượt phát nào được tính trong kỳ.", "No counted airing in the period."),
     "truncated": (
         "Chỉ in {shown} trên tổng số {total} lượt phát; danh sách đầy đủ trong tệp report.xlsx và events.jsonl.",
@@ -130,23 +133,23 @@ _T: dict[str, tuple[str, str]] = {
     "verify_text": (
         "Tài liệu này được lập tự động từ các sự kiện phát sóng do từng trạm ký số (Ed25519). "
         "Bộ hồ sơ kèm theo gồm: report.pdf, report.xlsx, report.json, events.jsonl (nguyên văn các sự kiện "
-        "đã ký), keys.json (khóa công khai của các trạm và của huyện) và manifest.json (mã băm SHA-256 "
-        "của từng tệp, có chữ ký của huyện). Để kiểm tra, chạy lệnh:",
+        "đã ký), keys.json (khóa công khai của các trạm và của {unit}) và manifest.json (mã băm SHA-256 "
+        "của từng tệp, có chữ ký của {unit}). Để kiểm tra, chạy lệnh:",
         "This document was produced from airing events signed by each station (Ed25519). The bundle "
         "holds report.pdf, report.xlsx, report.json, events.jsonl (the signed events exactly as "
-        "received), keys.json (the stations' and the district's public keys) and manifest.json (the "
-        "SHA-256 of every file, signed by the district). To verify, run:",
+        "received), keys.json (the stations' and the {unit}'s public keys) and manifest.json (the "
+        "SHA-256 of every file, signed by the {unit}). To verify, run:",
     ),
     "verify_cmd": ("radio-district verify THƯ-MỤC", "radio-district verify DIR"),
     "verify_after": (
         "Lệnh kiểm tra lại mọi chữ ký, tính liên tục số thứ tự và chuỗi sự kiện của từng trạm, mã băm "
         "của các tệp, và tính lại kết quả chấm điểm; kết quả \"verified\" nghĩa là khớp hoàn toàn. "
-        "Đối chiếu dấu vân tay khóa của huyện dưới đây với dấu vân tay do UBND huyện công bố.",
+        "Đối chiếu dấu vân tay khóa của {unit} dưới đây với dấu vân tay do UBND {unit} công bố.",
         "The command re-checks every signature, each station's seq and chain continuity, the file "
         "hashes, and recomputes the scores; \"verified\" means everything matches. Compare the "
-        "district key thumbprint below with the one the district office publishes.",
+        "{unit} key thumbprint below with the one the {unit} office publishes.",
     ),
-    "thumbprint": ("Dấu vân tay khóa của huyện (RFC 7638)", "District key thumbprint (RFC 7638)"),
+    "thumbprint": ("Dấu vân tay khóa của {unit} (RFC 7638)", "Key thumbprint of the {unit} (RFC 7638)"),
     "thumbprint_unknown": ("xem khóa cấp huyện trong keys.json", "see the district-level key in keys.json"),
     "prepared_by": ("NGƯỜI LẬP", "PREPARED BY"),
     "on_behalf": ("TM. ỦY BAN NHÂN DÂN", "FOR THE PEOPLE'S COMMITTEE"),
@@ -162,7 +165,7 @@ _T: dict[str, tuple[str, str]] = {
     "sheet_segments": ("Tiết mục", "Segments"),
     "sheet_slots": ("Lịch phát", "Schedule"),
     "sheet_weekly": ("Số lần theo tuần", "Per week"),
-    "whole_district": ("Toàn huyện", "Whole district"),
+    "whole_district": ("Toàn {unit}", "Whole {unit}"),
     # broadcast catalogue
     "cat_doc_title": ("Danh mục phát sóng - Chuyển đổi số", "Broadcast catalogue - Digital transformation"),
     "cat_title": ("DANH MỤC PHÁT SÓNG", "BROADCAST CATALOGUE"),
@@ -179,6 +182,7 @@ _T: dict[str, tuple[str, str]] = {
     "col_priority": ("Mức ưu tiên", "Priority"),
     "col_weekday": ("Thứ", "Day"),
     "col_total": ("Tổng", "Total"),
+    "all_stations": ("Tổng cộng", "All stations"),
     "col_meets": ("Đạt tối thiểu 01 lần/tuần", "At least once a week"),
     "col_valid": ("Hiệu lực", "In force"),
     "col_version": ("Phiên bản", "Version"),
@@ -253,6 +257,37 @@ WEEKDAYS: tuple[tuple[str, str], ...] = (
     ("Thứ Hai", "Monday"), ("Thứ Ba", "Tuesday"), ("Thứ Tư", "Wednesday"), ("Thứ Năm", "Thursday"),
     ("Thứ Sáu", "Friday"), ("Thứ Bảy", "Saturday"), ("Chủ nhật", "Sunday"),
 )
+
+
+# Administrative units a configured region's name may start with (after the 2025
+# reorganisation the "district" of this system may be a province, a ward or a commune).
+_UNITS: tuple[tuple[str, str, str], ...] = (
+    ("Thành phố", "thành phố", "city"), ("Thị xã", "thị xã", "town"),
+    ("Thị trấn", "thị trấn", "township"), ("Đặc khu", "đặc khu", "special zone"),
+    ("Huyện", "huyện", "district"), ("Quận", "quận", "district"), ("Tỉnh", "tỉnh", "province"),
+    ("Phường", "phường", "ward"), ("Xã", "xã", "commune"),
+)
+
+
+def _unit_of(name: str) -> tuple[str, str, str] | None:
+    for unit in _UNITS:
+        prefix = unit[0]
+        if name[:len(prefix) + 1].casefold() == prefix.casefold() + " ":
+            return unit
+    return None
+
+
+def region_unit(name: str, lang: str) -> str:
+    """The kind of unit a region's name says, lower case: ``Tỉnh Quảng Ngãi`` -> ``tỉnh``
+    (``province``); ``huyện`` (``district``) when the name does not say."""
+    unit = _unit_of(name) or _UNITS[4]
+    return unit[1] if lang == "vi" else unit[2]
+
+
+def region_place(name: str) -> str:
+    """The place name without its unit: ``Huyện Kon Rẫy`` -> ``Kon Rẫy`` (for the date line)."""
+    unit = _unit_of(name)
+    return name[len(unit[0]) + 1:].strip() if unit else name
 
 
 def _pick(pair: tuple[str, str], lang: str) -> str:

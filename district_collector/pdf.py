@@ -38,7 +38,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from district_collector.i18n import DocumentError, t
+from district_collector.i18n import DocumentError, region_place, region_unit, t
 from radio_protocol.durable import atomic_write
 
 FONT_DIRS = (
@@ -150,18 +150,18 @@ def esc(value: object) -> str:
 
 
 def district_place(name: str) -> str:
-    """``Huyện Kon Rẫy`` -> ``Kon Rẫy`` (the place written before the date line)."""
-    for prefix in ("Huyện ", "huyện ", "Thị xã ", "Thành phố ", "Quận "):
-        if name.startswith(prefix):
-            return name[len(prefix):]
-    return name
+    """``Huyện Kon Rẫy`` -> ``Kon Rẫy``, ``Tỉnh Quảng Ngãi`` -> ``Quảng Ngãi`` (the place
+    written before the date line)."""
+    return region_place(name)
 
 
 def committee_name(name: str, lang: str) -> str:
-    """The issuing body as printed top left: ``HUYỆN KON RẪY`` / ``KON RẪY DISTRICT``."""
+    """The issuing body as printed top left, from the configured name (never a hard-coded
+    unit): ``HUYỆN KON RẪY`` / ``KON RẪY DISTRICT``, ``TỈNH QUẢNG NGÃI`` / ``QUẢNG NGÃI PROVINCE``."""
     if lang == "vi":
         return name.upper()
-    return f"{district_place(name).upper()} DISTRICT" if name.startswith("Huyện") else name.upper()
+    place = region_place(name)
+    return f"{place} {region_unit(name, lang)}".upper() if place != name else name.upper()
 
 
 def official_header(styles: Styles, district_name: str, lang: str, year: str, width: float) -> list[Flowable]:

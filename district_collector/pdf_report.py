@@ -27,7 +27,14 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from district_collector.i18n import DocumentError, check_lang, format_date, t, tier_name
+from district_collector.i18n import (
+    DocumentError,
+    check_lang,
+    format_date,
+    region_unit,
+    t,
+    tier_name,
+)
 from district_collector.pdf import (
     HEAD_BG,
     LANDSCAPE_W,
@@ -178,7 +185,8 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
         story += [Spacer(1, 12), Paragraph(f"<b>{esc(t('empty_report', lang))}</b>", styles.body)]
     elif not communes:
         story += [Spacer(1, 6), Paragraph(f"<b>{esc(t('no_communes', lang))}</b>", styles.body)]
-    story.append(Paragraph(esc(t("summary_line", lang, airings=district.get("airings", 0),
+    unit = region_unit(name, lang)
+    story.append(Paragraph(esc(t("summary_line", lang, unit=unit, airings=district.get("airings", 0),
                                  weeks_aired=district.get("weeks_aired", 0),
                                  required_weeks=district.get("required_weeks", 0),
                                  months_aired=district.get("months_aired", 0),
@@ -216,11 +224,11 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     header, srows = station_rows(report, lang)
     story += chunked_tables(styles, header, srows, [78, 86, 56, 40, 120, 44, 40, 46]) if srows else [
         Paragraph(esc(t("none_listed", lang)), styles.body)]
-    story.append(Paragraph(f"<b>{esc(t('findings', lang))}:</b>", styles.body))
+    story += [Spacer(1, 6), Paragraph(f"<b>{esc(t('findings', lang))}:</b>", styles.body)]
     findings = finding_rows(report, lang)
     story += [Paragraph(f"• {esc(f)}", styles.body) for f in findings] or [
         Paragraph(esc(t("no_findings", lang)), styles.body)]
-    verify = _verify_section(styles, report, lang)
+    verify = _verify_section(styles, report, lang, unit)
     story += verify[:-1]
     story.append(signature_block(styles, lang, PORTRAIT_W, keep_with=verify[-1:]))
     return story
@@ -236,14 +244,14 @@ def district_thumbprint(report: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _verify_section(styles: Styles, report: Mapping[str, Any], lang: str) -> list[Flowable]:
+def _verify_section(styles: Styles, report: Mapping[str, Any], lang: str, unit: str) -> list[Flowable]:
     thumb = district_thumbprint(report)
-    command = t("verify_cmd", lang) + (f" --district-key {thumb}" if thumb else "")
+    command = t("verify_cmd", lang) + (f" --district-key={thumb}" if thumb else "")
     return [*heading(styles, t("sec_verify", lang)),
-            Paragraph(esc(t("verify_text", lang)), styles.body),
+            Paragraph(esc(t("verify_text", lang, unit=unit)), styles.body),
             Paragraph(esc(command), styles.mono),
-            Paragraph(esc(t("verify_after", lang)), styles.body),
-            Paragraph(f"<b>{esc(t('thumbprint', lang))}:</b> {esc(thumb or t('thumbprint_unknown', lang))}",
+            Paragraph(esc(t("verify_after", lang, unit=unit)), styles.body),
+            Paragraph(f"<b>{esc(t('thumbprint', lang, unit=unit))}:</b> {esc(thumb or t('thumbprint_unknown', lang))}",
                       styles.body)]
 
 

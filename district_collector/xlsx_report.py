@@ -28,6 +28,7 @@ from district_collector.i18n import (
     format_date,
     format_duration,
     grid_name,
+    region_unit,
     t,
     tier_name,
 )
@@ -60,7 +61,12 @@ def local_time_text(text: object, report: Mapping[str, Any]) -> str:
 
 
 def _commune_names(report: Mapping[str, Any]) -> dict[str, str]:
-    return {str(c.get("code")): str(c.get("name", c.get("code"))) for c in report.get("communes") or []}
+    """Commune code -> name: the scored communes, and ``commune_names`` when the evidence
+    bundle adds the registry's (district-level stations sit in a commune that is not scored)."""
+    extra = report.get("commune_names")
+    names = {str(k): str(v) for k, v in extra.items()} if isinstance(extra, Mapping) else {}
+    names.update({str(c.get("code")): str(c.get("name", c.get("code"))) for c in report.get("communes") or []})
+    return names
 
 
 def _commune_name(names: Mapping[str, str], code: object) -> str:
@@ -222,7 +228,8 @@ def grid_lines(report: Mapping[str, Any], lang: str) -> list[tuple[str, Mapping[
     lines: list[tuple[str, Mapping[str, Any], str]] = []
     district = report.get("district") or {}
     if district.get("weeks_grid"):
-        lines.append((t("whole_district", lang), district,
+        unit = region_unit(str(district.get("name") or ""), lang)
+        lines.append((t("whole_district", lang, unit=unit), district,
                       f"{(district.get('criteria') or {}).get('1.7', 0)} (1.7)"))
     for c in report.get("communes") or []:
         lines.append((str(c.get("name", c.get("code", ""))), c, f"{(c.get('criteria') or {}).get('1.5', 0)} (1.5)"))

@@ -165,7 +165,7 @@ def test_report_pdf_vietnamese_text_has_exact_diacritics(vi_pdf: Path) -> None:
                      "Thị trấn Đăk Rve", "Xã Đăk Tờ Re", "Xã Đăk Ruồng", "Hằng tuần (≥ 1 lần/tuần)",
                      "Hằng tháng (≥ 1 lần/tháng)", "Dưới 1 lần/tháng", "Chuyển đổi số là gì?",
                      "không phát trọn vẹn", "đồng hồ của trạm chưa được đồng bộ",
-                     "không thuộc chuyên mục Chuyển đổi số", "radio-district verify THƯ-MỤC --district-key NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+                     "không thuộc chuyên mục Chuyển đổi số", "radio-district verify THƯ-MỤC --district-key=NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
                      "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs", "01/01/2024", "10/12/2024", "Trang 1",
                      "Trạm dak-pne-01: thiếu số thứ tự 40..42 (3 sự kiện không nhận được).", "Toàn huyện",
                      "Trạm dak-to-re-01: sự kiện số 57 không nối chuỗi với sự kiện số 56", "TM. ỦY BAN NHÂN DÂN"):
@@ -207,15 +207,15 @@ def test_report_pdf_english_has_english_headings(tmp_path: Path, report: dict[st
 def test_report_pdf_empty_report_says_there_is_no_data(tmp_path: Path) -> None:
     text = pdf_text(write_report_pdf(empty_report(), tmp_path / "empty.pdf"))
     assert "Không có dữ liệu" in text and "Không có lượt phát nào được tính trong kỳ." in text
-    assert "II. PHÁT SÓNG THEO TUẦN" in text and "Danh sách trạm chưa có xã, thị trấn nào." in text
+    assert "II. PHÁT SÓNG THEO TUẦN" in text and "Chưa có trạm cấp xã nào được đăng ký" in text
     assert "radio-district verify" in text
 
 
 def test_report_pdf_district_stations_only_says_no_commune(tmp_path: Path, report: dict[str, Any]) -> None:
     only_district = {**report, "communes": [], "airings": report["airings"][:3]}
     text = pdf_text(write_report_pdf(only_district, tmp_path / "district-only.pdf"))
-    assert "Danh sách trạm chưa có xã, thị trấn nào." in text and "Chuyển đổi số là gì?" in text
-    assert text.count("Danh sách trạm chưa có xã, thị trấn nào.") == 2  # at the top and instead of the grid
+    assert "Chưa có trạm cấp xã nào được đăng ký" in text and "Chuyển đổi số là gì?" in text
+    assert text.count("Chưa có trạm cấp xã nào được đăng ký") == 2  # at the top and instead of the grid
     pages = PdfReader(str(tmp_path / "district-only.pdf")).pages
     assert all(float(p.mediabox.width) < float(p.mediabox.height) for p in pages)  # no empty landscape grid page
 
