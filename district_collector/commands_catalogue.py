@@ -90,12 +90,23 @@ def schedules_from_store(config: DistrictConfig, month: str) -> tuple[list[dict[
     latest: dict[str, dict[str, Any]] = {}
     for jws in stored(config.database, Period(first, last, config.district.timezone)):
         payload = decode_payload(jws)
+        if not _overlaps(payload, first, last):  # an older month's schedule: not this catalogue
+            continue
         station = str(payload.get("station"))
         if station not in latest or int(payload.get("version") or 0) > int(latest[station].get("version") or 0):
             latest[station] = payload
     order = [s.id for s in config.stations]
     payloads = [latest[s] for s in order if s in latest] + [p for s, p in sorted(latest.items()) if s not in order]
     return payloads, [s for s in order if s not in latest]
+
+
+def _overlaps(payload: Mapping[str, Any], first: date, last: date) -> bool:
+    """Whether a schedule's validity (valid_from..valid_until, dates) meets first..last."""
+    try:
+        return (date.fromisoformat(str(payload.get("valid_from"))) <= last
+                and date.fromisoformat(str(payload.get("valid_until"))) >= first)
+    except ValueError:
+        return True  # malformed dates: let the document say what it can rather than hide it
 
 
 def _check_month(text: str | None) -> str | None:
@@ -139,9 +150,12 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
     pdf = write_catalogue_pdf(doc, out / CATALOGUE_PDF, args.lang)
     xlsx = write_catalogue_xlsx(doc, out / CATALOGUE_XLSX, args.lang)
     print(f"catalogue {month} written: {pdf} and {xlsx}")
-    if not doc["stations"]:
+    if not payloads:
         print(f"  no station has a schedule for {month}")
     for station in doc["stations"]:
+        if station.get("valid_from") is None and not args.catalogue:
+            print(f"  {station['id']}: no schedule was published for {month}")
+            continue
         verdict = ("meets at least once a week" if station["meets_weekly"]
                    else f"does NOT meet once a week (weeks {', '.join(station['short_weeks'])})")
         print(f"  {station['id']}: {station['total']} airing(s) of chuyen-doi-so; {verdict}")

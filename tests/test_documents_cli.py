@@ -126,6 +126,13 @@ def test_catalogue_command_renders_what_was_published(tmp_path: Path, config: Pa
     for expected in ("Phiên bản 8", "Ngày Chuyển đổi số quốc gia 10/10", "2:05", "ưu tiên", "Chủ nhật", "Thứ Tư"):
         assert expected in text, expected
     assert "Thứ Hai" not in text
+    # A later month: March's schedule is not that month's catalogue, whatever is in force.
+    later = tmp_path / "later"
+    assert run(["-c", str(config), "catalogue", "--month", "2024-05", "--out", str(later)]) == 0
+    out_text = capsys.readouterr().out
+    assert "no station has a schedule for 2024-05" in out_text
+    assert "dak-koi-01: no schedule was published for 2024-05" in out_text
+    assert "Phiên bản 8" not in pdf_text(later / CATALOGUE_PDF)
 
 
 @pytest.mark.parametrize(("args", "message"), [
