@@ -27,7 +27,7 @@ from district_collector.report import (
     schedules_from_store,
 )
 from district_collector.scoring import Period, ScoringError, no_gc_pauses
-from district_collector.verify import format_result, verify_bundle
+from district_collector.verify import format_result, in_vietnamese, verify_bundle
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -115,8 +115,12 @@ def cmd_evidence(args: argparse.Namespace) -> int:
                        lang=args.lang)
     print(f"evidence written to {out}: {len(events)} events, {len(schedules)} schedules, "
           f"district key {signer.kid}")
+    print(f"  check it with / kiểm tra bằng: {PROG} verify {out} --district-key={signer.kid}")
     for finding in report["findings"]:
         print(f"  finding: {finding}")
+        vietnamese = in_vietnamese(finding)
+        if vietnamese != finding:
+            print(f"    phát hiện: {vietnamese}")
     return 0
 
 

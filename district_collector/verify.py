@@ -277,7 +277,7 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     return result
 
 
-def _in_vietnamese(finding: str) -> str:
+def in_vietnamese(finding: str) -> str:
     try:
         from district_collector.i18n import finding_text
     except ImportError:  # documents module absent: English only
@@ -300,7 +300,7 @@ def format_result(result: VerifyResult) -> str:
                      "Các phát hiện trong dữ liệu đã nhận (không phải lỗi xác minh):")
         for finding in result.findings:
             lines.append(f"  - {finding}")
-            vietnamese = _in_vietnamese(finding)
+            vietnamese = in_vietnamese(finding)
             if vietnamese != finding:
                 lines.append(f"    {vietnamese}")
     if not result.ok:

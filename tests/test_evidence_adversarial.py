@@ -245,3 +245,13 @@ def test_evidence_documents_name_the_district_stations_commune(original: Path) -
 
     assert "kon-ray-tt Thị trấn Đăk Rve" in pdf_text(original / "report.pdf")
     assert "commune_names" not in json.loads((original / "report.json").read_bytes())
+
+
+def test_evidence_output_tells_the_official_how_to_check_it(district: District, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bundle"
+    assert main(["-c", str(district.config_path), "evidence", "--from", PERIOD[0], "--to", PERIOD[1],
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"radio-district verify {out} --district-key={district.district_signer.kid}" in text
+    assert "phát hiện: Trạm dak-ruong-01: thiếu số thứ tự 9" in text
