@@ -173,11 +173,13 @@ class Demo:
         run_cli("radio-district", ["-c", str(p.district_yaml), "evidence", *period, "--out", str(p.evidence)],
                 p.logs / "report.log")
         kid = self._district_kid()
-        verify_args = ["verify", str(p.evidence)] + (["--district-key", kid] if kid else [])
+        # "=" form: a key thumbprint may begin with "-", which argparse would take for an option.
+        verify_args = ["verify", str(p.evidence)] + ([f"--district-key={kid}"] if kid else [])
         verdict = run_cli("radio-district", verify_args, p.logs / "report.log")
         lines = verdict.strip().splitlines() or ["(no output)"]
         checked = [line for line in lines if line.startswith("Checked:")]
-        self._step(6, f"evidence bundle written; radio-district verify: {lines[-1]}", p.evidence)
+        verdicts = [line for line in lines if "VERIFIED" in line]
+        self._step(6, f"evidence bundle written; radio-district verify: {(verdicts or lines)[-1]}", p.evidence)
         for line in checked:
             say(f"      {line}")
 
