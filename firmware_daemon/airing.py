@@ -33,13 +33,16 @@ from firmware_daemon.sysinfo import kernel_clock_synced
 from hal.errors import HalError
 from radio_protocol.clock import Clock
 
-__all__ = ["Airer", "Segment"]
+__all__ = ["Airer", "Segment", "StopReason"]
 
 log = logging.getLogger(__name__)
 
 WAIT_STEP_S = 0.05  # how often waits look at ``stop``
 FEEDBACK_SETTLE_S = 0.2  # how long a relay may take before feedback must agree
 SOFTWARE_ERROR = "software-error"
+
+StopReason = str | Callable[[], str]
+"""Why a ``stop`` ended an airing: fixed, or asked when the stop is observed."""
 
 
 class AmplifierSwitch(Protocol):
@@ -137,12 +140,15 @@ class Airer:
 
     def air(self, segment: Segment, media_path: Path | str, *, slot_at: datetime | None = None,
             schedule_version: int | None = None, priority: str | None = None,
-            stop: threading.Event | None = None, stop_reason: str = "shutdown") -> dict[str, Any]:
+            stop: threading.Event | None = None,
+            stop_reason: StopReason = "shutdown") -> dict[str, Any]:
         """Air ``media_path`` now and return the committed event payload.
 
         ``stop`` ends the airing early with reason ``stop_reason`` (``shutdown`` for a
-        signal, ``preempted`` for the scheduler). Errors become the event's outcome; only
-        a failure to commit the event (or KeyboardInterrupt, after recording) propagates.
+        signal, ``preempted`` for the scheduler): a string, or a callable asked when the
+        stop is observed, so whoever sets ``stop`` decides why at that moment. Errors
+        become the event's outcome; only a failure to commit the event (or
+        KeyboardInterrupt, after recording) propagates.
         """
         stop = stop or threading.Event()
         media_path = Path(media_path)
@@ -152,7 +158,7 @@ class Airer:
         try:
             prepared = self._prepare(media_path, progress)  # the amp is still off here
             if stop.is_set():
-                progress.stop(stop_reason)
+                progress.stop(_reason(stop_reason))
             else:
                 self._run(media_path, stop, stop_reason, progress, prepared)
         except HalError as exc:  # AudioDeviceError, MediaError, AmplifierError
@@ -188,7 +194,7 @@ class Airer:
         prepared: PreparedAudio = prepare(media_path, margin_s=self._config.audio.margin_s)
         return prepared
 
-    def _run(self, media_path: Path, stop: threading.Event, stop_reason: str,
+    def _run(self, media_path: Path, stop: threading.Event, stop_reason: StopReason,
              progress: _Progress, prepared: PreparedAudio | None) -> None:
         """amp on -> warm-up -> audio -> tail; the caller switches off."""
         amp_cfg = self._config.amplifier
@@ -197,7 +203,7 @@ class Airer:
         stopped = self._wait(amp_cfg.warmup_s, stop)
         progress.confirmations.append(self._amp.confirmed)
         if stopped:
-            progress.stop(stop_reason)
+            progress.stop(_reason(stop_reason))
             return
 
         def on_start() -> None:
@@ -212,7 +218,7 @@ class Airer:
                                                on_start=on_start)
         progress.ended_at = self._clock.now()
         if progress.result.stopped:
-            progress.stop(stop_reason)
+            progress.stop(_reason(stop_reason))
             return
         self._wait(amp_cfg.tail_s, stop)  # a stop here only shortens the tail
 
@@ -307,6 +313,11 @@ class Airer:
                  record.outcome, self._station.station, entry.seq, record.segment.id,
                  record.reason, record.played_s)
         return entry.payload
+
+
+def _reason(stop_reason: StopReason) -> str:
+    """The stop reason now: a fixed string, or what the callable says at this moment."""
+    return stop_reason if isinstance(stop_reason, str) else stop_reason()
 
 
 def _release(prepared: PreparedAudio) -> None:

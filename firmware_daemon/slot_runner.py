@@ -69,14 +69,17 @@ class SlotAirer(EvidenceRecorder, Protocol):
 
     def air(self, segment: Segment, media_path: Any, *, slot_at: datetime | None = None,
             schedule_version: int | None = None, priority: str | None = None,
-            stop: threading.Event | None = None, stop_reason: str = "shutdown") -> dict[str, Any]: ...
+            stop: threading.Event | None = None,
+            stop_reason: str | Callable[[], str] = "shutdown") -> dict[str, Any]: ...
 
 
 @dataclass
 class Airing:
     """An airing in progress: its slot, schedule version, stop event and worker thread.
 
-    Read-only outside the runner (see :attr:`SlotRunner.current_airing`).
+    ``stop_reason`` is why ``stop`` was (or will be) set, decided by whoever sets it:
+    ``preempted`` by the runner for an emergency, else ``shutdown``; the Airer reads it
+    when it sees the stop. Read-only outside the runner (see :attr:`SlotRunner.current_airing`).
     """
 
     slot: Slot
@@ -84,6 +87,13 @@ class Airing:
     stop: threading.Event
     thread: threading.Thread
     error: BaseException | None = None
+    stop_reason: str = "shutdown"
+
+    def stop_now(self, reason: str) -> None:
+        """Stop the airing for ``reason`` (the first reason given stands)."""
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
 
 
 class SlotRunner:
@@ -208,7 +218,7 @@ class SlotRunner:
         self._fetch_kick.set()
         airing = self._airing
         if airing is not None:
-            airing.stop.set()
+            airing.stop_now("shutdown")
             airing.thread.join(timeout_s)
             self._finish_airing()
 
@@ -271,7 +281,7 @@ class SlotRunner:
             better = [s for s in due.ready if s.rank > busy.slot.rank and s.rank >= PREEMPT_RANK]
             if better:
                 log.info("airing preempted slot=%s by=%s", busy.slot.key, better[0].key)
-                busy.stop.set()
+                busy.stop_now("preempted")
             self.publish_state()
             return 0.0
         if not synced:
@@ -344,13 +354,13 @@ class SlotRunner:
             self._fetch_kick.set()
             return
         stop = threading.Event()
-        reason = self._stop_reason(schedule, slot)
         airing = Airing(slot, schedule.version, stop, threading.Thread())
 
         def work() -> None:
             try:
                 self.airer.air(segment, path, slot_at=slot.at, schedule_version=schedule.version,
-                               priority=slot.segment.priority, stop=stop, stop_reason=reason)
+                               priority=slot.segment.priority, stop=stop,
+                               stop_reason=lambda: airing.stop_reason)
             except BaseException as exc:  # recorded by the Airer; keep the loop alive
                 airing.error = exc
                 log.exception("airing thread failed slot=%s", slot.key)
@@ -359,19 +369,6 @@ class SlotRunner:
         self._airing = airing
         log.info("slot starting slot=%s priority=%s", slot.key, slot.segment.priority)
         airing.thread.start()
-
-    def _stop_reason(self, schedule: Schedule, slot: Slot) -> str:
-        """``preempted`` when a higher-priority slot starts before this airing would end.
-
-        The Airer takes the reason when the airing starts; a stop for any other cause is
-        the daemon shutting down.
-        """
-        end_at = slot.at + timedelta(seconds=slot.segment.media.duration_s + self.grace_s)
-        for other in due_slots(schedule, end_at, since_at=slot.at, grace_s=self.grace_s + 1e6,
-                               lead_s=self.warmup_s).ready:
-            if other.rank > slot.rank and other.rank >= PREEMPT_RANK and other.at > slot.at:
-                return "preempted"
-        return "shutdown"
 
     def _finish_airing(self) -> None:
         airing = self._airing

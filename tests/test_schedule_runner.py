@@ -466,9 +466,6 @@ def test_runner_each_hostile_schedule_is_in_status_and_previous_keeps_airing(
     assert expected in (st.state.schedule.schedule_error or "")  # still reported after airing
 
 
-@pytest.mark.xfail(strict=True, reason="slot_runner._stop_reason fixes the stop reason when the airing "
-                   "starts: 'preempted' whenever an emergency slot falls within duration + grace_s, so a "
-                   "shutdown mid-airing is recorded as preempted (slot_runner.py/airing.py, not ours)")
 def test_runner_shutdown_mid_airing_is_shutdown_even_with_an_emergency_later(
         tmp_path: Path, wav: bytes, stations: list[Station]) -> None:
     audio = HeldAudio()
@@ -484,6 +481,30 @@ def test_runner_shutdown_mid_airing_is_shutdown_even_with_an_emergency_later(
     assert audio.playing.wait(5)
     st.runner.shutdown()  # SIGTERM at 06:30, the emergency is 14 minutes away
     assert st.summary() == [("norm", "2024-03-05T06:30:00.000+07:00", "interrupted", "shutdown")]
+
+
+def test_runner_emergency_in_a_new_schedule_mid_airing_is_preempted(
+        tmp_path: Path, wav: bytes, stations: list[Station]) -> None:
+    """The emergency arrives (version 2) while version 1's normal slot is on the air."""
+    audio = HeldAudio()
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 29, 58))
+    st = start(stations, tmp_path, clock, wav, audio=audio)
+    sha = sha256_hex(wav)
+    norm = segment("norm", sha=sha, size=len(wav), duration_s=300)
+    first = payload(segments=[norm], slots=[{"segment": "norm", "at": "2024-03-05T06:30:00+07:00"}])
+    assert st.runner.on_schedule(DISTRICT.sign(first, "cr-schedule+json")).accepted
+    st.runner.step()
+    assert audio.playing.wait(5)
+    clock.advance(60)
+    second = payload(version=2, segments=[norm, segment("em", priority="emergency", sha=sha, size=len(wav))],
+                     slots=[{"segment": "norm", "at": "2024-03-05T06:30:00+07:00"},
+                            {"segment": "em", "at": "2024-03-05T06:31:02+07:00"}])
+    assert st.runner.on_schedule(DISTRICT.sign(second, "cr-schedule+json")).accepted
+    pump(st, lambda: audio.started == 2 and audio.playing.is_set())
+    audio.finish.set()
+    pump(st, lambda: not st.runner.busy)
+    assert st.summary() == [("norm", "2024-03-05T06:30:00.000+07:00", "interrupted", "preempted"),
+                            ("em", "2024-03-05T06:31:02.000+07:00", "completed", None)]
 
 
 @pytest.mark.parametrize("step_s,expected", [
