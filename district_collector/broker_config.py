@@ -91,6 +91,10 @@ def acl_text(config: DistrictConfig) -> str:
     return "\n".join(lines)
 
 
+MAX_PACKET_BYTES = 1024 * 1024
+"""Largest MQTT packet the broker takes: a stranger's credential cannot flood the collector."""
+
+
 def conf_text(outdir: Path, config: DistrictConfig, opts: BrokerOptions) -> str:
     port = opts.tls_port or (config.mqtt.port if config.mqtt else 8883)
     lines = [f"# Mosquitto config for Commune Radio district {config.district.id}. Generated.",
@@ -100,6 +104,8 @@ def conf_text(outdir: Path, config: DistrictConfig, opts: BrokerOptions) -> str:
              f"autosave_interval {opts.autosave_s}",
              "# raised limits: the defaults (1000 queued, 20 in flight) drop QoS 1 messages",
              "max_queued_messages 100000", "max_inflight_messages 0", "max_queued_bytes 0",
+             "# no station needs more: events are <= 64 KiB, schedules <= 256 KiB (PROTOCOL.md)",
+             f"max_packet_size {MAX_PACKET_BYTES}",
              "persistent_client_expiration 60d", f"log_dest {opts.log_dest}",
              "log_type error", "log_type warning", "log_type notice", "log_type information",
              "connection_messages true"]

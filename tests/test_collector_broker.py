@@ -82,6 +82,7 @@ def test_broker_config_credentials_private_and_stable(tmp_path: Path) -> None:
     assert files.credentials[KOI].read_text().strip() not in files.passwd.read_text()  # hashed
     conf = files.conf.read_text()
     for line in ("allow_anonymous false", "persistence true", "max_queued_messages 100000",
+                 "max_packet_size 1048576",
                  "max_inflight_messages 0", "listener 8883", "listener 1883 127.0.0.1",
                  f"certfile {out.resolve() / 'tls' / 'server.crt'}"):
         assert line in conf.splitlines()
@@ -211,3 +212,20 @@ def test_run_without_district_key_is_a_clear_error(tmp_path: Path, capsys: pytes
     kit.district_key.unlink()
     assert district_main(["-c", str(kit.district_config), "run"]) == 1
     assert "run keygen" in capsys.readouterr().err
+
+
+def test_broker_refuses_oversized_packets_from_a_station(mqtt_env: BrokerEnv) -> None:
+    watcher = mqtt_env.client("collector")
+    inbox = Inbox(watcher)
+    watcher.subscribe([(_t("+", "event"), 1)])
+    wait_until(lambda: len(inbox.granted) == 1, 5, "the subscription granted")
+    koi = mqtt_env.client(KOI)
+    try:
+        koi.publish(_t(KOI, "event"), b"x" * (2 * 1024 * 1024), qos=1).wait_for_publish(3)
+    except (RuntimeError, ValueError):
+        pass  # paho may refuse it itself, having read the broker's Maximum Packet Size
+    ruong = mqtt_env.client(RUONG)
+    ruong.publish(_t(RUONG, "event"), b"small", qos=1).wait_for_publish(5)
+    wait_until(lambda: _t(RUONG, "event") in inbox.topics(), 5, "the small event")
+    time.sleep(0.2)
+    assert [p for _, p in inbox.messages] == [b"small"]
