@@ -26,7 +26,9 @@ Acks (:mod:`firmware_daemon.ack`) are verified with the pinned district keys (``
 cr-ack+json``, ``station`` ours); anything else is logged and changes nothing. Settings,
 password file and TLS: :mod:`firmware_daemon.link_settings`. Schedule messages are handed, as raw
 bytes, to ``on_schedule`` (run in the link thread: hand long work off). Messages over
-256 KiB are dropped with a log line.
+256 KiB are dropped with a log line, except on the schedule topic: there the handler gets
+an ``OversizedMessage`` (the first 256 KiB + 1 bytes and the real ``size``), so the
+store rejects it as ``too-large`` and the status reports it.
 
 Status: retained, signed ``status`` (``online``) on each connect and when the amp,
 schedule or clock state changes (at most every ``status_min_interval_s``), and when
@@ -55,7 +57,7 @@ from radio_protocol.jose import KeyRing
 from radio_protocol.topics import topic
 
 from .ack import ACK_TYP, MAX_ACK_ALSO, AckError, parse_ack, read_ack, within_recorded
-from .link_delivery import DeliveryRounds, LinkOutbox, LinkStats
+from .link_delivery import DeliveryRounds, LinkOutbox, LinkStats, OversizedMessage
 from .link_settings import (
     MAX_AHEAD,
     MIN_SESSION_EXPIRY_S,
@@ -69,7 +71,7 @@ from .status import StatusBuilder
 # Names other modules and tests have imported from here since before the split.
 __all__ = [
     "ACK_TYP", "MAX_ACK_ALSO", "MAX_AHEAD", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
-    "LinkOutbox", "LinkSettings", "LinkStats", "StationLink", "parse_ack", "read_password_file",
+    "LinkOutbox", "LinkSettings", "LinkStats", "OversizedMessage", "StationLink", "parse_ack", "read_password_file",
     "settings_from_config",
 ]
 
@@ -214,7 +216,9 @@ class StationLink:
                 self.stats.messages_dropped += 1
                 log.warning("mqtt message dropped topic=%s bytes=%d limit=%d",
                             message.topic, len(payload), MAX_MESSAGE_BYTES)
-                return
+                if str(message.topic) != self.topic_schedule:
+                    return
+                payload = OversizedMessage.cut(payload, MAX_MESSAGE_BYTES)  # reported as too-large
             self._work.put(("message", str(message.topic), payload))
         except Exception:
             log.exception("link on_message callback failed")

@@ -54,6 +54,23 @@ class LinkStats:
     max_rows_read: int = 0
 
 
+class OversizedMessage(bytes):
+    """The first ``limit + 1`` bytes of a message over the size limit, and its real ``size``.
+
+    The link hands this to the schedule handler instead of dropping the message
+    silently, so the store rejects it as ``too-large`` and the status says so; only the
+    bounded prefix is kept (a handler that checks ``len`` alone still sees it too long).
+    """
+
+    size: int
+
+    @classmethod
+    def cut(cls, payload: bytes, limit: int) -> OversizedMessage:
+        message = cls(payload[:limit + 1])
+        message.size = len(payload)
+        return message
+
+
 PublishEvent = Callable[[bytes], Any]  # returns paho's MQTTMessageInfo (rc, mid)
 
 

@@ -147,10 +147,19 @@ class ScheduleStore:
         return parse_schedule(payload)
 
     def offer(self, raw: bytes, now_at: datetime) -> OfferResult:
-        """Consider a schedule JWS received at ``now_at``; never raises for bad input."""
+        """Consider a schedule JWS received at ``now_at``; never raises for bad input.
+
+        ``raw`` with a ``size`` attribute (the link's ``OversizedMessage``: a message cut
+        to a bounded prefix) counts as ``size`` bytes long.
+        """
+        size = max(len(raw), int(getattr(raw, "size", 0)))
         with self._lock:
             current = self._schedule
-            result = self._offer(bytes(raw), now_at, current)
+            if size > MAX_SCHEDULE_BYTES:
+                result = OfferResult("rejected", None,
+                                     f"too-large: {size} bytes, limit {MAX_SCHEDULE_BYTES}")
+            else:
+                result = self._offer(bytes(raw), now_at, current)
             if result.status == "rejected":
                 self.error = result.error
                 self._set_meta("schedule_error", result.error)
@@ -162,8 +171,6 @@ class ScheduleStore:
             return result
 
     def _offer(self, raw: bytes, now_at: datetime, current: Schedule | None) -> OfferResult:
-        if len(raw) > MAX_SCHEDULE_BYTES:
-            return OfferResult("rejected", None, f"too-large: {len(raw)} bytes, limit {MAX_SCHEDULE_BYTES}")
         try:
             schedule = self._check(raw)
         except JoseError as exc:

@@ -11,7 +11,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,7 +32,8 @@ from test_link_support import (
 from district_collector.service import CollectorService
 from district_collector.store import Store
 from firmware_daemon.config import load_station_config
-from firmware_daemon.link import StationLink
+from firmware_daemon.link import OversizedMessage, StationLink
+from firmware_daemon.schedule_store import ScheduleStore
 from firmware_daemon.status import ScheduleState, StationState
 from radio_protocol.jose import (
     KeyRing,
@@ -232,8 +235,8 @@ def test_link_status_retained_signed_and_follows_changes(env: BrokerEnv, tmp_pat
     wait_until(lambda: seen[-1]["state"] == "offline", 5, "the offline status of a clean stop")
 
 
-def test_link_schedule_bytes_handed_over_and_oversize_dropped(env: BrokerEnv, tmp_path: Path,
-                                                             stop_list: list[Any]) -> None:
+def test_link_schedule_bytes_handed_over_and_oversize_cut(env: BrokerEnv, tmp_path: Path,
+                                                         stop_list: list[Any]) -> None:
     config = load_station_config(write_station_config(env, tmp_path / "st"))
     outbox = open_outbox(config)
     append_events(outbox, 5)
@@ -253,8 +256,15 @@ def test_link_schedule_bytes_handed_over_and_oversize_dropped(env: BrokerEnv, tm
     schedule = env.district_signer.sign({"v": 1, "type": "schedule", "station": STATION, "version": 8},
                                         "cr-schedule+json")
     district.publish(sched_topic, schedule, qos=1, retain=True).wait_for_publish(5)
-    wait_until(lambda: received, 5, "the schedule to be handed over")
-    assert received == [schedule] and link.stats.messages_dropped == 1
+    wait_until(lambda: len(received) == 2, 5, "the schedule to be handed over")
+    oversized, handed = received
+    assert handed == schedule and link.stats.messages_dropped == 1
+    # the oversized one is handed over cut to a bounded prefix, with its real size
+    assert isinstance(oversized, OversizedMessage) and oversized.size == 256 * 1024 + 1
+    assert len(oversized) == 256 * 1024 + 1 and set(oversized) == {ord("x")}
+    district.publish(sched_topic, b"y" * (3 * 256 * 1024), qos=1).wait_for_publish(5)
+    wait_until(lambda: len(received) == 3, 5, "the second oversized schedule")
+    assert len(received[2]) == 256 * 1024 + 1 and isinstance(received[2], OversizedMessage) and received[2].size == 3 * 256 * 1024
     # the link survived the handler's exception: an ack still applies
     district.publish(topic("kon-ray", STATION, "ack"), signed_ack(env.district_signer, STATION, 5),
                      qos=1, retain=True)
@@ -344,3 +354,40 @@ def test_link_ack_beyond_last_seq_is_flagged(env: BrokerEnv, tmp_path: Path, sto
     append_events(outbox, 5)
     assert [seq for seq, _ in outbox.unacked(100)] == [11, 12, 13, 14, 15]
     assert "ack covers seqs this station never recorded" in caplog.text
+
+
+def test_link_oversized_schedule_is_rejected_as_too_large_in_the_status(env: BrokerEnv, tmp_path: Path,
+                                                                       stop_list: list[Any]) -> None:
+    """An oversized schedule reaches the store (not only a log line) and the signed status
+    the district sees over the broker names it; the schedule in force stays."""
+    config = load_station_config(write_station_config(env, tmp_path / "st"))
+    outbox = open_outbox(config)
+    state = StationState()
+    store = ScheduleStore(tmp_path / "schedule", district="kon-ray", station=STATION,
+                          keys=config.district_keyring())
+    stop_list.append(SimpleNamespace(stop=store.close))
+
+    def on_schedule(raw: bytes) -> None:  # as the slot runner does
+        store.offer(raw, datetime.now(UTC))
+        state.set_schedule(ScheduleState(schedule_version=store.version, schedule_error=store.error))
+
+    link = make_link(config, outbox, state=state, on_schedule=on_schedule, status_min_interval_s=0.2)
+    link.start()
+    stop_list.append(link)
+    assert link.wait_connected(5)
+    station_keys = KeyRing.from_jwks([env.stations[STATION].jwk])
+    seen: list[dict[str, Any]] = []
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        seen.append(verify(bytes(message.payload), station_keys, "cr-status+json").payload)
+
+    watcher = env.client("collector")
+    watcher.on_message = on_message
+    watcher.subscribe(topic("kon-ray", STATION, "status"), qos=1)
+    size = 256 * 1024 + 4096
+    env.client("collector").publish(topic("kon-ray", STATION, "schedule"), b"{" * size,
+                                   qos=1).wait_for_publish(5)
+    expected = f"too-large: {size} bytes, limit {256 * 1024}"
+    wait_until(lambda: any(p["schedule_error"] == expected for p in list(seen)), 5,
+               "a status naming the oversized schedule")
+    assert store.error == expected and store.version is None
