@@ -114,7 +114,9 @@ class DeliveryRounds:
             except (TypeError, ValueError):
                 self._unacked_after = False
         if self._unacked_after:
-            return list(outbox.unacked(limit, after=after))  # type: ignore[call-arg]
+            page = list(outbox.unacked(limit, after=after))  # type: ignore[call-arg]
+            self.stats.max_rows_read = max(self.stats.max_rows_read, len(page))
+            return page
         # No paging in the outbox: every unacked seq <= after was sent in this round, so
         # this window reaches past the cursor. It is capped (``max_ahead`` rows), so while
         # the district does not ack, a round stops ``max_ahead`` events ahead instead of

@@ -210,12 +210,13 @@ class Outbox:
             row = self._conn.execute("SELECT COUNT(*) FROM events WHERE acked_at IS NULL").fetchone()
         return int(row[0])
 
-    def unacked(self, limit: int = 1000) -> list[tuple[int, bytes]]:
-        """The oldest ``limit`` unacked events as ``(seq, jws)``, in seq order."""
+    def unacked(self, limit: int = 1000, after: int = 0) -> list[tuple[int, bytes]]:
+        """The oldest ``limit`` unacked events with seq > ``after`` as ``(seq, jws)``, in
+        seq order: a reader pages through a backlog by passing the last seq it got."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, jws FROM events WHERE acked_at IS NULL ORDER BY seq LIMIT ?",
-                (int(limit),),
+                "SELECT seq, jws FROM events WHERE acked_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                (int(after), int(limit)),
             ).fetchall()
         return [(int(seq), bytes(jws)) for seq, jws in rows]
 

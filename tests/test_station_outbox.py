@@ -121,6 +121,9 @@ def test_outbox_apply_ack_counts_only_new(tmp_path: Path, signer: Signer) -> Non
         assert outbox.apply_ack(2, [5]) == 3
         assert [seq for seq, _ in outbox.unacked(10)] == [3, 4, 6]
         assert outbox.unacked(1)[0][0] == 3
+        assert [seq for seq, _ in outbox.unacked(1, after=3)] == [4]  # pages by seq
+        assert [seq for seq, _ in outbox.unacked(10, after=4)] == [6]
+        assert outbox.unacked(10, after=6) == []
         assert outbox.apply_ack(2, [5, 6]) == 1
         assert outbox.pending_count() == 2
 
