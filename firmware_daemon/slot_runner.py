@@ -181,7 +181,7 @@ class SlotRunner:
         upcoming = next_slots(schedule, self.clock.now(), 1, self.store.done_keys()) if schedule else []
         return ScheduleState(
             schedule_version=schedule.version if schedule else None,
-            schedule_error=self.store.error or self.waiting_reason,
+            schedule_error="; ".join(e for e in (self.store.error, self.waiting_reason) if e) or None,
             next_slot=upcoming[0].at if upcoming else None,
             media_missing=self._media_missing,
         )

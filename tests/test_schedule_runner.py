@@ -26,7 +26,7 @@ from firmware_daemon.config import StationConfig, load_station_config
 from firmware_daemon.media_cache import MediaCache
 from firmware_daemon.outbox import Outbox
 from firmware_daemon.schedule_store import ScheduleStore
-from firmware_daemon.slot_runner import SlotRunner
+from firmware_daemon.slot_runner import UNSYNCED_MESSAGE, SlotRunner
 from firmware_daemon.status import StationState, build_status
 from hal.amplifier import Amplifier
 from hal.audio import PlaybackResult, probe
@@ -273,6 +273,22 @@ def test_runner_unsynced_clock_waits_and_says_why(tmp_path: Path, wav: bytes,
     st.runner.step()
     assert st.state.schedule.schedule_error is None
     assert st.summary() == [("cds-a", "2024-03-05T06:30:00.000+07:00", "missed", "clock-unsynced")]
+
+
+def test_runner_unsynced_clock_and_a_rejected_schedule_are_both_in_the_status(
+        tmp_path: Path, wav: bytes, stations: list[Station]) -> None:
+    clock = WallClock(vn(2024, 3, 5, 6, 0))
+    synced = {"ok": False}
+    st = start(stations, tmp_path, clock, wav, clock_synced=lambda: synced["ok"])
+    assert st.runner.on_schedule(schedule_jws(wav, version=2)).accepted
+    assert not st.runner.on_schedule(schedule_jws(wav, version=1)).accepted  # a replayed older one
+    st.runner.step()
+    error = st.state.schedule.schedule_error
+    assert error is not None and error.startswith(st.store.error or "?") and st.store.error
+    assert error.endswith("; " + UNSYNCED_MESSAGE)
+    synced["ok"] = True
+    st.runner.step()
+    assert st.state.schedule.schedule_error == st.store.error
 
 
 def test_runner_unsynced_clock_airs_when_not_required(tmp_path: Path, wav: bytes,
