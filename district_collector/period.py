@@ -23,6 +23,9 @@ class ScoringError(CommuneRadioError):
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
 DAY_US = 86_400_000_000
+MINUTE_US = 60_000_000
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+HHMM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
 _OFFSET_PROBE = timedelta(hours=3)
 
 
@@ -107,6 +110,39 @@ def utc_us(text: str | None) -> int | None:
     """:func:`instant` as integer microseconds since the Unix epoch (exact, sortable)."""
     at = instant(text)
     return None if at is None else (at - EPOCH) // US
+
+
+class LocalDays:
+    """Local date facts of instants (integer UTC microseconds), cached per local day.
+
+    With a constant UTC offset over the period (:meth:`Period.fixed_offset_us`) a local
+    day is arithmetic on the integer instant; otherwise each instant is converted with
+    the zone's rules.
+    """
+
+    def __init__(self, period: Period) -> None:
+        self.tz = period.tz
+        self.offset = period.fixed_offset_us()
+        self.first_monday = period.start.toordinal() - period.start.weekday()
+        self.first_month = period.start.year * 12 + period.start.month - 1
+        self.cache: dict[int, tuple[int, int, str]] = {}
+
+    def day(self, ordinal: int) -> tuple[int, int, str]:
+        """``(week index, month index, ISO date)`` of a local day (by ordinal) in the period's grids."""
+        got = self.cache.get(ordinal)
+        if got is None:
+            d = date.fromordinal(ordinal)
+            got = self.cache[ordinal] = ((ordinal - self.first_monday) // 7,
+                                         d.year * 12 + d.month - 1 - self.first_month, d.isoformat())
+        return got
+
+    def local(self, ts: int) -> tuple[tuple[int, int, str], str]:
+        """The local day facts and ``HH:MM`` of an instant."""
+        if self.offset is not None:
+            local_us = ts + self.offset
+            return self.day(local_us // DAY_US + EPOCH_ORDINAL), HHMM[local_us % DAY_US // MINUTE_US]
+        local = (EPOCH + ts * US).astimezone(self.tz)
+        return self.day(local.toordinal()), HHMM[local.hour * 60 + local.minute]
 
 
 def period_weeks(period: Period) -> list[dict[str, Any]]:

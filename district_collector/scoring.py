@@ -27,12 +27,18 @@ from __future__ import annotations
 import gc
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from district_collector.period import (
+    DAY_US,
     EPOCH,
+    EPOCH_ORDINAL,
+    HHMM,
+    MINUTE_US,
     US,
+    LocalDays,
     Period,
     ScoringError,
     instant,
@@ -40,19 +46,19 @@ from district_collector.period import (
     period_weeks,
     utc_us,
 )
-from district_collector.registry import Registry
+from district_collector.registry import RegisteredStation, Registry
 
 PROGRAM = "chuyen-doi-so"
 REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsynced", "conflict")
 POINTS_1_6 = 10
 POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
 POINTS_1_5 = 20
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_MINUTE_US = 60_000_000
-_DAY_US = 86_400_000_000
-_HHMM = [f"{m // 60:02d}:{m % 60:02d}" for m in range(1440)]
-__all__ = ["EventFacts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
-           "period_weeks", "score", "select_period_events", "tier"]
+__all__ = ["EventFacts", "Facts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
+           "period_weeks", "score", "score_stations", "select_period_events", "tier"]
+
+
+# One event for scoring: an EventFacts, or a plain tuple in EventFacts field order (a store row).
+Facts = tuple[Any, ...]
 
 
 class EventFacts(NamedTuple):
@@ -190,56 +196,45 @@ def no_gc_pauses() -> Iterator[None]:
 
 
 def score(
-    facts: Iterable[EventFacts],
+    facts: Iterable[Facts],
     registry: Registry,
     period: Period,
     scheduled: Mapping[str, Collection[datetime]] | None = None,
 ) -> dict[str, Any]:
     """The report dict of SCORING.md (plus weeks, months, airings, excluded, stations, findings).
 
-    ``facts``: the events (any order, duplicates allowed), from the store's columns or
-    from a bundle's payloads. ``scheduled``: per station, the instants of its
-    ``chuyen-doi-so`` slots inside the period.
+    ``facts``: the events (any order, duplicates allowed): EventFacts of a bundle's
+    payloads, or plain tuples in EventFacts field order. ``scheduled``: per station, the
+    instants of its ``chuyen-doi-so`` slots inside the period.
     """
+    groups: dict[str, list[Facts]] = {}
     with no_gc_pauses():
-        return _score(facts, registry, period, scheduled or {})
+        for f in facts:
+            got = groups.get(f[0])
+            if got is None:
+                groups[f[0]] = [f]
+            else:
+                got.append(f)
+        return _score(groups.items(), registry, period, scheduled or {})
 
 
-class _Days:
-    """Local date facts per UTC-microsecond instant, cached per local day.
+def score_stations(
+    groups: Iterable[tuple[str, list[Facts]]],
+    registry: Registry,
+    period: Period,
+    scheduled: Mapping[str, Collection[datetime]] | None = None,
+) -> dict[str, Any]:
+    """:func:`score` over events already grouped by station, each station once (the store
+    streams them in station order): only one station's events are held at a time."""
+    with no_gc_pauses():
+        return _score(groups, registry, period, scheduled or {})
 
-    With a constant UTC offset over the period a local day is arithmetic on the
-    integer instant; otherwise each instant is converted with the zone's rules.
-    """
 
-    def __init__(self, period: Period) -> None:
-        self.tz = period.tz
-        self.offset = period.fixed_offset_us()
-        self.first_monday = period.start.toordinal() - period.start.weekday()
-        self.first_month = period.start.year * 12 + period.start.month - 1
-        self.cache: dict[int, tuple[int, int, str]] = {}
-
-    def day(self, ordinal: int) -> tuple[int, int, str]:
-        """``(week index, month index, ISO date)`` of a local day (by ordinal)."""
-        got = self.cache.get(ordinal)
-        if got is None:
-            d = date.fromordinal(ordinal)
-            got = self.cache[ordinal] = ((ordinal - self.first_monday) // 7,
-                                         d.year * 12 + d.month - 1 - self.first_month, d.isoformat())
-        return got
-
-    def local(self, ts: int) -> tuple[tuple[int, int, str], str]:
-        """The local day facts and ``HH:MM`` of an instant."""
-        if self.offset is not None:
-            local_us = ts + self.offset
-            return (self.day(local_us // _DAY_US + _EPOCH_ORDINAL),
-                    _HHMM[local_us % _DAY_US // _MINUTE_US])
-        local = (EPOCH + ts * US).astimezone(self.tz)
-        return self.day(local.toordinal()), _HHMM[local.hour * 60 + local.minute]
+_BY_SEQ_SHA = itemgetter(1, 2)
 
 
 def _score(
-    facts: Iterable[EventFacts],
+    groups: Iterable[tuple[str, list[Facts]]],
     registry: Registry,
     period: Period,
     scheduled: Mapping[str, Collection[datetime]],
@@ -247,98 +242,117 @@ def _score(
     start_us, end_us = period.start_us, period.end_us
     weeks = period_weeks(period)
     months = period_months(period)
-    days = _Days(period)
+    days = LocalDays(period)
+    offset, day_of, day_cache = days.offset, days.day, days.cache
     req_w = [bool(w["required"]) for w in weeks]
     req_m = [bool(m["required"]) for m in months]
-
-    # Dedupe (same station, seq and payload) and find the seqs received twice differently:
-    # ``first`` holds each (station, seq)'s first payload, ``others`` the further distinct ones.
-    first: dict[tuple[str, int], EventFacts] = {}
-    others: dict[tuple[str, int], list[EventFacts]] = {}
-    for f in facts:
-        key = (f.station, f.seq)
-        g = first.setdefault(key, f)
-        if g is not f and g.payload_sha256 != f.payload_sha256:
-            more = others.setdefault(key, [])
-            if all(o.payload_sha256 != f.payload_sha256 for o in more):
-                more.append(f)
-
     communes = registry.communes()
     commune_of = {s: c.code for c in communes for s in c.stations}
     tallies = {c.code: _Tally() for c in communes}
     district = _Tally()
+    d_weeks, d_months = district.weeks, district.months
     matched: dict[str, set[datetime]] = {}
     slot_instants: dict[str, datetime | None] = {}
     # Sort keys (UTC microseconds, station, seq[, payload hash]) are unique: tuples sort without a key.
     airings: list[tuple[int, str, int, dict[str, Any]]] = []
     excluded: list[tuple[int, str, int, str, dict[str, Any]]] = []
-    per_station: dict[str, list[EventFacts]] = {}
-    unknown_counts: dict[str, int] = {}
-    # Per station: (registered, commune shown, commune tally or None, scheduled slot instants).
-    scope_of: dict[str, tuple[bool, str | None, _Tally | None, Collection[datetime]]] = {}
-    station_of = registry.station
+    stations: dict[str, tuple[dict[str, Any], list[str]]] = {}
     no_slots: frozenset[datetime] = frozenset()
-    d_weeks, d_months = district.weeks, district.months
     n_airings = 0
 
-    for f in _all_unique(first, others):
-        st = f.station
-        rows = per_station.get(st)
-        if rows is None:
-            rows = per_station[st] = []
-        rows.append(f)
-        ts = f.utc_us
-        if ts is None or not start_us <= ts < end_us:
-            continue
-        scope = scope_of.get(st)
-        if scope is None:
-            reg = station_of(st)
-            scope = scope_of[st] = (reg is not None, reg.commune_code if reg is not None else None,
-                                    tallies.get(commune_of.get(st, "")), scheduled.get(st, no_slots))
-        known, commune, tally, slots = scope
-        if not known:
-            reason: str | None = "unknown-station"
-            commune = f.commune
-            unknown_counts[st] = unknown_counts.get(st, 0) + 1
-        elif not f.signature_ok:
-            reason = "bad-signature"
-        elif f.program != PROGRAM:
-            reason = "program"
-        elif f.outcome != "completed":
-            reason = "outcome"
-        elif not f.clock_synced:
-            reason = "clock-unsynced"
-        elif (st, f.seq) in others:
-            reason = "conflict"
-        else:
-            reason = None
-        if reason is not None:
-            excluded.append((ts, st, f.seq, f.payload_sha256, {
-                "station": st, "commune": commune, "seq": f.seq, "started_at": f.started_at,
-                "reason": reason, "payload_sha256": f.payload_sha256}))
+    for sid, group in groups:
+        if sid in stations:
+            raise ValueError(f"station {sid} given twice to score_stations")
+        reg = registry.station(sid)
+        known = reg is not None
+        commune = reg.commune_code if reg is not None else None
+        tally = tallies.get(commune_of.get(sid, ""))
+        slots = scheduled.get(sid, no_slots)
+        # By (seq, payload hash), stably: of duplicates (same bytes) the first one given stays.
+        group.sort(key=_BY_SEQ_SHA)
+        rows = group[:1]
+        for f in group[1:]:
+            last = rows[-1]
+            if f[1] != last[1] or f[2] != last[2]:
+                rows.append(f)
+        conflicted = {a[1] for a, b in zip(rows, rows[1:], strict=False) if a[1] == b[1]}
+        variants: dict[int, list[str]] = {}
+        for f in rows if conflicted else ():
+            if f[1] in conflicted:
+                variants.setdefault(f[1], []).append(f[2])
+        seqs: list[int] = []
+        breaks: list[int] = []
+        unverified: list[int] = []
+        n_unknown = 0
+        cur_seq, cur_sha, before_seq, before_sha = -1, "", -1, ""
+        for f in rows:
+            # Unpacked by position: the store hands plain rows in EventFacts field order.
+            (st, seq, sha, signature_ok, f_commune, started_at, program, outcome, clock_synced, slot, prev,
+             segment_id, title, played_s, ts) = f
+            if seq != cur_seq:
+                before_seq, before_sha, cur_seq, cur_sha = cur_seq, cur_sha, seq, sha
+                seqs.append(seq)
+            if seq == 1:
+                if prev is not None and not breaks:
+                    breaks.append(1)
+            elif before_seq == seq - 1 and (prev != before_sha if before_seq not in conflicted
+                                            else prev not in variants[before_seq]):
+                if not breaks or breaks[-1] != seq:
+                    breaks.append(seq)
+            if not signature_ok and known and (not unverified or unverified[-1] != seq):
+                unverified.append(seq)
+            if ts is None or not start_us <= ts < end_us:
+                continue
+            if not known:
+                reason: str | None = "unknown-station"
+                n_unknown += 1
+            elif not signature_ok:
+                reason = "bad-signature"
+            elif program != PROGRAM:
+                reason = "program"
+            elif outcome != "completed":
+                reason = "outcome"
+            elif not clock_synced:
+                reason = "clock-unsynced"
+            elif seq in conflicted:
+                reason = "conflict"
+            else:
+                reason = None
+            if reason is not None:
+                excluded.append((ts, st, seq, sha, {
+                    "station": st, "commune": commune if known else f_commune, "seq": seq,
+                    "started_at": started_at, "reason": reason, "payload_sha256": sha}))
+                if tally is not None:
+                    tally.excluded += 1
+                    tally.conflicts += seq in conflicted
+                continue
+            if offset is not None:
+                local_us = ts + offset
+                ordinal = local_us // DAY_US + EPOCH_ORDINAL
+                day = day_cache.get(ordinal) or day_of(ordinal)
+                hhmm = HHMM[local_us % DAY_US // MINUTE_US]
+            else:
+                day, hhmm = days.local(ts)
+            wi, mi, iso_day = day
+            d_weeks.add(wi)
+            d_months.add(mi)
+            n_airings += 1
             if tally is not None:
-                tally.excluded += 1
-                tally.conflicts += (st, f.seq) in others
-            continue
-        (wi, mi, iso_day), hhmm = days.local(ts)
-        d_weeks.add(wi)
-        d_months.add(mi)
-        n_airings += 1
-        if tally is not None:
-            tally.weeks.add(wi)
-            tally.months.add(mi)
-            tally.airings += 1
-        slot = f.slot
-        if slot is not None and slots:
-            slot_at = slot_instants.get(slot, EPOCH)
-            if slot_at is EPOCH:
-                slot_at = slot_instants[slot] = instant(slot)
-            if slot_at is not None and slot_at in slots:
-                matched.setdefault(st, set()).add(slot_at)
-        airings.append((ts, st, f.seq, {
-            "station": st, "commune": commune, "seq": f.seq, "started_at": f.started_at,
-            "local_date": iso_day, "local_time": hhmm,
-            "segment_id": f.segment_id, "title": f.title, "played_s": f.played_s, "slot": slot}))
+                tally.weeks.add(wi)
+                tally.months.add(mi)
+                tally.airings += 1
+            if slot is not None and slots:
+                slot_at = slot_instants.get(slot, EPOCH)
+                if slot_at is EPOCH:
+                    slot_at = slot_instants[slot] = instant(slot)
+                if slot_at is not None and slot_at in slots:
+                    matched.setdefault(st, set()).add(slot_at)
+            airings.append((ts, st, seq, {
+                "station": st, "commune": commune, "seq": seq, "started_at": started_at,
+                "local_date": iso_day, "local_time": hhmm,
+                "segment_id": segment_id, "title": title, "played_s": played_s, "slot": slot}))
+        stations[sid] = _station(sid, reg, commune if known else (rows[0][4] if rows else None), len(rows),
+                                 seqs, breaks, sorted(conflicted), variants, unverified, n_unknown, period)
     district.airings = n_airings
 
     for st_reg in registry.stations:
@@ -387,7 +401,17 @@ def _score(
         communes_json.append({"code": c.code, "name": c.name, "stations": list(c.stations), **s,
                               "criteria": {"1.5": POINTS_1_5 if s["tier"] == "weekly" else 0}})
 
-    stations_json, findings = _stations(registry, per_station, first, others, unknown_counts, period)
+    ids = [s.id for s in registry.stations]
+    ids += sorted(set(stations) - set(ids))
+    stations_json: list[dict[str, Any]] = []
+    findings: list[str] = []
+    for sid in ids:
+        got = stations.get(sid)
+        if got is None:
+            reg = registry.station(sid)
+            got = _station(sid, reg, reg.commune_code if reg else None, 0, [], [], [], {}, [], 0, period)
+        stations_json.append(got[0])
+        findings += got[1]
     if not airings and not excluded:
         findings.insert(0, f"No events in the period {period.start}..{period.end}.")
     if not communes:
@@ -407,67 +431,31 @@ def _score(
     }
 
 
-def _all_unique(first: dict[tuple[str, int], EventFacts],
-                others: dict[tuple[str, int], list[EventFacts]]) -> Iterator[EventFacts]:
-    yield from first.values()
-    for more in others.values():
-        yield from more
-
-
-def _stations(
-    registry: Registry,
-    per_station: dict[str, list[EventFacts]],
-    first: dict[tuple[str, int], EventFacts],
-    others: dict[tuple[str, int], list[EventFacts]],
-    unknown_counts: dict[str, int],
-    period: Period,
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Each station's seq range, gaps, chain breaks and conflicts, and the findings."""
-    ids = [s.id for s in registry.stations]
-    ids += sorted(set(per_station) - set(ids))
-    out: list[dict[str, Any]] = []
+def _station(sid: str, reg: RegisteredStation | None, commune: str | None, events: int, seqs: list[int],
+             breaks: list[int], conflicts: list[int], variants: dict[int, list[str]], unverified: list[int],
+             n_unknown: int, period: Period) -> tuple[dict[str, Any], list[str]]:
+    """A station's seq range, gaps, chain breaks and conflicts, and its findings."""
+    gaps = _ranges(seqs)
+    out = {"id": sid, "commune": commune, "first_seq": seqs[0] if seqs else None,
+           "last_seq": seqs[-1] if seqs else None, "events": events, "gaps": gaps, "chain_breaks": breaks,
+           "conflicts": conflicts, "bad_signatures": unverified}
     findings: list[str] = []
-    for sid in ids:
-        reg = registry.station(sid)
-        rows = per_station.get(sid, [])
-        rows.sort()  # by (station, seq, payload hash): unique, so later members never compare
-        seqs: list[int] = []
-        breaks: set[int] = set()
-        for f in rows:
-            seq = f.seq
-            if not seqs or seqs[-1] != seq:
-                seqs.append(seq)
-            if seq == 1:
-                if f.prev is not None:
-                    breaks.add(1)
-                continue
-            before = first.get((sid, seq - 1))
-            if before is not None and f.prev != before.payload_sha256 and not any(
-                    o.payload_sha256 == f.prev for o in others.get((sid, seq - 1), ())):
-                breaks.add(seq)
-        conflicts = [s for s in seqs if (sid, s) in others]
-        unverified = sorted({f.seq for f in rows if not f.signature_ok}) if reg is not None else []
-        gaps = _ranges(seqs)
-        out.append({"id": sid, "commune": reg.commune_code if reg else (rows[0].commune if rows else None),
-                    "first_seq": seqs[0] if seqs else None, "last_seq": seqs[-1] if seqs else None,
-                    "events": len(rows), "gaps": gaps, "chain_breaks": sorted(breaks),
-                    "conflicts": conflicts, "bad_signatures": unverified})
-        if reg is None:
-            findings.append(f"Station {sid} is not in the registry: its {unknown_counts.get(sid, 0)} "
-                            f"event(s) of the period do not count.")
-        elif not rows:
-            findings.append(f"Station {sid} ({reg.commune_name}) has no events in the period "
-                            f"{period.start}..{period.end}.")
-        for lo, hi in gaps:
-            what = f"seq {lo}" if lo == hi else f"seqs {lo}-{hi}"
-            findings.append(f"Station {sid}: {what} missing ({hi - lo + 1} event(s) not received).")
-        for s in sorted(breaks):
-            findings.append(f"Station {sid}: seq {s} does not chain to seq {s - 1} (prev differs).")
-        if unverified:
-            findings.append(f"Station {sid}: {len(unverified)} event(s) do not verify with the station's "
-                            f"registered keys (seq {', '.join(map(str, unverified[:10]))}"
-                            f"{'...' if len(unverified) > 10 else ''}); they do not count.")
-        for s in conflicts:
-            findings.append(f"Station {sid}: seq {s} was received with {1 + len(others[(sid, s)])} "
-                            f"different payloads (conflict); none of them counts.")
+    if reg is None:
+        findings.append(f"Station {sid} is not in the registry: its {n_unknown} "
+                        f"event(s) of the period do not count.")
+    elif not events:
+        findings.append(f"Station {sid} ({reg.commune_name}) has no events in the period "
+                        f"{period.start}..{period.end}.")
+    for lo, hi in gaps:
+        what = f"seq {lo}" if lo == hi else f"seqs {lo}-{hi}"
+        findings.append(f"Station {sid}: {what} missing ({hi - lo + 1} event(s) not received).")
+    for s in breaks:
+        findings.append(f"Station {sid}: seq {s} does not chain to seq {s - 1} (prev differs).")
+    if unverified:
+        findings.append(f"Station {sid}: {len(unverified)} event(s) do not verify with the station's "
+                        f"registered keys (seq {', '.join(map(str, unverified[:10]))}"
+                        f"{'...' if len(unverified) > 10 else ''}); they do not count.")
+    for s in conflicts:
+        findings.append(f"Station {sid}: seq {s} was received with {len(variants[s])} "
+                        f"different payloads (conflict); none of them counts.")
     return out, findings

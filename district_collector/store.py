@@ -81,22 +81,32 @@ CREATE TABLE IF NOT EXISTS event_facts (
 CREATE INDEX IF NOT EXISTS event_facts_started ON event_facts(station, started_utc_us, seq);
 """
 _FACTS_INSERT = "INSERT OR REPLACE INTO event_facts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-# The scoring facts of the events in each station's period seq range (see
-# scoring.select_period_events), in EventFacts field order; signature_ok is 1 when the
-# row's kid is registered for its station (temp.report_keys).
+# Each station's period seq range (see scoring.select_period_events) and registered kids.
+_REPORT_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS report_ranges (station TEXT PRIMARY KEY, lo INTEGER, hi INTEGER) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS report_keys (station TEXT NOT NULL, kid TEXT NOT NULL,
+                                             PRIMARY KEY (station, kid)) WITHOUT ROWID;
+DELETE FROM temp.report_ranges;
+DELETE FROM temp.report_keys
+"""
+_RANGES_FILL = """
+INSERT INTO temp.report_ranges SELECT station, MIN(seq) - 1, MAX(seq) + 1 FROM event_facts
+WHERE started_utc_us >= ? AND started_utc_us < ? GROUP BY station
+"""
+# The facts of the events in those ranges, in EventFacts field order (signature_ok: 1
+# when the row's kid is registered for its station). CROSS JOIN keeps event_facts the
+# outer loop, so rows come in its key order and the ORDER BY costs no sort.
 _PERIOD_QUERY = """
-WITH ranges AS (
-    SELECT station, MIN(seq) - 1 AS lo, MAX(seq) + 1 AS hi FROM event_facts
-    WHERE started_utc_us >= ? AND started_utc_us < ? GROUP BY station)
 SELECT f.station, f.seq, f.payload_sha256,
        EXISTS (SELECT 1 FROM temp.report_keys k WHERE k.station = f.station AND k.kid = f.kid),
        f.commune, f.started_at, f.program, f.outcome, f.clock_synced, f.slot, f.prev,
        f.segment_id, f.title, f.played_s, f.started_utc_us{jws}
-FROM ranges r JOIN event_facts f ON f.station = r.station AND f.seq BETWEEN r.lo AND r.hi{join}
+FROM event_facts f CROSS JOIN temp.report_ranges r{join}
+WHERE f.station = r.station AND f.seq BETWEEN r.lo AND r.hi{where}
 ORDER BY f.station, f.seq, f.payload_sha256
 """
-_JWS_JOIN = ("\nJOIN events e ON e.station = f.station AND e.seq = f.seq"
-             " AND e.payload_sha256 = f.payload_sha256")
+_JWS_JOIN = " CROSS JOIN events e"
+_JWS_WHERE = " AND e.station = f.station AND e.seq = f.seq AND e.payload_sha256 = f.payload_sha256"
 
 
 def _facts_row(station: str, seq: int, payload_sha256: str, jws: bytes, kid: str, started_at: str | None,
@@ -457,7 +467,8 @@ class Store:
         with_jws: bool = False,
         chunk: int = 2000,
     ) -> Iterator[tuple[Any, ...]]:
-        """The report's rows, read from ``event_facts`` (no JWS decoding), in station, seq order.
+        """The report's rows, read from ``event_facts`` (no JWS decoding), in station, seq,
+        payload hash order.
 
         Per station, every event whose seq lies in ``[min(S) - 1, max(S) + 1]`` where S are
         the seqs of its events with ``start_us <= started_utc_us < end_us`` (integer UTC
@@ -467,13 +478,14 @@ class Store:
         plus the JWS bytes with ``with_jws``. Streams in chunks: memory stays flat.
         """
         db = self._db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS report_keys (station TEXT NOT NULL, kid TEXT NOT NULL,"
-                   " PRIMARY KEY (station, kid)) WITHOUT ROWID")
-        db.execute("DELETE FROM temp.report_keys")
+        for statement in _REPORT_TEMP.split(";"):
+            db.execute(statement)
+        db.execute(_RANGES_FILL, (start_us, end_us))
         db.executemany("INSERT OR IGNORE INTO temp.report_keys VALUES (?,?)",
                        [(station, kid) for station, ks in kids.items() for kid in ks])
-        query = _PERIOD_QUERY.format(jws=", e.jws" if with_jws else "", join=_JWS_JOIN if with_jws else "")
-        cur = db.execute(query, (start_us, end_us))
+        query = _PERIOD_QUERY.format(jws=", e.jws" if with_jws else "", join=_JWS_JOIN if with_jws else "",
+                                     where=_JWS_WHERE if with_jws else "")
+        cur = db.execute(query)
         while rows := cur.fetchmany(chunk):
             yield from rows
 
