@@ -8,6 +8,7 @@ with its error and the others still run).
     python -m bench.run --quick              # tiny sizes (smoke test)
     python -m bench.run --only report,ingest # some figures
     python -m bench.run --full               # 10,000 stations x 1 year for the report
+    python -m bench.run --only ontime --audio-device default   # on a Pi's real sound card
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Context:
     full: bool
     workdir: Path
     log: Callable[[str], None]
+    audio_device: str | None = None
 
 
 def _fmt(value: float | None) -> str:
@@ -80,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="largest sizes (report over 1M events)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(BENCHES)}")
     parser.add_argument("--out", default=str(RESULTS), help="results file (default bench/results.json)")
+    parser.add_argument("--audio-device", default=None, metavar="NAME",
+                        help="on-time figure on this real ALSA/PortAudio device (e.g. on a Pi: "
+                             "'default' or the card's name) instead of a private PulseAudio null sink")
     parser.add_argument("--workdir", default=None,
                         help="where built stores and media are kept between runs "
                              "(default: $TMPDIR/commune-radio-bench[-quick])")
@@ -99,7 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise KeyboardInterrupt(f"signal {signum}")  # unwinds: brokers, daemons, hogs stopped
 
     signal.signal(signal.SIGTERM, interrupted)
-    ctx = Context(quick=args.quick, full=args.full, workdir=workdir, log=log)
+    ctx = Context(quick=args.quick, full=args.full, workdir=workdir, log=log,
+                  audio_device=args.audio_device)
     figures: list[Figure] = []
     timings: dict[str, float] = {}
     for name in only:
