@@ -1,14 +1,18 @@
 """SCORING.md, exactly, as a pure function of (events, registry, schedule slots, period).
 
-:func:`score` walks the event records ONCE (no per-week or per-station queries): it
-dedupes, finds conflicts, classifies each event of the period as counted or excluded
-(first failing reason), marks the ISO weeks and calendar months aired per commune and
-for the district, and tallies each station's seq range, gaps and chain breaks. The
-result is the report dict (see docs of :func:`score`); it is deterministic, so
-``verify`` recomputing it from an evidence bundle gets the same bytes.
+:func:`score` walks the event records ONCE, one station at a time (no per-week or
+per-station queries): it dedupes, finds conflicts, classifies each event of the
+period as counted or excluded (first failing reason), marks the ISO weeks and
+calendar months aired per commune and for the district, and tallies each station's
+seq range, gaps and chain breaks. The result is the report dict (see docs of
+:func:`score`); it is deterministic, so ``verify`` recomputing it from an evidence
+bundle gets the same bytes.
 
-Records come from the store's rows or from the verified JWS lines of a bundle; both
-go through :func:`facts_from_payload` so the two paths read a payload the same way.
+Records come from the store's ``event_facts`` rows (streamed by station, see
+:func:`score_stations`) or from the verified JWS lines of a bundle; both are made by
+:func:`~district_collector.event_facts.facts_from_payload`, so the two paths read a
+payload the same way. Instants are integer UTC microseconds; with a constant UTC
+offset over the period, local days are arithmetic (:class:`~district_collector.period.LocalDays`).
 
 Choices where SCORING.md is silent (documented in the report's README section):
 - Exclusion reasons are tried in this order: ``unknown-station`` (no registered keys
@@ -29,22 +33,26 @@ from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
+from district_collector.event_facts import (
+    EventFacts,
+    Facts,
+    facts_from_payload,
+    select_period_events,
+)
 from district_collector.period import (
     DAY_US,
     EPOCH,
     EPOCH_ORDINAL,
     HHMM,
     MINUTE_US,
-    US,
     LocalDays,
     Period,
     ScoringError,
     instant,
     period_months,
     period_weeks,
-    utc_us,
 )
 from district_collector.registry import RegisteredStation, Registry
 
@@ -55,95 +63,6 @@ POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
 POINTS_1_5 = 20
 __all__ = ["EventFacts", "Facts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
            "period_weeks", "score", "score_stations", "select_period_events", "tier"]
-
-
-# One event for scoring: an EventFacts, or a plain tuple in EventFacts field order (a store row).
-Facts = tuple[Any, ...]
-
-
-class EventFacts(NamedTuple):
-    """What scoring needs from one event (one distinct payload of a station's seq).
-
-    A named tuple, so the store can hand its rows over without per-field work.
-    ``signature_ok`` and ``clock_synced`` are read for truth (the store gives 0/1).
-    ``utc_us``: ``started_at`` as integer microseconds since the Unix epoch (None when
-    absent or unreadable).
-    """
-
-    station: str
-    seq: int
-    payload_sha256: str
-    signature_ok: bool
-    commune: str | None
-    started_at: str | None
-    program: str | None
-    outcome: str | None
-    clock_synced: bool | None
-    slot: str | None
-    prev: str | None
-    segment_id: str | None
-    title: str | None
-    played_s: float | None
-    utc_us: int | None = None
-
-    @property
-    def at(self) -> datetime | None:
-        """``started_at`` as an aware UTC instant."""
-        return None if self.utc_us is None else EPOCH + self.utc_us * US
-
-
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def facts_from_payload(payload: Mapping[str, Any], payload_sha256: str, signature_ok: bool) -> EventFacts:
-    """The facts of an event payload. ValueError when it has no station or seq.
-
-    Unknown or ill-typed members become None (the event is then excluded, not dropped).
-    The store keeps these same facts as columns at insert (``Store.add_batch``).
-    """
-    station, seq = payload.get("station"), payload.get("seq")
-    if not isinstance(station, str) or not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-        raise ValueError("the payload has no string station and integer seq >= 1")
-    seg = payload.get("segment")
-    seg = seg if isinstance(seg, Mapping) else {}
-    synced = payload.get("clock_synced")
-    played = payload.get("played_s")
-    started_at = _opt_str(payload.get("started_at"))
-    return EventFacts(
-        station=station, seq=seq, payload_sha256=payload_sha256, signature_ok=signature_ok,
-        commune=_opt_str(payload.get("commune")), started_at=started_at,
-        program=_opt_str(seg.get("program")), outcome=_opt_str(payload.get("outcome")),
-        clock_synced=synced if isinstance(synced, bool) else None, slot=_opt_str(payload.get("slot")),
-        prev=_opt_str(payload.get("prev")), segment_id=_opt_str(seg.get("id")),
-        title=_opt_str(seg.get("title")),
-        played_s=float(played) if isinstance(played, int | float) and not isinstance(played, bool) else None,
-        utc_us=utc_us(started_at),
-    )
-
-
-def select_period_events(facts: Iterable[EventFacts], period: Period) -> list[EventFacts]:
-    """The events a period's report and evidence bundle are about.
-
-    Per station: every event whose seq lies in ``[min(S) - 1, max(S) + 1]``, where S
-    are the seqs of its events started inside the period. The neighbours outside the
-    period let a reader check the chain into and out of the period; taking whole seq
-    ranges keeps both payloads of a conflict. Idempotent: selecting again from the
-    result gives the result. (The store does the same selection in SQL.)
-    """
-    start_us, end_us = period.start_us, period.end_us
-    items = list(facts)
-    lo: dict[str, int] = {}
-    hi: dict[str, int] = {}
-    for f in items:
-        ts = f.utc_us
-        if ts is not None and start_us <= ts < end_us:
-            st, seq = f.station, f.seq
-            if seq < lo.get(st, seq + 1):
-                lo[st] = seq
-            if seq > hi.get(st, seq - 1):
-                hi[st] = seq
-    return [f for f in items if f.station in lo and lo[f.station] - 1 <= f.seq <= hi[f.station] + 1]
 
 
 def tier(required: list[bool], aired: set[int], required_m: list[bool], aired_m: set[int]) -> str:
