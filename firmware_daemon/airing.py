@@ -7,6 +7,10 @@ wait goes through the injected :class:`~radio_protocol.clock.Clock` and watches 
 
 The media file and the sound device are opened (``prepare``) before the amplifier goes
 on: a missing file or a dead card is a ``failed`` airing that never powers the speakers.
+For a scheduled airing (``slot_at``) the caller starts a little early (warm-up plus an
+allowance for ``prepare``); after ``prepare`` the Airer waits until ``slot_at - warmup_s``
+to switch the amp on and until ``slot_at`` to write the first block, so the first sample
+leaves at the slot time.
 
 Outcomes (PROTOCOL.md): ``completed`` (the whole segment went out; a stop during the tail
 only shortens the tail), ``interrupted`` (the amp was on, then the airing stopped early),
@@ -160,7 +164,7 @@ class Airer:
             if stop.is_set():
                 progress.stop(_reason(stop_reason))
             else:
-                self._run(media_path, stop, stop_reason, progress, prepared)
+                self._run(media_path, stop, stop_reason, progress, prepared, slot_at)
         except HalError as exc:  # AudioDeviceError, MediaError, AmplifierError
             log.error("airing error segment=%s reason=%s detail=%s", segment.id, exc.reason,
                       exc.detail)
@@ -195,12 +199,27 @@ class Airer:
         return prepared
 
     def _run(self, media_path: Path, stop: threading.Event, stop_reason: StopReason,
-             progress: _Progress, prepared: PreparedAudio | None) -> None:
-        """amp on -> warm-up -> audio -> tail; the caller switches off."""
+             progress: _Progress, prepared: PreparedAudio | None,
+             slot_at: datetime | None) -> None:
+        """[wait for slot - warm-up] -> amp on -> warm-up [until the slot] -> audio -> tail;
+        the caller switches off.
+
+        With a slot, the amp goes on ``warmup_s`` before it and the first block is written
+        at the slot (monotonic deadlines taken from the wall time now, so the time the
+        media and stream took to open is not added to the slot); an airing started late
+        still warms up fully. Without a slot (manual play) audio starts after the warm-up.
+        """
         amp_cfg = self._config.amplifier
+        slot_mono: float | None = None
+        if slot_at is not None:
+            slot_mono = self._clock.monotonic() + (slot_at - self._clock.now()).total_seconds()
+            if self._wait_until(slot_mono - amp_cfg.warmup_s, stop):
+                progress.stop(_reason(stop_reason))  # the amp never went on
+                return
         self._amp.on()
         progress.amp_on_at = self._clock.now()
-        stopped = self._wait(amp_cfg.warmup_s, stop)
+        first_mono = self._clock.monotonic() + amp_cfg.warmup_s
+        stopped = self._wait_until(max(first_mono, slot_mono or first_mono), stop)
         progress.confirmations.append(self._amp.confirmed)
         if stopped:
             progress.stop(_reason(stop_reason))
@@ -224,7 +243,10 @@ class Airer:
 
     def _wait(self, seconds: float, stop: threading.Event) -> bool:
         """Wait ``seconds`` on the clock; True as soon as ``stop`` is set."""
-        end_mono = self._clock.monotonic() + seconds
+        return self._wait_until(self._clock.monotonic() + seconds, stop)
+
+    def _wait_until(self, end_mono: float, stop: threading.Event) -> bool:
+        """Wait until the clock's monotonic ``end_mono``; True as soon as ``stop`` is set."""
         while not stop.is_set():
             remaining = end_mono - self._clock.monotonic()
             if remaining <= 0:

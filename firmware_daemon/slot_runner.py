@@ -7,8 +7,9 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
 ``started`` durably before they air) nor skips one silently (a slot that passed beyond
 ``grace_s`` is recorded once as ``missed`` with a reason).
 
-- The airing starts ``warmup_s`` before the slot: :class:`~firmware_daemon.airing.Airer`
-  switches the amp on and warms up, so the first sample leaves at the slot time.
+- The airing starts ``warmup_s`` + ``prepare_lead_s`` before the slot:
+  :class:`~firmware_daemon.airing.Airer` opens the media and the stream, switches the amp
+  on ``warmup_s`` before the slot and writes the first block at the slot time.
 - Missed reasons: ``station-down`` (the slot passed before this process started),
   ``clock-unsynced`` (the wall clock stepped over it, or airings were waiting for a
   synchronized clock), ``overrun`` (the station was busy airing something else).
@@ -61,6 +62,7 @@ BUSY_POLL_S = 0.05  # real seconds between looks while an airing runs
 BUSY_CHECK_EVERY = 10  # ... and a full step (pre-emption, misses) every this many looks
 SIMULATED_IDLE_S = 3600.0  # simulated clock with no slot left: look again an hour later
 PREEMPT_RANK = PRIORITY_RANK["emergency"]  # only an emergency stops an airing in progress
+PREPARE_LEAD_S = 1.0  # an airing starts this much earlier still, to open media and stream
 UNSYNCED_MESSAGE = "clock-unsynced: scheduled airings wait for a synchronized clock"
 
 
@@ -103,12 +105,14 @@ class SlotRunner:
                  warmup_s: float, grace_s: float = 600.0, require_synced_clock: bool = True,
                  clock_synced: Callable[[], bool] | None = None, state: StationState | None = None,
                  outbox: EventSource | None = None, max_step_s: float = 1.0,
-                 fetch_retry_s: float = 60.0, on_event: Callable[[], None] | None = None) -> None:
+                 fetch_retry_s: float = 60.0, on_event: Callable[[], None] | None = None,
+                 prepare_lead_s: float = PREPARE_LEAD_S) -> None:
         self.store = store
         self.cache = cache
         self.airer = airer
         self.clock = clock
         self.warmup_s = warmup_s
+        self.lead_s = warmup_s + prepare_lead_s  # how long before its slot an airing starts
         self.grace_s = grace_s
         self.require_synced_clock = require_synced_clock
         if clock_synced is None:
@@ -267,7 +271,7 @@ class SlotRunner:
             return self.max_step_s
         done = self.store.done_keys()
         due = due_slots(schedule, now_at, done=done, since_at=self.store.since_at,
-                        grace_s=self.grace_s, lead_s=self.warmup_s)
+                        grace_s=self.grace_s, lead_s=self.lead_s)
         synced = self.clock.simulated or not self.require_synced_clock or self._clock_synced()
         self.waiting_reason = None if synced else UNSYNCED_MESSAGE
         if not synced:
@@ -316,7 +320,7 @@ class SlotRunner:
         if slot.at + timedelta(seconds=self.grace_s) <= self._started_at:
             return "station-down"
         unsynced = self._unsynced_seen_at
-        lead = timedelta(seconds=self.warmup_s)
+        lead = timedelta(seconds=self.lead_s)
         if stepped or not synced or (unsynced is not None and unsynced >= slot.at - lead):
             return "clock-unsynced"
         return "overrun"

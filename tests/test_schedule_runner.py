@@ -181,6 +181,43 @@ def test_runner_airs_on_time_with_amp_warmup(tmp_path: Path, wav: bytes, station
     assert st.state.schedule.next_slot == vn(2024, 3, 6, 6, 30)
 
 
+class SlowOpenAudio(FakeAudioOutput):
+    """Opening the media and the stream takes ``open_s`` of the (simulated) clock."""
+
+    def __init__(self, clock: SimulatedClock, open_s: float) -> None:
+        super().__init__()
+        self.clock = clock
+        self.open_s = open_s
+        self.first_block_at: list[datetime] = []
+
+    def prepare(self, path: Any, *, margin_s: float = 5.0) -> Any:
+        self.clock.sleep(self.open_s)
+        return super().prepare(path, margin_s=margin_s)
+
+    def _run(self, path: Any, stop: Any, margin_s: float, on_start: Any, *rest: Any) -> PlaybackResult:
+        def first() -> None:
+            self.first_block_at.append(self.clock.now())
+            if on_start is not None:
+                on_start()
+        return super()._run(path, stop, margin_s, first, *rest)
+
+
+def test_runner_first_sample_at_the_slot_despite_the_open_time(tmp_path: Path, wav: bytes,
+                                                               stations: list[Station]) -> None:
+    """Opening media and stream (before the amp goes on) takes 0.25 s: the airing starts
+    early enough that the amp still goes on warmup_s before the slot and the first
+    sample leaves at the slot time, not 0.25 s late."""
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 0))
+    audio = SlowOpenAudio(clock, 0.25)
+    st = start(stations, tmp_path, clock, wav, audio=audio)
+    assert st.runner.on_schedule(schedule_jws(wav)).accepted
+    st.run_until(vn(2024, 3, 5, 7, 0))
+    assert audio.first_block_at == [vn(2024, 3, 5, 6, 30)]
+    (event,) = st.events()
+    assert (event["amp"]["on_at"], event["started_at"], event["outcome"]) == (
+        "2024-03-05T06:29:58.000+07:00", "2024-03-05T06:30:00.000+07:00", "completed")
+
+
 def test_runner_clock_step_forward_airs_late_or_records_missed_once(tmp_path: Path, wav: bytes,
                                                                    stations: list[Station]) -> None:
     clock = SimulatedClock(vn(2024, 3, 5, 6, 0))

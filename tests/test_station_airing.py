@@ -136,6 +136,35 @@ def test_airing_completed_event_times_and_pins(tmp_path: Path, media: Path,
     assert rig.stored() == [payload]
 
 
+@pytest.mark.parametrize("slot_in_s,amp_on_in_s,first_sample_in_s", [
+    (3.0, 1.0, 3.0),  # started early: amp on at slot - warm-up, first sample at the slot
+    (2.0, 0.0, 2.0),  # started exactly warm-up before
+    (0.5, 0.0, 2.0),  # started late (within grace): the full warm-up still comes first
+    (-5.0, 0.0, 2.0),
+])
+def test_airing_waits_for_the_slot_to_switch_on_and_start(tmp_path: Path, media: Path, rigs: list[Rig],
+                                                          slot_in_s: float, amp_on_in_s: float,
+                                                          first_sample_in_s: float) -> None:
+    rig = make_rig(rigs, tmp_path, FakeAudioOutput())
+    payload = rig.airer.air(SEGMENT, media, slot_at=START_AT + timedelta(seconds=slot_in_s))
+    on_at = parse_rfc3339(payload["amp"]["on_at"])
+    started_at = parse_rfc3339(payload["started_at"])
+    assert (on_at - START_AT).total_seconds() == pytest.approx(amp_on_in_s)
+    assert (started_at - START_AT).total_seconds() == pytest.approx(first_sample_in_s)
+    assert payload["outcome"] == "completed" and rig.states() == [False, True, False]
+
+
+def test_airing_stop_before_the_amp_time_never_switches_on(tmp_path: Path, media: Path,
+                                                           rigs: list[Rig]) -> None:
+    rig = make_rig(rigs, tmp_path, FakeAudioOutput(), clock=SystemClock())
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    slot_at = rig.clock.now() + timedelta(seconds=30)
+    payload = rig.airer.air(SEGMENT, media, slot_at=slot_at, stop=stop)
+    assert (payload["outcome"], payload["reason"], payload["amp"]["on_at"]) == ("failed", "shutdown", None)
+    assert rig.states() == [False]
+
+
 def test_airing_seq_and_prev_chain_across_outcomes(tmp_path: Path, media: Path,
                                                    rigs: list[Rig]) -> None:
     rig = make_rig(rigs, tmp_path, FakeAudioOutput())
