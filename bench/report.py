@@ -13,13 +13,14 @@ each event's JWS and decoding its payload (base64 + JSON), also in a fresh proce
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import PYTHON, Figure, bench_env, median, run_measured
+from bench.common import PYTHON, REPO, Figure, bench_env, median, run_measured
 from bench.district import DISTRICT, District, airing_payload, make_district
 
 YEAR = 2025
@@ -70,12 +71,21 @@ def _sign_station(job: tuple[str, str, str, int]) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _store_code_stamp() -> str:
+    """A digest of the store's code: a cached store is rebuilt when its schema may differ."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO / "district_collector").glob("store*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def build_store(root: Path, stations: int, per_year: int, log: Any) -> District:
     """The district and its store (reused when already built for this size)."""
     district = make_district(root, stations)
     done = root / "store.done"
+    stamp = root / "store.stamp"
     db = root / "collector.sqlite3"
-    if done.exists() and db.exists():
+    if done.exists() and db.exists() and stamp.exists() and stamp.read_text() == _store_code_stamp():
         return district
     from district_collector.config import load_district_config
     from district_collector.ingest import Ingestor
@@ -106,6 +116,7 @@ def build_store(root: Path, stations: int, per_year: int, log: Any) -> District:
     total = store.count_events()
     store.close()
     done.write_text(str(total))
+    stamp.write_text(_store_code_stamp())
     log(f"  report: built store {stations} stations x {per_year} events = {total} events "
         f"in {time.monotonic() - begin:.0f} s ({db})")
     return district
