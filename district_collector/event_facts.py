@@ -7,13 +7,41 @@ payloads through :func:`facts_from_payload`, and the store's ``event_facts`` row
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from district_collector.period import EPOCH, US, Period, utc_us
 
-__all__ = ["EventFacts", "Facts", "facts_from_payload", "select_period_events"]
+__all__ = ["EventFacts", "Facts", "facts_from_payload", "payload_bytes", "select_period_events"]
+
+
+def payload_bytes(jws: bytes) -> bytes:
+    """The payload bytes of a flattened JWS already verified (not checked again).
+
+    Our own form is read without parsing the wrapper; anything else (escapes, another
+    layout) goes through ``json``. ValueError when there is no readable payload.
+    """
+    start = jws.find(b'"payload":"')
+    encoded = None
+    if start >= 0:
+        start += 11
+        encoded = jws[start:jws.index(b'"', start)]
+    if encoded is None or b"\\" in encoded:
+        try:
+            member = json.loads(jws)["payload"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError("no payload member") from exc
+        if not isinstance(member, str):
+            raise ValueError("the payload member is not a string")
+        encoded = member.encode("ascii", "replace")
+    try:
+        return base64.b64decode(encoded + b"=" * (-len(encoded) % 4), altchars=b"-_", validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"the payload is not base64url: {exc}") from exc
 
 
 # One event for scoring: an EventFacts, or a plain tuple in EventFacts field order (a store row).

@@ -16,7 +16,6 @@ valid while its ``kid`` is still registered for its station.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import itertools
@@ -29,6 +28,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from district_collector.event_facts import payload_bytes
 from district_collector.registry import Registry
 from district_collector.scoring import (
     PROGRAM,
@@ -66,15 +66,8 @@ class StoredEvent:
 def decode_payload(jws: bytes) -> dict[str, Any]:
     """The payload object of a stored (already verified) JWS, without re-verifying."""
     try:
-        start = jws.find(b'"payload":"')  # our own compact form: skip parsing the wrapper
-        if start >= 0:
-            start += 11
-            encoded = jws[start:jws.index(b'"', start)]
-        else:
-            encoded = json.loads(jws)["payload"].encode("ascii")
-        raw = base64.urlsafe_b64decode(encoded + b"=" * (-len(encoded) % 4))
-        payload = json.loads(raw)
-    except (ValueError, KeyError, TypeError) as exc:
+        payload = json.loads(payload_bytes(jws))
+    except (ValueError, TypeError) as exc:
         try:  # the strict parser names the problem
             parse_jws(jws)
         except JoseError as strict:

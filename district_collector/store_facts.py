@@ -17,9 +17,7 @@ from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from district_collector.event_facts import facts_from_payload
-from radio_protocol.errors import JoseError
-from radio_protocol.jose import parse_jws
+from district_collector.event_facts import facts_from_payload, payload_bytes
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +74,8 @@ def report_values(jws: bytes) -> tuple[int | None, str | None, str | None, str |
     """``(started_utc_us, commune, segment_id, title, played_s)`` of a stored (verified)
     event, read from its payload as scoring reads a bundle's; all None when unreadable."""
     try:
-        payload = json.loads(parse_jws(jws)[2])
-        f = facts_from_payload(payload, "", True)
-    except (JoseError, ValueError, TypeError, AttributeError):
+        f = facts_from_payload(json.loads(payload_bytes(jws)), "", True)
+    except (ValueError, TypeError, AttributeError):
         return None, None, None, None, None
     return f.utc_us, f.commune, f.segment_id, f.title, f.played_s
 

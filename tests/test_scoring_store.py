@@ -11,6 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from test_scoring_support import StationSigner, facts_of, registry_of, schedule_payload
 
+from district_collector.event_facts import payload_bytes
 from district_collector.period import Period
 from district_collector.registry import Registry
 from district_collector.report import (
@@ -151,3 +152,18 @@ _ROWS = [{"a": 1, "b": "x},\n{", "c": None, "d": 2.5, "é": "Xã Đăk Kôi"}, {
 ])
 def test_scoring_store_report_json_is_json_dumps_byte_for_byte(obj: dict[object, object]) -> None:
     assert report_json(obj) == (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")  # type: ignore[arg-type]
+
+
+def test_scoring_store_payload_bytes_reads_every_layout_of_a_jws() -> None:
+    jws = StationSigner("a-01").airing("2024-03-05T06:30:00.000+07:00")
+    body = parse_jws(jws)[2]
+    members = json.loads(jws)
+    escaped = members["payload"][:5] + "".join(f"\\u{ord(c):04x}" for c in members["payload"][5:9])
+    compact = json.dumps({**members, "payload": "@@"}, separators=(",", ":")).encode()
+    layouts = [jws, json.dumps(members, indent=1).encode(),
+               compact.replace(b'"@@"', f'"{escaped}{members["payload"][9:]}"'.encode())]
+    assert b'"payload":"' in layouts[2] and b"\\u00" in layouts[2]  # the fast path must see the escapes
+    assert [payload_bytes(j) for j in layouts] == [body] * 3
+    for bad in (b'{"payload":"a!b"}', b'{"payload": 3}', b'{"protected":"x"}', b"[]"):
+        with pytest.raises(ValueError):
+            payload_bytes(bad)
