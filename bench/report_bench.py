@@ -5,9 +5,13 @@
     API from really signed, chained events (one key for all stations, derived from a
     fixed seed so the registry can be rebuilt; about 5% of the events are excluded
     ones: another programme or an interrupted airing). Signing runs on every core.
-``python -m bench.report_bench time --db PATH [--stations 1000] [--runs 3] [--memory]``
-    times the ``report`` path over that store: open, read, score (median of runs),
-    then the JSON output; ``--memory`` adds one run under tracemalloc for the peak.
+``python -m bench.report_bench time --db PATH [--stations 1000] [--runs 3] [--memory] [--only]``
+    times the ``report`` path over that store: open, read, score (median of runs), the
+    same with the events' JWS (what ``commands_report.compute`` and ``evidence`` read),
+    and the JSON output; ``--memory`` adds one run under tracemalloc for the peak,
+    ``--only`` times read+score alone (run it under ``/usr/bin/time -v`` for peak RSS).
+    The code before the fast path is measured by running this file with the old tree
+    first on ``PYTHONPATH`` (it falls back to the old API).
 
 Targets: 1,000 stations x 100 events well under a few seconds (aim < 1 s);
 10,000 stations x 100 events (1M) <= 2 s.
@@ -96,39 +100,63 @@ def build(db: Path, stations: int, per_station: int) -> None:
     store.close()
 
 
+def _compute_with_events(db: Path, registry: Registry, period: Period) -> dict[str, Any]:
+    """What ``commands_report.compute`` does: the period's events with their JWS (the
+    evidence bundle needs them), then ``build_report`` over their facts."""
+    from district_collector.report import build_report, period_events_from_store
+    from district_collector.scoring import no_gc_pauses
+
+    store = Store(db)
+    with no_gc_pauses():
+        events = list(period_events_from_store(store, registry, period))
+    store.close()
+    return build_report((e.facts for e in events), registry, period)
+
+
 def _compute(db: Path, registry: Registry, period: Period) -> dict[str, Any]:
+    """The report alone, streamed from the store's columns."""
     try:
         from district_collector.report import report_from_store
     except ImportError:  # the code before the report fast path (for before/after figures)
-        from district_collector.report import build_report, period_events_from_store
-        from district_collector.scoring import no_gc_pauses
-
-        store = Store(db)
-        with no_gc_pauses():
-            events = list(period_events_from_store(store, registry, period))
-        store.close()
-        return build_report((e.facts for e in events), registry, period)
+        return _compute_with_events(db, registry, period)
     with Store(db) as store:
         return report_from_store(store, registry, period)
 
 
-def time_report(db: Path, stations: int, runs: int, memory: bool) -> None:
+def _median_s(fn: Any, runs: int) -> tuple[float, list[float], Any]:
+    times: list[float] = []
+    result = None
+    for _ in range(runs):
+        result = None
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times, result
+
+
+def time_report(db: Path, stations: int, runs: int, memory: bool, only: bool = False) -> None:
     registry = _registry(stations)
     period = Period.parse(*PERIOD, TZ)
-    times: list[float] = []
-    report: dict[str, Any] = {}
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        report = _compute(db, registry, period)
-        times.append(time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    out = json.dumps(report, ensure_ascii=False, indent=2)
-    dump_s = time.perf_counter() - t0
+    med, times, report = _median_s(lambda: _compute(db, registry, period), runs)
     print(f"report {stations} stations: {report['district']['airings']} airings, "
-          f"{report['district']['excluded']} excluded; read+score median {statistics.median(times):.2f} s "
-          f"(runs {', '.join(f'{t:.2f}' for t in times)}); json.dumps {dump_s:.2f} s, {len(out) >> 20} MiB")
+          f"{report['district']['excluded']} excluded; read+score median {med:.2f} s "
+          f"(runs {', '.join(f'{t:.2f}' for t in times)})")
+    if only:  # e.g. under /usr/bin/time -v: the peak RSS is then the report path's
+        return
+    med, _times, _r = _median_s(lambda: _compute_with_events(db, registry, period), runs)
+    print(f"  with the events' JWS (as commands_report.compute / evidence): median {med:.2f} s")
+    med, _times, out = _median_s(lambda: json.dumps(report, ensure_ascii=False, indent=2), runs)
+    print(f"  output json.dumps(indent=2): median {med:.2f} s, {len(out) >> 20} MiB")
+    _out: Any = None
+    try:
+        from district_collector.report import dumps_indented
+    except ImportError:
+        pass
+    else:
+        med, _times, _out = _median_s(lambda: dumps_indented(report), runs)
+        print(f"  output report_json (same bytes): median {med:.2f} s")
     if memory:
-        del report, out
+        del report, out, _r, _out
         tracemalloc.start()
         _compute(db, registry, period)
         _cur, peak = tracemalloc.get_traced_memory()
@@ -143,12 +171,13 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--per-station", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--memory", action="store_true", help="also the tracemalloc peak of read+score")
+    parser.add_argument("--only", action="store_true", help="time read+score only (nothing else)")
     args = parser.parse_args()
     if args.action == "build":
         build(args.db, args.stations, args.per_station)
     else:
-        time_report(args.db, args.stations, args.runs, args.memory)
+        time_report(args.db, args.stations, args.runs, args.memory, args.only)
 
 
 if __name__ == "__main__":
