@@ -20,6 +20,7 @@ before the amp was switched), ``missed`` (see :meth:`Airer.record_missed`).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -67,7 +68,8 @@ class PreparedAudio(Protocol):
     def info(self) -> Any: ...
 
     def run(self, *, stop: threading.Event | None = None,
-            on_start: Callable[[], None] | None = None) -> Any: ...
+            on_start: Callable[[], None] | None = None,
+            on_block: Callable[[float], None] | None = None) -> Any: ...
 
     def close(self) -> None: ...
 
@@ -78,6 +80,7 @@ class AudioPlayer(Protocol):
     A player that also has ``prepare(path, *, margin_s) -> PreparedAudio`` (both of hal's
     do) gets its media and device checked before the amplifier goes on; one with only
     ``probe``/``play`` has its media checked (``probe``) but its device only when it plays.
+    A ``play``/``run`` that takes ``on_block`` (hal's do) reports each block written.
     """
 
     def probe(self, path: Path) -> Any: ...
@@ -122,13 +125,16 @@ class Airer:
     """Airs segments through one amplifier and one audio output, recording each airing.
 
     ``clock_synced`` and ``boot_id`` default to the kernel's answers (a simulated clock
-    counts as synchronized). ``tz`` defaults to the configured timezone.
+    counts as synchronized). ``tz`` defaults to the configured timezone. ``on_progress``
+    is called (from the airing's threads) on every step of its waits and after every
+    audio block written: the daemon's watchdog beat, so a write that hangs stops it.
     """
 
     def __init__(self, amp: AmplifierSwitch, audio: AudioPlayer, outbox: Outbox, clock: Clock,
                  config: StationConfig, tz: ZoneInfo | None = None, *,
                  clock_synced: Callable[[], bool] | None = None,
-                 boot_id: str | None = None) -> None:
+                 boot_id: str | None = None,
+                 on_progress: Callable[[], None] | None = None) -> None:
         self._amp = amp
         self._audio = audio
         self._outbox = outbox
@@ -137,6 +143,7 @@ class Airer:
         self._tz = tz or config.tz
         self._clock_synced = clock_synced or (lambda: clock.simulated or kernel_clock_synced())
         self._boot_id = boot_id or kernel_boot_id()
+        self._on_progress = on_progress or (lambda: None)
         ident = config.station
         self._station = StationId(district=ident.district, station=ident.id, commune=ident.commune)
 
@@ -155,6 +162,7 @@ class Airer:
         KeyboardInterrupt, after recording) propagates.
         """
         stop = stop or threading.Event()
+        self._on_progress()
         media_path = Path(media_path)
         progress = _Progress(attempt_at=self._clock.now())
         interrupt: BaseException | None = None
@@ -229,12 +237,17 @@ class Airer:
             progress.started_mono = self._clock.monotonic()
             progress.started_at = self._clock.now()
 
+        def on_block(seconds: float) -> None:
+            self._on_progress()
+
         if prepared is not None:
-            progress.result = prepared.run(stop=stop, on_start=on_start)
+            progress.result = prepared.run(stop=stop, on_start=on_start,
+                                           **_block_callback(prepared.run, on_block))
         else:
             progress.result = self._audio.play(media_path, stop=stop,
                                                margin_s=self._config.audio.margin_s,
-                                               on_start=on_start)
+                                               on_start=on_start,
+                                               **_block_callback(self._audio.play, on_block))
         progress.ended_at = self._clock.now()
         if progress.result.stopped:
             progress.stop(_reason(stop_reason))
@@ -248,6 +261,7 @@ class Airer:
     def _wait_until(self, end_mono: float, stop: threading.Event) -> bool:
         """Wait until the clock's monotonic ``end_mono``; True as soon as ``stop`` is set."""
         while not stop.is_set():
+            self._on_progress()
             remaining = end_mono - self._clock.monotonic()
             if remaining <= 0:
                 return False
@@ -335,6 +349,15 @@ class Airer:
                  record.outcome, self._station.station, entry.seq, record.segment.id,
                  record.reason, record.played_s)
         return entry.payload
+
+
+def _block_callback(play: Callable[..., Any], on_block: Callable[[float], None]) -> dict[str, Any]:
+    """``{"on_block": on_block}`` if ``play`` takes it (hal's players do), else nothing."""
+    try:
+        takes = "on_block" in inspect.signature(play).parameters
+    except (TypeError, ValueError):
+        takes = False
+    return {"on_block": on_block} if takes else {}
 
 
 def _reason(stop_reason: StopReason) -> str:

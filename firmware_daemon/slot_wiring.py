@@ -61,7 +61,8 @@ def attach(daemon: Any, audio: Any = None) -> SlotRunner:
         except HalError as exc:
             log.error("audio output unavailable: %s (airings will record it)", exc)
             audio = _UnavailableAudio(exc)
-    airer = Airer(daemon.amplifier, audio, daemon.outbox, daemon.clock, cfg, tz=daemon.tz)
+    airer = Airer(daemon.amplifier, audio, daemon.outbox, daemon.clock, cfg, tz=daemon.tz,
+                  on_progress=daemon.supervisor.feed_player())
     runner = SlotRunner(store=store, cache=cache, airer=airer, clock=daemon.clock,
                         warmup_s=cfg.amplifier.warmup_s, grace_s=cfg.schedule.grace_s,
                         require_synced_clock=cfg.require_synced_clock, state=daemon.state,

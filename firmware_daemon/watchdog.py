@@ -21,7 +21,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -291,6 +291,10 @@ LOOP_ALLOWANCE_S = 60.0  # the main loop turns at least every max_idle_s (1 s) w
 # audio layer's own write deadline catches the usual hung card long before this).
 AIRING_FACTOR = 1.5
 AIRING_SLACK_S = 60.0
+# With the airing path feeding progress (each wait step, each audio block written), the
+# player may go at most audio.margin_s (the longest a healthy open or write may block
+# before hal gives up on it) + PROGRESS_SLACK_S without a beat.
+PROGRESS_SLACK_S = 10.0
 
 
 class StationSupervisor:
@@ -303,8 +307,11 @@ class StationSupervisor:
     :data:`AIRING_FACTOR` x media length + tail + ``audio.margin_s`` + :data:`AIRING_SLACK_S`;
     one that runs longer (a player
     stuck in a sound-card write that even the audio layer's guard did not break) stops
-    the pings. ``player`` may also be beaten per written block by the audio path.
-    Without systemd (no ``NOTIFY_SOCKET``) everything here is a no-op.
+    the pings. Once the airing path is fed by :meth:`feed_player` (the slot wiring does:
+    the Airer beats on every wait step and every audio block written), an airing may go
+    only ``audio.margin_s`` + :data:`PROGRESS_SLACK_S` without a beat, so a write that
+    hangs stops the pings within seconds. Without systemd (no ``NOTIFY_SOCKET``)
+    everything here is a no-op.
     """
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
@@ -312,6 +319,7 @@ class StationSupervisor:
         self.loop = self.watchdog.register("main-loop", LOOP_ALLOWANCE_S)
         self.player = self.watchdog.register("player", AIRING_SLACK_S, expected=False)
         self._airing: object | None = None
+        self._fed = False
 
     def started(self, daemon: Any) -> None:
         ident = daemon.config.station
@@ -335,7 +343,21 @@ class StationSupervisor:
         if airing is None:
             self.player.idle()
             return
-        self.player.expect(self.airing_allowance_s(daemon.config, airing))
+        if self._fed:
+            self.player.expect(self.progress_allowance_s(daemon.config))
+        else:
+            self.player.expect(self.airing_allowance_s(daemon.config, airing))
+
+    def feed_player(self) -> Callable[[], None]:
+        """The progress callback for the airing path (``Airer(on_progress=...)``); from
+        now on an airing is checked per beat (:meth:`progress_allowance_s`), not whole."""
+        self._fed = True
+        return self.player.beat
+
+    @staticmethod
+    def progress_allowance_s(config: Any) -> float:
+        """Seconds a fed airing may go without a beat before it counts as hung."""
+        return config.audio.margin_s + PROGRESS_SLACK_S
 
     @staticmethod
     def airing_allowance_s(config: Any, airing: Any) -> float:

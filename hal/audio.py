@@ -218,10 +218,11 @@ class AudioOutput:
         stop: threading.Event | None = None,
         margin_s: float = 5.0,
         on_start: Callable[[], None] | None = None,
+        on_block: Callable[[float], None] | None = None,
     ) -> PlaybackResult:
         """``prepare(path)`` then ``run``: play ``path`` to the end, or until ``stop``.
 
         Raises what ``prepare`` and ``PreparedPlayback.run`` raise.
         """
         with self.prepare(path, margin_s=margin_s) as prepared:
-            return prepared.run(stop=stop, on_start=on_start)
+            return prepared.run(stop=stop, on_start=on_start, on_block=on_block)

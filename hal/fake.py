@@ -49,11 +49,12 @@ class FakePrepared:
         *,
         stop: threading.Event | None = None,
         on_start: Callable[[], None] | None = None,
+        on_block: Callable[[float], None] | None = None,
     ) -> PlaybackResult:
         if self.ran or self.closed:
             raise RuntimeError("a prepared playback runs once (and not after close)")
         self.ran = True
-        return self._fake._run(self.path, stop, self.margin_s, on_start)
+        return self._fake._run(self.path, stop, self.margin_s, on_start, on_block)
 
     def close(self) -> None:
         self.closed = True
@@ -78,7 +79,8 @@ class FakeAudioOutput:
     ``pace``: real seconds to spend per second of audio (0 = instant); with a pace,
     ``stop`` is checked every 0.1 s of audio so another thread can pre-empt.
     A ``stop`` event already set when ``play`` is called gives ``stopped=True`` with
-    nothing played. ``plays`` lists every call in order.
+    nothing played. ``on_block(seconds)`` is called after each block "written" (0.1 s
+    blocks with a pace, else up to 65536 frames), as the real output does. ``plays`` lists every call in order.
     """
 
     def __init__(
@@ -131,9 +133,10 @@ class FakeAudioOutput:
         stop: threading.Event | None = None,
         margin_s: float = 5.0,
         on_start: Callable[[], None] | None = None,
+        on_block: Callable[[float], None] | None = None,
     ) -> PlaybackResult:
         with self.prepare(path, margin_s=margin_s) as prepared:
-            return prepared.run(stop=stop, on_start=on_start)
+            return prepared.run(stop=stop, on_start=on_start, on_block=on_block)
 
     def _run(
         self,
@@ -141,9 +144,10 @@ class FakeAudioOutput:
         stop: threading.Event | None,
         margin_s: float,
         on_start: Callable[[], None] | None,
+        on_block: Callable[[float], None] | None = None,
     ) -> PlaybackResult:
         try:
-            result = self._play(path, stop, margin_s, on_start)
+            result = self._play(path, stop, margin_s, on_start, on_block)
         except BaseException as exc:
             self.plays.append(FakePlay(path, margin_s, None, exc))
             raise
@@ -156,6 +160,7 @@ class FakeAudioOutput:
         stop: threading.Event | None,
         margin_s: float,
         on_start: Callable[[], None] | None,
+        on_block: Callable[[float], None] | None,
     ) -> PlaybackResult:
         media = open_media(path)
         with media:
@@ -188,6 +193,8 @@ class FakeAudioOutput:
                 if block.shape[0] == 0:
                     break
                 meter.add(block)
+                if on_block is not None:
+                    on_block(block.shape[0] / media.samplerate)
                 if self.pace > 0:
                     self._released.wait(self.pace * block.shape[0] / media.samplerate)
             return PlaybackResult(

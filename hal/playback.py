@@ -3,7 +3,8 @@
 ``PreparedPlayback`` is what ``AudioOutput.prepare`` returns: media open, stream open
 and not started. ``run`` writes the blocks from a worker thread while the caller
 watches a deadline (segment so far + ``margin_s``), so a card that stops taking
-samples gives ``AudioDeviceError`` instead of hanging the daemon.
+samples gives ``AudioDeviceError`` instead of hanging the daemon; ``on_block`` reports
+each block written (the station's watchdog progress).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Playback:
         self.margin_s = margin_s
         self.stop: threading.Event | None = None
         self.on_start: Callable[[], None] | None = None
+        self.on_block: Callable[[float], None] | None = None
         self.meter = LevelMeter(samplerate)
         self.underruns = 0
         self.stopped = False
@@ -144,6 +146,7 @@ class Playback:
                 if self.abandoned:
                     return
                 self.meter.add(block)
+                self._call_on_block(block.shape[0] / self.samplerate)
             if self.stopped:
                 stream.abort()
             else:
@@ -175,6 +178,14 @@ class Playback:
             self.on_start()
         except Exception:
             log.exception("audio on_start callback failed")
+
+    def _call_on_block(self, seconds: float) -> None:
+        if self.on_block is None:
+            return
+        try:
+            self.on_block(seconds)
+        except Exception:
+            log.exception("audio on_block callback failed")
 
     def abandon(self, worker: threading.Thread) -> None:
         """Give up on a hung stream: abort it (without waiting long) and release it later."""
@@ -239,11 +250,13 @@ class PreparedPlayback:
         *,
         stop: threading.Event | None = None,
         on_start: Callable[[], None] | None = None,
+        on_block: Callable[[float], None] | None = None,
     ) -> PlaybackResult:
         """Play to the end, or until ``stop`` is set (checked between blocks).
 
         ``on_start`` is called (in the playback thread) just before the first block is
-        written. A write still blocked ``margin_s`` after the audio written so far should
+        written, ``on_block(seconds)`` after each block written, with the seconds of
+        audio in it (progress for a watchdog; a write that hangs stops these calls). A write still blocked ``margin_s`` after the audio written so far should
         have played aborts the stream and raises ``AudioDeviceError``. A ``HalError``
         raised after playback began has ``partial`` set to the ``PlaybackResult`` up to
         the failure. Raises ``RuntimeError`` when run twice or after ``close``.
@@ -254,6 +267,7 @@ class PreparedPlayback:
         playback, name, path, rate = self._playback, self.device, self.path, self.samplerate
         playback.stop = stop
         playback.on_start = on_start
+        playback.on_block = on_block
         playback.start_mono = time.monotonic()
         playback.deadline_mono = playback.start_mono + playback.margin_s
         log.info(

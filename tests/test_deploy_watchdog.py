@@ -11,12 +11,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 from gpiozero.pins.mock import MockFactory
 from test_link_support import minimal_station_yaml
 
 from firmware_daemon import watchdog as watchdog_module
+from firmware_daemon.airing import Airer, Segment
 from firmware_daemon.config import StationConfig, load_station_config
 from firmware_daemon.daemon import Daemon
 from firmware_daemon.watchdog import (
@@ -25,7 +29,8 @@ from firmware_daemon.watchdog import (
     StationSupervisor,
     watchdog_interval_s,
 )
-from radio_protocol.clock import SimulatedClock
+from hal.audio import PlaybackResult, probe
+from radio_protocol.clock import SimulatedClock, SystemClock
 
 
 class FakeSystemd:
@@ -277,5 +282,85 @@ def test_daemon_hung_airing_stops_pings_until_it_ends(systemd_socket: FakeSystem
         daemon.wake()
         assert "WATCHDOG=1" in systemd_socket.wait_for("WATCHDOG=1")
     finally:
+        daemon.request_stop("test")
+        thread.join(10)
+
+
+class BlocksThenHang:
+    """A player whose stream takes blocks for ``blocks_s`` (real time), then hangs in a
+    write (no guard breaks it) until ``release``."""
+
+    def __init__(self, blocks_s: float) -> None:
+        self.blocks_s = blocks_s
+        self.hanging = threading.Event()
+        self.released = threading.Event()
+
+    def probe(self, path: Path) -> Any:
+        return probe(path)
+
+    def prepare(self, path: Path, *, margin_s: float = 5.0) -> Any:
+        return SimpleNamespace(info=probe(path), run=self._run, close=lambda: None)
+
+    def play(self, path: Path, **kwargs: Any) -> PlaybackResult:
+        raise AssertionError("the Airer prepares, then runs")
+
+    def _run(self, *, stop: threading.Event | None = None, on_start: Any = None,
+             on_block: Any = None) -> PlaybackResult:
+        on_start()
+        end = time.monotonic() + self.blocks_s
+        while time.monotonic() < end:
+            time.sleep(0.05)
+            on_block(0.05)
+        self.hanging.set()
+        self.released.wait(30)  # the write that hangs
+        return PlaybackResult(self.blocks_s, 1.0, -20.0, -3.0, 0.0, 0, False)
+
+
+def test_daemon_player_progress_per_block_hung_write_stops_pings(
+        systemd_socket: FakeSystemd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Airer beats per audio block: blocks flowing for longer than the per-beat
+    allowance keep the pings going; a write that hangs stops them within the allowance
+    (margin 0.5 s + slack 0.3 s), not the generous whole-airing allowance; they resume
+    when the airing ends."""
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # ping every 50 ms
+    monkeypatch.setattr(watchdog_module, "PROGRESS_SLACK_S", 0.3)
+    config = _station_config(tmp_path)
+    sf.write(tmp_path / "seg.wav", np.zeros(8000, dtype=np.float32), 8000)
+    daemon = Daemon(config, pin_factory=MockFactory())
+    runner = SimpleNamespace(current_airing=None)  # stands in for SlotRunner.current_airing
+    daemon.scheduler = runner
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    audio = BlocksThenHang(blocks_s=1.5)
+    try:
+        systemd_socket.wait_for("READY=1")
+        assert daemon.outbox is not None
+        airer = Airer(daemon.amplifier, audio, daemon.outbox, SystemClock(), config,
+                      on_progress=daemon.supervisor.feed_player(), clock_synced=lambda: True,
+                      boot_id="boot-1")
+        allowance = StationSupervisor.progress_allowance_s(config)
+        assert allowance == pytest.approx(0.5 + 0.3)
+        assert allowance < StationSupervisor.airing_allowance_s(config, SimpleNamespace())
+        segment = Segment(id="seg", title="t", program="p", topic="policy", sha256="ab" * 32)
+        airing = threading.Thread(target=airer.air, args=(segment, tmp_path / "seg.wav"), daemon=True)
+        runner.current_airing = SimpleNamespace(thread=airing)
+        daemon.wake()
+        airing.start()
+        time.sleep(allowance + 0.2)  # blocks flowing past the per-beat allowance: pings go on
+        systemd_socket.drain()
+        assert not audio.hanging.is_set()
+        assert "WATCHDOG=1" in systemd_socket.wait_for("WATCHDOG=1", timeout_s=0.3)
+        assert audio.hanging.wait(5)
+        time.sleep(allowance + 0.2)  # the write hangs
+        systemd_socket.drain()
+        time.sleep(0.4)
+        assert "WATCHDOG=1" not in systemd_socket.drain()
+        audio.released.set()  # the write returns, the airing ends: pings resume
+        airing.join(5)
+        runner.current_airing = None
+        daemon.wake()
+        assert "WATCHDOG=1" in systemd_socket.wait_for("WATCHDOG=1")
+    finally:
+        audio.released.set()
         daemon.request_stop("test")
         thread.join(10)

@@ -560,3 +560,18 @@ def test_audio_prepare_hung_open_gives_up_within_margin(
     while not (spies and spies[0].closed.is_set()) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert spies[0].calls == ["close"]  # the late stream was closed, never started
+
+
+def test_audio_on_block_reports_each_block_written(tmp_path: Path, capture_file: Path) -> None:
+    """``on_block(seconds)`` after each block written: a watchdog's progress and a simulated
+    clock's pace. The seconds add up to what was played, block by block in order."""
+    path = _write(tmp_path / "tone.wav", _tone(1.0), subtype="PCM_16")
+    blocks: list[float] = []
+    started: list[int] = []
+    result = AudioOutput("testout", blocksize=4096).play(
+        path, on_start=lambda: started.append(len(blocks)), on_block=blocks.append)
+    assert started == [0]
+    assert len(blocks) == -(-RATE // 4096)  # ceil: the last block is short
+    assert blocks[:-1] == [pytest.approx(4096 / RATE)] * (len(blocks) - 1)
+    assert sum(blocks) == pytest.approx(result.played_s) == pytest.approx(1.0)
+    assert _trim(_capture(capture_file, 2)).shape[0] >= RATE - 1  # the sine starts at 0
