@@ -2,16 +2,16 @@
 
 Everything goes through ``radio-district`` / ``radio-station`` as a technician would run
 them: ``keygen``, ``broker-config``, ``provision`` (one station per commune, key made at
-the office) and a monthly catalogue for ``schedule publish``. The only edits the demo
-makes by hand are the ones a bench setup needs in each ``station.yaml``: a local data
-directory, gpiozero's mock pins, and a plain (non-TLS) link on loopback.
+the office) and a monthly catalogue for ``schedule publish``. What a bench setup needs in
+each ``station.yaml`` (a data directory next to it, gpiozero's mock pins, a plain link to
+the loopback broker) comes from provision's own options: ``--data-dir . --pin-factory mock
+--plain-mqtt``; nothing is edited by hand.
 """
 
 from __future__ import annotations
 
 import calendar
 import getpass
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -161,7 +161,7 @@ def write_district_yaml(paths: Paths, broker_port: int, http_port: int) -> None:
 
 def setup_district(paths: Paths, communes: tuple[Commune, ...], broker_port: int,
                    http_port: int, station_ports: dict[str, int]) -> None:
-    """keygen, broker-config, provision each commune's station, bench edits to station.yaml."""
+    """keygen, broker-config, provision each commune's station (bench options: see the module doc)."""
     log = paths.logs / "setup.log"
     dcfg = ["-c", str(paths.district_yaml)]
     write_district_yaml(paths, broker_port, http_port)
@@ -175,23 +175,11 @@ def setup_district(paths: Paths, communes: tuple[Commune, ...], broker_port: int
             *dcfg, "provision", commune.station, "--commune", commune.code, "--name", commune.name,
             "--out", str(out), "--create-key", "--broker-host", "127.0.0.1",
             "--broker-port", str(station_ports.get(commune.station, broker_port)),
-            "--broker-dir", str(paths.broker_dir)], log)
-        bench_station_yaml(paths.station_yaml(commune.station))
-
-
-def bench_station_yaml(path: Path) -> None:
-    """The edits a bench station needs: data dir next to the file, mock pins, plain loopback MQTT."""
-    text = path.read_text(encoding="utf-8")
-    cfg = yaml.safe_load(text)
-    cfg["data_dir"] = "."  # next to station.yaml and the station.key provision made
-    cfg["gpio"]["pin_factory"] = "mock"
-    cfg["mqtt"]["tls"] = None
-    cfg["audio"]["device"] = "default"  # config/asound-demo.conf: PortAudio -> ALSA null device
-    comments = [line for line in text.splitlines() if line.startswith("#")]
-    comments.append("# Bench edits by `make demo`: data_dir, gpio.pin_factory mock, mqtt.tls null.")
-    body = yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False)
-    path.write_text("\n".join(comments) + "\n" + body, encoding="utf-8")
-    os.chmod(path, 0o600)
+            "--broker-dir", str(paths.broker_dir),
+            # bench: data_dir next to station.yaml (and the station.key made here), mock pins,
+            # plain MQTT to the loopback broker; audio.device stays "default", which
+            # config/asound-demo.conf points at ALSA's null device
+            "--data-dir", ".", "--pin-factory", "mock", "--plain-mqtt"], log)
 
 
 def make_media(paths: Paths) -> dict[str, Path]:

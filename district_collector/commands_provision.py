@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from district_collector.provision import (
+    PIN_FACTORIES,
+    STATION_DATA_DIR,
     ProvisionError,
     ProvisionRequest,
     checked_jwk,
@@ -61,6 +63,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
         amp_pin=args.amp_pin,
         active_high=not args.active_low,
         audio_device=args.audio_device,
+        tls=not args.plain_mqtt,
+        pin_factory=args.pin_factory,
+        data_dir=args.data_dir,
     )
     result = provision_station(config_path, req)
     print(f"provisioned station {req.station_id} ({req.commune_code} {req.commune_name})")
@@ -112,6 +117,14 @@ def register(sub: Any) -> None:
     p.add_argument("--active-low", action="store_true", help="the relay board switches on a low pin")
     p.add_argument("--audio-device", default="default",
                    help="sound card name (part of it) as `python3 -m sounddevice` lists it")
+    p.add_argument("--pin-factory", default="lgpio", choices=PIN_FACTORIES,
+                   help="gpiozero pin factory (default lgpio; mock: a bench or demo without a Pi)")
+    p.add_argument("--data-dir", default=STATION_DATA_DIR, metavar="DIR",
+                   help=f"the station's data_dir (default {STATION_DATA_DIR}, the unit's StateDirectory; "
+                        "a relative DIR is next to station.yaml: bench, demo)")
+    p.add_argument("--plain-mqtt", "--no-tls", dest="plain_mqtt", action="store_true",
+                   help="tls: null, for a broker on this machine only (127.0.0.1/localhost: bench, "
+                        "demo); refused for any other host")
     p.add_argument("--print-password", action="store_true",
                    help="also print the station's MQTT password (it is in DIR/mqtt.password anyway)")
     p.set_defaults(func=cmd_provision)

@@ -27,7 +27,7 @@ import yaml
 
 from district_collector.config import DistrictConfig, parse_district_config
 from radio_protocol.durable import fsync_dir
-from radio_protocol.errors import CommuneRadioError
+from radio_protocol.errors import CommuneRadioError, ConfigError
 from radio_protocol.jose import jwk_thumbprint
 
 
@@ -163,11 +163,13 @@ def _parsed(text: str) -> Any:
 
 
 def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
-                    pw_file: Path) -> tuple[str, DistrictConfig]:
+                    pw_file: Path, *, dry_run: bool = False) -> tuple[str, DistrictConfig]:
     """Register ``jwk`` for the station in the config at ``path`` (adding the station if new).
 
     Returns (what was done, the new config). Old keys are kept. Raises RegistryError when
-    the station exists with another commune, or the key belongs to another station.
+    the station exists with another commune, the key belongs to another station, or the
+    result would not be a valid config (e.g. the station id is the collector's username).
+    ``dry_run``: every check, nothing written (callers check before touching other files).
     """
     text = path.read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
@@ -188,6 +190,10 @@ def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
         add_pw = existing.mqtt_password_file != pw_file
         if new_key is None and not add_pw:
             return "key already registered", config
+    if dry_run:
+        return ("station added" if existing is None else "key added" if new_key is not None
+                else "key already registered"), _checked(_expected_data(
+                    data, entry, new_key, pw_file, add_pw, new_station=existing is None), path)
     raw_station = next((s for s in data.get("stations") or []
                         if isinstance(s, dict) and s.get("id") == entry.station_id), None)
     want = _expected_data(data, entry, new_key, pw_file, add_pw, new_station=existing is None)
@@ -197,11 +203,19 @@ def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
         shutil.copy2(path, backup)
         new_text = ("# Rewritten by radio-district provision (comments were lost; the previous "
                     f"file is {backup.name}).\n" + yaml.safe_dump(want, allow_unicode=True, sort_keys=False))
-    new_config = parse_district_config(yaml.safe_load(new_text), path)  # never write a broken file
+    new_config = _checked(yaml.safe_load(new_text), path)  # never write a broken file
     replace_keeping_owner(path, new_text.encode("utf-8"))
     if existing is None:
         return "station added", new_config
     return ("key added" if new_key is not None else "key already registered"), new_config
+
+
+def _checked(data: Any, path: Path) -> DistrictConfig:
+    """The config ``data`` would make; RegistryError listing its problems otherwise."""
+    try:
+        return parse_district_config(data, path)
+    except ConfigError as exc:
+        raise RegistryError("the registry would not be valid: " + "; ".join(exc.problems)) from exc
 
 
 def replace_keeping_owner(path: Path, data: bytes) -> None:
