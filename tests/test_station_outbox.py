@@ -191,10 +191,12 @@ for _ in sys.stdin:  # one writer per line: forked, so no interpreter start-up p
         while True:
             entry = outbox.append(lambda seq, prev: {"v": 1, "type": "airing", "seq": seq,
                                                      "prev": prev, "pad": "x" * (seq * 997 % 5000)})
-            print(entry.seq, flush=True)  # reported only once committed
-    print("pid", pid, flush=True)
+            os.write(1, b"%d\\n" % entry.seq)  # reported only once committed
+    # one os.write per line (atomic on a pipe): parent and child share this stdout, and
+    # print's buffered writes once interleaved into "pid52"
+    os.write(1, b"pid %d\\n" % pid)
     os.waitpid(pid, 0)
-    print("reaped", flush=True)
+    os.write(1, b"reaped\\n")
 """
 KILLS = 20
 
