@@ -100,6 +100,8 @@ fi
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip
 "$PREFIX/.venv/bin/pip" install -q --upgrade "$PREFIX/src"
 BIN="$PREFIX/.venv/bin/radio-district"
+# on PATH for the technician (sudo's secure_path has /usr/local/bin); the unit uses $BIN
+ln -sfn "$BIN" /usr/local/bin/radio-district
 PY="$PREFIX/.venv/bin/python"
 
 # --- configuration and key ------------------------------------------------------------
@@ -236,6 +238,6 @@ if [ -f "$CONF_DIR/district-ca.crt" ] && [ "$CA" != "$CONF_DIR/district-ca.crt" 
     echo "stations trust the broker through it), then run this script again."
 fi
 echo "Provision a station:"
-echo "  sudo $BIN -c $DCONF provision STATION_ID --commune CODE --name \"Xã ...\" \\"
+echo "  sudo radio-district -c $DCONF provision STATION_ID --commune CODE --name \"Xã ...\" \\"
 echo "       --out DIR --broker-host ${HOST:-NAME} --broker-dir $BROKER_DIR --station-jwk JWK_OR_FILE"
 echo "  sudo systemctl reload mosquitto && sudo systemctl restart $UNIT"

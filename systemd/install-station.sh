@@ -108,6 +108,8 @@ fi
 "$PREFIX/.venv/bin/pip" install -q --upgrade pip
 "$PREFIX/.venv/bin/pip" install -q --upgrade "$PREFIX/src"
 BIN="$PREFIX/.venv/bin/radio-station"
+# on PATH for the technician (sudo's secure_path has /usr/local/bin); the unit uses $BIN
+ln -sfn "$BIN" /usr/local/bin/radio-station
 
 # --- configuration --------------------------------------------------------------------
 install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"

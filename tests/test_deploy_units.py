@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import functools
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,8 @@ def test_install_script_matches_its_unit(script: str, unit: str, user: str) -> N
     assert "PREFIX=/opt/commune-radio" in text and "CONF_DIR=/etc/commune-radio" in text
     assert 'install -m 0644 "$REPO/systemd/$UNIT" "/etc/systemd/system/$UNIT"' in text
     assert re.search(r'runuser -u "\$SERVICE_USER" -- "\$BIN" -c "\$[A-Z_]+(/station\.yaml)?"? keygen', text)
+    # the docs run the bare command (sudo radio-district ..., sudo -u radio-station radio-station ...)
+    assert f'ln -sfn "$BIN" /usr/local/bin/{unit.split(".")[0]}' in text
 
 
 @functools.cache
@@ -234,3 +237,45 @@ def test_station_unit_sandbox_lets_a_real_airing_through(tmp_path: Path, capture
     assert not wx, wx[:3]
     families = set(re.findall(r"^socket\((AF_[A-Z0-9]+)", "\n".join(calls), re.M))
     assert families <= set(_unit(unit)["Service.RestrictAddressFamilies"][0].split()), families
+
+
+def _doc_commands(text: str) -> list[tuple[str, list[str]]]:
+    """``(prog, argv)`` for every full radio-station/radio-district command in a Markdown text:
+    lines of code blocks (with ``\\`` continuations) and inline code spans."""
+    text = re.sub(r"\\\n\s*", " ", text)
+    spans = re.findall(r"^```[a-z]*\n(.*?)^```", text, re.M | re.S)
+    candidates = [line for block in spans for line in block.splitlines()]
+    candidates += re.findall(r"`([^`\n]+)`", re.sub(r"^```.*?^```", "", text, flags=re.M | re.S))
+    found: list[tuple[str, list[str]]] = []
+    for line in candidates:
+        for m in re.finditer(r"(?:^|sudo |sudo -u radio-\w+ |\.venv/bin/)(radio-(?:station|district)) (.*)", line):
+            rest = re.split(r"\s(?:#|&&|>|\|)\s?", " " + m.group(2))[0]
+            if "..." in rest or "<" in rest:
+                continue
+            argv = shlex.split(rest)
+            if argv and (argv[0] == "-c" or argv[0] == "verify"):
+                found.append((m.group(1), argv))
+    return found
+
+
+def test_deploy_doc_commands_match_the_real_cli() -> None:
+    """Every radio-station/radio-district command in docs/DEPLOY.md and the README parses with
+    the real CLI (an option renamed or a typo fails here), and install-script options exist."""
+    parsers = {"radio-station": build_parser("radio-station", "", STATION_MODULES),
+               "radio-district": build_parser("radio-district", "", DISTRICT_MODULES)}
+    texts = [(REPO / "docs" / "DEPLOY.md").read_text(encoding="utf-8"),
+             (REPO / "README.md").read_text(encoding="utf-8").split("## Deploying", 1)[1].split("\n## ", 1)[0]]
+    commands = [cmd for text in texts for cmd in _doc_commands(text)]
+    subcommands = {argv[2] if argv[0] == "-c" else argv[0] for _, argv in commands}
+    assert {"provision", "schedule", "report", "evidence", "verify", "stations", "import", "check",
+            "play", "keygen", "events", "amp-off"} <= subcommands, subcommands
+    for prog, argv in commands:
+        try:
+            parsers[prog].parse_args(argv)
+        except SystemExit as exc:
+            raise AssertionError(f"{prog} {' '.join(argv)}: the CLI refuses it") from exc
+    for text in texts:
+        for script, args in re.findall(r"\./systemd/(install-\w+\.sh)((?: --?[\w-]+(?: [^\s`-][^\s`]*)?)*)", text):
+            labels = set(re.findall(r"^\s+(--[\w-]+)(?:\|[\w-]+)?\)", (SYSTEMD / script).read_text(), re.M))
+            for option in re.findall(r"(--[\w-]+)", args):
+                assert option in labels, f"{script} has no option {option}"
