@@ -10,7 +10,9 @@ on: a missing file or a dead card is a ``failed`` airing that never powers the s
 For a scheduled airing (``slot_at``) the caller starts a little early (warm-up plus an
 allowance for ``prepare``); after ``prepare`` the Airer waits until ``slot_at - warmup_s``
 to switch the amp on and until ``slot_at`` to write the first block, so the first sample
-leaves at the slot time.
+leaves at the slot time. On a simulated clock the audio takes simulated time too (the
+clock advances by each block's length), so simulated events are consistent and a long
+segment really overlaps the next slot.
 
 Outcomes (PROTOCOL.md): ``completed`` (the whole segment went out; a stop during the tail
 only shortens the tail), ``interrupted`` (the amp was on, then the airing stopped early),
@@ -237,8 +239,14 @@ class Airer:
             progress.started_mono = self._clock.monotonic()
             progress.started_at = self._clock.now()
 
+        simulated = self._clock.simulated
+        played = [0.0]  # seconds of audio the simulated clock has been advanced by
+
         def on_block(seconds: float) -> None:
             self._on_progress()
+            if simulated:  # simulated playback takes simulated time, block by block
+                self._clock.sleep(seconds)
+                played[0] += seconds
 
         if prepared is not None:
             progress.result = prepared.run(stop=stop, on_start=on_start,
@@ -248,6 +256,8 @@ class Airer:
                                                margin_s=self._config.audio.margin_s,
                                                on_start=on_start,
                                                **_block_callback(self._audio.play, on_block))
+        if simulated and progress.result.played_s > played[0]:  # a player without on_block
+            self._clock.sleep(progress.result.played_s - played[0])
         progress.ended_at = self._clock.now()
         if progress.result.stopped:
             progress.stop(_reason(stop_reason))

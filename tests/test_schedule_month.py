@@ -139,6 +139,9 @@ def test_month_of_catalogue_airs_every_slot_once_and_reaches_the_collector(
         assert started_at - on_at >= timedelta(seconds=2)  # warm-up before the first sample
         assert parse_rfc3339(e["amp"]["off_at"]) > parse_rfc3339(e["ended_at"])
         assert e["played_s"] == pytest.approx(0.25, abs=0.01)
+        # the audio took simulated time: ended_at - started_at is the played duration
+        assert (parse_rfc3339(e["ended_at"]) - started_at).total_seconds() == pytest.approx(
+            e["played_s"], abs=0.002)
     on_time = [e for e in events if e["started_at"] == e["slot"]]
     assert len(on_time) == 24  # the one exception queued behind a priority slot at 17:00 on 10/08
     queued = next(e for e in events if e not in on_time)

@@ -218,6 +218,27 @@ def test_runner_first_sample_at_the_slot_despite_the_open_time(tmp_path: Path, w
         "2024-03-05T06:29:58.000+07:00", "2024-03-05T06:30:00.000+07:00", "completed")
 
 
+def test_runner_simulated_playback_takes_simulated_time_and_overlaps_the_next_slot(
+        tmp_path: Path, stations: list[Station]) -> None:
+    """A 5 s segment at 06:30:00 and another at 06:30:03 (equal priority): on a simulated
+    clock the first really plays 5 s, so the second waits for it (amp off after the tail,
+    on again, warm-up) instead of both fitting in no time."""
+    long_wav = make_wav(tmp_path / "long.wav", seconds=5.0)
+    clock = SimulatedClock(vn(2024, 3, 5, 6, 29))
+    st = start(stations, tmp_path, clock, long_wav)
+    sha = sha256_hex(long_wav)
+    body = payload(segments=[segment("first", sha=sha, size=len(long_wav), duration_s=5.0),
+                             segment("second", sha=sha, size=len(long_wav), duration_s=5.0)],
+                   slots=[{"segment": "first", "at": "2024-03-05T06:30:00+07:00"},
+                          {"segment": "second", "at": "2024-03-05T06:30:03+07:00"}])
+    assert st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json")).accepted
+    st.run_until(vn(2024, 3, 5, 6, 31))
+    times = [(e["segment"]["id"], e["amp"]["on_at"][11:19], e["started_at"][11:19], e["ended_at"][11:19],
+              e["amp"]["off_at"][11:19], e["played_s"], e["outcome"]) for e in st.events()]
+    assert times == [("first", "06:29:58", "06:30:00", "06:30:05", "06:30:06", 5.0, "completed"),
+                     ("second", "06:30:06", "06:30:08", "06:30:13", "06:30:14", 5.0, "completed")]
+
+
 def test_runner_clock_step_forward_airs_late_or_records_missed_once(tmp_path: Path, wav: bytes,
                                                                    stations: list[Station]) -> None:
     clock = SimulatedClock(vn(2024, 3, 5, 6, 0))

@@ -126,6 +126,7 @@ def test_airing_completed_event_times_and_pins(tmp_path: Path, media: Path,
     ended_at = parse_rfc3339(payload["ended_at"])
     off_at = parse_rfc3339(payload["amp"]["off_at"])
     assert (started_at - on_at).total_seconds() == pytest.approx(2.0)  # warm-up
+    assert (ended_at - started_at).total_seconds() == pytest.approx(1.5)  # simulated audio time
     assert (off_at - ended_at).total_seconds() == pytest.approx(1.0, abs=0.06)  # tail
     assert (payload["outcome"], payload["reason"], payload["played_s"], payload["media_s"]) == \
         ("completed", None, 1.5, 1.5)
@@ -163,6 +164,34 @@ def test_airing_stop_before_the_amp_time_never_switches_on(tmp_path: Path, media
     payload = rig.airer.air(SEGMENT, media, slot_at=slot_at, stop=stop)
     assert (payload["outcome"], payload["reason"], payload["amp"]["on_at"]) == ("failed", "shutdown", None)
     assert rig.states() == [False]
+
+
+class PlayOnly:
+    """A player with only ``probe``/``play`` and no ``on_block`` (e.g. an older output)."""
+
+    def __init__(self) -> None:
+        self.fake = FakeAudioOutput()
+
+    def probe(self, path: Path) -> Any:
+        return self.fake.probe(path)
+
+    def play(self, path: Path, *, stop: threading.Event | None = None, margin_s: float = 5.0,
+             on_start: Any = None) -> Any:
+        return self.fake.play(path, stop=stop, margin_s=margin_s, on_start=on_start)
+
+
+@pytest.mark.parametrize("player", [FakeAudioOutput, PlayOnly])
+def test_airing_on_a_simulated_clock_audio_takes_its_played_time(tmp_path: Path, media: Path,
+                                                                 rigs: list[Rig], player: Any) -> None:
+    rig = make_rig(rigs, tmp_path, player())
+    before = rig.clock.monotonic()
+    payload = rig.airer.air(SEGMENT, media)
+    started_at, ended_at = parse_rfc3339(payload["started_at"]), parse_rfc3339(payload["ended_at"])
+    off_at = parse_rfc3339(payload["amp"]["off_at"])
+    assert payload["played_s"] == 1.5
+    assert (ended_at - started_at).total_seconds() == pytest.approx(1.5)
+    assert (off_at - started_at).total_seconds() == pytest.approx(1.5 + 1.0, abs=0.06)  # + tail
+    assert rig.clock.monotonic() - before == pytest.approx(2.0 + 1.5 + 1.0, abs=0.3)
 
 
 def test_airing_seq_and_prev_chain_across_outcomes(tmp_path: Path, media: Path,
