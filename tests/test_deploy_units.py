@@ -9,11 +9,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from mqtt_broker import BrokerEnv
 
 from district_collector.cli import COMMAND_MODULES as DISTRICT_MODULES
 from firmware_daemon.cli import COMMAND_MODULES as STATION_MODULES
@@ -225,18 +227,61 @@ def test_station_unit_sandbox_lets_a_real_airing_through(tmp_path: Path, capture
                           capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0 and "aired: completed seq=1" in done.stdout, done.stderr
     assert capture_file.stat().st_size > 0
+    used = _assert_trace_fits_unit(trace, unit)
+    assert "clock_adjtime" in used or "adjtimex" in used  # clock_synced asks the kernel
+    assert not {"adjtimex", "clock_adjtime", "clock_adjtime64"} - _allowed_syscalls(unit)
+
+
+def _assert_trace_fits_unit(trace: Path, unit: Path) -> set[str]:
+    """The syscalls in an strace log; fails on any the unit denies (beyond HARMLESS_DENIED),
+    on a socket family it forbids, or on memory MemoryDenyWriteExecute=yes would refuse."""
     calls = [line.split(None, 1)[1] for line in trace.read_text().splitlines() if " " in line]
     used = {m.group(1) for c in calls if (m := re.match(r"([a-z0-9_]+)\(", c))}
-    assert "clock_adjtime" in used or "adjtimex" in used  # clock_synced asks the kernel
-    denied = used - _allowed_syscalls(unit)
-    assert denied <= set(HARMLESS_DENIED), f"the unit would deny {sorted(denied - set(HARMLESS_DENIED))}"
-    assert not {"adjtimex", "clock_adjtime", "clock_adjtime64"} & denied
+    allowed = _allowed_syscalls(unit)
+    if _unit(unit).get("Service.ProtectClock") == ["yes"]:
+        allowed -= _syscalls("@clock")
+    denied = used - allowed
+    assert denied <= set(HARMLESS_DENIED), f"{unit.name} would deny {sorted(denied - set(HARMLESS_DENIED))}"
     # MemoryDenyWriteExecute=yes: no writable+executable mapping, no mprotect adding PROT_EXEC
+    assert _unit(unit)["Service.MemoryDenyWriteExecute"] == ["yes"]
     wx = [c for c in calls if re.match(r"(mmap|mprotect|pkey_mprotect)\(", c) and "PROT_EXEC" in c
           and ("PROT_WRITE" in c or not c.startswith("mmap"))]
     assert not wx, wx[:3]
     families = set(re.findall(r"^socket\((AF_[A-Z0-9]+)", "\n".join(calls), re.M))
     assert families <= set(_unit(unit)["Service.RestrictAddressFamilies"][0].split()), families
+    return used
+
+
+@needs_analyze
+@needs_strace
+def test_district_unit_sandbox_lets_the_collector_run(mqtt_env: BrokerEnv, tmp_path: Path) -> None:
+    """Trace the real collector connecting to a real broker, storing and acking an event."""
+    trace = tmp_path / "trace.txt"
+    log = tmp_path / "collector.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(["strace", "-f", "-qq", "-o", str(trace), sys.executable, "-m",
+                                 "district_collector.cli", "-c", str(mqtt_env.district_config), "run"],
+                                cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while b"mqtt connected" not in log.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        station = mqtt_env.client("dak-koi-01")
+        (event,) = mqtt_env.chain("dak-koi-01", 1)
+        station.publish("cr/v1/kon-ray/station/dak-koi-01/event", event, qos=1).wait_for_publish(5)
+        while b"batch committed" not in log.read_bytes():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        station.disconnect()
+    finally:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        for pid in (children.read_text().split() if children.exists() else []):
+            subprocess.run(["kill", "-TERM", pid], check=False)  # the traced collector, by its id
+        proc.wait(timeout=30)
+    assert b"collector stopped" in log.read_bytes()
+    used = _assert_trace_fits_unit(trace, SYSTEMD / "radio-district.service")
+    assert {"connect", "fdatasync"} <= used
 
 
 def _doc_commands(text: str) -> list[tuple[str, list[str]]]:
