@@ -8,7 +8,6 @@ after the service stops). ``play`` commits the signed event before it reports su
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import re
@@ -26,6 +25,7 @@ from firmware_daemon.config import StationConfig, load_amp_config, load_station_
 from firmware_daemon.events import Segment
 from firmware_daemon.outbox import Outbox
 from hal.errors import HalError
+from hal.media import file_sha256
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError, ConfigError
@@ -135,14 +135,12 @@ def _stop_on_signals(stop: threading.Event, received: list[int]) -> Iterator[Non
 
 
 def _file_sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
+    """The media file's SHA-256 for the event, None when it cannot be read (the airing
+    then fails with media-missing and says so)."""
     try:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        return file_sha256(path)
     except OSError:
         return None
-    return digest.hexdigest()
 
 
 def _manual_segment(args: argparse.Namespace, media: Path) -> Segment:
@@ -162,19 +160,6 @@ def _manual_segment(args: argparse.Namespace, media: Path) -> Segment:
     )
 
 
-class _UnavailableAudio:
-    """Stands in for an audio output that could not be opened: every use raises its error."""
-
-    def __init__(self, error: HalError) -> None:
-        self._error = error
-
-    def probe(self, path: Path) -> Any:
-        raise self._error
-
-    def play(self, path: Path, **kwargs: Any) -> Any:
-        raise self._error
-
-
 def cmd_play(args: argparse.Namespace) -> int:
     """Air FILE now; 0 when completed, 1 when failed, 128+signal when stopped by a signal."""
     config = load_station_config(require_config(args, PROG))
@@ -182,7 +167,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     segment = _manual_segment(args, media)
     signer = Signer(load_private_key(config.key_path))
     from hal.amplifier import Amplifier, make_pin_factory  # hardware only for this command
-    from hal.audio import AudioOutput
+    from hal.audio import AudioOutput, UnavailableAudio
 
     amp_cfg = config.amplifier
     factory = make_pin_factory(config.gpio.pin_factory)
@@ -196,7 +181,7 @@ def cmd_play(args: argparse.Namespace) -> int:
         try:
             audio = AudioOutput(config.audio.device, latency=config.audio.latency)
         except HalError as exc:  # recorded as a failed airing, not just an error message
-            audio = _UnavailableAudio(exc)
+            audio = UnavailableAudio(exc)
         with Outbox(config.outbox_path, signer) as outbox, _stop_on_signals(stop, received):
             airer = Airer(amp, audio, outbox, SystemClock(), config)
             payload = airer.air(segment, media, stop=stop, stop_reason="shutdown")

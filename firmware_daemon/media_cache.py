@@ -12,7 +12,6 @@ become paths. Files no schedule refers to are pruned.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from firmware_daemon.schedule_model import Media, Schedule, check_media_url
 from hal.errors import MediaError
+from hal.media import file_sha256
 from radio_protocol.durable import ensure_private_dir, fsync_dir
 
 log = logging.getLogger(__name__)
@@ -36,14 +36,6 @@ class FetchError(MediaError):
 
     def __init__(self, message: str) -> None:
         super().__init__("media-missing", message)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class MediaCache:
@@ -87,7 +79,7 @@ class MediaCache:
         path = self.path_for(sha256)
         if not path.is_file():
             raise MediaError("media-missing", f"media {sha256[:12]} is not in the cache")
-        if _file_sha256(path) != sha256:
+        if file_sha256(path) != sha256:
             self._set_aside(path, sha256)
             raise MediaError("media-corrupt", f"media {sha256[:12]} does not match its SHA-256")
         self._verified.add(sha256)
@@ -101,7 +93,7 @@ class MediaCache:
         final = self.path_for(media.sha256)
         if final.is_file():
             if self._size_ok(media) and (media.sha256 in self._verified
-                                         or _file_sha256(final) == media.sha256):
+                                         or file_sha256(final) == media.sha256):
                 self._verified.add(media.sha256)
                 return final
             self._set_aside(final, media.sha256)  # damaged on disk: fetch it again
@@ -115,7 +107,7 @@ class MediaCache:
             have = 0
         if have < media.bytes:
             self._download(media, part, have)
-        got = _file_sha256(part)
+        got = file_sha256(part)
         if got != media.sha256:
             part.unlink(missing_ok=True)
             raise FetchError(f"{media.url}: SHA-256 {got[:12]} does not match {media.sha256[:12]}")

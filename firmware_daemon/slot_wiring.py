@@ -19,19 +19,6 @@ from firmware_daemon.slot_runner import SlotRunner
 log = logging.getLogger(__name__)
 
 
-class _UnavailableAudio:
-    """Stands in for an audio output that could not be opened: each airing records why."""
-
-    def __init__(self, error: Exception) -> None:
-        self._error = error
-
-    def probe(self, path: Any) -> Any:
-        raise self._error
-
-    def play(self, path: Any, **kwargs: Any) -> Any:
-        raise self._error
-
-
 def install(daemon: Any) -> None:
     """The ``Daemon.startup_hooks`` hook ``radio-station run`` uses: :func:`attach`."""
     attach(daemon)
@@ -46,6 +33,7 @@ def attach(daemon: Any, audio: Any = None) -> SlotRunner:
     ``audio`` overrides the configured output (tests).
     """
     from firmware_daemon.airing import Airer
+    from hal.audio import AudioOutput, UnavailableAudio
     from hal.errors import HalError
 
     cfg = daemon.config
@@ -55,12 +43,10 @@ def attach(daemon: Any, audio: Any = None) -> SlotRunner:
     cache = MediaCache(cfg.data_dir / "media")
     if audio is None:
         try:
-            from hal.audio import AudioOutput
-
             audio = AudioOutput(cfg.audio.device, latency=cfg.audio.latency)
         except HalError as exc:
             log.error("audio output unavailable: %s (airings will record it)", exc)
-            audio = _UnavailableAudio(exc)
+            audio = UnavailableAudio(exc)
     airer = Airer(daemon.amplifier, audio, daemon.outbox, daemon.clock, cfg, tz=daemon.tz,
                   on_progress=daemon.supervisor.feed_player())
     runner = SlotRunner(store=store, cache=cache, airer=airer, clock=daemon.clock,

@@ -37,6 +37,7 @@ from hal.media import (
     LevelMeter,
     MediaInfo,
     PlaybackResult,
+    file_sha256,
     open_media,
     probe,
     remix,
@@ -54,6 +55,8 @@ __all__ = [
     "MediaInfo",
     "PlaybackResult",
     "PreparedPlayback",
+    "UnavailableAudio",
+    "file_sha256",
     "open_media",
     "probe",
     "remix",
@@ -226,3 +229,21 @@ class AudioOutput:
         """
         with self.prepare(path, margin_s=margin_s) as prepared:
             return prepared.run(stop=stop, on_start=on_start, on_block=on_block)
+
+
+class UnavailableAudio:
+    """Stands in for an audio output that could not be set up: ``probe``, ``prepare`` and
+    ``play`` raise its error, so each airing is recorded as failed (with the error's
+    reason) before the amplifier goes on, instead of the station not starting."""
+
+    def __init__(self, error: HalError) -> None:
+        self.error = error
+
+    def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
+        raise self.error
+
+    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> PreparedPlayback:
+        raise self.error
+
+    def play(self, path: str | os.PathLike[str], **kwargs: Any) -> PlaybackResult:
+        raise self.error

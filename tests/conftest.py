@@ -7,6 +7,7 @@ so the environment is set here, before any test module imports hal.audio.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +44,23 @@ def mock_factory() -> Iterator[object]:
 
 # A real Mosquitto configured by district_collector.broker_config (see tests/mqtt_broker.py).
 from mqtt_broker import mqtt_env  # noqa: E402,F401
+
+
+@pytest.fixture
+def stop_list() -> Iterator[list[object]]:
+    """Things with ``stop()`` (links, collectors, ...) stopped at the end of a test, last first."""
+    items: list[object] = []
+    yield items
+    for item in reversed(items):
+        item.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Subprocesses killed (and reaped) if a test leaves them running, e.g. failing half-way."""
+    items: list[subprocess.Popen[bytes]] = []
+    yield items
+    for proc in items:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -54,15 +53,6 @@ STATUS_MEMBERS = ["v", "type", "station", "state", "at", "schedule_version", "sc
 def env(mqtt_env: BrokerEnv) -> BrokerEnv:
     """The shared real-Mosquitto district (``mqtt_env``, tests/mqtt_broker.py) under a short name."""
     return mqtt_env
-
-
-@pytest.fixture
-def stop_list() -> Iterator[list[Any]]:
-    """Things with ``stop()`` to stop at the end of a test, last first."""
-    items: list[Any] = []
-    yield items
-    for item in reversed(items):
-        item.stop()
 
 
 def start_collector(env: BrokerEnv, stop_list: list[Any]) -> CollectorService:

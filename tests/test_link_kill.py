@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,25 +33,6 @@ KILLS = 12
 def env(mqtt_env: BrokerEnv) -> BrokerEnv:
     """The shared real-Mosquitto district (``mqtt_env``, tests/mqtt_broker.py) under a short name."""
     return mqtt_env
-
-
-@pytest.fixture
-def stop_list() -> Iterator[list[Any]]:
-    items: list[Any] = []
-    yield items
-    for item in reversed(items):
-        item.stop()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Subprocesses to kill if a test fails half-way."""
-    items: list[subprocess.Popen[bytes]] = []
-    yield items
-    for proc in items:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def run_cli(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:

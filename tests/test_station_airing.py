@@ -19,6 +19,7 @@ from firmware_daemon.airing import Airer, Segment
 from firmware_daemon.config import StationConfig, load_station_config
 from firmware_daemon.outbox import Outbox
 from hal.amplifier import Amplifier
+from hal.audio import UnavailableAudio, file_sha256
 from hal.errors import AudioDeviceError
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock, SystemClock
@@ -416,3 +417,27 @@ def test_airing_amp_fault_fails_and_releases_the_prepared_stream(tmp_path: Path,
     assert rig.states() == NEVER_ON and audio.plays == []
     (prepared,) = audio.prepared
     assert prepared.closed and not prepared.ran
+
+
+def test_airing_unavailable_audio_output_fails_before_the_amp(tmp_path: Path, media: Path,
+                                                             rigs: list[Rig]) -> None:
+    """An output that could not be set up (the daemon and ``play`` keep running): each
+    airing is a failed event with the output's reason, and the amp never goes on."""
+    error = AudioDeviceError("no device matches 'usb-card'")
+    rig = make_rig(rigs, tmp_path, UnavailableAudio(error))
+    with pytest.raises(AudioDeviceError):
+        rig.audio.prepare(media)
+    payload = rig.airer.air(SEGMENT, media, slot_at=START_AT + timedelta(seconds=2))
+    assert (payload["outcome"], payload["reason"], payload["amp"]["on_at"]) == \
+        ("failed", error.reason, None)
+    assert rig.states() == [False]
+
+
+@pytest.mark.parametrize("size", [0, 1, (1 << 20) - 1, (1 << 20) + 7, 3 << 20])
+def test_airing_file_sha256_matches_hashlib_across_chunk_borders(tmp_path: Path, size: int) -> None:
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    assert file_sha256(path) == hashlib.sha256(data).hexdigest()
+    with pytest.raises(OSError):
+        file_sha256(tmp_path / "missing.bin")
