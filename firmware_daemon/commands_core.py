@@ -90,6 +90,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             load_private_key(config.key_path)
         except CommuneRadioError as exc:
             problems.append(str(exc))
+    if config is not None:
+        problems.extend(_link_problems(config))
     if problems:
         print(f"{path}: {len(problems)} problem(s):")
         for problem in problems:
@@ -99,6 +101,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     key_note = "key present" if config.key_path.exists() else "no key yet (run keygen)"
     print(f"OK: {path} (station {config.station.district}/{config.station.id}, {key_note})")
     return 0
+
+
+def _link_problems(config: StationConfig) -> list[str]:
+    """What ``run`` would refuse at startup in the ``mqtt`` section: the password file and
+    the CA file, each checked (``settings_from_config`` stops at the first)."""
+    from firmware_daemon.link_settings import check_ca_file, settings_from_config
+
+    problems: list[str] = []
+    try:
+        settings_from_config(config)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    tls = config.mqtt.tls if config.mqtt is not None else None
+    if problems and tls is not None and tls.ca is not None:
+        try:
+            check_ca_file(tls.ca, str(config.source))
+        except ConfigError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+    return problems
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:

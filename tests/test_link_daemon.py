@@ -136,7 +136,7 @@ def _broken_config(root: Path, breakage: str) -> Path:
         password_file.mkdir()
     elif breakage == "binary-password-file":
         password_file.write_bytes(b"\xff\xfe\x00secret\n")
-    elif breakage != "no-password-file":
+    elif not breakage.startswith("no-password-file"):
         password_file.write_text("secret\n")
     ca_file = root / "district-ca.crt"
     if breakage == "bad-ca-pem":
@@ -173,6 +173,40 @@ def test_link_run_startup_error_exits_1_naming_the_problem(tmp_path: Path, capsy
     if "ca" in breakage.split("-") or "password" in breakage.split("-"):
         problem = next(line for line in err.splitlines() if "mqtt." in line)
         assert str(config_path) in problem  # one line names the config file, the key and the file
+
+
+@pytest.mark.parametrize(("breakage", "expected"), [
+    ("no-password-file", ["mqtt.password_file: cannot read"]),
+    ("binary-password-file", ["mqtt.password_file: {root}/station.password is not UTF-8 text"]),
+    ("missing-ca-file", ["mqtt.tls.ca: cannot read {root}/district-ca.crt: No such file or directory"]),
+    ("bad-ca-pem", ["mqtt.tls.ca: {root}/district-ca.crt holds no usable PEM CA certificate"]),
+    ("no-password-file-and-missing-ca", ["mqtt.password_file: cannot read",
+                                         "mqtt.tls.ca: cannot read {root}/district-ca.crt"]),
+])
+def test_link_check_reports_what_run_would_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   breakage: str, expected: list[str]) -> None:
+    """``check`` lists the password and CA file problems ``run`` refuses at startup, all of them."""
+    from firmware_daemon.cli import main
+
+    config_path = _broken_config(tmp_path, breakage)
+    assert main(["-c", str(config_path), "check"]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == f"{config_path}: {len(expected)} problem(s):"
+    for line, text in zip(lines[1:], expected, strict=True):
+        assert line.startswith("  - ") and text.format(root=tmp_path) in line
+
+
+def test_link_check_passes_with_usable_password_and_ca(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mqtt_broker import make_tls_files
+
+    from firmware_daemon.cli import main
+
+    config_path = _broken_config(tmp_path, "good-ca")
+    ca, _, _ = make_tls_files(tmp_path / "tls")
+    (tmp_path / "district-ca.crt").write_bytes(ca.read_bytes())
+    assert main(["-c", str(config_path), "check"]) == 0
+    assert capsys.readouterr().out.startswith(f"OK: {config_path}")
 
 
 def test_link_settings_built_by_hand_with_a_bad_ca_fail_naming_the_key(tmp_path: Path) -> None:
