@@ -286,21 +286,41 @@ def test_link_republishes_unacked_while_connected(env: BrokerEnv, tmp_path: Path
 
 def test_link_broker_sigkill_mid_stream_loses_nothing(env: BrokerEnv, tmp_path: Path,
                                                       stop_list: list[Any]) -> None:
+    """The broker is SIGKILLed from inside the link's 150th publish, once the collector has
+    stored part of the stream: mid-stream by construction (no sleep or poll to race), so
+    events are stored, in flight and not yet sent at the kill; nothing is lost after."""
     config = load_station_config(write_station_config(env, tmp_path / "st", republish_s=1.0))
     outbox = open_outbox(config)
     append_events(outbox, 500)
     start_collector(env, stop_list)
     link = make_link(config, outbox, batch=50)
+    publish = link._publish_event
+    published = [0]
+    at_kill: dict[str, int] = {}
+
+    def publish_then_maybe_kill(jws: bytes) -> Any:
+        published[0] += 1
+        if published[0] == 150:  # the link thread: nothing more is published meanwhile
+            stored = wait_until(lambda: len(stored_seqs(env)), 10, "the collector to store some events")
+            env.broker.kill()
+            at_kill.update(stored=stored, pending=outbox.pending_count())
+        return publish(jws)
+
+    link._publish_event = publish_then_maybe_kill  # type: ignore[method-assign]
     link.start()
     stop_list.append(link)
-    wait_until(lambda: outbox.pending_count() < 400, 15, "delivery to be under way", step_s=0.005)
-    env.broker.kill()
-    assert 0 < outbox.pending_count() < 500, "the kill must land mid-stream"
+    wait_until(lambda: at_kill, 15, "the kill mid-stream")
+    assert 0 < at_kill["stored"] < 150 and at_kill["pending"] > 500 - 150
     append_events(outbox, 50)  # recorded while the broker is gone
     env.broker.start()
     wait_until(lambda: outbox.pending_count() == 0, 30, "delivery after the broker restart", step_s=0.1)
     assert link.stats.connects >= 2
     assert_store_exact(env, 550)
+
+
+def stored_seqs(env: BrokerEnv, station: str = STATION) -> list[int]:
+    with Store(env.config.database) as store:
+        return store.seqs(station)
 
 
 def test_link_backlog_with_collector_away_pages_through_it(env: BrokerEnv, tmp_path: Path,
