@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -150,6 +151,38 @@ def run_mosquitto_passwd(tool: str, args: list[str]) -> None:
         raise BrokerConfigError(f"{tool} failed: {exc.stderr.strip()}") from exc
 
 
+def hash_passwd_file(tool: str, path: Path, users: list[tuple[str, str]]) -> None:
+    """Write ``user:password`` lines to a new 0600 file and hash them in place with
+    ``mosquitto_passwd -U``: a password never appears on a command line (``-b`` would
+    show it in ``ps``). BrokerConfigError if a plain password is left in the file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{user}:{password}\n" for user, password in users)
+        run_mosquitto_passwd(tool, ["-U", str(path)])
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    hashed = dict(line.split(":", 1) for line in lines if ":" in line)
+    if sorted(hashed) != sorted(u for u, _ in users) or any(hashed[u] == p for u, p in users):
+        path.unlink(missing_ok=True)
+        raise BrokerConfigError(f"{tool} -U did not hash every password")
+
+
+def hashed_passwd_line(tool: str, directory: Path, user: str, password: str) -> str:
+    """``user:<hash>`` for one credential, hashed in a private temp file in ``directory``."""
+    fd, name = tempfile.mkstemp(prefix=".passwd-new-", dir=directory)
+    os.close(fd)
+    tmp = Path(name)
+    tmp.unlink()
+    try:
+        hash_passwd_file(tool, tmp, [(user, password)])
+        return tmp.read_text(encoding="utf-8").strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def generate_broker_config(config: DistrictConfig, outdir: Path, opts: BrokerOptions | None = None,
                            mosquitto_passwd: str = "mosquitto_passwd") -> BrokerFiles:
     """Write the broker files into ``outdir`` (created); return their paths."""
@@ -171,14 +204,16 @@ def generate_broker_config(config: DistrictConfig, outdir: Path, opts: BrokerOpt
          config.mqtt.password_file if config.mqtt else None)]
     users += [(s.id, s.mqtt_password_file) for s in config.stations]
     credentials: dict[str, Path] = {}
-    tmp_passwd = outdir / f".passwd.tmp-{os.getpid()}"
-    tmp_passwd.unlink(missing_ok=True)
-    for i, (user, source) in enumerate(users):
+    plain: list[tuple[str, str]] = []
+    for user, source in users:
         cred = cred_dir / f"{user}.password"
         password = _password_for(source, cred)
         atomic_write(cred, (password + "\n").encode("utf-8"), mode=0o600)
         credentials[user] = cred
-        run_mosquitto_passwd(mosquitto_passwd, ["-b", *(["-c"] if i == 0 else []), str(tmp_passwd), user, password])
+        plain.append((user, password))
+    tmp_passwd = outdir / f".passwd.tmp-{os.getpid()}"
+    tmp_passwd.unlink(missing_ok=True)
+    hash_passwd_file(mosquitto_passwd, tmp_passwd, plain)
     os.chmod(tmp_passwd, 0o640)
     os.replace(tmp_passwd, outdir / "passwd")
     atomic_write(outdir / "acl", acl_text(config).encode("utf-8"), mode=0o644)

@@ -15,8 +15,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from district_collector.broker_config import (
     BrokerConfigError,
     acl_text,
+    hashed_passwd_line,
     require_mosquitto_passwd,
 )
 from district_collector.config import DistrictConfig, load_district_config
@@ -178,7 +177,7 @@ def update_broker(broker_dir: Path, config: DistrictConfig, station_id: str, pas
         raise ProvisionError(f"{passwd} does not exist: run radio-district broker-config {broker_dir} first")
     try:
         require_mosquitto_passwd(mosquitto_passwd)
-        line = _hashed_passwd_line(mosquitto_passwd, broker_dir, station_id, password)
+        line = hashed_passwd_line(mosquitto_passwd, broker_dir, station_id, password)
     except BrokerConfigError as exc:
         raise ProvisionError(str(exc)) from exc
     kept = [old for old in passwd.read_text(encoding="utf-8").splitlines()
@@ -190,28 +189,6 @@ def update_broker(broker_dir: Path, config: DistrictConfig, station_id: str, pas
     else:
         atomic_write(acl, acl_text(config).encode("utf-8"), mode=0o644)
     return [f"{passwd}: credential for {station_id} set", f"{acl}: rewritten from the registry"]
-
-
-def _hashed_passwd_line(tool: str, broker_dir: Path, user: str, password: str) -> str:
-    """``user:<hash>`` from mosquitto_passwd -U on a private temp file: the password never
-    appears on a command line (``mosquitto_passwd -b`` would show it in ``ps``)."""
-    fd, name = tempfile.mkstemp(prefix=".passwd-new-", dir=broker_dir)  # 0600
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(f"{user}:{password}\n")
-        try:
-            subprocess.run([tool, "-U", str(tmp)], check=True, capture_output=True, text=True)
-        except FileNotFoundError as exc:
-            raise BrokerConfigError(f"{tool} not found (install the Debian package mosquitto)") from exc
-        except subprocess.CalledProcessError as exc:
-            raise BrokerConfigError(f"{tool} -U failed: {exc.stderr.strip()}") from exc
-        line = tmp.read_text(encoding="utf-8").strip()
-    finally:
-        tmp.unlink(missing_ok=True)
-    if not line.startswith(f"{user}:") or password in line:
-        raise BrokerConfigError(f"{tool} -U did not hash the password of {user}")
-    return line
 
 
 def _write_private_key(path: Path, key: Ed25519PrivateKey) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import stat
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -229,3 +230,25 @@ def test_broker_refuses_oversized_packets_from_a_station(mqtt_env: BrokerEnv) ->
     wait_until(lambda: _t(RUONG, "event") in inbox.topics(), 5, "the small event")
     time.sleep(0.2)
     assert [p for _, p in inbox.messages] == [b"small"]
+
+
+def test_broker_config_passwords_never_on_a_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    kit = make_district(tmp_path)
+    seen: list[list[str]] = []
+    real_run = subprocess.run
+
+    def spy(argv: list[str], *a: Any, **kw: Any) -> Any:
+        seen.append([str(x) for x in argv])
+        return real_run(argv, *a, **kw)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    out = tmp_path / "broker"
+    files = generate_broker_config(kit.config, out, BrokerOptions(tls_port=8883))
+    passwords = {u: p.read_text().strip() for u, p in files.credentials.items()}
+    assert any("mosquitto_passwd" in argv[0] for argv in seen)
+    assert not any(pw in arg for argv in seen for arg in argv for pw in passwords.values())
+    passwd = files.passwd.read_text()
+    assert sorted(line.split(":")[0] for line in passwd.splitlines()) == sorted(passwords)
+    assert all(line.split(":", 1)[1].startswith("$7$") for line in passwd.splitlines())
+    assert not any(pw in passwd for pw in passwords.values())
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
