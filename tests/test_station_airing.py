@@ -167,21 +167,8 @@ def test_airing_stop_before_the_amp_time_never_switches_on(tmp_path: Path, media
     assert rig.states() == [False]
 
 
-class PlayOnly:
-    """A player with only ``probe``/``play`` and no ``on_block`` (e.g. an older output)."""
-
-    def __init__(self) -> None:
-        self.fake = FakeAudioOutput()
-
-    def probe(self, path: Path) -> Any:
-        return self.fake.probe(path)
-
-    def play(self, path: Path, *, stop: threading.Event | None = None, margin_s: float = 5.0,
-             on_start: Any = None) -> Any:
-        return self.fake.play(path, stop=stop, margin_s=margin_s, on_start=on_start)
-
-
-@pytest.mark.parametrize("player", [FakeAudioOutput, PlayOnly])
+@pytest.mark.parametrize("player", [FakeAudioOutput, lambda: _PlayOnly(FakeAudioOutput())],
+                         ids=["on_block", "play-only"])
 def test_airing_on_a_simulated_clock_audio_takes_its_played_time(tmp_path: Path, media: Path,
                                                                  rigs: list[Rig], player: Any) -> None:
     rig = make_rig(rigs, tmp_path, player())
