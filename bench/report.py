@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import signal
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,11 @@ print(n)
 def _started_at(seq: int, per_year: int) -> str:
     day = date(YEAR, 1, 1) + timedelta(days=(seq - 1) * 364 // max(per_year, 1))
     return f"{day.isoformat()}T06:30:00.012+07:00"
+
+
+def _worker_init() -> None:
+    """Workers die quietly on the pool's SIGTERM (not bench.run's unwinding handler)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _sign_station(job: tuple[str, str, str, int]) -> list[tuple[Any, ...]]:
@@ -99,7 +105,7 @@ def build_store(root: Path, stations: int, per_year: int, log: Any) -> District:
     received = datetime(YEAR, 12, 31, tzinfo=UTC)
     batch: list[EventRecord] = []
     checked = False
-    with multiprocessing.Pool() as pool:
+    with multiprocessing.Pool(initializer=_worker_init) as pool:
         for rows in pool.imap_unordered(_sign_station, jobs, chunksize=16):
             records = [EventRecord(*r) for r in rows]
             if not checked:  # the collector's own verification accepts what we store
