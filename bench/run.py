@@ -63,11 +63,15 @@ def table(figures: Sequence[Figure]) -> str:
              "|---|---:|---|---:|---|---:|---:|---|"]
     for f in figures:
         sense = "<= " if f.better == "lower" else ">= "
-        targets = ([sense + _fmt(f.target)] if f.target is not None else []) + \
-            ([f"ratio {sense}{f.ratio_target:g}x"] if f.ratio_target is not None else [])
+        targets: list[str] = []
+        for label, got, want in (("", f.value, f.target), ("ratio ", f.ratio, f.ratio_target)):
+            if want is None:
+                continue
+            text = f"{label}{sense}{_fmt(want)}{'x' if label else ''}"
+            if got is not None and not (got <= want if f.better == "lower" else got >= want):
+                text += " MISSED"
+            targets.append(text)
         target = ", ".join(targets) or "-"
-        if f.met is False:
-            target += " MISSED"
         baseline = "-" if f.baseline is None else f"{_fmt(f.baseline)} ({f.baseline_name})"
         ratio = "-" if f.ratio is None else f"{f.ratio:.2f}x"
         lines.append(f"| {f.name} | {_fmt(f.value)} | {f.unit} | {target} | {baseline} | {ratio} "
