@@ -8,7 +8,7 @@
 ``python -m bench.report_bench time --db PATH [--stations 1000] [--runs 3] [--memory] [--only]``
     times the ``report`` path over that store: open, read, score (median of runs), the
     same with the events' JWS (what ``commands_report.compute`` and ``evidence`` read),
-    and the JSON output; ``--memory`` adds one run under tracemalloc for the peak,
+    and the JSON output (``json.dumps(indent=2)``, as the command prints it); ``--memory`` adds one run under tracemalloc for the peak,
     ``--only`` times read+score alone (run it under ``/usr/bin/time -v`` for peak RSS).
     The code before the fast path is measured by running this file with the old tree
     first on ``PYTHONPATH`` (it falls back to the old API).
@@ -147,16 +147,8 @@ def time_report(db: Path, stations: int, runs: int, memory: bool, only: bool = F
     print(f"  with the events' JWS (as commands_report.compute / evidence): median {med:.2f} s")
     med, _times, out = _median_s(lambda: json.dumps(report, ensure_ascii=False, indent=2), runs)
     print(f"  output json.dumps(indent=2): median {med:.2f} s, {len(out) >> 20} MiB")
-    _out: Any = None
-    try:
-        from district_collector.report import dumps_indented
-    except ImportError:
-        pass
-    else:
-        med, _times, _out = _median_s(lambda: dumps_indented(report), runs)
-        print(f"  output report_json (same bytes): median {med:.2f} s")
     if memory:
-        del report, out, _r, _out
+        del report, out, _r
         tracemalloc.start()
         _compute(db, registry, period)
         _cur, peak = tracemalloc.get_traced_memory()

@@ -7,9 +7,10 @@ schedules, :func:`~district_collector.scoring.score`) is what the ``report`` and
 Store reading never decodes a JWS: the store keeps each event's scoring facts as
 columns filled at insert (:meth:`~district_collector.store.Store.period_rows`), SQLite
 selects each station's period seq range (see
-:func:`~district_collector.scoring.select_period_events`), and the rows stream straight
-into :class:`~district_collector.scoring.EventFacts` for the same
-:func:`~district_collector.scoring.score` that ``verify`` runs over a bundle's payloads.
+:func:`~district_collector.scoring.select_period_events`), and the rows stream, one
+station at a time, into the same scoring core that ``verify`` runs over a bundle's
+payloads (:func:`report_from_store`; :func:`period_events_from_store` adds the JWS
+bytes the evidence bundle needs).
 Events in the store were verified at ingest, so a stored event's signature counts as
 valid while its ``kid`` is still registered for its station.
 """
@@ -231,91 +232,8 @@ def build_report(
 
 
 def report_json(report: Mapping[str, Any]) -> bytes:
-    """The report as the bytes of ``report.json`` (UTF-8, indented, newline-terminated):
-    exactly ``json.dumps(report, ensure_ascii=False, indent=2) + "\\n"``, made about
-    several times faster (json's indented form is pure Python) by :func:`dumps_indented`."""
-    return (dumps_indented(report) + "\n").encode("utf-8")
-
-
-_encode_str = json.encoder.encode_basestring  # the C version, with ensure_ascii=False
-_INF = float("inf")
-_flat_encoders: dict[str, Any] = {}
-
-
-def _rows_indented(rows: list[Any], pad: str) -> str | None:
-    """A non-empty list of non-empty dicts of scalars, as ``dumps_indented`` writes it, in
-    one call of the C encoder (no indent; its item separator carries the newline and the
-    indentation of a row's members) and one replace; None when ``rows`` is not of that shape.
-
-    A raw newline is never inside JSON strings, and a scalar never ends in ``}``, so
-    ``},\n<indent>{`` occurs only between rows; a nested value would show as ``": {``
-    or ``": [`` (such a sequence inside a string only sends the rows to the general path).
-    """
-    if set(map(type, rows)) != {dict} or min(map(len, rows)) == 0:
-        return None
-    inner, inner2 = pad + "  ", pad + "    "
-    encode = _flat_encoders.get(pad)
-    if encode is None:
-        encode = _flat_encoders[pad] = json.JSONEncoder(ensure_ascii=False, separators=(",\n" + inner2, ": ")).encode
-    text = encode(rows)
-    if '": {' in text or '": [' in text:
-        return None
-    body = text[2:-2].replace(f"}},\n{inner2}{{", f"\n{inner}}},\n{inner}{{\n{inner2}")
-    return f"[\n{inner}{{\n{inner2}{body}\n{inner}}}\n{pad}]"
-
-
-def dumps_indented(obj: Any, pad: str = "") -> str:
-    """``json.dumps(obj, ensure_ascii=False, indent=2)`` (at indentation ``pad``), byte for byte.
-
-    Dicts with str keys, lists, str, int, finite float, bool and None are written
-    here; anything else (other keys, NaN, subclasses) is left to ``json.dumps``.
-    """
-    t = type(obj)
-    if t is str:
-        return _encode_str(obj)
-    inner = pad + "  "
-    if t is dict:
-        if not obj:
-            return "{}"
-        parts = []
-        for k, v in obj.items():
-            if type(k) is not str:
-                return _dumps_json(obj, pad)
-            tv = type(v)
-            if tv is str:
-                text = _encode_str(v)
-            elif v is None:
-                text = "null"
-            elif tv is int:
-                text = int.__repr__(v)
-            elif tv is float and -_INF < v < _INF:
-                text = float.__repr__(v)
-            else:
-                text = dumps_indented(v, inner)
-            parts.append(f"{_encode_str(k)}: {text}")
-        return "{\n" + inner + (",\n" + inner).join(parts) + "\n" + pad + "}"
-    if t is list or t is tuple:
-        if not obj:
-            return "[]"
-        if len(obj) > 8 and (fast := _rows_indented(list(obj), pad)) is not None:
-            return fast
-        return "[\n" + inner + (",\n" + inner).join([dumps_indented(v, inner) for v in obj]) + "\n" + pad + "]"
-    if obj is None:
-        return "null"
-    if obj is True:
-        return "true"
-    if obj is False:
-        return "false"
-    if t is int:
-        return int.__repr__(obj)
-    if t is float and -_INF < obj < _INF:
-        return float.__repr__(obj)
-    return _dumps_json(obj, pad)
-
-
-def _dumps_json(obj: Any, pad: str) -> str:
-    # JSON text has no raw newline inside strings, so re-indenting its lines is exact.
-    return json.dumps(obj, ensure_ascii=False, indent=2).replace("\n", "\n" + pad)
+    """The report as the bytes of ``report.json`` (UTF-8, indented, newline-terminated)."""
+    return (json.dumps(report, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 CSV_COLUMNS = ("level", "code", "name", "stations", "tier", "required_weeks", "weeks_aired",
