@@ -15,7 +15,6 @@ Steps (:func:`publish_catalogue`):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -38,7 +37,7 @@ from firmware_daemon.schedule_model import ScheduleError, parse_schedule
 from firmware_daemon.scheduler import expand
 from radio_protocol.durable import fsync_dir
 from radio_protocol.errors import CommuneRadioError, ConfigError
-from radio_protocol.jose import Signer, sha256_hex
+from radio_protocol.jose import Signer, file_sha256, sha256_hex
 from radio_protocol.topics import topic
 
 log = logging.getLogger(__name__)
@@ -64,19 +63,15 @@ class PreparedSchedule:
 
 
 def _describe(path: Path, source: str) -> tuple[str, int, float]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
+    sha256 = file_sha256(path)
+    size = path.stat().st_size
     try:
         info = sf.info(str(path))
     except (RuntimeError, sf.LibsndfileError) as exc:
         raise ConfigError([f"{source}: not a playable audio file: {exc}"]) from exc
     if info.samplerate <= 0 or info.frames <= 0:
         raise ConfigError([f"{source}: audio file has no samples"])
-    return digest.hexdigest(), size, round(info.frames / info.samplerate, 3)
+    return sha256, size, round(info.frames / info.samplerate, 3)
 
 
 def _download(url: str, into: Path, timeout_s: float) -> None:

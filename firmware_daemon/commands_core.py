@@ -25,11 +25,16 @@ from firmware_daemon.config import StationConfig, load_amp_config, load_station_
 from firmware_daemon.events import Segment
 from firmware_daemon.outbox import Outbox
 from hal.errors import HalError
-from hal.media import file_sha256
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError, ConfigError
-from radio_protocol.jose import Signer, jwk_thumbprint, load_or_create_private_key, load_private_key
+from radio_protocol.jose import (
+    Signer,
+    file_sha256,
+    jwk_thumbprint,
+    load_or_create_private_key,
+    load_private_key,
+)
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from firmware_daemon.schedule_model import Media, Schedule, check_media_url
 from hal.errors import MediaError
-from hal.media import file_sha256
 from radio_protocol.durable import ensure_private_dir, fsync_dir
+from radio_protocol.jose import file_sha256
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ Pure numpy/soundfile code, no sound card: importing it never starts PortAudio.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import numpy as np
 import soundfile as sf
 
 from hal.errors import MediaError
+from radio_protocol.jose import file_sha256 as file_sha256  # re-exported for hal.audio
 
 DBFS_FLOOR = -120.0
 """Level reported for digital silence or no samples at all (dBFS cannot be -inf in JSON)."""
@@ -175,15 +175,6 @@ def open_media(path: str | os.PathLike[str]) -> sf.SoundFile:
         f.close()
         raise MediaError("media-corrupt", f"{p} holds no audio frames")
     return f
-
-
-def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """The SHA-256 (hex) of a file's bytes, read in ``chunk``-byte pieces. Raises OSError."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:

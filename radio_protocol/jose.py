@@ -57,6 +57,17 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in ``chunk``-byte pieces. Raises OSError.
+
+    The hash that names media in schedules and events (PROTOCOL.md ``sha256``)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 # --- JWK -------------------------------------------------------------------------------
 
 
