@@ -197,12 +197,8 @@ class FakeAudioOutput:
                     on_block(block.shape[0] / media.samplerate)
                 if self.pace > 0:
                     self._released.wait(self.pace * block.shape[0] / media.samplerate)
-            return PlaybackResult(
-                played_s=meter.frames / media.samplerate,
-                media_s=media_s,
-                rms_dbfs=meter.rms_dbfs,
-                peak_dbfs=meter.peak_dbfs,
-                silent_s=meter.silent_s,
+            return meter.result(
+                media_s,
                 underruns=0,
                 stopped=stopped or (meter.frames < media.frames and self.stop_at_s is not None),
             )

@@ -142,6 +142,19 @@ class LevelMeter:
         )
         return (self._silent_frames + pending) / self.samplerate
 
+    def result(self, media_s: float, *, underruns: int, stopped: bool) -> PlaybackResult:
+        """The ``PlaybackResult`` of the samples metered so far (``played_s`` from the
+        frames added, at the meter's rate), for a file ``media_s`` long."""
+        return PlaybackResult(
+            played_s=self.frames / self.samplerate,
+            media_s=media_s,
+            rms_dbfs=self.rms_dbfs,
+            peak_dbfs=self.peak_dbfs,
+            silent_s=self.silent_s,
+            underruns=underruns,
+            stopped=stopped,
+        )
+
 
 class _SequentialSoundFile(sf.SoundFile):
     """A SoundFile read strictly front to back, never seeking.

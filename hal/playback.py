@@ -212,15 +212,7 @@ class Playback:
             log.error("audio stream abort hung too; leaving it to a background thread")
 
     def result(self, media_s: float) -> PlaybackResult:
-        return PlaybackResult(
-            played_s=self.meter.frames / self.samplerate,
-            media_s=media_s,
-            rms_dbfs=self.meter.rms_dbfs,
-            peak_dbfs=self.meter.peak_dbfs,
-            silent_s=self.meter.silent_s,
-            underruns=self.underruns,
-            stopped=self.stopped,
-        )
+        return self.meter.result(media_s, underruns=self.underruns, stopped=self.stopped)
 
 
 class PreparedPlayback:
