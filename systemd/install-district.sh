@@ -12,6 +12,8 @@ BROKER_STATE_DIR=/var/lib/mosquitto/commune-radio
 SERVICE_USER=radio-district
 UNIT=radio-district.service
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+. "$REPO/systemd/lib.sh"
 # The distribution's Python (apt's python3-lgpio belongs to it; a pyenv under /root would
 # not even be readable by the service user).
 PYTHON="${PYTHON:-/usr/bin/python3}"
@@ -57,12 +59,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
-[ -f "$REPO/pyproject.toml" ] || die "$REPO is not a Commune Radio checkout"
-[ -x "$PYTHON" ] || die "$PYTHON not found (apt-get install python3 python3-venv, or set PYTHON=...)"
+require_install_context "$REPO" "$PYTHON"
 [ -z "$CONFIG" ] || [ -f "$CONFIG" ] || die "config file $CONFIG not found"
 [ -n "$CONFIG" ] || [ -f "$CONF_DIR/district.yaml" ] || die "first install: give --config district.yaml"
 { [ -z "$CERT" ] && [ -z "$KEY" ]; } || { [ -f "$CERT" ] && [ -f "$KEY" ]; } \
@@ -85,20 +82,7 @@ if ! id "$SERVICE_USER" >/dev/null 2>&1; then
 fi
 
 # --- code -----------------------------------------------------------------------------
-say "installing the code into $PREFIX"
-install -d -m 0755 "$PREFIX"
-if [ "$REPO" != "$PREFIX/src" ]; then
-    rm -rf "$PREFIX/src.new"
-    mkdir -p "$PREFIX/src.new"
-    tar -C "$REPO" --exclude=.git --exclude=.venv --exclude='*.egg-info' --exclude=__pycache__ \
-        --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache -cf - . \
-        | tar -C "$PREFIX/src.new" -xf -
-    rm -rf "$PREFIX/src"
-    mv "$PREFIX/src.new" "$PREFIX/src"
-fi
-[ -x "$PREFIX/.venv/bin/python" ] || "$PYTHON" -m venv "$PREFIX/.venv"
-"$PREFIX/.venv/bin/pip" install -q --upgrade pip
-"$PREFIX/.venv/bin/pip" install -q --upgrade "$PREFIX/src"
+install_code "$REPO" "$PREFIX" "$PYTHON"
 BIN="$PREFIX/.venv/bin/radio-district"
 # on PATH for the technician (sudo's secure_path has /usr/local/bin); the unit uses $BIN
 ln -sfn "$BIN" /usr/local/bin/radio-district

@@ -10,6 +10,8 @@ STATE_DIR=/var/lib/commune-radio
 SERVICE_USER=radio-station
 UNIT=radio-station.service
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib.sh
+. "$REPO/systemd/lib.sh"
 # The distribution's Python (apt's python3-lgpio belongs to it; a pyenv under /root would
 # not even be readable by the service user).
 PYTHON="${PYTHON:-/usr/bin/python3}"
@@ -54,12 +56,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-say() { printf '==> %s\n' "$*"; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
-
-[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0 ...)"
-[ -f "$REPO/pyproject.toml" ] || die "$REPO is not a Commune Radio checkout"
-[ -x "$PYTHON" ] || die "$PYTHON not found (apt-get install python3 python3-venv, or set PYTHON=...)"
+require_install_context "$REPO" "$PYTHON"
 if [ -n "$FROM" ]; then
     [ -f "$FROM/station.yaml" ] || die "$FROM/station.yaml not found (make DIR with radio-district provision)"
     CONFIG="$FROM/station.yaml"
@@ -89,24 +86,9 @@ fi
 usermod -a -G gpio,audio "$SERVICE_USER"
 
 # --- code -----------------------------------------------------------------------------
-say "installing the code into $PREFIX"
-install -d -m 0755 "$PREFIX"
-if [ "$REPO" != "$PREFIX/src" ]; then
-    rm -rf "$PREFIX/src.new"
-    mkdir -p "$PREFIX/src.new"
-    tar -C "$REPO" --exclude=.git --exclude=.venv --exclude='*.egg-info' --exclude=__pycache__ \
-        --exclude=.mypy_cache --exclude=.ruff_cache --exclude=.pytest_cache -cf - . \
-        | tar -C "$PREFIX/src.new" -xf -
-    rm -rf "$PREFIX/src"
-    mv "$PREFIX/src.new" "$PREFIX/src"
-fi
 venv_args=()
 if [ "$SITE" -eq 1 ] || is_pi; then venv_args+=(--system-site-packages); fi
-if [ ! -x "$PREFIX/.venv/bin/python" ]; then
-    "$PYTHON" -m venv "${venv_args[@]}" "$PREFIX/.venv"
-fi
-"$PREFIX/.venv/bin/pip" install -q --upgrade pip
-"$PREFIX/.venv/bin/pip" install -q --upgrade "$PREFIX/src"
+install_code "$REPO" "$PREFIX" "$PYTHON" "${venv_args[@]}"
 BIN="$PREFIX/.venv/bin/radio-station"
 # on PATH for the technician (sudo's secure_path has /usr/local/bin); the unit uses $BIN
 ln -sfn "$BIN" /usr/local/bin/radio-station

@@ -24,7 +24,8 @@ from radio_protocol.cli_base import build_parser
 REPO = Path(__file__).resolve().parent.parent
 SYSTEMD = REPO / "systemd"
 UNITS = sorted(SYSTEMD.glob("*.service"))
-SCRIPTS = sorted(SYSTEMD.glob("*.sh"))
+SCRIPTS = sorted(SYSTEMD.glob("install-*.sh"))
+SHELL_FILES = sorted(SYSTEMD.glob("*.sh"))  # the install scripts and the lib.sh they source
 VENV_BIN = "/opt/commune-radio/.venv/bin/"
 MAX_EXPOSURE = 2.5
 needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -148,8 +149,16 @@ def test_install_script_syntax(script: Path) -> None:
     assert bad.returncode == 2 and "unknown option: --no-such-option" in bad.stderr
 
 
+def test_install_lib_syntax() -> None:
+    """lib.sh is sourced, not run: it parses and defines what the install scripts call."""
+    lib = SYSTEMD / "lib.sh"
+    assert subprocess.run(["bash", "-n", str(lib)], capture_output=True).returncode == 0
+    for script in SCRIPTS:
+        assert '. "$REPO/systemd/lib.sh"' in script.read_text(encoding="utf-8"), script.name
+
+
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", SHELL_FILES, ids=lambda p: p.name)
 def test_install_script_shellcheck(script: Path) -> None:
     result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
