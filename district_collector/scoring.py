@@ -179,6 +179,8 @@ def _score(
     no_slots: frozenset[datetime] = frozenset()
     n_airings = 0
 
+    texts: dict[str | None, str | None] = {}
+    shared = texts.setdefault
     for sid, group in groups:
         if sid in stations:
             raise ValueError(f"station {sid} given twice to score_stations")
@@ -266,10 +268,14 @@ def _score(
                     slot_at = slot_instants[slot] = instant(slot)
                 if slot_at is not None and slot_at in slots:
                     matched.setdefault(st, set()).add(slot_at)
-            airings.append((ts, st, seq, {
-                "station": st, "commune": commune, "seq": seq, "started_at": started_at,
-                "local_date": iso_day, "local_time": hhmm,
-                "segment_id": segment_id, "title": title, "played_s": played_s, "slot": slot}))
+            # One string object per distinct text (rows bring a copy each): the report holds
+            # every airing, so this is most of its memory.
+            if slot == started_at:
+                slot = started_at
+            airings.append((ts, sid, seq, {
+                "station": sid, "commune": commune, "seq": seq, "started_at": started_at,
+                "local_date": iso_day, "local_time": hhmm, "segment_id": shared(segment_id, segment_id),
+                "title": shared(title, title), "played_s": played_s, "slot": slot}))
         stations[sid] = _station(sid, reg, commune if known else (rows[0][4] if rows else None), len(rows),
                                  seqs, breaks, sorted(conflicted), variants, unverified, n_unknown, period)
     district.airings = n_airings
