@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from radio_protocol.configschema import ConfigReader, load_yaml_file
+from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
 from radio_protocol.timefmt import zone
@@ -110,13 +110,6 @@ class DistrictConfig:
         return None
 
 
-def _path(base: Path, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else base / p
-
-
 def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> MqttConfig | None:
     if data is None:
         return None
@@ -138,10 +131,10 @@ def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> Mqtt
         t = r.mapping(tls_data, "mqtt.tls", ("ca", "insecure"))
         ca = r.get(t, "mqtt.tls", "ca", str, None, nullable=True)
         insecure = r.get(t, "mqtt.tls", "insecure", bool, False)
-        tls = TlsConfig(ca=_path(base, ca), insecure=bool(insecure))
+        tls = TlsConfig(ca=config_path(base, ca), insecure=bool(insecure))
     return MqttConfig(
         host=host or "localhost", port=port or 8883, username=username or "collector",
-        password_file=_path(base, password_file), tls=tls, client_id=client_id or f"collector-{district_id}",
+        password_file=config_path(base, password_file), tls=tls, client_id=client_id or f"collector-{district_id}",
         keepalive_s=keepalive or 60, reconnect_min_s=rmin or 1.0, reconnect_max_s=rmax or 30.0,
         session_expiry_s=expiry or 30 * 86400,
     )
@@ -182,7 +175,7 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEn
         return None
     return StationEntry(
         id=sid, commune_code=code, commune_name=name, level=level or "commune",
-        keys=tuple(jwks), keyring=KeyRing.from_jwks(jwks), mqtt_password_file=_path(base, pw),
+        keys=tuple(jwks), keyring=KeyRing.from_jwks(jwks), mqtt_password_file=config_path(base, pw),
     )
 
 
@@ -238,15 +231,15 @@ def parse_district_config(data: Any, source: Path) -> DistrictConfig:
         url = r.get(md, "media", "base_url", str, pattern=r"https?://\S+")
         mdir = r.get(md, "media", "dir", str)
         if url and mdir:
-            media = MediaConfig(base_url=url.rstrip("/"), dir=_path(base, mdir) or Path(mdir))
+            media = MediaConfig(base_url=url.rstrip("/"), dir=config_path(base, mdir) or Path(mdir))
     r.finish()
     assert did is not None and dname is not None and tz is not None
     assert database is not None and signing_key is not None
     return DistrictConfig(
         source=source,
         district=DistrictInfo(id=did, name=dname, timezone=tz),
-        database=_path(base, database) or Path(database),
-        signing_key=_path(base, signing_key) or Path(signing_key),
+        database=config_path(base, database) or Path(database),
+        signing_key=config_path(base, signing_key) or Path(signing_key),
         mqtt=mqtt,
         stations=tuple(stations),
         ack=ack,

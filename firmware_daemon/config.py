@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from radio_protocol.configschema import ConfigReader, load_yaml_file
+from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
 from radio_protocol.timefmt import zone
@@ -138,13 +138,6 @@ class StationConfig:
         return KeyRing.from_jwks(self.district_keys)
 
 
-def _resolve(base: Path, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else (base / path)
-
-
 def _pin(reader: ConfigReader, data: Mapping[str, Any], name: str, nullable: bool = False) -> Any:
     """A BCM GPIO number (0..53)."""
     if nullable:
@@ -234,14 +227,14 @@ def _read_mqtt(reader: ConfigReader, root: Mapping[str, Any], base: Path) -> Mqt
     elif "tls" in data:
         tls_data = reader.mapping(data["tls"], "mqtt.tls", ("ca", "insecure"))
         tls = TlsConfig(
-            ca=_resolve(base, reader.get(tls_data, "mqtt.tls", "ca", str, None, nullable=True)),
+            ca=config_path(base, reader.get(tls_data, "mqtt.tls", "ca", str, None, nullable=True)),
             insecure=reader.get(tls_data, "mqtt.tls", "insecure", bool, False),
         )
     return MqttConfig(
         host=reader.get(data, "mqtt", "host", str) or "",
         port=reader.get(data, "mqtt", "port", int, 8883, minimum=1, maximum=65535),
         username=reader.get(data, "mqtt", "username", str, None, nullable=True),
-        password_file=_resolve(base, reader.get(data, "mqtt", "password_file", str, None,
+        password_file=config_path(base, reader.get(data, "mqtt", "password_file", str, None,
                                                 nullable=True)),
         tls=tls,
         keepalive_s=reader.get(data, "mqtt", "keepalive_s", int, 60, minimum=5, maximum=3600),
@@ -285,7 +278,7 @@ def load_station_config(path: Path | str) -> StationConfig:
     base = path.resolve().parent
     station = _read_station(reader, root)
     timezone = _read_timezone(reader, root)
-    data_dir = _resolve(base, reader.get(root, "", "data_dir", str, DEFAULT_DATA_DIR))
+    data_dir = config_path(base, reader.get(root, "", "data_dir", str, DEFAULT_DATA_DIR))
     amplifier = _read_amplifier(reader, root)
     gpio = _read_gpio(reader, root)
     audio = _read_audio(reader, root)

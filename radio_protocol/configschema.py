@@ -47,6 +47,15 @@ def load_yaml_file(path: Path) -> Any:
         raise ConfigError([f"{path}:{where}: invalid YAML: {problem}"]) from exc
 
 
+def config_path(base: Path, value: str | None) -> Path | None:
+    """A path from a config file: ``~`` expanded, a relative one taken against ``base`` (the
+    config file's directory, so a config and its files can travel together); None stays None."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
 class ConfigReader:
     """Collects problems while reading one config file."""
 
