@@ -7,6 +7,7 @@ of the config file, so a config and its keys can travel together.
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,14 @@ class MqttConfig:
             return self.password_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError([f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}"]) from exc
+
+    def apply_login(self, client: Any) -> None:
+        """Set this config's username, password and TLS (CA verified unless ``insecure``) on a
+        paho client, before it connects. Raises ConfigError when the password file is unreadable."""
+        client.username_pw_set(self.username, self.password())
+        if self.tls is not None:
+            client.tls_set(ca_certs=str(self.tls.ca) if self.tls.ca else None, cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_insecure_set(self.tls.insecure)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import ssl
 import tempfile
 import threading
 import urllib.request
@@ -182,10 +181,7 @@ def send_schedules(config: DistrictConfig, prepared: Sequence[PreparedSchedule],
     connected = threading.Event()
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{m.client_id}-schedule",
                          protocol=mqtt.MQTTv5)
-    client.username_pw_set(m.username, m.password())
-    if m.tls is not None:
-        client.tls_set(ca_certs=str(m.tls.ca) if m.tls.ca else None, cert_reqs=ssl.CERT_REQUIRED)
-        client.tls_insecure_set(m.tls.insecure)
+    m.apply_login(client)
     client.on_connect = lambda c, u, f, rc, p: connected.set() if not rc.is_failure else None
     results: dict[str, str | None] = {p.station: "not sent" for p in prepared}
     try:

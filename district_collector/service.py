@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import queue
 import signal
-import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -89,10 +88,7 @@ class CollectorService:
         client.suppress_exceptions = True
         client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=m.reconnect_min_s, max_delay=m.reconnect_max_s)  # type: ignore[arg-type]
-        client.username_pw_set(m.username, m.password())
-        if m.tls is not None:
-            client.tls_set(ca_certs=str(m.tls.ca) if m.tls.ca else None, cert_reqs=ssl.CERT_REQUIRED)
-            client.tls_insecure_set(m.tls.insecure)
+        m.apply_login(client)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
