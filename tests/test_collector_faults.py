@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,17 +34,6 @@ KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
 REPO = Path(__file__).resolve().parent.parent
 KILLS = 5
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    """Collector subprocesses, killed if a test fails half-way."""
-    items: list[subprocess.Popen[bytes]] = []
-    yield items
-    for proc in items:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
 
 
 def _run_collector(env: BrokerEnv, log_path: Path) -> subprocess.Popen[bytes]:
