@@ -208,7 +208,7 @@ def _score(
         cur_seq, cur_sha, before_seq, before_sha = -1, "", -1, ""
         for f in rows:
             # Unpacked by position: the store hands plain rows in EventFacts field order.
-            (st, seq, sha, signature_ok, f_commune, started_at, program, outcome, clock_synced, slot, prev,
+            (_st, seq, sha, signature_ok, f_commune, started_at, program, outcome, clock_synced, slot, prev,
              segment_id, title, played_s, ts) = f
             if seq != cur_seq:
                 before_seq, before_sha, cur_seq, cur_sha = cur_seq, cur_sha, seq, sha
@@ -240,8 +240,8 @@ def _score(
             else:
                 reason = None
             if reason is not None:
-                excluded.append((ts, st, seq, sha, {
-                    "station": st, "commune": commune if known else f_commune, "seq": seq,
+                excluded.append((ts, sid, seq, sha, {
+                    "station": sid, "commune": commune if known else f_commune, "seq": seq,
                     "started_at": started_at, "reason": reason, "payload_sha256": sha}))
                 if tally is not None:
                     tally.excluded += 1
@@ -267,7 +267,7 @@ def _score(
                 if slot_at is EPOCH:
                     slot_at = slot_instants[slot] = instant(slot)
                 if slot_at is not None and slot_at in slots:
-                    matched.setdefault(st, set()).add(slot_at)
+                    matched.setdefault(sid, set()).add(slot_at)
             # One string object per distinct text (rows bring a copy each): the report holds
             # every airing, so this is most of its memory.
             if slot == started_at:
