@@ -65,7 +65,7 @@ class MiniStation:
         self.limit = len(events)  # only events[:limit] are "recorded" so far
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=station, protocol=mqtt.MQTTv5)
         c.username_pw_set(station, env.stations[station].password)
-        c.reconnect_delay_set(0.1, 0.5)
+        c.reconnect_delay_set(0.1, 0.5)  # type: ignore[arg-type]  # paho types them int; seconds as float work
         c.max_queued_messages_set(0)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
@@ -281,7 +281,9 @@ def test_service_tracks_status_and_last_will(mqtt_env: BrokerEnv, capsys: object
                          and store.count_events() == 3)
             went_offline_before = format_rfc3339(datetime.now(UTC).astimezone(zone("Asia/Ho_Chi_Minh")))
             c.loop_stop()
-            c.socket().close()  # vanish without DISCONNECT: the broker publishes the will
+            sock = c.socket()
+            assert sock is not None
+            sock.close()  # vanish without DISCONNECT: the broker publishes the will
             assert _wait(lambda: (st := store.status(KOI)) is not None and st.state == "offline")
     finally:
         service.stop()
