@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from test_evidence_support import pdf_text
 
 from district_collector.catalogue_doc import (
     build_catalogue_doc,
@@ -64,15 +63,6 @@ def march_schedules() -> list[dict[str, Any]]:
         {"segment": "cds-2024-03-a", "rrule": "FREQ=DAILY;UNTIL=20240331T235959", "dtstart": "2024-03-01T19:00:00+07:00"}],
         valid_from="2024-03-20"))
     return out
-
-
-def pdf_text(path: Path) -> str:
-    if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    else:
-        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
-    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")

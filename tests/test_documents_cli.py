@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import soundfile
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from openpyxl import load_workbook
-from pypdf import PdfReader
+from test_evidence_support import pdf_text
 
 from district_collector.commands_catalogue import CATALOGUE_PDF, CATALOGUE_XLSX
 from radio_protocol.cli_base import run_main
@@ -62,16 +60,6 @@ def write_catalogue(tmp_path: Path, **changes: Any) -> Path:
     path = tmp_path / "catalogue.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def pdf_text(path: Path) -> str:
-    """Text of the PDF (pdftotext from poppler-utils, else pypdf), spaces collapsed."""
-    if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    else:
-        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
-    return " ".join(text.split())
 
 
 def test_catalogue_command_writes_pdf_and_xlsx(tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from test_documents_catalogue import COMMUNES, DISTRICT, march_schedules
-from test_documents_report import kon_ray_report, pdf_text
+from test_documents_report import kon_ray_report
+from test_evidence_support import pdf_text
 
 from district_collector.catalogue_doc import (
     build_catalogue_doc,

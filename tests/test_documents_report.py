@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,6 +9,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from test_evidence_support import pdf_text
 
 from district_collector import pdf as pdf_pages
 from district_collector.i18n import DocumentError
@@ -127,16 +126,6 @@ def empty_report() -> dict[str, Any]:
                          "weeks_aired": 0, "required_months": 11, "months_aired": 0, "airings": 0,
                          "criteria": {"1.6": 0, "1.7": 0}},
             "communes": [], "weeks": [], "months": [], "airings": [], "excluded": [], "stations": [], "findings": []}
-
-
-def pdf_text(path: Path) -> str:
-    """Text of the PDF as pdftotext extracts it (pypdf when poppler is absent), spaces collapsed."""
-    if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    else:
-        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
-    return " ".join(text.split())  # a phrase wrapped over two lines still reads as one
 
 
 @pytest.fixture(scope="module")

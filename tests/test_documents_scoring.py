@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from pypdf import PdfReader
+from test_evidence_support import pdf_text
 
 from district_collector.pdf_report import write_report_pdf
 from district_collector.registry import Registry
@@ -27,16 +25,6 @@ def facts(station: str, seq: int, day: date, *, outcome: str = "completed", prog
                "slot": started, "started_at": started, "played_s": 300.0, "outcome": outcome,
                "clock_synced": synced}
     return facts_from_payload(payload, sha or f"{station}-{seq}", True)
-
-
-def pdf_text(path: Path) -> str:
-    """Text of the PDF (pdftotext from poppler-utils, else pypdf), spaces collapsed."""
-    if shutil.which("pdftotext"):
-        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
-                              capture_output=True, text=True).stdout
-    else:
-        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
-    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")

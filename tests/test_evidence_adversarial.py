@@ -14,6 +14,7 @@ from test_evidence_support import (
     PERIOD,
     District,
     build_district,
+    pdf_text,
     read_lines,
     rewrite_manifest_hashes,
 )
@@ -241,8 +242,6 @@ def test_evidence_failed_document_leaves_no_half_bundle(district: District, tmp_
 
 def test_evidence_documents_name_the_district_stations_commune(original: Path) -> None:
     """The registry's commune names reach report.pdf/.xlsx; report.json stays the report."""
-    from test_documents_report import pdf_text
-
     assert "kon-ray-tt Thị trấn Đăk Rve" in pdf_text(original / "report.pdf")
     assert "commune_names" not in json.loads((original / "report.json").read_bytes())
 

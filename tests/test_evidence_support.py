@@ -3,18 +3,22 @@
 Holds no tests. :func:`build_district` writes a district config with three stations,
 the district signing key, imports signed events through the collector's real importer
 (so they pass the real ingest checks into the real store) and publishes a signed
-schedule into the store's ``schedules`` table.
+schedule into the store's ``schedules`` table. :func:`pdf_text` reads a written PDF
+as an official would (the documents and evidence tests assert on it).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pypdf import PdfReader
 from test_scoring_support import StationSigner, schedule_payload
 
 from district_collector.config import load_district_config
@@ -24,6 +28,16 @@ from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import Signer, canonical_json, load_or_create_private_key, sha256_hex
 
 PERIOD = ("2024-01-01", "2024-12-10")
+
+
+def pdf_text(path: Path) -> str:
+    """Text of the PDF as pdftotext extracts it (pypdf when poppler is absent), spaces collapsed."""
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], check=True,
+                              capture_output=True, text=True).stdout
+    else:
+        text = "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+    return " ".join(text.split())  # a phrase wrapped over two lines still reads as one
 
 
 @dataclass
