@@ -64,3 +64,11 @@ def test_configreader_bad_yaml_names_line(tmp_path: Path) -> None:
     path.write_text("station:\n  id: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad.yaml: line \d+"):
         load_yaml_file(path)
+
+
+def test_configreader_yaml_refuses_python_tags(tmp_path: Path) -> None:
+    path = tmp_path / "evil.yaml"
+    path.write_text('station: !!python/object/apply:os.system ["touch pwned"]\n')
+    with pytest.raises(ConfigError, match="evil.yaml"):
+        load_yaml_file(path)
+    assert not (tmp_path / "pwned").exists()
