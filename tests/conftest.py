@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +65,23 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+@pytest.fixture
+def record_subprocess_runs(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[list[str]]]:
+    """Call it to start recording: from then on the argv of every ``subprocess.run`` (as
+    strings) is appended to the list it returns; the commands still run. E.g. to prove a
+    secret never reaches a command line."""
+
+    def start() -> list[list[str]]:
+        seen: list[list[str]] = []
+        real_run = subprocess.run
+
+        def spy(argv: list[str], *a: Any, **kw: Any) -> Any:
+            seen.append([str(x) for x in argv])
+            return real_run(argv, *a, **kw)
+
+        monkeypatch.setattr(subprocess, "run", spy)
+        return seen
+
+    return start

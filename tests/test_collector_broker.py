@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import stat
-import subprocess
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -232,16 +232,10 @@ def test_broker_refuses_oversized_packets_from_a_station(mqtt_env: BrokerEnv) ->
     assert [p for _, p in inbox.messages] == [b"small"]
 
 
-def test_broker_config_passwords_never_on_a_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broker_config_passwords_never_on_a_command_line(
+        tmp_path: Path, record_subprocess_runs: Callable[[], list[list[str]]]) -> None:
     kit = make_district(tmp_path)
-    seen: list[list[str]] = []
-    real_run = subprocess.run
-
-    def spy(argv: list[str], *a: Any, **kw: Any) -> Any:
-        seen.append([str(x) for x in argv])
-        return real_run(argv, *a, **kw)
-
-    monkeypatch.setattr(subprocess, "run", spy)
+    seen = record_subprocess_runs()
     out = tmp_path / "broker"
     files = generate_broker_config(kit.config, out, BrokerOptions(tls_port=8883))
     passwords = {u: p.read_text().strip() for u, p in files.credentials.items()}

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import stat
-import subprocess
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -320,17 +319,10 @@ def test_provision_refused_leaves_broker_credentials_and_out_dir_untouched(
     assert not out.exists()
 
 
-def test_provision_password_never_on_a_command_line(district: Path, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_provision_password_never_on_a_command_line(
+        district: Path, tmp_path: Path, record_subprocess_runs: Callable[[], list[list[str]]]) -> None:
     broker = _broker_dir(district)
-    seen: list[list[str]] = []
-    real_run = subprocess.run
-
-    def spy(argv: list[str], *a: Any, **kw: Any) -> Any:
-        seen.append([str(x) for x in argv])
-        return real_run(argv, *a, **kw)
-
-    monkeypatch.setattr(subprocess, "run", spy)
+    seen = record_subprocess_runs()
     out = tmp_path / "out"
     assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
                       "--create-key", "--broker-dir", str(broker)) == 0
