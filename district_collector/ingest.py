@@ -34,6 +34,7 @@ from district_collector.store import (
     StatusRecord,
     Store,
 )
+from radio_protocol import PRIORITIES
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import MAX_JWS_BYTES, parse_jws, sha256_hex, verify
 from radio_protocol.timefmt import parse_rfc3339
@@ -42,7 +43,6 @@ from radio_protocol.topics import TYP_BY_KIND, parse_topic
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("accepted", "duplicate", "conflict")
-PRIORITIES = ("normal", "priority", "emergency")
 EVENT_OUTCOMES = ("completed", "interrupted", "failed", "missed")
 _RAW_KEEP = MAX_JWS_BYTES  # bytes of an oversized message kept in quarantine
 

@@ -14,11 +14,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from radio_protocol import PROTOCOL_VERSION, SW_VERSION
+from radio_protocol import PRIORITIES, PROTOCOL_VERSION, SW_VERSION
 from radio_protocol.timefmt import format_rfc3339
 
 OUTCOMES = ("completed", "interrupted", "failed", "missed")
-PRIORITIES = ("normal", "priority", "emergency")
 SILENCE_FLOOR_DBFS = -120.0
 
 

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
+from radio_protocol import PRIORITIES
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 from radio_protocol.topics import DISTRICT_RE, STATION_RE
@@ -44,7 +45,6 @@ MAX_VALIDITY_DAYS = 400
 MAX_DTSTART_BEFORE_DAYS = 400
 MAX_TOTAL_SLOTS_PER_MONTH = 1000
 MAX_MEDIA_BYTES = 1024 * 1024 * 1024
-PRIORITIES = ("normal", "priority", "emergency")
 PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
 SEGMENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")

@@ -6,3 +6,5 @@ Used by both the station daemon (``firmware_daemon``) and the district collector
 
 SW_VERSION = "0.1.0"
 PROTOCOL_VERSION = 1
+PRIORITIES = ("normal", "priority", "emergency")
+"""The ``priority`` values of PROTOCOL.md, lowest first (schedules and airing events)."""
