@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from district_collector.registry import LEVELS
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
 from radio_protocol.timefmt import zone
 from radio_protocol.topics import DISTRICT_RE, STATION_RE
 
-LEVELS = ("commune", "district")
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media")
 _MQTT_KEYS = ("host", "port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
