@@ -261,11 +261,27 @@ def test_link_schedule_bytes_handed_over_and_oversize_cut(env: BrokerEnv, tmp_pa
     wait_until(lambda: outbox.pending_count() == 0, 5, "the ack after a failing handler")
 
 
-def test_link_callback_exception_is_contained(env: BrokerEnv, tmp_path: Path) -> None:
+def test_link_callback_exception_is_contained(env: BrokerEnv, tmp_path: Path, stop_list: list[Any],
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A callback that fails logs and returns; the network thread goes on delivering."""
     config = load_station_config(write_station_config(env, tmp_path / "st"))
-    link = make_link(config, open_outbox(config))
-    link._cb_message(None, None, object())  # no .payload: must log, not raise into paho
-    link._cb_connect(None, None, None, None, None)  # client None: subscribe fails, contained
+    outbox = open_outbox(config)
+    start_collector(env, stop_list)
+    link = make_link(config, outbox)
+    link.start()
+    stop_list.append(link)
+    append_events(outbox, 5)
+    link.notify()
+    wait_until(lambda: outbox.pending_count() == 0, 15, "the first 5 events to be acked")
+    with caplog.at_level("ERROR"):
+        link._cb_message(None, None, object())  # no .payload: must log, not raise into paho
+        link._cb_connect(None, None, None, None, None)  # client None: subscribe fails, contained
+    assert "link on_message callback failed" in caplog.text
+    append_events(outbox, 5)
+    link.notify()
+    wait_until(lambda: outbox.pending_count() == 0 and outbox.last_seq() == 10, 15,
+               "5 more events delivered after the failing callbacks")
+    assert_store_exact(env, 10)
 
 
 def test_link_republishes_unacked_while_connected(env: BrokerEnv, tmp_path: Path,
