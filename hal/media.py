@@ -22,6 +22,8 @@ DBFS_FLOOR = -120.0
 SILENCE_DBFS = -60.0
 """A window whose RMS is below this counts as silent."""
 SILENCE_WINDOW_S = 0.05
+_INT16_POWER = 1.0 / 32768.0**2
+"""Scale from the square of an int16 sample to power relative to full scale."""
 
 
 @dataclass(frozen=True)
@@ -86,41 +88,54 @@ class LevelMeter:
         self._win_n = 0
 
     def add(self, block: np.ndarray) -> None:
-        """Account for ``block`` (the samples just written)."""
+        """Account for ``block`` (the samples just written).
+
+        Cheap enough for every block of a playback: the peak comes from the block's own
+        max/min (int16 needs no conversion for it), the squares in float32 (int16 is
+        converted once, unscaled: its squares are scaled by 2**-30 at the end), the
+        per-frame energy once (a sum over channels), and all sums over frames - the
+        total and each silence window - in float64 from one ``np.add.reduceat``.
+        """
+        frames = block.shape[0]
         if block.size == 0:
             return
-        x = block.astype(np.float64)
         if block.dtype == np.int16:
-            x /= 32768.0
-        squares = x * x
-        self._sum_squares += float(squares.sum())
-        self._samples += squares.size
-        self._frames += block.shape[0]
-        self._peak = max(self._peak, float(np.abs(x).max()))
-        energy = squares.mean(axis=1) if squares.ndim == 2 else squares
-        pos = 0
-        if self._win_n:
-            take = energy[: self._window - self._win_n]
-            self._win_sum += float(take.sum())
-            self._win_n += take.size
-            pos = take.size
-            if self._win_n < self._window:
-                return
-            self._close_window()
-        rest = energy[pos:]
-        full = rest.size // self._window
-        if full:
-            means = rest[: full * self._window].reshape(full, self._window).mean(axis=1)
-            self._silent_frames += int(np.count_nonzero(means < self._silent_power)) * self._window
-        tail = rest[full * self._window :]
-        self._win_sum = float(tail.sum())
-        self._win_n = tail.size
-
-    def _close_window(self) -> None:
-        if self._win_n and self._win_sum / self._win_n < self._silent_power:
-            self._silent_frames += self._win_n
-        self._win_sum = 0.0
-        self._win_n = 0
+            self._peak = max(self._peak, max(int(block.max()), -int(block.min())) / 32768.0)
+            squares = block.astype(np.float32)
+            np.multiply(squares, squares, out=squares)
+            scale = _INT16_POWER
+        else:
+            x = block if block.dtype in (np.float32, np.float64) else block.astype(np.float64)
+            self._peak = max(self._peak, float(x.max()), -float(x.min()))
+            squares = x * x
+            scale = 1.0
+        if squares.ndim == 1:
+            squares = squares[:, np.newaxis]
+        channels = squares.shape[1]
+        energy = squares[:, 0]
+        for channel in range(1, channels):
+            energy = energy + squares[:, channel]
+        # Window borders in this block: the rest of the pending window, then every
+        # ``window`` frames. Each sum below is (frames in it) x (mean power per frame).
+        window = self._window
+        first = window - self._win_n
+        starts = np.arange(first - window, frames, window)
+        starts[0] = 0
+        sums = np.add.reduceat(energy, starts, dtype=np.float64)
+        self._sum_squares += float(sums.sum()) * scale
+        sums *= scale / channels
+        self._samples += block.size
+        self._frames += frames
+        sums[0] += self._win_sum
+        last_n = frames - int(starts[-1]) + (self._win_n if starts.size == 1 else 0)
+        closed = sums if last_n == window else sums[:-1]
+        if closed.size:
+            silent = int(np.count_nonzero(closed < self._silent_power * window))
+            self._silent_frames += silent * window
+        if last_n == window:
+            self._win_sum, self._win_n = 0.0, 0
+        else:
+            self._win_sum, self._win_n = float(sums[-1]), last_n
 
     @property
     def frames(self) -> int:
