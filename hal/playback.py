@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 
 ABORT_WAIT_S = 1.0
 """How long a timed-out play waits for ``stream.abort()`` before giving up on it too."""
+FLOAT_DECODED = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"})
+"""Subtypes libsndfile decodes to float: an int16 stream reads them as float32 and
+converts here (``int16_from_float``), cheaper than libsndfile's own conversion."""
+
+
+def int16_from_float(block: np.ndarray) -> np.ndarray:
+    """float32 samples (full scale 1.0) to int16 the way libsndfile reads them as int16:
+    x 32768, clipped to the int16 range, rounded half to even. Overwrites ``block``."""
+    np.multiply(block, 32768.0, out=block)
+    np.clip(block, -32768.0, 32767.0, out=block)
+    np.rint(block, out=block)
+    return block.astype(np.int16)
 
 
 class Playback:
@@ -90,9 +102,14 @@ class Playback:
                 media.samplerate, self.samplerate, mix_channels, dtype=self.dtype
             )
         decoded = 0
+        from_float = self.dtype == "int16" and media.subtype in FLOAT_DECODED
         while True:
             try:
-                data = media.read(self.blocksize, dtype=self.dtype, always_2d=True)
+                if from_float:
+                    data = media.read(self.blocksize, dtype="float32", always_2d=True)
+                    data = int16_from_float(data)
+                else:
+                    data = media.read(self.blocksize, dtype=self.dtype, always_2d=True)
             except (sf.LibsndfileError, RuntimeError) as exc:
                 raise MediaError(
                     "media-corrupt", f"decoding {media.name} failed after frame {decoded}: {exc}"
