@@ -184,6 +184,7 @@ class Ingestor:
             jws=bytes(raw), kid=kid, source=source, started_at=p.get("started_at"),
             program=p["segment"]["program"], outcome=p["outcome"], clock_synced=p["clock_synced"],
             slot=p.get("slot"), schedule_version=p.get("schedule_version"), prev=p.get("prev"),
+            payload=p,  # already verified and decoded: the store reads its facts from it
         )
 
     def check_status(self, raw: bytes, station: str) -> StatusRecord:

@@ -4,7 +4,7 @@ Threads: paho's network thread (``connect_async`` + ``loop_start``; paho reconne
 with backoff ``mqtt.reconnect_min_s``..``reconnect_max_s`` when the broker vanishes) and
 one worker. Paho callbacks only put ``(topic, payload, mid)`` on a queue; an exception
 in a callback is logged and never reaches paho. The worker drains the queue in batches
-(at most ``ack.max_batch`` messages or ``ack.max_delay_s`` seconds), verifies and
+(group commit: whatever is queued, at most ``ack.max_batch``; no waiting), verifies and
 COMMITS the batch in one transaction, THEN acknowledges the MQTT deliveries (manual
 PUBACK, so the broker keeps a message until it is committed) and publishes at most one
 ack per station per batch: retained, QoS 1, signed ``cr-ack+json``,
@@ -158,19 +158,23 @@ class CollectorService:
     # --- worker side --------------------------------------------------------------------
 
     def _take_batch(self) -> list[_Message | _Connected] | None:
+        """The next batch: what is queued now, up to ``ack.max_batch``, taken at once.
+
+        Group commit: a batch never waits for more messages. The first one is committed
+        as soon as the queue is empty, so a lone event is acked after one commit; under
+        load messages pile up while the previous batch commits, and the next batch takes
+        them all (``ack.max_delay_s`` is no longer waited for: taking never blocks).
+        """
         try:
             first = self._queue.get(timeout=0.2)
         except queue.Empty:
             return None if self._stop.is_set() else []
         batch: list[_Message | _Connected] = [first]
-        deadline = self.clock.monotonic() + self.config.ack.max_delay_s
         while len(batch) < self.config.ack.max_batch:
-            remaining = 0.0 if self._stop.is_set() else deadline - self.clock.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-            batch.append(item)
         return batch
 
     def _work(self) -> None:

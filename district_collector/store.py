@@ -18,9 +18,10 @@ One ``Store`` per thread (SQLite connections are not shared between threads).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,13 @@ CREATE TABLE IF NOT EXISTS ack_state (
 );
 """
 
+_EVENT_INSERT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+# The stored payload hashes of a batch's (station, seq) pairs, given as a JSON array of pairs.
+_STORED_SHAS = """
+SELECT e.station, e.seq, e.payload_sha256 FROM json_each(?) j CROSS JOIN events e
+WHERE e.station = j.value ->> 0 AND e.seq = j.value ->> 1
+"""
+
 
 class StoreError(CommuneRadioError):
     """The store cannot be opened or written."""
@@ -68,7 +76,12 @@ class StoreError(CommuneRadioError):
 
 @dataclass(frozen=True)
 class EventRecord:
-    """A verified event ready to store. ``jws`` is exactly the bytes received."""
+    """A verified event ready to store. ``jws`` is exactly the bytes received.
+
+    ``payload``: the payload object the ingestor already verified and decoded, when it
+    has it; the store then builds the report facts from it instead of decoding the JWS
+    again (not part of the record's identity: two records of the same bytes are equal).
+    """
 
     station: str
     seq: int
@@ -83,6 +96,7 @@ class EventRecord:
     slot: str | None
     schedule_version: int | None
     prev: str | None
+    payload: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -196,29 +210,24 @@ class Store:
         reason, station and raw bytes) are not repeated, so re-imports change nothing.
         """
         at = received_at.isoformat(timespec="milliseconds")
-        outcomes: list[str] = []
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
-            touched: set[str] = set()
-            for ev in events:
-                rows = db.execute(
-                    "SELECT payload_sha256 FROM events WHERE station=? AND seq=?", (ev.station, ev.seq)
-                ).fetchall()
-                if any(r[0] == ev.payload_sha256 for r in rows):
-                    outcomes.append(DUPLICATE)
-                    continue
+            outcomes, new = self._classify(events)
+            rows = []
+            facts = []
+            for ev in new:
                 synced = None if ev.clock_synced is None else int(ev.clock_synced)
-                db.execute(
-                    "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid, at, ev.source,
-                     ev.started_at, ev.program, ev.outcome, synced, ev.slot, ev.schedule_version, ev.prev),
-                )
-                db.execute(store_facts.FACTS_INSERT, store_facts.facts_row(
+                rows.append((ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid, at, ev.source,
+                             ev.started_at, ev.program, ev.outcome, synced, ev.slot, ev.schedule_version,
+                             ev.prev))
+                facts.append(store_facts.facts_row(
                     ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid, ev.started_at, ev.program,
-                    ev.outcome, synced, ev.slot, ev.prev))
-                outcomes.append(CONFLICT if rows else ACCEPTED)
-                touched.add(ev.station)
+                    ev.outcome, synced, ev.slot, ev.prev, ev.payload))
+            if rows:
+                db.executemany(_EVENT_INSERT, rows)
+                db.executemany(store_facts.FACTS_INSERT, facts)
+            touched = {ev.station for ev in new}
             for q in rejects:
                 seen = db.execute(
                     "SELECT 1 FROM quarantine WHERE reason=? AND station IS ? AND raw=? LIMIT 1",
@@ -240,6 +249,26 @@ class Store:
                 db.execute("ROLLBACK")
             raise StoreError(f"{self.path}: batch not stored: {exc}") from exc
         return outcomes
+
+    def _classify(self, events: Sequence[EventRecord]) -> tuple[list[str], list[EventRecord]]:
+        """Each event's outcome against the store and the batch's earlier events (one
+        query for the whole batch), and the events to insert (accepted and conflicts)."""
+        known: dict[tuple[str, int], set[str]] = {}
+        keys = sorted({(ev.station, ev.seq) for ev in events})
+        for start in range(0, len(keys), 5000):
+            for station, seq, sha in self._db.execute(_STORED_SHAS, (json.dumps(keys[start:start + 5000]),)):
+                known.setdefault((station, seq), set()).add(sha)
+        outcomes: list[str] = []
+        new: list[EventRecord] = []
+        for ev in events:
+            shas = known.setdefault((ev.station, ev.seq), set())
+            if ev.payload_sha256 in shas:
+                outcomes.append(DUPLICATE)
+                continue
+            outcomes.append(CONFLICT if shas else ACCEPTED)
+            shas.add(ev.payload_sha256)
+            new.append(ev)
+        return outcomes, new
 
     def _put_status(self, st: StatusRecord, received_at: str) -> None:
         """Latest status wins; ``received_at`` is when the current state was first seen."""

@@ -62,19 +62,22 @@ _JWS_WHERE = " AND e.station = f.station AND e.seq = f.seq AND e.payload_sha256 
 
 def facts_row(station: str, seq: int, payload_sha256: str, jws: bytes, kid: str, started_at: str | None,
               program: str | None, outcome: str | None, clock_synced: int | None, slot: str | None,
-              prev: str | None) -> tuple[Any, ...]:
+              prev: str | None, payload: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
     """The ``event_facts`` row of an ``events`` row: its columns plus what only the
-    payload holds (read the way scoring reads a bundle's payload)."""
-    more = report_values(jws)
+    payload holds (read the way scoring reads a bundle's payload). ``payload``: the
+    JWS's payload object when the caller already decoded it (else read from ``jws``)."""
+    more = report_values(jws, payload)
     return (station, seq, payload_sha256, kid, more[1], started_at, program, outcome, clock_synced, slot,
             prev, more[2], more[3], more[4], more[0])
 
 
-def report_values(jws: bytes) -> tuple[int | None, str | None, str | None, str | None, float | None]:
+def report_values(jws: bytes, payload: Mapping[str, Any] | None = None
+                  ) -> tuple[int | None, str | None, str | None, str | None, float | None]:
     """``(started_utc_us, commune, segment_id, title, played_s)`` of a stored (verified)
-    event, read from its payload as scoring reads a bundle's; all None when unreadable."""
+    event, read from its payload (``payload`` when given, else decoded from ``jws``) as
+    scoring reads a bundle's; all None when unreadable."""
     try:
-        f = facts_from_payload(json.loads(payload_bytes(jws)), "", True)
+        f = facts_from_payload(json.loads(payload_bytes(jws)) if payload is None else payload, "", True)
     except (ValueError, TypeError, AttributeError):
         return None, None, None, None, None
     return f.utc_us, f.commune, f.segment_id, f.title, f.played_s

@@ -67,10 +67,17 @@ class StreamingStation(MiniStation):
             self.published += 1
 
 
-def _recorder(station: StreamingStation, total: int, per_tick: int, stop: threading.Event) -> threading.Thread:
-    """The station keeps recording events (``limit`` grows) while the collector comes and goes."""
+def _recorder(station: StreamingStation, total: int, per_tick: int, stop: threading.Event,
+              hold: tuple[int, threading.Event] | None = None) -> threading.Thread:
+    """The station keeps recording events (``limit`` grows) while the collector comes and goes.
+
+    ``hold=(n, go)``: recording pauses after ``n`` events until ``go`` is set, so a test can
+    act while the rest is certainly not yet published (however slow the machine)."""
     def run() -> None:
         while not stop.is_set() and station.limit < total:
+            if hold is not None and station.limit >= hold[0] and not hold[1].is_set():
+                hold[1].wait(0.05)
+                continue
             station.limit = min(total, station.limit + per_tick)
             if station.client.is_connected():
                 station.publish_unacked_from(station.limit - per_tick)
@@ -105,12 +112,16 @@ def test_run_sigterm_mid_stream_acks_only_committed_then_resumes(
     station = StreamingStation(mqtt_env, KOI, mqtt_env.chain(KOI, total), resend_s=1.0, on_ack=ledger)
     station.limit = 0
     stop = threading.Event()
+    go_on = threading.Event()
     station.start()
-    recorder = _recorder(station, total, 5, stop)
+    # At most 600 of the 1,500 are published before the SIGTERM, whatever the machine's
+    # speed (once all 1,500 had been stored before the signal arrived).
+    recorder = _recorder(station, total, 5, stop, hold=(600, go_on))
     try:
         with Store(mqtt_env.config.database) as store:
             assert _wait(lambda: store.count_events() >= 150, 20)
-            proc.send_signal(signal.SIGTERM)  # events keep streaming in meanwhile
+            proc.send_signal(signal.SIGTERM)
+            go_on.set()  # events keep streaming in meanwhile
             started = time.monotonic()
             assert proc.wait(15) == 0
             stopped_in = time.monotonic() - started
