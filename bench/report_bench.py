@@ -2,13 +2,18 @@
 
 ``python -m bench.report_bench build --db PATH [--stations 1000] [--per-station 100]``
     builds a real SQLite store with the real :class:`~district_collector.store.Store`
-    API from really signed, chained events (one key for all stations, derived from a
+    API from really signed, chained events (each station its own key, derived from a
     fixed seed so the registry can be rebuilt; about 5% of the events are excluded
     ones: another programme or an interrupted airing). Signing runs on every core.
+``python -m bench.report_bench config --db PATH [--stations 1000]``
+    writes ``district.yaml`` (and a district key) next to the store, for timing the real
+    CLI: ``radio-district -c DIR/district.yaml report --format json --from 2024-01-01
+    --to 2024-12-10``.
 ``python -m bench.report_bench time --db PATH [--stations 1000] [--runs 3] [--memory] [--only]``
     times the ``report`` path over that store: open, read, score (median of runs), the
-    same with the events' JWS (what ``commands_report.compute`` and ``evidence`` read),
-    and the JSON output (``json.dumps(indent=2)``, as the command prints it); ``--memory`` adds one run under tracemalloc for the peak,
+    same with the events' JWS (what ``evidence`` reads: ``commands_report.compute``),
+    and the JSON output (compact ``json.dumps`` without the airings list, as ``report
+    --format json`` prints it, and with them, ``--airings``); ``--memory`` adds one run under tracemalloc for the peak,
     ``--only`` times read+score alone (run it under ``/usr/bin/time -v`` for peak RSS).
     The code before the fast path is measured by running this file with the old tree
     first on ``PYTHONPATH`` (it falls back to the old API).
@@ -20,6 +25,7 @@ Targets: 1,000 stations x 100 events well under a few seconds (aim < 1 s);
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import statistics
@@ -41,14 +47,15 @@ SEED = bytes(range(32))
 PERIOD = ("2024-01-01", "2024-12-10")
 
 
-def _signer() -> Signer:
-    return Signer(Ed25519PrivateKey.from_private_bytes(SEED))
+def _signer(station: int) -> Signer:
+    """Station ``station``'s own key, derived from a fixed seed (the registry is rebuilt
+    without keeping key files; a district config allows no key shared by two stations)."""
+    return Signer(Ed25519PrivateKey.from_private_bytes(hashlib.sha256(SEED + station.to_bytes(4, "big")).digest()))
 
 
 def _registry(n: int) -> Registry:
-    jwk = _signer().public_jwk
     return Registry.build("kon-ray", "Huyện Kon Rẫy", TZ, [],
-                          [(f"st-{i:05d}", str(20000 + i // 2), f"Xã {i // 2}", "commune", [jwk])
+                          [(f"st-{i:05d}", str(20000 + i // 2), f"Xã {i // 2}", "commune", [_signer(i).public_jwk])
                            for i in range(n)])
 
 
@@ -59,7 +66,7 @@ def _started_at(seq: int, per_station: int) -> str:
 
 def _sign_station(job: tuple[int, int]) -> list[EventRecord]:
     i, per_station = job
-    signer = _signer()
+    signer = _signer(i)
     sid, commune = f"st-{i:05d}", str(20000 + i // 2)
     out: list[EventRecord] = []
     prev: str | None = None
@@ -100,8 +107,25 @@ def build(db: Path, stations: int, per_station: int) -> None:
     store.close()
 
 
+def write_config(db: Path, stations: int) -> Path:
+    """``district.yaml`` for the store at ``db`` (the registry :func:`_registry` builds)."""
+    import yaml
+
+    from radio_protocol.jose import load_or_create_private_key
+
+    key = db.parent / "district.key"
+    load_or_create_private_key(key)
+    cfg = {"district": {"id": "kon-ray", "name": "Huyện Kon Rẫy", "timezone": TZ},
+           "database": str(db.resolve()), "signing_key": str(key.resolve()),
+           "stations": [{"id": f"st-{i:05d}", "commune": {"code": str(20000 + i // 2), "name": f"Xã {i // 2}"},
+                         "level": "commune", "keys": [_signer(i).public_jwk]} for i in range(stations)]}
+    path = db.parent / "district.yaml"
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
 def _compute_with_events(db: Path, registry: Registry, period: Period) -> dict[str, Any]:
-    """What ``commands_report.compute`` does: the period's events with their JWS (the
+    """What ``commands_report.compute`` does (for ``evidence``): the period's events with their JWS (the
     evidence bundle needs them), then ``build_report`` over their facts."""
     from district_collector.report import build_report, period_events_from_store
     from district_collector.scoring import no_gc_pauses
@@ -145,8 +169,12 @@ def time_report(db: Path, stations: int, runs: int, memory: bool, only: bool = F
         return
     med, _times, _r = _median_s(lambda: _compute_with_events(db, registry, period), runs)
     print(f"  with the events' JWS (as commands_report.compute / evidence): median {med:.2f} s")
-    med, _times, out = _median_s(lambda: json.dumps(report, ensure_ascii=False, indent=2), runs)
-    print(f"  output json.dumps(indent=2): median {med:.2f} s, {len(out) >> 20} MiB")
+    summary = {k: v for k, v in report.items() if k != "airings"}
+    med, _times, out = _median_s(lambda: json.dumps(summary, ensure_ascii=False), runs)
+    print(f"  output json.dumps, no airings list (report --format json): median {med:.2f} s, "
+          f"{len(out) >> 20} MiB")
+    med, _times, out = _median_s(lambda: json.dumps(report, ensure_ascii=False), runs)
+    print(f"  output json.dumps with the airings (--airings): median {med:.2f} s, {len(out) >> 20} MiB")
     if memory:
         del report, out, _r
         tracemalloc.start()
@@ -158,7 +186,7 @@ def time_report(db: Path, stations: int, runs: int, memory: bool, only: bool = F
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=("build", "time"))
+    parser.add_argument("action", choices=("build", "config", "time"))
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--stations", type=int, default=1000)
     parser.add_argument("--per-station", type=int, default=100)
@@ -168,6 +196,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.action == "build":
         build(args.db, args.stations, args.per_station)
+    elif args.action == "config":
+        print(f"wrote {write_config(args.db, args.stations)}")
     else:
         time_report(args.db, args.stations, args.runs, args.memory, args.only)
 

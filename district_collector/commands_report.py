@@ -13,7 +13,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.evidence import write_bundle
@@ -23,6 +23,7 @@ from district_collector.report import (
     decode_payload,
     period_events_from_store,
     report_csv,
+    report_from_store,
     report_table,
     schedules_from_store,
 )
@@ -72,12 +73,30 @@ def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str
         return []
 
 
-def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
-        Registry, list[Any], list[bytes], dict[str, Any]]:
-    """``(registry, period events, schedule JWS, report)`` from the store."""
+def _registry(config: DistrictConfig, district_keys: list[dict[str, str]]) -> Registry:
     registry = Registry.from_config(config, district_keys)
     if not registry.stations:
         raise ScoringError(f"{config.source}: no stations are registered, so there is nothing to report")
+    return registry
+
+
+def compute_report(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> dict[str, Any]:
+    """The report alone, streamed from the store's report columns (no JWS read): what
+    ``report`` prints. The same dict as :func:`compute` gives (``report_from_store``)."""
+    registry = _registry(config, district_keys)
+    store = _open_store(config)
+    try:
+        schedules = [decode_payload(s) for s in schedules_from_store(config.database, period)]
+        return report_from_store(store, registry, period, schedules)
+    finally:
+        store.close()
+
+
+def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
+        Registry, list[Any], list[bytes], dict[str, Any]]:
+    """``(registry, period events, schedule JWS, report)`` from the store: what the
+    evidence bundle needs (every event's JWS bytes as received)."""
+    registry = _registry(config, district_keys)
     store = _open_store(config)
     try:
         with no_gc_pauses():
@@ -94,14 +113,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
     clock = getattr(args, "clock", None) or default_clock()
     period = _period(args, config, clock)
-    _registry, _events, _schedules, report = compute(config, period, _district_keys(config, False))
+    report = compute_report(config, period, _district_keys(config, False))
     if args.format == "json":
-        sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        if not args.airings:
+            report.pop("airings", None)
+        write_json(report, sys.stdout)
     elif args.format == "csv":
         sys.stdout.write(report_csv(report))
     else:
         sys.stdout.write(report_table(report))
     return 0
+
+
+def write_json(report: dict[str, Any], out: TextIO) -> None:
+    """One JSON object and a newline: compact (the C encoder; a million airings take
+    seconds with ``indent``), indented when ``out`` is a terminal, for a reader."""
+    pretty = out.isatty()
+    out.write(json.dumps(report, ensure_ascii=False, indent=2 if pretty else None))
+    out.write("\n")
 
 
 def cmd_evidence(args: argparse.Namespace) -> int:
@@ -138,9 +167,19 @@ def _dates(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("report", help="broadcast frequency and points per commune (SCORING.md)")
+    p = sub.add_parser(
+        "report", help="broadcast frequency and points per commune (SCORING.md)",
+        description="Broadcast frequency and points per commune (SCORING.md), from the store. "
+                    "--format json prints one JSON object: period, district, communes (the "
+                    "SCORING.md members), weeks, months, excluded, stations and findings; compact "
+                    "on one line (indented when stdout is a terminal). The list of every counted "
+                    "airing is left out unless --airings is given (it is most of the output: about "
+                    "500 bytes per airing); the evidence bundle's report.json always has it.")
     _dates(p)
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--airings", action="store_true",
+                   help="json: also list every counted airing (member 'airings'; large: "
+                        "about 500 MB for a million events)")
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR")
     _dates(p)

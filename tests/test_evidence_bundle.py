@@ -34,9 +34,9 @@ def bundle(district: District, tmp_path_factory: pytest.TempPathFactory) -> Path
     return out
 
 
-def _report(district: District, capsys: pytest.CaptureFixture[str], fmt: str = "json") -> Any:
+def _report(district: District, capsys: pytest.CaptureFixture[str], fmt: str = "json", *more: str) -> Any:
     code = main(["-c", str(district.config_path), "report", "--from", PERIOD[0], "--to", PERIOD[1],
-                 "--format", fmt])
+                 "--format", fmt, *more])
     out = capsys.readouterr().out
     assert code == 0
     return json.loads(out) if fmt == "json" else out
@@ -208,7 +208,7 @@ def _payload(line: bytes) -> bytes:
 
 def test_report_json_has_the_members_scoring_md_names(district: District,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    report = _report(district, capsys)
+    report = _report(district, capsys, "json", "--airings")
     assert {"period", "district", "communes", "weeks", "months", "airings", "excluded", "stations",
             "findings"} <= set(report)
     assert set(report["period"]) == {"from", "to", "timezone"}
@@ -228,3 +228,24 @@ def test_report_json_has_the_members_scoring_md_names(district: District,
     assert {"id", "commune", "first_seq", "last_seq", "events", "gaps", "chain_breaks",
             "conflicts"} <= set(report["stations"][0])
     assert all(isinstance(f, str) for f in report["findings"])
+
+
+def test_report_json_lists_airings_only_with_the_flag(district: District, bundle: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    main(["-c", str(district.config_path), "report", "--from", PERIOD[0], "--to", PERIOD[1],
+          "--format", "json"])
+    text = capsys.readouterr().out
+    assert text.count("\n") == 1 and text.endswith("}\n")  # compact when stdout is not a terminal
+    summary = json.loads(text)
+    full = _report(district, capsys, "json", "--airings")
+    assert "airings" not in summary and len(full["airings"]) == full["district"]["airings"] == 81
+    assert summary == {k: v for k, v in full.items() if k != "airings"}
+    # The fast report path scores exactly what the bundle's report.json holds (airings included).
+    assert full == json.loads((bundle / "report.json").read_bytes())
+
+
+def test_report_help_documents_the_airings_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--airings" in text and "left out unless --airings is given" in text
