@@ -183,7 +183,7 @@ class District:
 
 
 def make_district(root: Path, count: int, *, with_broker: bool = False,
-                  ack_max_delay_s: float = 0.2, ack_max_batch: int = 500) -> District:
+                  ack_max_batch: int = 500) -> District:
     """Keys for ``count`` stations, a district config and (optionally) broker files.
 
     Station keys are generated once per ``root`` and kept, so a cached store stays valid.
@@ -204,7 +204,7 @@ def make_district(root: Path, count: int, *, with_broker: bool = False,
         "district": {"id": DISTRICT, "name": "Huyện Kon Rẫy", "timezone": "Asia/Ho_Chi_Minh"},
         "database": str(root / "collector.sqlite3"),
         "signing_key": str(district_key),
-        "ack": {"max_batch": ack_max_batch, "max_delay_s": ack_max_delay_s},
+        "ack": {"max_batch": ack_max_batch},
         "stations": [{"id": sid, "commune": {"code": st.commune, "name": f"Xã {sid}"},
                       "level": "commune", "keys": [st.jwk]} for sid, st in stations.items()],
     }

@@ -147,7 +147,7 @@ def write_district_yaml(paths: Paths, broker_port: int, http_port: int) -> None:
         "mqtt": {"host": "127.0.0.1", "port": broker_port, "username": "collector",
                  "password_file": str(paths.broker_dir / "credentials" / "collector.password"),
                  "tls": None, "client_id": f"collector-{DISTRICT_ID}", "reconnect_max_s": 2},
-        "ack": {"max_batch": 500, "max_delay_s": 0.1},
+        "ack": {"max_batch": 500},
         "media": {"base_url": f"http://127.0.0.1:{http_port}", "dir": "media"},
         "stations": [],
     }

@@ -91,7 +91,6 @@ class StationEntry:
 @dataclass(frozen=True)
 class AckConfig:
     max_batch: int = 500
-    max_delay_s: float = 0.2
     max_also: int = 1000
 
 
@@ -228,10 +227,9 @@ def parse_district_config(data: Any, source: Path) -> DistrictConfig:
             kid_owner[kid] = entry.id
         stations.append(entry)
 
-    a = r.mapping(top.get("ack"), "ack", ("max_batch", "max_delay_s", "max_also"), required=False)
+    a = r.mapping(top.get("ack"), "ack", ("max_batch", "max_also"), required=False)
     ack = AckConfig(
         max_batch=r.get(a, "ack", "max_batch", int, 500, minimum=1, maximum=100000) or 500,
-        max_delay_s=r.get(a, "ack", "max_delay_s", float, 0.2, minimum=0.0, maximum=60.0) or 0.0,
         max_also=r.get(a, "ack", "max_also", int, 1000, minimum=0, maximum=100000) or 0,
     )
     media: MediaConfig | None = None

@@ -163,7 +163,7 @@ class CollectorService:
         Group commit: a batch never waits for more messages. The first one is committed
         as soon as the queue is empty, so a lone event is acked after one commit; under
         load messages pile up while the previous batch commits, and the next batch takes
-        them all (``ack.max_delay_s`` is no longer waited for: taking never blocks).
+        them all.
         """
         try:
             first = self._queue.get(timeout=0.2)

@@ -247,7 +247,7 @@ class BrokerEnv(DistrictKit):
 
 
 def make_district(root: Path, stations: dict[str, tuple[str, str]] | None = None, *,
-                  port: int = 1883, ack_max_delay_s: float = 0.05,
+                  port: int = 1883,
                   password_file: Path | None = None) -> DistrictKit:
     """Keys (district and stations) and a district config under ``root``."""
     stations = stations or DEFAULT_STATIONS
@@ -266,7 +266,7 @@ def make_district(root: Path, stations: dict[str, tuple[str, str]] | None = None
         "mqtt": {"host": "127.0.0.1", "port": port, "username": "collector",
                  "password_file": str(password_file) if password_file else None, "tls": None,
                  "reconnect_min_s": 0.1, "reconnect_max_s": 1.0},
-        "ack": {"max_batch": 500, "max_delay_s": ack_max_delay_s},
+        "ack": {"max_batch": 500},
         "stations": [{"id": sid, "commune": {"code": code, "name": name}, "level": "commune",
                       "keys": [kits[sid].jwk]} for sid, (code, name) in stations.items()],
     }
@@ -276,13 +276,12 @@ def make_district(root: Path, stations: dict[str, tuple[str, str]] | None = None
                        public_jwk(dkey.public_key()), kits)
 
 
-def make_env(root: Path, stations: dict[str, tuple[str, str]] | None = None, *,
-             ack_max_delay_s: float = 0.05) -> BrokerEnv:
+def make_env(root: Path, stations: dict[str, tuple[str, str]] | None = None) -> BrokerEnv:
     """Keys, a district config and a running broker under ``root``."""
     broker_dir = root / "broker"
     ca, cert, key = make_tls_files(broker_dir / "tls")
     port, tls_port = free_port(), free_port()
-    kit = make_district(root, stations, port=port, ack_max_delay_s=ack_max_delay_s,
+    kit = make_district(root, stations, port=port,
                         password_file=broker_dir / "credentials" / "collector.password")
     opts = BrokerOptions(tls_port=tls_port, certfile=cert, keyfile=key, bind="127.0.0.1", plain_port=port,
                          run_as_user="root" if os.geteuid() == 0 else None, autosave_s=1)

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from mqtt_broker import BrokerEnv, DistrictKit, make_district
-from test_collector_service import KOI, MiniStation, _wait
+from mqtt_broker import DistrictKit, make_district
+from test_collector_service import KOI
 
 from district_collector.ingest import Ingestor
 from district_collector.service import CollectorService, _Message
@@ -75,8 +75,7 @@ def test_store_facts_from_the_given_payload_equal_facts_from_the_jws(kit: Distri
 
 
 def _idle_service(kit: DistrictKit, max_batch: int) -> CollectorService:
-    config = dataclasses.replace(kit.config, ack=dataclasses.replace(kit.config.ack, max_batch=max_batch,
-                                                                     max_delay_s=5.0))
+    config = dataclasses.replace(kit.config, ack=dataclasses.replace(kit.config.ack, max_batch=max_batch))
     return CollectorService(config, kit.district_signer)  # not started: only its queue is used
 
 
@@ -89,22 +88,3 @@ def test_service_take_batch_takes_all_queued_up_to_max_batch_without_waiting(kit
     assert sizes == [50, 50, 20]
     assert time.monotonic() - started < 1.0, "a batch waited for messages that were not coming"
     assert service._take_batch() == []  # nothing queued: an empty batch after the poll timeout
-
-
-def test_service_commits_a_lone_event_at_once_not_after_max_delay(mqtt_env: BrokerEnv) -> None:
-    config = dataclasses.replace(mqtt_env.config, ack=dataclasses.replace(mqtt_env.config.ack, max_delay_s=5.0))
-    service = CollectorService(config, mqtt_env.district_signer)
-    service.start()
-    assert service.connected.wait(5)
-    station = MiniStation(mqtt_env, KOI, mqtt_env.chain(KOI, 3), resend_s=30.0)
-    try:
-        started = time.monotonic()
-        station.start()
-        assert _wait(station.all_acked, 10)
-        took = time.monotonic() - started
-    finally:
-        station.stop()
-        service.stop()
-    assert took < 2.5, f"acked after {took:.1f} s: the batch waited for ack.max_delay_s (5 s)"
-    with Store(mqtt_env.config.database) as store:
-        assert store.seqs(KOI) == [1, 2, 3]

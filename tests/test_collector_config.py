@@ -34,7 +34,7 @@ def test_config_example_loads_every_key() -> None:
     assert [s.id for s in c.stations] == ["dak-koi-01", "dak-ruong-01", "kon-ray-huyen"]
     assert c.station("dak-koi-01") is not None and c.station("dak-koi-01").commune_name == "Xã Đăk Kôi"  # type: ignore[union-attr]
     assert c.station("kon-ray-huyen").level == "district"  # type: ignore[union-attr]
-    assert c.ack.max_batch == 500 and c.ack.max_delay_s == 0.2
+    assert c.ack.max_batch == 500
     assert c.media is not None and c.media.base_url.startswith("https://")
 
 
