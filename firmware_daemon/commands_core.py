@@ -104,6 +104,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     assert config is not None
     key_note = "key present" if config.key_path.exists() else "no key yet (run keygen)"
+    provisioned = Path(path).parent / "station.key"
+    if not config.key_path.exists() and provisioned.exists():
+        key_note = (f"no key yet: install the provisioned {provisioned} as {config.key_path} (0600); "
+                    "keygen would make a key the district does not know")
     print(f"OK: {path} (station {config.station.district}/{config.station.id}, {key_note})")
     return 0
 
