@@ -227,7 +227,8 @@ def parse_district_config(data: Any, source: Path) -> DistrictConfig:
             kid_owner[kid] = entry.id
         stations.append(entry)
 
-    a = r.mapping(top.get("ack"), "ack", ("max_batch", "max_also"), required=False)
+    a = r.mapping(top.get("ack"), "ack", ("max_batch", "max_also"), required=False,
+                  removed={"max_delay_s": "the collector commits whatever is queued at once"})
     ack = AckConfig(
         max_batch=r.get(a, "ack", "max_batch", int, 500, minimum=1, maximum=100000) or 500,
         max_also=r.get(a, "ack", "max_also", int, 1000, minimum=0, maximum=100000) or 0,

@@ -52,6 +52,12 @@ def run_main(prog: str, description: str, modules: Sequence[str], argv: Sequence
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `... | head`: the reader left. Not an error of ours; no traceback, and nothing more
+        # for Python to flush into the closed pipe at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 def require_config(args: argparse.Namespace, prog: str) -> str:

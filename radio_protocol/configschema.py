@@ -9,6 +9,7 @@ and the dotted key. Unknown keys are rejected with a "did you mean" hint.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,6 +18,8 @@ from typing import Any
 import yaml
 
 from radio_protocol.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 class _Required:
@@ -65,13 +68,27 @@ class ConfigReader:
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def error(self, key: str, message: str) -> None:
         self.problems.append(f"{self.source}: {key}: {message}" if key else f"{self.source}: {message}")
 
-    def mapping(self, data: Any, key: str, allowed: Iterable[str], required: bool = True) -> dict[str, Any]:
-        """Check that ``data`` is a mapping with only ``allowed`` keys; return it (or {})."""
+    def mapping(
+        self,
+        data: Any,
+        key: str,
+        allowed: Iterable[str],
+        required: bool = True,
+        removed: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Check that ``data`` is a mapping with only ``allowed`` keys; return it (or {}).
+
+        ``removed`` maps keys of earlier versions to why they went: such a key is ignored
+        with a warning that says to delete the line (an upgrade must not stop a service over
+        a setting that no longer does anything).
+        """
         allowed = list(allowed)
+        removed = removed or {}
         if data is None:
             if required:
                 self.error(key or "(top level)", "missing section")
@@ -80,7 +97,11 @@ class ConfigReader:
             self.error(key or "(top level)", f"must be a mapping, got {type(data).__name__}")
             return {}
         for name in data:
-            if name not in allowed:
+            if name in removed:
+                full = f"{key}.{name}" if key else str(name)
+                self.warnings.append(f"{self.source}: {full}: no longer used ({removed[name]}); "
+                                     "delete this line")
+            elif name not in allowed:
                 hint = difflib.get_close_matches(str(name), allowed, n=1)
                 full = f"{key}.{name}" if key else str(name)
                 suggestion = f"; did you mean {hint[0]!r}?" if hint else f"; known keys: {', '.join(allowed)}"
@@ -130,6 +151,8 @@ class ConfigReader:
         return value
 
     def finish(self) -> None:
+        for warning in self.warnings:
+            log.warning("config %s", warning)
         if self.problems:
             raise ConfigError(self.problems)
 

@@ -72,3 +72,35 @@ def test_configreader_yaml_refuses_python_tags(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="evil.yaml"):
         load_yaml_file(path)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_configreader_removed_key_is_a_warning_saying_delete(caplog: pytest.LogCaptureFixture) -> None:
+    reader = ConfigReader("district.yaml")
+    reader.mapping({"max_batch": 5, "max_delay_s": 0.2}, "ack", ["max_batch", "max_also"],
+                   removed={"max_delay_s": "batches are taken at once"})
+    with caplog.at_level("WARNING"):
+        reader.finish()  # no ConfigError: the service still starts
+    assert "district.yaml: ack.max_delay_s: no longer used (batches are taken at once); delete this line" in caplog.text
+    assert "did you mean" not in caplog.text
+
+
+def test_cli_broken_pipe_is_quiet() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from radio_protocol.cli_base import run_main\n"
+        "sys.exit(run_main('x', 'x', ['tests_pipe_cmd'], ['spew']))\n"
+    )
+    module = "def register(sub):\n    p = sub.add_parser('spew'); p.set_defaults(func=run)\n" \
+             "def run(args):\n    for _ in range(100000): print('line ' * 20)\n    return 0\n"
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "tests_pipe_cmd.py").write_text(module)
+        proc = subprocess.run(
+            f"{sys.executable} -c \"{code}\" | head -c 10 >/dev/null",
+            shell=True, capture_output=True, text=True,
+            env={"PYTHONPATH": f"{tmp}:{Path(__file__).resolve().parent.parent}", "PATH": "/usr/bin:/bin"},
+        )
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
