@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     with Store(config.database) as store:
         counts = import_files(config, store, [Path(p) for p in args.files])
     print(" ".join(f"{name}={counts[name]}" for name in COUNT_NAMES))
+    rejected = counts["rejected"]
+    if rejected:
+        lines = "1 line was" if rejected == 1 else f"{rejected} lines were"
+        print(f"{PROG} import: {lines} rejected into quarantine (each reason is logged above as "
+              "'message quarantined source=import:FILE:LINE'); every other line was stored",
+              file=sys.stderr)
+        return 1
     return 0
 
 
@@ -93,7 +101,15 @@ def register(sub: Any) -> None:
     p = sub.add_parser("run", help="the collector service: subscribe, verify, store, ack (SIGTERM stops)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("import", help="load events from JSON Lines files of flattened JWS")
+    p = sub.add_parser(
+        "import", help="load events from JSON Lines files of flattened JWS",
+        description="Load events from JSON Lines files (one flattened JWS a line) with the checks of "
+                    "live delivery. Prints accepted= duplicate= conflict= rejected=. Exit status 0 when "
+                    "no line was rejected: duplicates (already stored) and conflicts (same seq, other "
+                    "bytes; stored and shown by 'stations') are recorded facts, not import failures. "
+                    "Exit status 1 when any line was rejected (bad JWS, unknown station, bad signature; "
+                    "kept in quarantine; the other lines are stored all the same) or a file cannot be read "
+                    "(the files before it are imported).")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_import)
 

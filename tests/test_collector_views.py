@@ -83,16 +83,27 @@ def test_stations_many_gaps_are_summarised(kit: DistrictKit, capsys: pytest.Capt
 
 
 def test_import_command_prints_the_four_counts(kit: DistrictKit, tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+                                              capsys: pytest.CaptureFixture[str],
+                                              caplog: pytest.LogCaptureFixture) -> None:
     chain = kit.chain(KOI, 6)
     conflicting, _ = kit.event(KOI, 2, None, outcome="failed", reason="audio-device")
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     a.write_bytes(b"\n".join(chain[:4]) + b"\n\n")
     b.write_bytes(b"\n".join([chain[3], chain[4], chain[5], conflicting, b"{not a jws"]) + b"\n")
-    assert district_main(["-c", str(kit.district_config), "import", str(a), str(b)]) == 0
-    assert capsys.readouterr().out.strip() == "accepted=6 duplicate=1 conflict=1 rejected=1"
-    assert district_main(["-c", str(kit.district_config), "import", str(b), str(a)]) == 0
+    # a rejected line fails the import (exit 1) but the good lines are stored all the same
+    assert district_main(["-c", str(kit.district_config), "import", str(a), str(b)]) == 1
+    out, err = capsys.readouterr()
+    assert out.strip() == "accepted=6 duplicate=1 conflict=1 rejected=1"
+    assert "1 line was rejected into quarantine" in err and "every other line was stored" in err
+    assert f"source=import:{b.name}:5" in caplog.text  # the logged line the message points to
+    assert district_main(["-c", str(kit.district_config), "import", str(b), str(a)]) == 1
     assert capsys.readouterr().out.strip() == "accepted=0 duplicate=8 conflict=0 rejected=1"
+    # duplicates and conflicts are recorded facts, not failures: exit 0
+    c = tmp_path / "c.jsonl"
+    c.write_bytes(b"\n".join([chain[0], conflicting]) + b"\n")
+    assert district_main(["-c", str(kit.district_config), "import", str(c)]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "accepted=0 duplicate=2 conflict=0 rejected=0" and "rejected into" not in err
     with Store(kit.config.database) as store:
         assert store.seqs(KOI) == [1, 2, 2, 3, 4, 5, 6]
         assert [(r[1], r[3]) for r in store.quarantine_rows()] == [("bad-json", b"{not a jws")]
