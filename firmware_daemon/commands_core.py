@@ -23,6 +23,7 @@ from typing import Any
 from firmware_daemon.airing import Airer, AudioPlayer
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.events import Segment
+from firmware_daemon.instance_lock import instance_lock
 from firmware_daemon.outbox import Outbox
 from hal.errors import HalError
 from radio_protocol.cli_base import require_config
@@ -196,6 +197,11 @@ def cmd_play(args: argparse.Namespace) -> int:
     media = Path(args.file)
     segment = _manual_segment(args, media)
     signer = Signer(load_private_key(config.key_path))
+    with instance_lock(config.data_dir):  # a running service owns the amp and the outbox
+        return _play_locked(config, segment, media, signer)
+
+
+def _play_locked(config: StationConfig, segment: Segment, media: Path, signer: Signer) -> int:
     from hal.amplifier import Amplifier, make_pin_factory  # hardware only for this command
     from hal.audio import AudioOutput, UnavailableAudio
 

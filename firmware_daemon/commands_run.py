@@ -14,6 +14,7 @@ from radio_protocol.timefmt import parse_rfc3339
 
 from .config import load_station_config
 from .daemon import Daemon
+from .instance_lock import instance_lock
 from .slot_wiring import install as install_scheduler
 
 
@@ -56,7 +57,8 @@ def run_command(args: argparse.Namespace) -> int:
         daemon.max_idle_s = SIMULATED_MAX_IDLE_S
         if until_at is not None:
             daemon.add_timer("simulate-until", _stop_at(daemon, clock, until_at))
-    return daemon.run()
+    with instance_lock(config.data_dir):  # before the amplifier or the outbox is touched
+        return daemon.run()
 
 
 def _stop_at(daemon: Daemon, clock: Clock, until_at: datetime) -> Callable[[float], float | None]:
