@@ -66,6 +66,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
         tls=not args.plain_mqtt,
         pin_factory=args.pin_factory,
         data_dir=args.data_dir,
+        rename_commune=args.rename_commune,
     )
     result = provision_station(config_path, req)
     print(f"provisioned station {req.station_id} ({req.commune_code} {req.commune_name})")
@@ -109,6 +110,9 @@ def register(sub: Any) -> None:
     key.add_argument("--create-key", action="store_true",
                      help="create the station's key pair in DIR/station.key (station prepared at the office)")
     p.add_argument("--level", default="commune", choices=("commune", "district"))
+    p.add_argument("--rename-commune", action="store_true",
+                   help="the commune code is registered under another name: rename it to --name "
+                        "for every station of that code (without it, provision refuses)")
     p.add_argument("--broker-host", help="broker host name as the stations reach it (default: mqtt.host)")
     p.add_argument("--broker-port", type=int, help="broker TLS port (default: mqtt.port)")
     p.add_argument("--broker-dir", metavar="BROKER_DIR",

@@ -7,6 +7,10 @@ result is parsed and checked against the intended change, and only when the layo
 unusual does it fall back to a plain YAML dump (the old file kept as ``.bak``). The file is
 replaced atomically with its owner and mode kept (:func:`replace_keeping_owner`); callers
 hold :func:`directory_lock` on its directory so one edit runs at a time.
+
+A commune code has one name in the registry: a station for an already registered code
+must give the registered name (Unicode normalisation aside), or ask for the commune to be
+renamed, which renames it for every station of that code.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +160,58 @@ def _expected_data(data: dict[str, Any], entry: RegistryEntry, jwk: dict[str, st
     return want
 
 
+def _same_name(a: str, b: str) -> bool:
+    return unicodedata.normalize("NFC", a.strip()) == unicodedata.normalize("NFC", b.strip())
+
+
+def _commune_name(config: DistrictConfig, entry: RegistryEntry, rename: bool) -> tuple[RegistryEntry, list[str]]:
+    """The entry with the commune's registered name, and the names to rename (``rename``).
+
+    RegistryError when the code is registered under another name and ``rename`` is False.
+    """
+    holders = [s for s in config.stations if s.commune_code == entry.commune_code]
+    names = sorted({s.commune_name for s in holders})
+    if not names:
+        return entry, []
+    if len(names) == 1 and _same_name(names[0], entry.commune_name):
+        return replace(entry, commune_name=names[0]), []  # keep the registered spelling
+    if rename:
+        return entry, [n for n in names if n != entry.commune_name]
+    registered = " / ".join(yaml_quote(n) for n in names)
+    stations = ", ".join(s.id for s in holders)
+    raise RegistryError(
+        f"commune {entry.commune_code} is registered as {registered} (station {stations}), not "
+        f"{yaml_quote(entry.commune_name)}: give --name {yaml_quote(names[0])}, or add --rename-commune "
+        f"to rename commune {entry.commune_code} to {yaml_quote(entry.commune_name)} for every station "
+        "in the registry")
+
+
+def _renamed_data(data: dict[str, Any], entry: RegistryEntry) -> dict[str, Any]:
+    want = copy.deepcopy(data)
+    for item in want.get("stations") or []:
+        commune = item.get("commune") if isinstance(item, dict) else None
+        if isinstance(commune, dict) and str(commune.get("code")) == entry.commune_code:
+            commune["name"] = entry.commune_name
+    return want
+
+
+def _renamed_text(text: str, old_names: list[str], new_name: str) -> str:
+    """``name: OLD`` (plain or quoted) replaced inside the ``stations`` block; the caller
+    checks the parsed result (another commune with the same name falls back to a dump)."""
+    lines = text.splitlines()
+    block = _stations_block(lines)
+    if block is None:
+        return text
+    start, end = block
+    for old in old_names:
+        forms = [re.escape(json.dumps(old, ensure_ascii=False)), re.escape(json.dumps(old)),
+                 "'" + re.escape(old.replace("'", "''")) + "'", re.escape(old) + r"(?=\s*(?:[,}#]|$))"]
+        pattern = re.compile(r"(\bname\s*:\s*)(?:" + "|".join(forms) + ")")
+        for i in range(start + 1, end):
+            lines[i] = pattern.sub(lambda m: m.group(1) + yaml_quote(new_name), lines[i])
+    return "\n".join(lines) + "\n"
+
+
 def _parsed(text: str) -> Any:
     try:
         return yaml.safe_load(text)
@@ -163,17 +220,26 @@ def _parsed(text: str) -> Any:
 
 
 def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
-                    pw_file: Path, *, dry_run: bool = False) -> tuple[str, DistrictConfig]:
+                    pw_file: Path, *, dry_run: bool = False,
+                    rename_commune: bool = False) -> tuple[str, DistrictConfig]:
     """Register ``jwk`` for the station in the config at ``path`` (adding the station if new).
 
     Returns (what was done, the new config). Old keys are kept. Raises RegistryError when
     the station exists with another commune, the key belongs to another station, or the
     result would not be a valid config (e.g. the station id is the collector's username).
     ``dry_run``: every check, nothing written (callers check before touching other files).
+    The commune code must keep its registered name unless ``rename_commune``, which renames
+    it for every station of the code.
     """
     text = path.read_text(encoding="utf-8")
     data = yaml.safe_load(text) or {}
     config = parse_district_config(data, path)
+    entry, old_names = _commune_name(config, entry, rename_commune)
+    if old_names:
+        data = _renamed_data(data, entry)
+        text = _renamed_text(text, old_names, entry.commune_name)
+    renamed = (f"; commune {entry.commune_code} renamed from {' / '.join(yaml_quote(n) for n in old_names)}"
+               if old_names else "")
     kid = jwk_thumbprint(jwk)
     for other in config.stations:
         if kid in other.kids and other.id != entry.station_id:
@@ -188,11 +254,11 @@ def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
     if existing is not None:
         new_key = None if kid in existing.kids else jwk
         add_pw = existing.mqtt_password_file != pw_file
-        if new_key is None and not add_pw:
+        if new_key is None and not add_pw and not old_names:
             return "key already registered", config
     if dry_run:
         return ("station added" if existing is None else "key added" if new_key is not None
-                else "key already registered"), _checked(_expected_data(
+                else "key already registered") + renamed, _checked(_expected_data(
                     data, entry, new_key, pw_file, add_pw, new_station=existing is None), path)
     raw_station = next((s for s in data.get("stations") or []
                         if isinstance(s, dict) and s.get("id") == entry.station_id), None)
@@ -206,8 +272,8 @@ def registry_update(path: Path, entry: RegistryEntry, jwk: dict[str, str],
     new_config = _checked(yaml.safe_load(new_text), path)  # never write a broken file
     replace_keeping_owner(path, new_text.encode("utf-8"))
     if existing is None:
-        return "station added", new_config
-    return ("key added" if new_key is not None else "key already registered"), new_config
+        return "station added" + renamed, new_config
+    return ("key added" if new_key is not None else "key already registered") + renamed, new_config
 
 
 def _checked(data: Any, path: Path) -> DistrictConfig:

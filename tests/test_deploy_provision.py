@@ -410,3 +410,60 @@ def test_provision_rotation_then_collector_ingest_accepts_new_key_keeps_old(tmp_
     assert [verify(r.jws, ring, "cr-event+json").payload["seq"] for r in rows] == [1, 2, 3]
     summary = store.seq_summary(station)
     assert summary.through == 3 and not summary.gaps and not summary.chain_breaks
+
+
+def test_provision_refuses_another_name_for_a_registered_commune_code(
+        district: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = district.read_bytes()
+    argv = ["dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Koi", "--create-key"]
+    assert _provision(district, *argv, "--out", str(tmp_path / "o")) == 1
+    err = capsys.readouterr().err
+    assert 'commune 23335 is registered as "Xã Đăk Kôi" (station dak-koi-01)' in err
+    assert '--name "Xã Đăk Kôi"' in err and "--rename-commune" in err
+    assert district.read_bytes() == before and not (tmp_path / "o").exists()
+    # the registered spelling (also in another Unicode normalisation) is accepted as registered
+    nfd = "Xa\u0303 \u0110a\u0306k Ko\u0302i"
+    assert _provision(district, "dak-koi-02", "--commune", "23335", "--name", nfd, "--create-key",
+                      "--out", str(tmp_path / "a")) == 0
+    names = {s.id: s.commune_name for s in load_district_config(district).stations}
+    assert names == {"dak-koi-01": "Xã Đăk Kôi", "dak-koi-02": "Xã Đăk Kôi"}
+
+
+def test_provision_rename_commune_renames_it_for_every_station(district: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert _provision(district, "dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Kôi", "--create-key",
+                      "--out", str(tmp_path / "a")) == 0
+    capsys.readouterr()
+    assert _provision(district, "dak-koi-03", "--commune", "23335", "--name", "Xã Đắk Kôi", "--create-key",
+                      "--out", str(tmp_path / "b"), "--rename-commune") == 0
+    assert 'commune 23335 renamed from "Xã Đăk Kôi"' in capsys.readouterr().out
+    text = district.read_text(encoding="utf-8")
+    assert "# the first station" in text and "Xã Đăk Kôi" not in text  # comments kept, no old name left
+    names = {s.id: s.commune_name for s in load_district_config(district).stations}
+    assert names == {"dak-koi-01": "Xã Đắk Kôi", "dak-koi-02": "Xã Đắk Kôi", "dak-koi-03": "Xã Đắk Kôi"}
+
+
+def test_provision_plain_mqtt_fits_a_loopback_collector_host(district: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    district.write_text(district.read_text(encoding="utf-8").replace("mqtt.kon-ray.example", "127.0.0.1"),
+                        encoding="utf-8")
+    out = tmp_path / "bench"
+    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
+                      "--create-key", "--plain-mqtt", "--pin-factory", "mock", "--data-dir", ".") == 0
+    station = load_station_config(out / "station.yaml")
+    assert station.mqtt is not None and (station.mqtt.host, station.mqtt.tls) == ("127.0.0.1", None)
+    # without --plain-mqtt the message says what to give for a station on this machine
+    assert _provision(district, "dak-x", "--commune", "1", "--name", "X", "--out", str(tmp_path / "o"),
+                      "--create-key") == 1
+    assert "--broker-host 127.0.0.1 --plain-mqtt" in capsys.readouterr().err
+
+
+def test_provision_station_yaml_comment_names_its_own_directory(district: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
+                      "--create-key", "--data-dir", ".") == 0
+    text = (out / "station.yaml").read_text(encoding="utf-8")
+    comment = " ".join(line.lstrip("# ") for line in text.splitlines()[:6] if line.startswith("#"))
+    assert f"resolved against the directory this file is in: written to {out.resolve()};" in comment
+    assert "(/etc/commune-radio)" not in comment
+    assert load_station_config(out / "station.yaml").data_dir == out
