@@ -80,14 +80,16 @@ def _registry(config: DistrictConfig, district_keys: list[dict[str, str]]) -> Re
     return registry
 
 
-def compute_report(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> dict[str, Any]:
+def compute_report(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]],
+                   with_airings: bool = True) -> dict[str, Any]:
     """The report alone, streamed from the store's report columns (no JWS read): what
-    ``report`` prints. The same dict as :func:`compute` gives (``report_from_store``)."""
+    ``report`` prints. The same dict as :func:`compute` gives (``report_from_store``);
+    without the ``airings`` member when ``with_airings`` is False."""
     registry = _registry(config, district_keys)
     store = _open_store(config)
     try:
         schedules = [decode_payload(s) for s in schedules_from_store(config.database, period)]
-        return report_from_store(store, registry, period, schedules)
+        return report_from_store(store, registry, period, schedules, with_airings)
     finally:
         store.close()
 
@@ -113,10 +115,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
     clock = getattr(args, "clock", None) or default_clock()
     period = _period(args, config, clock)
-    report = compute_report(config, period, _district_keys(config, False))
+    with_airings = args.format == "json" and bool(args.airings)
+    report = compute_report(config, period, _district_keys(config, False), with_airings)
     if args.format == "json":
-        if not args.airings:
-            report.pop("airings", None)
         write_json(report, sys.stdout)
     elif args.format == "csv":
         sys.stdout.write(report_csv(report))

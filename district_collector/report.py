@@ -22,7 +22,7 @@ import io
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter
@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from district_collector.event_facts import payload_bytes
+from district_collector.period import EPOCH_ORDINAL, period_months, period_weeks
 from district_collector.registry import Registry
 from district_collector.scoring import (
     PROGRAM,
@@ -41,6 +42,7 @@ from district_collector.scoring import (
     score_stations,
     select_period_events,
 )
+from district_collector.store_facts import MAX_GRID, StationSummary, grouped_period
 from firmware_daemon.schedule_model import build_rule, rule_occurrences
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
@@ -104,13 +106,34 @@ def report_from_store(
     registry: Registry,
     period: Period,
     schedules: Iterable[Mapping[str, Any]] = (),
+    with_airings: bool = True,
 ) -> dict[str, Any]:
     """:func:`build_report` over the store without holding the events: the same bytes as
-    ``build_report`` over the same events' payloads (what ``verify`` recomputes)."""
+    ``build_report`` over the same events' payloads (what ``verify`` recomputes).
+    ``with_airings=False`` leaves the ``airings`` member out (and never builds it)."""
     if not registry.stations:
         raise ScoringError("the registry has no stations: add stations (with their commune) to the config")
-    return score_stations(facts_from_store(store, registry, period), registry, period,
-                          scheduled_slots(schedules, period))
+    slots = scheduled_slots(schedules, period)
+    offset = period.fixed_offset_us()
+    if (with_airings or offset is None or period.start_us + offset < 0
+            or len(period_weeks(period)) > MAX_GRID or len(period_months(period)) > MAX_GRID):
+        return score_stations(facts_from_store(store, registry, period), registry, period, slots, with_airings)
+    summaries, rows = grouped_period_from_store(store, registry, period, offset, slots)
+    groups = ((station, list(group)) for station, group in itertools.groupby(rows, key=_STATION))
+    return score_stations(groups, registry, period, slots, False, summaries)
+
+
+def grouped_period_from_store(
+    store: Store, registry: Registry, period: Period, offset_us: int, slots: Mapping[str, Collection[datetime]],
+) -> tuple[list[StationSummary], Iterator[Facts]]:
+    """The period as SQLite summaries of the clean registered stations without scheduled
+    slots, and the rows of every other station (:func:`~district_collector.store_facts.grouped_period`)."""
+    eligible = [st.id for st in registry.stations if not slots.get(st.id)]
+    first_monday = period.start.toordinal() - period.start.weekday() - EPOCH_ORDINAL
+    month_starts = [date.fromisoformat(m["month"] + "-01").toordinal() - EPOCH_ORDINAL
+                    for m in period_months(period)[1:]]
+    return grouped_period(store._db, period.start_us, period.end_us, _kids(registry), offset_us, first_monday,
+                          month_starts, eligible, PROGRAM)
 
 
 def schedules_from_store(database: Path, period: Period) -> list[bytes]:

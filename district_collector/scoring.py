@@ -55,6 +55,7 @@ from district_collector.period import (
     period_weeks,
 )
 from district_collector.registry import RegisteredStation, Registry
+from district_collector.store_facts import StationSummary
 
 PROGRAM = "chuyen-doi-so"
 REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsynced", "conflict")
@@ -142,11 +143,17 @@ def score_stations(
     registry: Registry,
     period: Period,
     scheduled: Mapping[str, Collection[datetime]] | None = None,
+    with_airings: bool = True,
+    summaries: Iterable[StationSummary] = (),
 ) -> dict[str, Any]:
     """:func:`score` over events already grouped by station, each station once (the store
-    streams them in station order): only one station's events are held at a time."""
+    streams them in station order): only one station's events are held at a time.
+    ``with_airings=False``: the result has no ``airings`` member (no per-airing dict is
+    built); everything else is the same. ``summaries``: stations SQLite grouped (see
+    :func:`~district_collector.store_facts.grouped_period`; only without airings, with a
+    fixed UTC offset over the period), none of them also in ``groups``."""
     with no_gc_pauses():
-        return _score(groups, registry, period, scheduled or {})
+        return _score(groups, registry, period, scheduled or {}, with_airings, summaries)
 
 
 _BY_SEQ_SHA = itemgetter(1, 2)
@@ -157,6 +164,8 @@ def _score(
     registry: Registry,
     period: Period,
     scheduled: Mapping[str, Collection[datetime]],
+    with_airings: bool = True,
+    summaries: Iterable[StationSummary] = (),
 ) -> dict[str, Any]:
     start_us, end_us = period.start_us, period.end_us
     weeks = period_weeks(period)
@@ -268,6 +277,8 @@ def _score(
                     slot_at = slot_instants[slot] = instant(slot)
                 if slot_at is not None and slot_at in slots:
                     matched.setdefault(sid, set()).add(slot_at)
+            if not with_airings:
+                continue
             # One string object per distinct text (rows bring a copy each): the report holds
             # every airing, so this is most of its memory.
             if slot == started_at:
@@ -278,6 +289,35 @@ def _score(
                 "title": shared(title, title), "played_s": played_s, "slot": slot}))
         stations[sid] = _station(sid, reg, commune if known else (rows[0][4] if rows else None), len(rows),
                                  seqs, breaks, sorted(conflicted), variants, unverified, n_unknown, period)
+    for summary in summaries:
+        sid = summary.station
+        reg = registry.station(sid)
+        if sid in stations or reg is None or offset is None or with_airings:
+            raise ValueError(f"station {sid}: a summary needs a registered station given once, "
+                             f"a fixed UTC offset and no airings list")
+        commune = reg.commune_code
+        tally = tallies.get(commune_of.get(sid, ""))
+        week_ids = [i for i in range(len(weeks)) if summary.weeks >> i & 1]
+        month_ids = [i for i in range(len(months)) if summary.months >> i & 1]
+        d_weeks.update(week_ids)
+        d_months.update(month_ids)
+        n_airings += summary.airings
+        if tally is not None:
+            tally.weeks.update(week_ids)
+            tally.months.update(month_ids)
+            tally.airings += summary.airings
+        for seq, sha, started_at, program, outcome, ts in summary.excluded:
+            # The per-row reasons left for a registered, signed station without conflicts.
+            reason = ("program" if program != PROGRAM else "outcome" if outcome != "completed"
+                      else "clock-unsynced")
+            excluded.append((ts, sid, seq, sha, {
+                "station": sid, "commune": commune, "seq": seq, "started_at": started_at,
+                "reason": reason, "payload_sha256": sha}))
+            if tally is not None:
+                tally.excluded += 1
+        stations[sid] = _station(sid, reg, commune, summary.events,
+                                 list(range(summary.first_seq, summary.last_seq + 1)), [], [], {}, [], 0,
+                                 period)
     district.airings = n_airings
 
     for st_reg in registry.stations:
@@ -337,13 +377,13 @@ def _score(
             got = _station(sid, reg, reg.commune_code if reg else None, 0, [], [], [], {}, [], 0, period)
         stations_json.append(got[0])
         findings += got[1]
-    if not airings and not excluded:
+    if not n_airings and not excluded:
         findings.insert(0, f"No events in the period {period.start}..{period.end}.")
     if not communes:
         findings.insert(0, "The registry has no commune-level stations: no commune is scored.")
     airings.sort()
     excluded.sort()
-    return {
+    out: dict[str, Any] = {
         "period": period.as_json(),
         "district": district_json,
         "communes": communes_json,
@@ -354,6 +394,9 @@ def _score(
         "stations": stations_json,
         "findings": findings,
     }
+    if not with_airings:
+        del out["airings"]
+    return out
 
 
 def _station(sid: str, reg: RegisteredStation | None, commune: str | None, events: int, seqs: list[int],

@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,23 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         raise
 
 
+def _prepare_period(db: sqlite3.Connection, start_us: int, end_us: int, kids: Mapping[str, Collection[str]]) -> None:
+    """Fill the temp tables: each station's period seq range, and the registered kids."""
+    for statement in _REPORT_TEMP.split(";"):
+        db.execute(statement)
+    db.execute(_RANGES_FILL, (start_us, end_us))
+    db.executemany("INSERT OR IGNORE INTO temp.report_keys VALUES (?,?)",
+                   [(station, kid) for station, ks in kids.items() for kid in ks])
+
+
+def _stream(db: sqlite3.Connection, with_jws: bool, chunk: int) -> Iterator[tuple[Any, ...]]:
+    query = _PERIOD_QUERY.format(jws=", e.jws" if with_jws else "", join=_JWS_JOIN if with_jws else "",
+                                 where=_JWS_WHERE if with_jws else "")
+    cur = db.execute(query)
+    while rows := cur.fetchmany(chunk):
+        yield from rows
+
+
 def period_rows(
     db: sqlite3.Connection,
     start_us: int,
@@ -129,13 +147,116 @@ def period_rows(
     clock_synced (0/1/None), slot, prev, segment_id, title, played_s, started_utc_us)``
     plus the JWS bytes with ``with_jws``. Streams in chunks: memory stays flat.
     """
-    for statement in _REPORT_TEMP.split(";"):
+    _prepare_period(db, start_us, end_us, kids)
+    yield from _stream(db, with_jws, chunk)
+
+
+# --- the grouped path: SQLite aggregates the stations whose rows hold no surprise --------
+
+# One pass over every station's period seq range, per station: rows, seq bounds, kid
+# bounds, rows whose seq - 1 row (in the range) has the payload hash of their prev (chained
+# rows), seq-1 rows with a prev, and of the counted airings (SCORING.md 2 (b)-(e), for a
+# clean station): the ISO weeks and months aired as bit masks (the SUM of distinct powers
+# of two is their OR) and their count. ``d`` is the local day number (days since
+# 1970-01-01 in the fixed offset; SQLite's integer division truncates, equal to the floor
+# for the non-negative values allowed). Joins, not correlated subqueries: 3x faster.
+_GROUPED_QUERY = """
+SELECT r.station, COUNT(*), MIN(f.seq), MAX(f.seq), MIN(f.kid), MAX(f.kid), COUNT(p.seq),
+       SUM(f.seq = 1 AND f.prev IS NOT NULL),
+       SUM(DISTINCT CASE WHEN {counted} THEN 1 << (({day} - :monday) / 7) ELSE 0 END),
+       SUM(DISTINCT CASE WHEN {counted} THEN 1 << ({month}) ELSE 0 END),
+       SUM({counted})
+FROM temp.report_ranges r CROSS JOIN event_facts f
+LEFT JOIN event_facts p ON p.station = f.station AND p.seq = f.seq - 1 AND p.payload_sha256 = f.prev
+                           AND p.seq >= r.lo
+WHERE f.station = r.station AND f.seq BETWEEN r.lo AND r.hi
+GROUP BY r.station
+"""
+_DAY = "((f.started_utc_us + :offset) / 86400000000)"
+_COUNTED = ("f.started_utc_us >= :start AND f.started_utc_us < :end AND f.program IS :program"
+            " AND f.outcome IS 'completed' AND f.clock_synced IS NOT NULL AND f.clock_synced <> 0")
+_CLEAN_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS report_clean (station TEXT PRIMARY KEY) WITHOUT ROWID;
+DELETE FROM temp.report_clean
+"""
+_EXCLUDED_QUERY = f"""
+SELECT f.station, f.seq, f.payload_sha256, f.started_at, f.program, f.outcome, f.started_utc_us
+FROM temp.report_clean c CROSS JOIN temp.report_ranges r CROSS JOIN event_facts f
+WHERE r.station = c.station AND f.station = c.station AND f.seq BETWEEN r.lo AND r.hi
+  AND f.started_utc_us >= :start AND f.started_utc_us < :end AND NOT ({_COUNTED})
+"""
+MAX_GRID = 62  # weeks / months of a period the bit masks hold
+
+
+@dataclass
+class StationSummary:
+    """What scoring needs of a clean station, grouped by SQLite (see :func:`grouped_period`).
+
+    ``weeks`` / ``months``: bit masks of the week / month indexes (in the period's grids)
+    with a counted airing; ``airings``: how many; ``excluded``: ``(seq, payload_sha256,
+    started_at, program, outcome, started_utc_us)`` of each period event that does not count.
+    """
+
+    station: str
+    events: int
+    first_seq: int
+    last_seq: int
+    weeks: int
+    months: int
+    airings: int
+    excluded: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def grouped_period(
+    db: sqlite3.Connection,
+    start_us: int,
+    end_us: int,
+    kids: Mapping[str, Collection[str]],
+    offset_us: int,
+    first_monday: int,
+    month_starts: list[int],
+    eligible: Collection[str],
+    program: str,
+    chunk: int = 2000,
+) -> tuple[list[StationSummary], Iterator[tuple[Any, ...]]]:
+    """The period's stations as SQLite summaries where that is exact, the rest as rows.
+
+    A station is summarised when it is in ``eligible`` (registered, no scheduled slots:
+    the caller decides) and its period seq range holds no surprise: seqs contiguous from
+    at least 1, one payload per seq (no conflict), every row signed by a registered kid,
+    no chain break. Such a station's events then count or are excluded by programme,
+    outcome and clock alone, so SQLite marks its weeks and months aired and lists its
+    excluded events. Every other station's rows stream as :func:`period_rows` gives them
+    (same order, same columns), for the per-row path.
+
+    ``offset_us``: the period's fixed UTC offset; ``first_monday``: the local day number
+    (days since 1970-01-01) of the Monday of the period's first week; ``month_starts``:
+    the day numbers of the first days of the period's months, the first one excepted
+    (month index = how many of them are <= the day). At most :data:`MAX_GRID` weeks and
+    months; ``start_us + offset_us >= 0``.
+    """
+    if start_us + offset_us < 0 or first_monday < 0:
+        raise ValueError("grouped_period needs local days after 1970-01-01")
+    if ((end_us - 1 + offset_us) // 86_400_000_000 - first_monday) // 7 >= MAX_GRID or len(month_starts) >= MAX_GRID:
+        raise ValueError(f"grouped_period holds at most {MAX_GRID} weeks and months")
+    _prepare_period(db, start_us, end_us, kids)
+    month = "CASE " + " ".join(f"WHEN {_DAY} < {int(b)} THEN {i}" for i, b in enumerate(month_starts)) + \
+        f" ELSE {len(month_starts)} END" if month_starts else "0"
+    params = {"offset": offset_us, "monday": first_monday, "start": start_us, "end": end_us, "program": program}
+    eligible = set(eligible)
+    summaries: dict[str, StationSummary] = {}
+    query = _GROUPED_QUERY.format(month=month, counted=_COUNTED, day=_DAY)
+    for station, n, lo, hi, kid_lo, kid_hi, chained, seq1_prev, weeks, months, airings in db.execute(query, params):
+        # Clean: one registered kid; every row but the first chains to the row before it,
+        # so seqs lo..hi are all there, and with n == hi - lo + 1 rows each once (no
+        # conflict, no gap, no chain break); seq 1 (if there) has no prev.
+        if (station in eligible and kid_lo == kid_hi and kid_lo in kids.get(station, ()) and lo >= 1
+                and n == hi - lo + 1 and chained == n - 1 and not seq1_prev):
+            summaries[station] = StationSummary(station, n, lo, hi, weeks, months, airings or 0)
+    for statement in _CLEAN_TEMP.split(";"):
         db.execute(statement)
-    db.execute(_RANGES_FILL, (start_us, end_us))
-    db.executemany("INSERT OR IGNORE INTO temp.report_keys VALUES (?,?)",
-                   [(station, kid) for station, ks in kids.items() for kid in ks])
-    query = _PERIOD_QUERY.format(jws=", e.jws" if with_jws else "", join=_JWS_JOIN if with_jws else "",
-                                 where=_JWS_WHERE if with_jws else "")
-    cur = db.execute(query)
-    while rows := cur.fetchmany(chunk):
-        yield from rows
+    db.executemany("INSERT INTO temp.report_clean VALUES (?)", [(s,) for s in summaries])
+    for row in db.execute(_EXCLUDED_QUERY, params):
+        summaries[row[0]].excluded.append(row[1:])
+    db.execute("DELETE FROM temp.report_ranges WHERE station IN (SELECT station FROM temp.report_clean)")
+    return list(summaries.values()), _stream(db, False, chunk)
