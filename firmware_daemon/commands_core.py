@@ -1,8 +1,8 @@
 """Core station commands: ``check``, ``keygen``, ``play``, ``amp-off``, ``events``.
 
-``amp-off`` reads only the amplifier and gpio sections and never imports the audio
-layer, so it works when the audio configuration or library is broken (systemd runs it
-after the service stops). ``play`` commits the signed event before it reports success.
+``amp-off`` reads only amplifier.pin, amplifier.active_high and gpio.pin_factory and
+never imports the audio layer, so it works when the rest of the config or the audio
+library is broken (systemd runs it after the service stops). ``play`` commits the signed event before it reports success.
 """
 
 from __future__ import annotations
@@ -242,7 +242,8 @@ def _play_locked(config: StationConfig, segment: Segment, media: Path, signer: S
 
 
 def cmd_amp_off(args: argparse.Namespace) -> int:
-    """Force the amplifier pin off using only the amplifier and gpio sections."""
+    """Force the amplifier pin off using only amplifier.pin, amplifier.active_high and
+    gpio.pin_factory (anything else in the file may be broken)."""
     amp_config = load_amp_config(require_config(args, PROG))
     from hal.amplifier import force_off
 

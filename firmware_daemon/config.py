@@ -2,8 +2,8 @@
 
 :func:`load_station_config` reads every section and reports every problem at once,
 each naming the file and the dotted key (unknown keys get a "did you mean" hint).
-:func:`load_amp_config` reads only ``amplifier`` and ``gpio``, so ``amp-off`` works
-even when the rest of the file is broken. Relative paths are resolved against the
+:func:`load_amp_config` reads only ``amplifier.pin``, ``amplifier.active_high`` and
+``gpio.pin_factory``, so ``amp-off`` works even when the rest of the file is broken. Relative paths are resolved against the
 directory of the config file. ``config/station.example.yaml`` documents every key.
 """
 
@@ -300,15 +300,39 @@ def load_station_config(path: Path | str) -> StationConfig:
     )
 
 
+AMP_OFF_KEYS = "amplifier.pin, amplifier.active_high and gpio.pin_factory"
+
+
 def load_amp_config(path: Path | str) -> AmpConfig:
-    """Read only ``amplifier`` and ``gpio`` (other sections are not looked at)."""
+    """Read only ``amplifier.pin``, ``amplifier.active_high`` and ``gpio.pin_factory``.
+
+    Anything else in the file may be wrong (unknown keys, a typo in the amplifier section,
+    a broken ``station`` or ``audio`` section): ``amp-off`` runs after the service stops and
+    must switch the relay off anyway. Raises ConfigError only when one of those three cannot
+    be read (a wrong polarity could switch the amplifier on).
+    """
     path = Path(path)
     reader = ConfigReader(str(path))
     data = load_yaml_file(path)
     if not isinstance(data, Mapping):
         reader.error("", "expected a mapping of settings")
-        reader.finish()
-    amplifier = _read_amplifier(reader, data)
-    gpio = _read_gpio(reader, data)
+        data = {}
+    amp_data = data.get("amplifier")
+    if not isinstance(amp_data, Mapping):
+        reader.error("amplifier", "missing section" if amp_data is None
+                     else f"must be a mapping, got {type(amp_data).__name__}")
+        amp_data = {}
+    pin = _pin(reader, amp_data, "pin")
+    active_high = reader.get(amp_data, "amplifier", "active_high", bool, True)
+    gpio_data = data.get("gpio")
+    if gpio_data is None:
+        gpio_data = {}
+    elif not isinstance(gpio_data, Mapping):
+        reader.error("gpio", f"must be a mapping, got {type(gpio_data).__name__}")
+        gpio_data = {}
+    pin_factory = reader.get(gpio_data, "gpio", "pin_factory", str, "lgpio", choices=PIN_FACTORIES)
+    if reader.problems:
+        reader.problems.append(f"{path}: amp-off reads only {AMP_OFF_KEYS}; fix these to "
+                               "switch the amplifier off")
     reader.finish()
-    return AmpConfig(amplifier, gpio)
+    return AmpConfig(AmplifierConfig(pin=pin, active_high=active_high), GpioConfig(pin_factory))
