@@ -145,8 +145,12 @@ def test_config_amp_only_ignores_broken_audio(tmp_path: Path) -> None:
     assert (amp.amplifier.pin, amp.amplifier.active_high, amp.gpio.pin_factory) == (5, False, "mock")
 
 
-def test_config_amp_only_still_checks_the_amplifier(tmp_path: Path) -> None:
+def test_config_amp_only_ignores_other_amplifier_keys_but_checks_its_three(tmp_path: Path) -> None:
     path = write(tmp_path, "amplifier: {pin: 17, warmup: 1}\n")
+    amp = load_amp_config(path)  # a typo must not stop amp-off (systemd's ExecStopPost)
+    assert (amp.amplifier.pin, amp.amplifier.active_high, amp.gpio.pin_factory) == (17, True, "lgpio")
+    path = write(tmp_path, "amplifier: {pin: 77, warmup: 1}\n")
     with pytest.raises(ConfigError) as info:
         load_amp_config(path)
-    assert any("amplifier.warmup" in p for p in info.value.problems)
+    assert any("amplifier.pin: must be <= 53" in p for p in info.value.problems)
+    assert not any("warmup" in p for p in info.value.problems)
