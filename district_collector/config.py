@@ -52,6 +52,7 @@ class MqttConfig:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 30.0
     session_expiry_s: int = 30 * 86400
+    source: str = ""  # the config file, named in password() errors
 
     def password(self) -> str | None:
         """The password read from ``password_file`` (stripped), or None without one."""
@@ -60,7 +61,8 @@ class MqttConfig:
         try:
             return self.password_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError([f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}"]) from exc
+            raise ConfigError([f"{self.source}: mqtt.password_file: cannot read {self.password_file}: "
+                               f"{exc.strerror}"]) from exc
 
     def apply_login(self, client: Any) -> None:
         """Set this config's username, password and TLS (CA verified unless ``insecure``) on a
@@ -144,7 +146,7 @@ def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> Mqtt
         host=host or "localhost", port=port or 8883, username=username or "collector",
         password_file=config_path(base, password_file), tls=tls, client_id=client_id or f"collector-{district_id}",
         keepalive_s=keepalive or 60, reconnect_min_s=rmin or 1.0, reconnect_max_s=rmax or 30.0,
-        session_expiry_s=expiry or 30 * 86400,
+        session_expiry_s=expiry or 30 * 86400, source=r.source,
     )
 
 
