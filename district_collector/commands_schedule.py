@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import datetime
 from typing import Any
 
 from radio_protocol.cli_base import require_config
@@ -28,7 +29,10 @@ def register(subparsers: Any) -> None:
         "publish", help="validate CATALOGUE, sign one schedule per station (next version), publish retained",
         description="Validate the catalogue, read each media file once (sha256, bytes, duration), "
                     "sign one schedule per station with its next version, store it and publish it "
-                    "retained (QoS 1) to the station's schedule topic.")
+                    "retained (QoS 1) to the station's schedule topic. A station keeps one schedule, "
+                    "so the slots the previous one still has to air before this catalogue's month "
+                    "(from now on) are carried into the new one; its slots inside the month are "
+                    "replaced (publishing a month again corrects it).")
     pub.add_argument("catalogue", help="the catalogue YAML file")
     pub.add_argument("--stations", help="comma-separated station ids (default: the catalogue's, else all)")
     pub.add_argument("--no-send", action="store_true", help="sign and store only (e.g. broker down)")
@@ -36,6 +40,10 @@ def register(subparsers: Any) -> None:
     show = sub.add_parser("show", help="per station: version published, version acked, errors, missing media")
     show.add_argument("station", nargs="?", help="one station id (default: all)")
     show.set_defaults(func=cmd_show)
+
+
+def _when(at: datetime | None) -> str:
+    return at.strftime("%Y-%m-%d %H:%M") if at else "-"
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
@@ -52,11 +60,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
     failures = 0
     for item in prepared:
         error = results.get(item.station)
-        first = item.first_at.strftime("%Y-%m-%d %H:%M") if item.first_at else "-"
-        last = item.last_at.strftime("%Y-%m-%d %H:%M") if item.last_at else "-"
-        print(f"{item.station}: version {item.version}, {item.slots} slots ({first} .. {last}), "
+        print(f"{item.station}: version {item.version}, {item.slots} slots "
+              f"({_when(item.first_at)} .. {_when(item.last_at)}), "
               f"{len(item.payload['segments'])} segments, {len(item.jws)} bytes: "
               f"{'published' if error is None else error}")
+        carried = item.carried
+        if carried is not None and carried.slots:
+            print(f"  carried over from version {carried.from_version}: {carried.slots} slots still to air "
+                  f"({_when(carried.first_at)} .. {_when(carried.last_at)}), "
+                  f"segments {', '.join(carried.segments)}")
+        elif item.version > 1:
+            print("  carried over: nothing (no slot of the previous version is left before this catalogue)")
+        if carried is not None and carried.dropped_after:
+            print(f"  warning: the previous version had {carried.dropped_after} slots after this catalogue's "
+                  "period; they are replaced and will not air")
         if item.weeks_without_airing:
             weeks = ", ".join(str(w) for w in item.weeks_without_airing)
             print(f"  warning: no chuyen-doi-so airing in ISO week(s) {weeks}")

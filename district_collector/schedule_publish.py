@@ -9,12 +9,18 @@ Steps (:func:`publish_catalogue`):
 2. :func:`prepare_schedules`: per station, the next version (one above the highest in
    the store's ``schedules`` table), the payload (checked as the station will parse it),
    signed ``cr-schedule+json`` with the district key, and stored before anything is sent.
+   A schedule replaces the station's previous one wholly (PROTOCOL.md), and next month's
+   catalogue is published before the month starts, so :func:`carry_over` puts into it what
+   the last published schedule still has to air between ``now`` and the new month (as
+   explicit ``at`` slots, past ones dropped); the previous schedule's slots inside the new
+   period are not kept (re-publishing a month corrects it).
 3. :func:`send_schedules`: published retained, QoS 1, to ``.../station/<id>/schedule``
    with a client id of its own (so a running collector is not kicked off the broker).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -23,7 +29,7 @@ import threading
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +39,12 @@ from district_collector.catalogue import Catalogue, schedule_payload
 from district_collector.config import DistrictConfig
 from district_collector.store import Store
 from firmware_daemon.schedule_model import ScheduleError, parse_schedule
+from firmware_daemon.schedule_store import MAX_SCHEDULE_BYTES
 from firmware_daemon.scheduler import expand
 from radio_protocol.durable import fsync_dir
 from radio_protocol.errors import CommuneRadioError, ConfigError
-from radio_protocol.jose import Signer, file_sha256, sha256_hex
+from radio_protocol.jose import Signer, file_sha256, parse_jws, sha256_hex
+from radio_protocol.timefmt import format_rfc3339, zone
 from radio_protocol.topics import topic
 
 log = logging.getLogger(__name__)
@@ -50,6 +58,18 @@ class PublishError(CommuneRadioError):
 
 
 @dataclass(frozen=True)
+class CarriedOver:
+    """What the previous schedule still had to air before the new catalogue's period."""
+
+    from_version: int
+    slots: int
+    first_at: datetime | None
+    last_at: datetime | None
+    segments: tuple[str, ...]
+    dropped_after: int = 0  # previous slots after the new period's end (not kept: warned)
+
+
+@dataclass(frozen=True)
 class PreparedSchedule:
     station: str
     version: int
@@ -59,6 +79,7 @@ class PreparedSchedule:
     first_at: datetime | None
     last_at: datetime | None
     weeks_without_airing: tuple[int, ...]
+    carried: CarriedOver | None = None
 
 
 def _describe(path: Path, source: str) -> tuple[str, int, float]:
@@ -135,11 +156,78 @@ def target_stations(catalogue: Catalogue, config: DistrictConfig,
     return wanted
 
 
+def _previous_payload(station: str, version: int, jws: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(parse_jws(jws)[2])
+    except Exception as exc:
+        raise PublishError(f"{station}: the stored schedule version {version} cannot be read: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise PublishError(f"{station}: the stored schedule version {version} is not a JSON object")
+    return payload
+
+
+def carry_over(previous: dict[str, Any], body: dict[str, Any],
+               now_at: datetime) -> tuple[dict[str, Any], CarriedOver | None]:
+    """``body`` (the new catalogue's payload) plus what ``previous`` still airs before it.
+
+    Kept: every occurrence of the previous schedule in ``[now_at, start of body's
+    valid_from)``, as explicit ``at`` slots (a rule is thereby clipped exactly; past slots
+    are dropped), with the segments they use. Occurrences of ``previous`` inside or after
+    the new period are not kept. ``valid_from`` becomes the date of the first kept slot.
+    A segment id in both with different content raises PublishError.
+    Returns ``(body, None)`` when nothing is carried.
+    """
+    station = str(body.get("station"))
+    try:
+        old = parse_schedule(previous)
+    except ScheduleError as exc:
+        raise PublishError(f"{station}: the stored schedule version {previous.get('version')} "
+                           f"no longer parses, cannot carry its remaining slots: {exc}") from exc
+    tz = zone(str(body["timezone"]))
+    new_from = date.fromisoformat(str(body["valid_from"]))
+    new_until = date.fromisoformat(str(body["valid_until"]))
+    new_start = datetime.combine(new_from, time(0), tz)
+    new_end = datetime.combine(new_until + timedelta(days=1), time(0), tz)
+    kept = expand(old, now_at, new_start) if now_at < new_start else []
+    dropped_after = len(expand(old, max(now_at, new_end)))
+    if not kept:
+        info = CarriedOver(old.version, 0, None, None, (), dropped_after) if dropped_after else None
+        return body, info
+    new_segments = {str(s["id"]): s for s in body["segments"]}
+    old_segments = {str(s.get("id")): s for s in previous.get("segments", []) if isinstance(s, dict)}
+    used = list(dict.fromkeys(slot.segment.id for slot in kept))
+    carried_segments: list[dict[str, Any]] = []
+    for seg_id in used:
+        seg = old_segments[seg_id]
+        if seg_id in new_segments:
+            if new_segments[seg_id] != seg:
+                differ = sorted(k for k in set(seg) | set(new_segments[seg_id])
+                                if seg.get(k) != new_segments[seg_id].get(k))
+                raise PublishError(
+                    f"{station}: segment id {seg_id!r} is in the catalogue and in schedule version "
+                    f"{old.version}, which still airs it on "
+                    f"{min(s.at for s in kept if s.segment.id == seg_id):%Y-%m-%d %H:%M}, "
+                    f"with different {', '.join(differ)}: give the new segment another id")
+            continue
+        carried_segments.append(seg)
+    merged = dict(body)
+    merged["valid_from"] = min(kept[0].at.astimezone(tz).date(), new_from).isoformat()
+    merged["segments"] = carried_segments + list(body["segments"])
+    merged["slots"] = [{"segment": s.segment.id, "at": format_rfc3339(s.at.astimezone(tz))}
+                       for s in kept] + list(body["slots"])
+    info = CarriedOver(old.version, len(kept), kept[0].at, kept[-1].at, tuple(used), dropped_after)
+    return merged, info
+
+
 def prepare_schedules(catalogue: Catalogue, config: DistrictConfig, store: Store, signer: Signer,
                       media: dict[str, dict[str, Any]], stations: Iterable[str],
                       now_at: datetime) -> list[PreparedSchedule]:
-    """Sign and store one schedule per station, each with its next version."""
-    prepared: list[PreparedSchedule] = []
+    """Sign and store one schedule per station, each with its next version.
+
+    Every station's schedule is built and checked (as the station will parse it, and its
+    size) before any is stored: one that would be refused stores none.
+    """
+    built: list[tuple[str, int, dict[str, Any], bytes, CarriedOver | None]] = []
     for station in stations:
         if not catalogue.slots_for(station):
             log.warning("catalogue has no slot for station=%s; skipped", station)
@@ -151,20 +239,35 @@ def prepare_schedules(catalogue: Catalogue, config: DistrictConfig, store: Store
                                     version=version, issued_at=now_at, media=media)
         except ScheduleError as exc:
             raise PublishError(f"schedule for {station} would be refused: {exc}") from exc
+        carried: CarriedOver | None = None
+        if latest is not None:
+            body, carried = carry_over(_previous_payload(station, *latest), body, now_at)
+            try:
+                parse_schedule(body)
+            except ScheduleError as exc:
+                raise PublishError(
+                    f"schedule for {station} with the {carried.slots if carried else 0} slot(s) carried "
+                    f"over from version {latest[0]} would be refused by the station: {exc}; publish "
+                    "this catalogue after those slots have aired, or make it smaller") from exc
         jws = signer.sign(body, SCHEDULE_TYP)
+        if len(jws) > MAX_SCHEDULE_BYTES:
+            extra = f" (with {carried.slots} slot(s) carried over)" if carried and carried.slots else ""
+            raise PublishError(f"schedule for {station}{extra} is {len(jws)} bytes signed; a station "
+                               f"accepts at most {MAX_SCHEDULE_BYTES}: split the catalogue or use rules")
+        built.append((station, version, body, jws, carried))
+    prepared: list[PreparedSchedule] = []
+    month_weeks = {d.isocalendar()[1] for d in _days(catalogue)}
+    for station, version, body, jws, carried in built:
         store.add_schedule(station, version, jws, sha256_hex(jws), now_at)
-        slots = expand(parse_schedule(body))
+        slots = expand(parse_schedule(body))  # carried slots air in their weeks too
         weeks = {s.at.isocalendar()[1] for s in slots if s.segment.program == "chuyen-doi-so"}
-        month_weeks = {d.isocalendar()[1] for d in _days(catalogue)}
         prepared.append(PreparedSchedule(
             station, version, jws, body, len(slots), slots[0].at if slots else None,
-            slots[-1].at if slots else None, tuple(sorted(month_weeks - weeks))))
+            slots[-1].at if slots else None, tuple(sorted(month_weeks - weeks)), carried))
     return prepared
 
 
-def _days(catalogue: Catalogue) -> list[Any]:
-    from datetime import timedelta
-
+def _days(catalogue: Catalogue) -> list[date]:
     first, last = catalogue.valid_from, catalogue.valid_until
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
