@@ -129,6 +129,7 @@ class SlotRunner:
         self._busy_polls = 0
         self._started_at = clock.now()
         self._unsynced_seen_at: datetime | None = None
+        self._waiting_since: dict[str, datetime] = {}  # slot key -> when it began to wait
         self._last_mono = clock.monotonic()
         self._last_wall = self._started_at
         self._fetch_kick = threading.Event()
@@ -289,6 +290,7 @@ class SlotRunner:
             self.publish_state()
             return 0.0
         if not synced:
+            self._log_waiting(schedule, due.ready, now_at)
             self.publish_state()
             return self.max_step_s
         if due.ready:
@@ -325,12 +327,28 @@ class SlotRunner:
             return "clock-unsynced"
         return "overrun"
 
+    def _log_waiting(self, schedule: Schedule, ready: tuple[Slot, ...], now_at: datetime) -> None:
+        """Once per slot: it would start now but waits for a synchronized clock."""
+        for slot in ready:
+            if slot.key not in self._waiting_since:
+                self._waiting_since[slot.key] = now_at
+                log.warning("slot waiting reason=clock-unsynced slot=%s station=%s",
+                            slot.key, schedule.station)
+
+    def _end_waiting(self, schedule: Schedule, slot: Slot, outcome: str) -> None:
+        since = self._waiting_since.pop(slot.key, None)
+        if since is not None:
+            waited_s = (self.clock.now() - since).total_seconds()
+            log.warning("slot waited reason=clock-unsynced slot=%s station=%s waited_s=%.0f "
+                        "outcome=%s", slot.key, schedule.station, waited_s, outcome)
+
     # --- recording -----------------------------------------------------------------------
 
     def _last_seq(self) -> int | None:
         return self.outbox.last_seq() if self.outbox is not None else None
 
     def _record_missed(self, schedule: Schedule, slot: Slot, reason: str) -> None:
+        self._end_waiting(schedule, slot, "missed")
         now_at = self.clock.now()
         self.store.mark(slot.key, slot.at, slot.segment.id, schedule.version, "missing", now_at,
                         self._last_seq())
@@ -341,6 +359,7 @@ class SlotRunner:
         log.warning("slot missed slot=%s reason=%s", slot.key, reason)
 
     def _start(self, schedule: Schedule, slot: Slot) -> None:
+        self._end_waiting(schedule, slot, "airing")
         now_at = self.clock.now()
         self.store.mark(slot.key, slot.at, slot.segment.id, schedule.version, "started", now_at,
                         self._last_seq())
