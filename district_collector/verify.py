@@ -14,8 +14,11 @@ Checks, each reported exactly when it fails:
    ``report.json`` (which lists each station's seq range, gaps, chain breaks and
    conflicts, so a removed or altered event cannot hide).
 
-Gaps, chain breaks and conflicts that the report lists were already in the data the
-district received: they are shown as findings and do not fail verification.
+Gaps, chain breaks and conflicts that the signed report lists (and the events confirm)
+were already in the data the district received: they are shown as findings and do not
+fail verification. An event whose signature does not verify against ``keys.json`` is a
+verification failure only, never a finding: the collector stores verified events only,
+so such a line was changed after export.
 """
 
 from __future__ import annotations
@@ -171,7 +174,8 @@ def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
                     result.findings.append(f"{what}: signed with a key no longer registered for the "
                                            f"station; excluded from the score.")
                 else:
-                    result.problems.append(f"{what}: signature check failed: {exc}")
+                    result.problems.append(f"{what}: signature check failed: {exc} (the collector "
+                                           "stores only verified events: the line was changed after export)")
         try:
             facts.append(facts_from_payload(claimed, sha256_hex(body), ok))
         except ValueError as exc:
@@ -263,6 +267,7 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
         result.problems.append(f"report cannot be recomputed: {exc}")
         return result
     report_raw = _read(result, REPORT)
+    signed_findings: list[Any] = []
     if report_raw is not None:
         try:
             said = json.loads(report_raw)
@@ -273,7 +278,12 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
             _diff(said, recomputed, "", diffs)
             result.problems.extend(diffs)
             result.checked.append(f"{REPORT} recomputed from the events")
-    result.findings = list(recomputed["findings"]) + result.findings
+            if isinstance(said, dict) and isinstance(said.get("findings"), list):
+                signed_findings = said["findings"]
+    # Findings are what the signed report lists and the events confirm; anything else the
+    # recomputation finds (e.g. a changed line that no longer verifies) is a report.json
+    # difference above, a verification failure.
+    result.findings = [f for f in recomputed["findings"] if f in signed_findings] + result.findings
     return result
 
 

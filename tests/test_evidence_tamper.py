@@ -158,3 +158,20 @@ def test_verify_reports_unlisted_extra_file_as_finding(bundle: Path) -> None:
     result = verify_bundle(bundle)
     assert result.ok
     assert any("notes.txt is not covered by the manifest" in f for f in result.findings)
+
+
+def test_verify_bad_signature_is_a_failure_not_a_finding(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A changed byte in one event: the line is listed under NOT VERIFIED only; the findings
+    keep what the signed report lists (gaps, conflicts) and nothing about signatures."""
+    lines = read_lines(bundle / "events.jsonl")
+    lines[5] = _flip(lines[5], _position(lines[5], "signature"))
+    (bundle / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
+    signed = json.loads((bundle / "report.json").read_text(encoding="utf-8"))["findings"]
+    assert main(["verify", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    findings, failures = out.split("NOT VERIFIED / KHÔNG XÁC MINH ĐƯỢC:\n")
+    _, findings = findings.split("không phải lỗi xác minh):\n")
+    assert [line[4:] for line in findings.splitlines() if line.startswith("  - ")] == signed
+    assert "do not verify" not in findings and "chữ ký" not in findings
+    assert any(line.startswith("  - events.jsonl line 6 (station ") and "signature check failed" in line
+               and "changed after export" in line for line in failures.splitlines()), failures
