@@ -197,3 +197,13 @@ def test_publish_carry_cli_prints_what_was_carried(tmp_path: Path, monkeypatch: 
     assert "dak-koi-01: version 2, 8 slots (2026-10-27 06:30 .. 2026-11-30 06:30)" in out
     assert ("  carried over from version 1: 3 slots still to air (2026-10-27 06:30 .. 2026-10-30 06:30), "
             "segments oct-a, oct-b") in out
+
+
+def test_publish_carry_earlier_month_after_later_one_reports_dropped_slots(tmp_path: Path) -> None:
+    kit = make_district(tmp_path / "district")
+    run(kit, catalogue(tmp_path / "office", "november", NOVEMBER % "monday"), at("2026-10-20T09:00"))
+    prepared = run(kit, catalogue(tmp_path / "office", "october", OCTOBER), at("2026-10-21T09:00"))
+    _, schedule = stored(kit, "dak-koi-01")
+    assert starts(schedule)[0] == "oct-a@10-02 06:30" and schedule.valid_until.isoformat() == "2026-10-31"
+    carried = prepared[0].carried
+    assert carried is not None and (carried.slots, carried.dropped_after) == (0, 5)
