@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from radio_protocol.cli_base import require_config
-from radio_protocol.clock import Clock, SimulatedClock
+from radio_protocol.clock import Clock, SimulatedClock, SystemClock
 from radio_protocol.errors import ConfigError
 from radio_protocol.timefmt import parse_rfc3339
 
@@ -16,6 +18,8 @@ from .config import load_station_config
 from .daemon import Daemon
 from .instance_lock import instance_lock
 from .slot_wiring import install as install_scheduler
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -37,6 +41,10 @@ def register(subparsers: Any) -> None:
 
 
 SIMULATED_MAX_IDLE_S = 86400.0
+UNTIL_DRAIN_S = 10.0  # at --until, wait at most this long (real time) for the last acks
+UNTIL_DRAIN_OFFLINE_S = 2.0  # ... and give up sooner when the link is not connected
+DRAIN_POLL_S = 0.05
+UNTIL_REASON = "simulation reached --until"
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -52,21 +60,66 @@ def run_command(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise ConfigError([f"radio-station run: --simulate/--until: {exc}"]) from exc
     daemon = Daemon(config, clock=clock)
+    reached_until = threading.Event()
+    if until_at is not None:
+        # first hook, so its cleanup runs after the scheduler's (the last airing recorded)
+        # and before the link stops
+        def drain_hook(d: Daemon) -> None:
+            d.stack.callback(_drain_at_until, d, reached_until)
+
+        daemon.startup_hooks.append(drain_hook)
     daemon.startup_hooks.append(install_scheduler)
     if clock is not None:
         daemon.max_idle_s = SIMULATED_MAX_IDLE_S
         if until_at is not None:
-            daemon.add_timer("simulate-until", _stop_at(daemon, clock, until_at))
+            daemon.add_timer("simulate-until", _stop_at(daemon, clock, until_at, reached_until))
     with instance_lock(config.data_dir):  # before the amplifier or the outbox is touched
         return daemon.run()
 
 
-def _stop_at(daemon: Daemon, clock: Clock, until_at: datetime) -> Callable[[float], float | None]:
+def _stop_at(daemon: Daemon, clock: Clock, until_at: datetime,
+             reached: threading.Event) -> Callable[[float], float | None]:
     def check(now_mono: float) -> float | None:
         left_s = (until_at - clock.now()).total_seconds()
         if left_s <= 0:
-            daemon.request_stop("simulation reached --until")
+            reached.set()
+            daemon.request_stop(UNTIL_REASON)
             return None
         return now_mono + left_s
 
     return check
+
+
+def _drain_at_until(daemon: Daemon, reached: threading.Event) -> None:
+    """End of a ``--until`` run: let the link deliver what is pending and get the acks (at
+    most ``UNTIL_DRAIN_S`` real seconds), so the district does not keep showing stale
+    ``pending``. Not on SIGTERM/SIGINT (stop promptly), not without a link, nor without
+    district keys (acks could not be verified, so nothing would ever drain)."""
+    link, outbox = daemon.link, daemon.outbox
+    if not reached.is_set() or link is None or outbox is None:
+        return
+    if not len(daemon.district_keys):
+        log.warning("outbox not drained at --until pending=%d: no district_keys to verify acks",
+                    outbox.pending_count())
+        return
+    real = SystemClock()
+    started = real.monotonic()
+    offline_since: float | None = None
+    pause = threading.Event()
+    link.notify()
+    while (pending := outbox.pending_count()) > 0:
+        now = real.monotonic()
+        if link.connected:
+            offline_since = None
+        elif offline_since is None:
+            offline_since = now
+        if now - started >= UNTIL_DRAIN_S or (
+                offline_since is not None and now - offline_since >= UNTIL_DRAIN_OFFLINE_S):
+            seqs = [seq for seq, _ in outbox.unacked(limit=20)]
+            more = ", ..." if pending > len(seqs) else ""
+            log.warning("outbox not drained at --until pending=%d seqs=%s%s link=%s waited_s=%.1f: "
+                        "they are sent at the next start", pending, ",".join(map(str, seqs)), more,
+                        "connected" if link.connected else "down", now - started)
+            return
+        pause.wait(DRAIN_POLL_S)
+    log.info("outbox drained at --until waited_s=%.1f", real.monotonic() - started)
