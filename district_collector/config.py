@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from district_collector.registry import LEVELS
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
@@ -85,8 +88,9 @@ class StationEntry:
     keyring: KeyRing = field(repr=False, compare=False)
     mqtt_password_file: Path | None = None
 
-    @property
+    @cached_property
     def kids(self) -> tuple[str, ...]:
+        """The keys' RFC 7638 thumbprints, computed once (a registry reads them often)."""
         return tuple(jwk_thumbprint(k) for k in self.keys)
 
 
@@ -162,11 +166,11 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEn
     pw = r.get(s, key, "mqtt_password_file", str, None, nullable=True)
     raw_keys = r.get(s, key, "keys", list)
     jwks: list[dict[str, str]] = []
-    kids: set[str] = set()
+    kids: dict[str, Ed25519PublicKey] = {}
     for i, jwk in enumerate(raw_keys or []):
         where = f"{key}.keys[{i}]"
         try:
-            jwk_to_public_key(jwk)
+            public = jwk_to_public_key(jwk)
             kid = jwk_thumbprint(jwk)
         except JoseError as exc:
             r.error(where, f"not a public Ed25519 JWK: {exc.detail or exc.reason}")
@@ -177,7 +181,7 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEn
         if kid in kids:
             r.error(where, f"the same key twice (kid {kid})")
             continue
-        kids.add(kid)
+        kids[kid] = public
         jwks.append({"kty": "OKP", "crv": "Ed25519", "x": str(jwk["x"])})
     if raw_keys is not None and not raw_keys:
         r.error(f"{key}.keys", "needs at least one public JWK")
@@ -185,7 +189,7 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEn
         return None
     return StationEntry(
         id=sid, commune_code=code, commune_name=name, level=level or "commune",
-        keys=tuple(jwks), keyring=KeyRing.from_jwks(jwks), mqtt_password_file=config_path(base, pw),
+        keys=tuple(jwks), keyring=KeyRing(kids), mqtt_password_file=config_path(base, pw),
     )
 
 
