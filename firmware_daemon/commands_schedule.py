@@ -12,7 +12,7 @@ from radio_protocol.timefmt import parse_rfc3339
 from .config import load_station_config
 from .media_cache import MediaCache
 from .schedule_store import ScheduleStore
-from .scheduler import next_slots
+from .scheduler import expand, next_slots
 
 PROG = "radio-station"
 
@@ -54,9 +54,10 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             kind = f"{seg.program}/{seg.topic or '-'}"
             print(f"  {seg.id:<{width}}  {seg.priority:<9} {kind:<30} "
                   f"{seg.media.duration_s:7.1f} s  {cached:<13} {seg.title}")
-        counts = store.state_counts()
-        if counts:
-            print("slots so far: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        keys = {slot.key for slot in expand(schedule)}  # this schedule's slots only
+        counts = store.state_counts(keys)
+        so_far = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
+        print(f"slots so far: {so_far} (of {len(keys)} in this schedule)")
         upcoming = next_slots(schedule, now_at, max(0, args.next), store.done_keys())
         print(f"next {len(upcoming)} slot(s) still to air after {now_at.astimezone(tz):%Y-%m-%d %H:%M}:")
         for slot in upcoming:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -220,9 +221,17 @@ class ScheduleStore:
                 " ORDER BY slot_at", states).fetchall()
         return [SlotRecord(*row) for row in rows]
 
-    def state_counts(self) -> dict[str, int]:
+    def state_counts(self, keys: Collection[str] | None = None) -> dict[str, int]:
+        """How many slots are in each state; only the slots whose key is in ``keys`` when
+        given (e.g. the slots of the schedule in force: earlier schedules' slots stay in the
+        table so that none is ever started twice)."""
         with self._lock:
-            return dict(self._db.execute("SELECT state, COUNT(*) FROM slots GROUP BY state").fetchall())
+            rows = self._db.execute("SELECT key, state FROM slots").fetchall()
+        counts: dict[str, int] = {}
+        for key, state in rows:
+            if keys is None or key in keys:
+                counts[state] = counts.get(state, 0) + 1
+        return counts
 
     # --- meta --------------------------------------------------------------------------
 
