@@ -157,13 +157,13 @@ def period_rows(
 # bounds, rows whose seq - 1 row (in the range) has the payload hash of their prev (chained
 # rows), seq-1 rows with a prev, and of the counted airings (SCORING.md 2 (b)-(e), for a
 # clean station): the ISO weeks and months aired as bit masks (the SUM of distinct powers
-# of two is their OR) and their count. ``d`` is the local day number (days since
-# 1970-01-01 in the fixed offset; SQLite's integer division truncates, equal to the floor
-# for the non-negative values allowed). Joins, not correlated subqueries: 3x faster.
+# of two is their OR) and their count. Week and month come from the UTC instant and the
+# fixed offset (see grouped_period; SQLite's integer division truncates, equal to the floor
+# for the non-negative values there). Joins, not correlated subqueries: 3x faster.
 _GROUPED_QUERY = """
 SELECT r.station, COUNT(*), MIN(f.seq), MAX(f.seq), MIN(f.kid), MAX(f.kid), COUNT(p.seq),
        SUM(f.seq = 1 AND f.prev IS NOT NULL),
-       SUM(DISTINCT CASE WHEN {counted} THEN 1 << (({day} - :monday) / 7) ELSE 0 END),
+       SUM(DISTINCT CASE WHEN {counted} THEN 1 << ((f.started_utc_us - :monday_us) / 604800000000) ELSE 0 END),
        SUM(DISTINCT CASE WHEN {counted} THEN 1 << ({month}) ELSE 0 END),
        SUM({counted})
 FROM temp.report_ranges r CROSS JOIN event_facts f
@@ -172,7 +172,7 @@ LEFT JOIN event_facts p ON p.station = f.station AND p.seq = f.seq - 1 AND p.pay
 WHERE f.station = r.station AND f.seq BETWEEN r.lo AND r.hi
 GROUP BY r.station
 """
-_DAY = "((f.started_utc_us + :offset) / 86400000000)"
+_DAY_US = 86_400_000_000
 _COUNTED = ("f.started_utc_us >= :start AND f.started_utc_us < :end AND f.program IS :program"
             " AND f.outcome IS 'completed' AND f.clock_synced IS NOT NULL AND f.clock_synced <> 0")
 _CLEAN_TEMP = """
@@ -237,15 +237,19 @@ def grouped_period(
     """
     if start_us + offset_us < 0 or first_monday < 0:
         raise ValueError("grouped_period needs local days after 1970-01-01")
-    if ((end_us - 1 + offset_us) // 86_400_000_000 - first_monday) // 7 >= MAX_GRID or len(month_starts) >= MAX_GRID:
+    if ((end_us - 1 + offset_us) // _DAY_US - first_monday) // 7 >= MAX_GRID or len(month_starts) >= MAX_GRID:
         raise ValueError(f"grouped_period holds at most {MAX_GRID} weeks and months")
     _prepare_period(db, start_us, end_us, kids)
-    month = "CASE " + " ".join(f"WHEN {_DAY} < {int(b)} THEN {i}" for i, b in enumerate(month_starts)) + \
+    # Week and month from the UTC instant: floor((ts + offset - monday) / week) is the week
+    # index of the local day; a month starts at its first local midnight, in UTC microseconds.
+    month = "CASE " + " ".join(f"WHEN f.started_utc_us < {int(b) * _DAY_US - offset_us} THEN {i}"
+                               for i, b in enumerate(month_starts)) + \
         f" ELSE {len(month_starts)} END" if month_starts else "0"
-    params = {"offset": offset_us, "monday": first_monday, "start": start_us, "end": end_us, "program": program}
+    params = {"monday_us": first_monday * _DAY_US - offset_us, "start": start_us, "end": end_us,
+              "program": program}
     eligible = set(eligible)
     summaries: dict[str, StationSummary] = {}
-    query = _GROUPED_QUERY.format(month=month, counted=_COUNTED, day=_DAY)
+    query = _GROUPED_QUERY.format(month=month, counted=_COUNTED)
     for station, n, lo, hi, kid_lo, kid_hi, chained, seq1_prev, weeks, months, airings in db.execute(query, params):
         # Clean: one registered kid; every row but the first chains to the row before it,
         # so seqs lo..hi are all there, and with n == hi - lo + 1 rows each once (no
