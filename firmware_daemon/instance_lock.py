@@ -39,9 +39,16 @@ def acquire(data_dir: Path) -> int:
     Raises :class:`InstanceLocked` naming the holder's pid when another process has it.
     """
     path = data_dir / LOCK_FILE_NAME
+    writable = True
     try:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except PermissionError:
+            # left by another user (e.g. a 'sudo radio-station play'): flock needs no write
+            # access, only the pid note is skipped
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            writable = False
     except OSError as exc:
         raise InstanceLocked(f"cannot open the lock file {path}: {exc.strerror or exc}") from exc
     try:
@@ -55,8 +62,9 @@ def acquire(data_dir: Path) -> int:
     except OSError as exc:
         os.close(fd)
         raise InstanceLocked(f"cannot lock {path}: {exc.strerror or exc}") from exc
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    if writable:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
     return fd
 
 

@@ -107,3 +107,26 @@ def test_lock_held_by_another_process_names_its_pid(tmp_path: Path,
         assert (data_dir / LOCK_FILE_NAME).read_text() == f"{os.getpid()}\n"
     finally:
         release(fd)
+
+
+def test_lock_file_left_read_only_by_another_user_still_locks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock file a root 'play' left behind (not writable by the service user) still works."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    (data_dir / LOCK_FILE_NAME).write_text("4242\n")
+    real_open = os.open
+
+    def open_as_other_user(path: str | os.PathLike[str], flags: int, *args: int) -> int:
+        if str(path).endswith(LOCK_FILE_NAME) and flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", open_as_other_user)
+    fd = acquire(data_dir)
+    try:
+        with pytest.raises(InstanceLocked, match=r"\(pid 4242\)"):  # the stale note, still locked
+            acquire(data_dir)
+    finally:
+        release(fd)
+    release(acquire(data_dir))
