@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from district_collector.broker_config import BrokerOptions, generate_broker_config
+from district_collector.local_broker import free_port, start_mosquitto
 from radio_protocol.jose import (
     Signer,
     canonical_json,
@@ -35,12 +34,6 @@ from radio_protocol.jose import (
 
 DISTRICT = "kon-ray"
 OBSERVER = "bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def station_ids(count: int) -> list[str]:
@@ -105,19 +98,8 @@ class District:
     _by_id: dict[str, mqtt.Client] = field(default_factory=dict)
 
     def start_broker(self) -> None:
-        log = (self.broker_dir / "mosquitto.log").open("ab")
-        self.broker = subprocess.Popen(["mosquitto", "-c", str(self.broker_dir / "mosquitto.conf")],
-                                       stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if self.broker.poll() is not None:
-                raise RuntimeError("mosquitto exited: see " + str(self.broker_dir / "mosquitto.log"))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("mosquitto did not start listening")
+        self.broker = start_mosquitto(self.broker_dir / "mosquitto.conf", self.port,
+                                      self.broker_dir / "mosquitto.log")
 
     def client(self, user: str, password: str, *, client_id: str | None = None,
                on_message: Callable[[mqtt.MQTTMessage], None] | None = None,

@@ -45,12 +45,12 @@ from demo.proxy import LinkProxy
 from demo.services import (
     CollectorView,
     MediaServer,
-    free_port,
     outbox_last_seq,
     start_broker,
     start_collector,
 )
 from demo.timeline import StationPlan, plan_month, split_phases
+from district_collector.local_broker import free_port
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import jwk_thumbprint
 from radio_protocol.timefmt import format_rfc3339, zone

@@ -11,10 +11,8 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import socket
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -23,24 +21,15 @@ from typing import Any
 
 from demo.district import DemoError, Paths, cli
 from demo.procs import ProcessSet
+from district_collector.local_broker import BrokerStartError, wait_listening
 from radio_protocol.jose import parse_jws
 
 
-def free_port() -> int:
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_port(port: int, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise DemoError(f"{what} did not listen on 127.0.0.1:{port} within {timeout_s:.0f} s")
+    try:
+        wait_listening(port, timeout_s, what)
+    except BrokerStartError as exc:
+        raise DemoError(str(exc)) from exc
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):

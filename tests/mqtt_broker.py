@@ -34,10 +34,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
-import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +54,7 @@ from paho.mqtt.properties import Properties
 
 from district_collector.broker_config import BrokerOptions, generate_broker_config
 from district_collector.config import DistrictConfig, load_district_config
+from district_collector.local_broker import free_port, start_mosquitto
 from radio_protocol.jose import (
     Signer,
     canonical_json,
@@ -66,12 +65,6 @@ from radio_protocol.jose import (
 
 DISTRICT = "kon-ray"
 DEFAULT_STATIONS = {"dak-koi-01": ("23335", "Xã Đăk Kôi"), "dak-ruong-01": ("23326", "Xã Đăk Ruồng")}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
@@ -132,18 +125,7 @@ class Broker:
 
     def start(self, timeout_s: float = 10.0) -> None:
         assert self.proc is None or self.proc.poll() is not None, "broker already running"
-        with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=log, stderr=log)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log_path.read_text(errors='replace')[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("mosquitto did not start listening")
+        self.proc = start_mosquitto(self.conf, self.port, self.log_path, timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: the broker loses whatever it had not saved."""
