@@ -1,6 +1,6 @@
 """Figure 4: catch-up. A station with 10,000 undelivered events reconnects.
 
-The outbox is filled once (cached) with the real :class:`~firmware_daemon.outbox.Outbox`
+The outbox is filled once (cached) with the real :class:`~firmware_daemon.airing.outbox.Outbox`
 (signed, chained airing events: about 5 ms each, one fsync per event) and copied
 for every run. Then, with a real Mosquitto and the real ``radio-district run`` connected,
 the real ``radio-station run`` starts with that outbox: the clock runs from the station's
@@ -33,7 +33,7 @@ def _started_at(seq: int) -> str:
 
 def build_outbox(template: Path, district: District, count: int, log: Any) -> Path:
     """An outbox of ``count`` unacknowledged events signed with the station's key (cached)."""
-    from firmware_daemon.outbox import Outbox
+    from firmware_daemon.airing.outbox import Outbox
 
     done = template / "outbox.done"
     if done.exists() and done.read_text() == str(count):

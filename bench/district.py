@@ -2,7 +2,7 @@
 
 The same shapes as ``tests/mqtt_broker.py`` (which the benchmarks must not import: it
 needs pytest), trimmed to what the benchmarks use: a plain loopback listener, the broker
-files written by :func:`district_collector.broker_config.generate_broker_config`, and one
+files written by :func:`district_collector.admin.broker_config.generate_broker_config`, and one
 extra read-only ``bench`` user that may read every topic of the district (the observer
 that timestamps acks and status messages; production brokers have no such user).
 """
@@ -22,8 +22,8 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from district_collector.broker_config import BrokerOptions, generate_broker_config
-from district_collector.local_broker import free_port, start_mosquitto
+from district_collector.admin.broker_config import BrokerOptions, generate_broker_config
+from district_collector.admin.local_broker import free_port, start_mosquitto
 from radio_protocol.jose import (
     Signer,
     canonical_json,

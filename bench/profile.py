@@ -4,7 +4,7 @@
   file device to /dev/null), in this process.
 - ``report``: ``radio-district report --format json`` over the benchmark's cached store
   (run ``python -m bench.run --only report`` first), in this process.
-- ``ingest``: the collector's :class:`~district_collector.ingest.Ingestor` over 5,000 signed
+- ``ingest``: the collector's :class:`~district_collector.intake.ingest.Ingestor` over 5,000 signed
   events into a fresh store, in this process (no broker: verify + check + commit only).
 
 Prints the top functions by cumulative and by own time. ``--workdir`` as for bench.run.
@@ -98,8 +98,8 @@ def profile_ingest(workdir: Path, limit: int) -> None:
     from bench.district import make_district
     from bench.ingest import _started_at
     from district_collector.config import load_district_config
-    from district_collector.ingest import Ingestor
-    from district_collector.store import Store
+    from district_collector.intake.ingest import Ingestor
+    from district_collector.store.sqlite import Store
 
     district = make_district(Path(tempfile.mkdtemp(dir=workdir)), 10)
     config = load_district_config(district.config_path)

@@ -1,9 +1,9 @@
 """Figure 5: ``radio-district report --format json`` over a year of airings.
 
 The store is built once per size (and cached under the bench work directory) with the
-real :class:`~district_collector.store.Store` API from really signed, really chained
+real :class:`~district_collector.store.sqlite.Store` API from really signed, really chained
 events (each station has its own Ed25519 key in the registry; a sample is checked with
-the collector's own :class:`~district_collector.ingest.Ingestor`). Signing runs on every
+the collector's own :class:`~district_collector.intake.ingest.Ingestor`). Signing runs on every
 core. The measured command is the real CLI in a fresh process: wall seconds and peak RSS
 (wait4), median over runs.
 
@@ -94,8 +94,8 @@ def build_store(root: Path, stations: int, per_year: int, log: Any) -> District:
     if done.exists() and db.exists() and stamp.exists() and stamp.read_text() == _store_code_stamp():
         return district
     from district_collector.config import load_district_config
-    from district_collector.ingest import Ingestor
-    from district_collector.store import EventRecord, Store
+    from district_collector.intake.ingest import Ingestor
+    from district_collector.store.sqlite import EventRecord, Store
 
     db.unlink(missing_ok=True)
     begin = time.monotonic()

@@ -1,7 +1,7 @@
 """Benchmark of the broadcast-frequency report (not a test: timings depend on the machine).
 
 ``python -m bench.report_bench build --db PATH [--stations 1000] [--per-station 100]``
-    builds a real SQLite store with the real :class:`~district_collector.store.Store`
+    builds a real SQLite store with the real :class:`~district_collector.store.sqlite.Store`
     API from really signed, chained events (each station its own key, derived from a
     fixed seed so the registry can be rebuilt; about 5% of the events are excluded
     ones: another programme or an interrupted airing). Signing runs on every core.
@@ -39,8 +39,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from district_collector.registry import Registry
-from district_collector.scoring import Period
-from district_collector.store import EventRecord, Store
+from district_collector.scoring.compute import Period
+from district_collector.store.sqlite import EventRecord, Store
 from radio_protocol.jose import Signer, canonical_json, sha256_hex
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -134,8 +134,8 @@ def write_config(db: Path, stations: int, as_json: bool = False) -> Path:
 def _compute_with_events(db: Path, registry: Registry, period: Period) -> dict[str, Any]:
     """What ``commands_report.compute`` does (for ``evidence``): the period's events with their JWS (the
     evidence bundle needs them), then ``build_report`` over their facts."""
-    from district_collector.report import build_report, period_events_from_store
-    from district_collector.scoring import no_gc_pauses
+    from district_collector.scoring.compute import no_gc_pauses
+    from district_collector.scoring.report import build_report, period_events_from_store
 
     store = Store(db)
     with no_gc_pauses():
@@ -147,7 +147,7 @@ def _compute_with_events(db: Path, registry: Registry, period: Period) -> dict[s
 def _compute(db: Path, registry: Registry, period: Period) -> dict[str, Any]:
     """The report alone, streamed from the store's columns."""
     try:
-        from district_collector.report import report_from_store
+        from district_collector.scoring.report import report_from_store
     except ImportError:  # the code before the report fast path (for before/after figures)
         return _compute_with_events(db, registry, period)
     with Store(db) as store:

@@ -3,8 +3,8 @@
 :class:`BenchStation` lays out what ``radio-station run`` needs in a fresh directory:
 ``station.yaml`` (mock GPIO, the given audio device, optional MQTT section), the station
 key, a schedule signed by a district key (offered to the daemon's own
-:class:`~firmware_daemon.schedule_store.ScheduleStore` before the daemon starts, as the
-link would) and the media in the daemon's :class:`~firmware_daemon.media_cache.MediaCache`.
+:class:`~firmware_daemon.schedule.store.ScheduleStore` before the daemon starts, as the
+link would) and the media in the daemon's :class:`~firmware_daemon.schedule.media_cache.MediaCache`.
 :meth:`BenchStation.start` runs the real CLI in a subprocess; :meth:`events` reads the
 outbox (read-only SQLite) to see what it recorded.
 """
@@ -26,8 +26,8 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bench.common import PYTHON, bench_env
-from firmware_daemon.media_cache import MediaCache
-from firmware_daemon.schedule_store import ScheduleStore
+from firmware_daemon.schedule.media_cache import MediaCache
+from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, parse_jws, public_jwk
 from radio_protocol.timefmt import format_rfc3339

@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from demo.services import CollectorView
-from firmware_daemon.schedule_model import parse_schedule
-from firmware_daemon.scheduler import expand
+from firmware_daemon.schedule.model import parse_schedule
+from firmware_daemon.schedule.slots import expand
 
 BAR_WIDTH = 28
 

@@ -50,7 +50,7 @@ from demo.services import (
     start_collector,
 )
 from demo.timeline import StationPlan, plan_month, split_phases
-from district_collector.local_broker import free_port
+from district_collector.admin.local_broker import free_port
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import jwk_thumbprint
 from radio_protocol.timefmt import format_rfc3339, zone

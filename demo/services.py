@@ -21,7 +21,7 @@ from typing import Any
 
 from demo.district import DemoError, Paths, cli
 from demo.procs import ProcessSet
-from district_collector.local_broker import BrokerStartError, wait_listening
+from district_collector.admin.local_broker import BrokerStartError, wait_listening
 from radio_protocol.jose import parse_jws
 
 

@@ -8,11 +8,11 @@ from radio_protocol.cli_base import run_main
 
 # Each module has register(subparsers); add a line to add commands.
 COMMAND_MODULES: list[str] = [
-    "district_collector.commands_core",
-    "district_collector.commands_provision",
-    "district_collector.commands_report",
-    "district_collector.commands_catalogue",
-    "district_collector.commands_schedule",
+    "district_collector.commands.core",
+    "district_collector.commands.provision",
+    "district_collector.commands.report",
+    "district_collector.commands.catalogue",
+    "district_collector.commands.schedule",
 ]
 
 

@@ -8,9 +8,9 @@ from radio_protocol.cli_base import run_main
 
 # Each module has register(subparsers); add a line to add commands.
 COMMAND_MODULES: list[str] = [
-    "firmware_daemon.commands_core",
-    "firmware_daemon.commands_run",
-    "firmware_daemon.commands_schedule",
+    "firmware_daemon.commands.core",
+    "firmware_daemon.commands.run",
+    "firmware_daemon.commands.schedule",
 ]
 
 

@@ -8,7 +8,7 @@ an orderly shutdown:
 1. the amplifier relay, forced **off** at once (whatever a crash left behind);
 2. the station's signing key (``data_dir/station.key``; ``keygen`` creates it);
 3. the outbox (SQLite, WAL, ``synchronous=FULL``);
-4. the live status (:class:`~firmware_daemon.status.StationState`) and the MQTT link
+4. the live status (:class:`~firmware_daemon.service.status.StationState`) and the MQTT link
    (only with an ``mqtt`` section; without one the station airs and keeps its evidence
    locally, for USB hand-carry). The broker may be down: the link keeps retrying and
    delivers the whole outbox when it comes up;
@@ -50,16 +50,15 @@ from datetime import tzinfo
 from types import FrameType
 from typing import Any
 
+from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.config import StationConfig
+from firmware_daemon.link.client import StationLink
+from firmware_daemon.link.settings import settings_from_config
+from firmware_daemon.service.status import StationState, StatusBuilder
+from firmware_daemon.service.sysinfo import kernel_clock_synced
+from firmware_daemon.service.watchdog import StationSupervisor
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.jose import KeyRing, Signer, load_private_key
-
-from .config import StationConfig
-from .link import StationLink
-from .link_settings import settings_from_config
-from .outbox import Outbox
-from .status import StationState, StatusBuilder
-from .sysinfo import kernel_clock_synced
-from .watchdog import StationSupervisor
 
 log = logging.getLogger(__name__)
 

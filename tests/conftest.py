@@ -43,7 +43,7 @@ def mock_factory() -> Iterator[object]:
         Device.pin_factory = saved
 
 
-# A real Mosquitto configured by district_collector.broker_config (see tests/mqtt_broker.py).
+# A real Mosquitto configured by district_collector.admin.broker_config (see tests/mqtt_broker.py).
 from mqtt_broker import mqtt_env  # noqa: E402,F401
 
 

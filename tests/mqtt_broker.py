@@ -1,4 +1,4 @@
-"""A REAL Mosquitto for tests, configured by ``district_collector.broker_config``.
+"""A REAL Mosquitto for tests, configured by ``district_collector.admin.broker_config``.
 
 For every engineer who needs a broker (collector, station link, end-to-end tests).
 The fixture ``mqtt_env`` (importable as ``from mqtt_broker import mqtt_env`` because
@@ -52,9 +52,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from district_collector.broker_config import BrokerOptions, generate_broker_config
+from district_collector.admin.broker_config import BrokerOptions, generate_broker_config
+from district_collector.admin.local_broker import free_port, start_mosquitto
 from district_collector.config import DistrictConfig, load_district_config
-from district_collector.local_broker import free_port, start_mosquitto
 from radio_protocol.jose import (
     Signer,
     canonical_json,

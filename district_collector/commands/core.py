@@ -1,0 +1,134 @@
+"""Core ``radio-district`` commands: keygen, run, import, stations, broker-config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from district_collector.admin.broker_config import (
+    DEFAULT_PERSISTENCE_DIR,
+    BrokerOptions,
+    generate_broker_config,
+)
+from district_collector.admin.stations_view import render_table, station_lines
+from district_collector.config import DistrictConfig, load_district_config
+from district_collector.intake.importer import COUNT_NAMES, import_files
+from district_collector.store.sqlite import Store
+from radio_protocol.cli_base import require_config
+from radio_protocol.jose import (
+    Signer,
+    jwk_thumbprint,
+    load_or_create_private_key,
+    load_private_key,
+    public_jwk,
+)
+
+PROG = "radio-district"
+
+
+def _config(args: argparse.Namespace) -> DistrictConfig:
+    return load_district_config(require_config(args, PROG))
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    config = _config(args)
+    key, created = load_or_create_private_key(config.signing_key)
+    jwk = public_jwk(key.public_key())
+    print(f"{'created' if created else 'existing'} district key {config.signing_key}")
+    print(f"kid {jwk_thumbprint(jwk)}")
+    print(json.dumps(jwk))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from district_collector.intake.service import CollectorService
+
+    config = _config(args)
+    signer = Signer(load_private_key(config.signing_key))
+    Store(config.database).close()  # fail early (exit 1) when the store cannot be opened
+    return CollectorService(config, signer).run_until_signal()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with Store(config.database) as store:
+        counts = import_files(config, store, [Path(p) for p in args.files])
+    print(" ".join(f"{name}={counts[name]}" for name in COUNT_NAMES))
+    rejected = counts["rejected"]
+    if rejected:
+        lines = "1 line was" if rejected == 1 else f"{rejected} lines were"
+        print(f"{PROG} import: {lines} rejected into quarantine (each reason is logged above as "
+              "'message quarantined source=import:FILE:LINE'); every other line was stored",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_stations(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with Store(config.database) as store:
+        print(render_table(station_lines(config, store)))
+    return 0
+
+
+def cmd_broker_config(args: argparse.Namespace) -> int:
+    config = _config(args)
+    opts = BrokerOptions(
+        tls_port=args.port, tls=not args.no_tls,
+        certfile=Path(args.cert).resolve() if args.cert else None,
+        keyfile=Path(args.key).resolve() if args.key else None,
+        cafile=Path(args.cafile).resolve() if args.cafile else None,
+        bind=args.bind, plain_port=args.plain_port, run_as_user=args.user,
+        autosave_s=args.autosave, persistence_dir=Path(args.persistence_dir).resolve(),
+    )
+    files = generate_broker_config(config, Path(args.outdir), opts)
+    print(f"wrote {files.conf}, {files.passwd}, {files.acl}")
+    for user, path in sorted(files.credentials.items()):
+        print(f"credential {user}: {path}")
+    if opts.tls and not (opts.certfile or (Path(args.outdir) / "tls" / "server.crt").exists()):
+        print(f"note: put the server certificate and key at {Path(args.outdir).resolve() / 'tls'}/"
+              "server.crt and server.key, or pass --cert/--key")
+    return 0
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("keygen", help="create the district's Ed25519 signing key (0600) and print its public JWK")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("run", help="the collector service: subscribe, verify, store, ack (SIGTERM stops)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "import", help="load events from JSON Lines files of flattened JWS",
+        description="Load events from JSON Lines files (one flattened JWS a line) with the checks of "
+                    "live delivery. Prints accepted= duplicate= conflict= rejected=. Exit status 0 when "
+                    "no line was rejected: duplicates (already stored) and conflicts (same seq, other "
+                    "bytes; stored and shown by 'stations') are recorded facts, not import failures. "
+                    "Exit status 1 when any line was rejected (bad JWS, unknown station, bad signature; "
+                    "kept in quarantine; the other lines are stored all the same) or a file cannot be read "
+                    "(the files before it are imported).")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("stations", help="each station: online/offline since, last seq, gaps, pending, ...")
+    p.set_defaults(func=cmd_stations)
+
+    p = sub.add_parser("broker-config", help="write a Mosquitto config, passwords and ACL into OUTDIR")
+    p.add_argument("outdir", metavar="OUTDIR")
+    p.add_argument("--port", type=int, default=None, help="TLS listener port (default: mqtt.port)")
+    p.add_argument("--cert", help="server certificate (PEM); default OUTDIR/tls/server.crt")
+    p.add_argument("--key", help="server private key (PEM); default OUTDIR/tls/server.key")
+    p.add_argument("--cafile", help="CA file for the listener (only for client certificates)")
+    p.add_argument("--bind", help="address the TLS listener binds to (default: all)")
+    p.add_argument("--plain-port", type=int, default=None,
+                   help="also a plain (non-TLS) listener on 127.0.0.1 at this port")
+    p.add_argument("--no-tls", action="store_true", help="no TLS listener (needs --plain-port)")
+    p.add_argument("--user", default=None,
+                   help="user mosquitto runs as when started as root (mosquitto's default: mosquitto)")
+    p.add_argument("--autosave", type=int, default=5, help="persistence autosave interval, seconds")
+    p.add_argument("--persistence-dir", default=str(DEFAULT_PERSISTENCE_DIR), metavar="DIR",
+                   help=f"Mosquitto's database (state, not config; default {DEFAULT_PERSISTENCE_DIR})")
+    p.set_defaults(func=cmd_broker_config)

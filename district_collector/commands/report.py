@@ -1,0 +1,195 @@
+"""``radio-district`` report commands: ``report``, ``evidence`` and ``verify``.
+
+``report`` and ``evidence`` read the collector's store and config; ``verify`` needs
+neither (it reads only the bundle). Dates default to 1 January .. 10 December of the
+current year in the district's timezone, "current" taken from the clock
+(:func:`default_clock`, replaced in tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, TextIO
+
+from district_collector.config import DistrictConfig, load_district_config
+from district_collector.evidence.bundle import write_bundle
+from district_collector.evidence.verify import format_result, in_vietnamese, verify_bundle
+from district_collector.registry import Registry
+from district_collector.scoring.compute import Period, ScoringError, no_gc_pauses
+from district_collector.scoring.report import (
+    build_report,
+    decode_payload,
+    period_events_from_store,
+    report_csv,
+    report_from_store,
+    report_table,
+    schedules_from_store,
+)
+from radio_protocol.cli_base import require_config
+from radio_protocol.clock import Clock, SystemClock
+from radio_protocol.errors import KeyFileError
+from radio_protocol.jose import Signer, load_private_key, public_jwk
+from radio_protocol.timefmt import parse_date, zone
+
+PROG = "radio-district"
+
+
+def default_clock() -> Clock:
+    return SystemClock()
+
+
+def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> Period:
+    year = clock.now().astimezone(zone(config.district.timezone)).year
+    start = args.date_from or date(year, 1, 1).isoformat()
+    end = args.date_to or date(year, 12, 10).isoformat()
+    for option, text in (("--from", start), ("--to", end)):
+        try:
+            parse_date(text)
+        except ValueError as exc:
+            reason = str(exc) if "YYYY-MM-DD" in str(exc) else f"{exc}, give a real date as YYYY-MM-DD"
+            raise ScoringError(f"bad period: {option} {text}: {reason}") from exc
+    return Period.parse(start, end, config.district.timezone)
+
+
+def _open_store(config: DistrictConfig) -> Any:
+    from district_collector.store.sqlite import Store
+
+    if not config.database.exists():
+        raise ScoringError(f"no database at {config.database}: the collector has stored no event yet "
+                           f"(run '{PROG} run' or '{PROG} import' first)")
+    return Store(config.database)
+
+
+def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str]]:
+    try:
+        return [public_jwk(load_private_key(config.signing_key).public_key())]
+    except KeyFileError:
+        if required:
+            raise
+        return []
+
+
+def _registry(config: DistrictConfig, district_keys: list[dict[str, str]]) -> Registry:
+    registry = Registry.from_config(config, district_keys)
+    if not registry.stations:
+        raise ScoringError(f"{config.source}: no stations are registered, so there is nothing to report")
+    return registry
+
+
+def compute_report(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]],
+                   with_airings: bool = True) -> dict[str, Any]:
+    """The report alone, streamed from the store's report columns (no JWS read): what
+    ``report`` prints. The same dict as :func:`compute` gives (``report_from_store``);
+    without the ``airings`` member when ``with_airings`` is False."""
+    registry = _registry(config, district_keys)
+    store = _open_store(config)
+    try:
+        schedules = [decode_payload(s) for s in schedules_from_store(config.database, period)]
+        return report_from_store(store, registry, period, schedules, with_airings)
+    finally:
+        store.close()
+
+
+def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
+        Registry, list[Any], list[bytes], dict[str, Any]]:
+    """``(registry, period events, schedule JWS, report)`` from the store: what the
+    evidence bundle needs (every event's JWS bytes as received)."""
+    registry = _registry(config, district_keys)
+    store = _open_store(config)
+    try:
+        with no_gc_pauses():
+            events = list(period_events_from_store(store, registry, period))
+    finally:
+        store.close()
+    schedules = schedules_from_store(config.database, period)
+    report = build_report((e.facts for e in events), registry, period,
+                          [decode_payload(s) for s in schedules])
+    return registry, events, schedules, report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = load_district_config(require_config(args, PROG))
+    clock = getattr(args, "clock", None) or default_clock()
+    period = _period(args, config, clock)
+    with_airings = args.format == "json" and bool(args.airings)
+    report = compute_report(config, period, _district_keys(config, False), with_airings)
+    if args.format == "json":
+        write_json(report, sys.stdout)
+    elif args.format == "csv":
+        sys.stdout.write(report_csv(report))
+    else:
+        sys.stdout.write(report_table(report))
+    return 0
+
+
+def write_json(report: dict[str, Any], out: TextIO) -> None:
+    """One JSON object and a newline: compact (the C encoder; a million airings take
+    seconds with ``indent``), indented when ``out`` is a terminal, for a reader."""
+    pretty = out.isatty()
+    out.write(json.dumps(report, ensure_ascii=False, indent=2 if pretty else None))
+    out.write("\n")
+
+
+def cmd_evidence(args: argparse.Namespace) -> int:
+    config = load_district_config(require_config(args, PROG))
+    clock = getattr(args, "clock", None) or default_clock()
+    period = _period(args, config, clock)
+    signer = Signer(load_private_key(config.signing_key))
+    registry, events, schedules, report = compute(config, period, [signer.public_jwk])
+    out = write_bundle(Path(args.out), events=events, schedules=schedules, registry=registry,
+                       report=report, period=period, signer=signer, generated_at=clock.now(),
+                       lang=args.lang)
+    print(f"evidence written to {out}: {len(events)} events, {len(schedules)} schedules, "
+          f"district key {signer.kid}")
+    print(f"  check it with / kiểm tra bằng: {PROG} verify {out} --district-key={signer.kid}")
+    for finding in report["findings"]:
+        print(f"  finding: {finding}")
+        vietnamese = in_vietnamese(finding)
+        if vietnamese != finding:
+            print(f"    phát hiện: {vietnamese}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    result = verify_bundle(Path(args.dir), args.district_key)
+    sys.stdout.write(format_result(result))
+    return 0 if result.ok else 1
+
+
+def _dates(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD",
+                   help="first day of the period (default: 1 January of this year)")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD",
+                   help="last day of the period, inclusive (default: 10 December of this year)")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "report", help="broadcast frequency and points per commune (SCORING.md)",
+        description="Broadcast frequency and points per commune (SCORING.md), from the store. "
+                    "--format json prints one JSON object: period, district, communes (the "
+                    "SCORING.md members), weeks, months, excluded, stations and findings; compact "
+                    "on one line (indented when stdout is a terminal). The list of every counted "
+                    "airing is left out unless --airings is given (it is most of the output: about "
+                    "500 bytes per airing); the evidence bundle's report.json always has it.")
+    _dates(p)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--airings", action="store_true",
+                   help="json: also list every counted airing (member 'airings'; large: "
+                        "about 500 MB for a million events)")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR")
+    _dates(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of report.pdf/.xlsx")
+    p.set_defaults(func=cmd_evidence)
+    p = sub.add_parser("verify", help="check an evidence bundle (no config, no database needed)")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--district-key", metavar="KID",
+                   help="require the manifest to be signed by this district key (RFC 7638 thumbprint)")
+    p.set_defaults(func=cmd_verify)
+

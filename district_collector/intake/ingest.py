@@ -1,0 +1,259 @@
+"""Verifying what stations send, before anything is stored.
+
+:class:`Ingestor` turns raw messages (MQTT topic + bytes, or an imported JWS line) into
+store records: a verified event, a verified status, or a quarantine record with a
+reason code. Checks, in order (PROTOCOL.md): the topic is one of this district's
+station topics, the station is registered, the JWS verifies with ``alg`` EdDSA against
+the keys registered for the station NAMED IN THE TOPIC with ``typ`` matching the topic
+kind, and the payload names that same station and this district and has the members
+and types the protocol requires.
+
+Quarantine reasons: the JOSE codes of :class:`radio_protocol.errors.JoseError`
+(``too-large``, ``bad-json``, ``bad-base64``, ``alg``, ``typ``, ``unknown-kid``,
+``bad-signature``, ``bad-payload``) and ``bad-topic``, ``unknown-station``,
+``station-mismatch``, ``district-mismatch``, ``commune-mismatch``, ``invalid-event``,
+``invalid-status``, and ``internal-error`` (a check that failed unexpectedly: logged with
+its traceback; the other messages of the batch are stored as usual). A message over 64 KiB
+keeps its first 64 KiB in quarantine, the detail giving its size and SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from district_collector.config import DistrictConfig
+from district_collector.store.sqlite import (
+    EventRecord,
+    QuarantineRecord,
+    StatusRecord,
+    Store,
+)
+from radio_protocol import PRIORITIES
+from radio_protocol.errors import JoseError
+from radio_protocol.jose import MAX_JWS_BYTES, parse_jws, sha256_hex, verify
+from radio_protocol.timefmt import parse_rfc3339
+from radio_protocol.topics import TYP_BY_KIND, parse_topic
+
+log = logging.getLogger(__name__)
+
+OUTCOMES = ("accepted", "duplicate", "conflict")
+EVENT_OUTCOMES = ("completed", "interrupted", "failed", "missed")
+_RAW_KEEP = MAX_JWS_BYTES  # bytes of an oversized message kept in quarantine
+
+
+class Rejected(Exception):
+    """A message that must go to quarantine."""
+
+    def __init__(self, reason: str, detail: str, station: str | None = None) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.station = station
+
+
+@dataclass
+class BatchResult:
+    """What one batch did: counts by outcome (``accepted``, ``duplicate``, ``conflict``,
+    ``rejected``), the stations whose events arrived (acks are due to them), and the
+    stations that sent a status."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    event_stations: set[str] = field(default_factory=set)
+    rejects: list[QuarantineRecord] = field(default_factory=list)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _time(p: dict[str, Any], name: str, nullable: bool) -> str | None:
+    value: Any = p.get(name)
+    if value is None and nullable:
+        return None
+    try:
+        parse_rfc3339(value)
+    except (ValueError, TypeError) as exc:
+        raise Rejected("invalid-event", f"{name}: not an RFC 3339 time with offset: {value!r}") from exc
+    return str(value)
+
+
+def check_event_payload(p: dict[str, Any]) -> None:
+    """Required members and types of an ``airing`` event; raise Rejected naming the member."""
+    def need(name: str, ok: bool, what: str) -> None:
+        if name not in p:
+            raise Rejected("invalid-event", f"{name}: missing (required)")
+        if not ok:
+            raise Rejected("invalid-event", f"{name}: must be {what}, got {p[name]!r}")
+
+    need("v", p.get("v") == 1, "1")
+    need("type", p.get("type") == "airing", '"airing"')
+    for name in ("district", "station", "commune", "boot_id", "sw"):
+        need(name, isinstance(p.get(name), str), "a string")
+    need("seq", _is_int(p.get("seq")) and p["seq"] >= 1, "an integer >= 1")
+    prev = p.get("prev")
+    need("prev", prev is None or (isinstance(prev, str) and len(prev) == 64), "null or a hex SHA-256")
+    seg = p.get("segment")
+    need("segment", isinstance(seg, dict), "an object")
+    assert isinstance(seg, dict)
+    for name in ("id", "program"):
+        if not isinstance(seg.get(name), str):
+            raise Rejected("invalid-event", f"segment.{name}: missing or not a string")
+    need("priority", p.get("priority") in PRIORITIES, " or ".join(PRIORITIES))
+    need("schedule_version", p.get("schedule_version") is None or _is_int(p.get("schedule_version")),
+         "an integer or null")
+    need("outcome", p.get("outcome") in EVENT_OUTCOMES, " or ".join(EVENT_OUTCOMES))
+    need("reason", p.get("reason") is None or isinstance(p.get("reason"), str), "a string or null")
+    need("clock_synced", isinstance(p.get("clock_synced"), bool), "true or false")
+    need("played_s", _is_num(p.get("played_s")), "a number")
+    need("media_s", p.get("media_s") is None or _is_num(p.get("media_s")), "a number or null")
+    need("amp", isinstance(p.get("amp"), dict), "an object")
+    need("level", p.get("level") is None or isinstance(p.get("level"), dict), "an object or null")
+    need("slot", True, "")
+    need("started_at", True, "")
+    need("ended_at", True, "")
+    _time(p, "slot", nullable=True)
+    _time(p, "started_at", nullable=p.get("outcome") in ("missed", "failed"))
+    _time(p, "ended_at", nullable=True)
+
+
+class Ingestor:
+    """Verifies messages for one district and stores them in batches."""
+
+    def __init__(self, config: DistrictConfig, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self.district = config.district.id
+
+    # --- one message --------------------------------------------------------------------
+
+    def check_message(self, topic: str, raw: bytes, source: str) -> EventRecord | StatusRecord:
+        """Verify one MQTT message; raise :class:`Rejected` with the reason."""
+        parsed = parse_topic(topic)
+        if parsed is None or parsed[0] != self.district or parsed[2] not in ("event", "status"):
+            raise Rejected("bad-topic", f"not an event/status topic of district {self.district}: {topic!r}")
+        _, station, kind = parsed
+        if kind == "event":
+            return self.check_event(raw, station, source)
+        return self.check_status(raw, station)
+
+    def _verify(self, raw: bytes, station: str, kind: str) -> tuple[dict[str, Any], bytes, str]:
+        entry = self.config.station(station)
+        if entry is None:
+            raise Rejected("unknown-station", f"station {station!r} is not registered", station)
+        try:
+            v = verify(raw, entry.keyring, TYP_BY_KIND[kind])
+        except JoseError as exc:
+            raise Rejected(exc.reason, exc.detail, station) from exc
+        p = v.payload
+        if p.get("station") != station:
+            raise Rejected("station-mismatch",
+                           f"payload station {p.get('station')!r}, topic/registry station {station!r}", station)
+        return p, v.payload_bytes, v.kid
+
+    def check_event(self, raw: bytes, station: str | None, source: str) -> EventRecord:
+        """Verify an event JWS. ``station`` None (import): taken from the payload, then
+        verified with that station's registered keys."""
+        if station is None:
+            station = self._claimed_station(raw)
+        p, payload_bytes, kid = self._verify(raw, station, "event")
+        if p.get("district") != self.district:
+            raise Rejected("district-mismatch", f"payload district {p.get('district')!r}, expected "
+                           f"{self.district!r}", station)
+        try:
+            check_event_payload(p)
+        except Rejected as exc:
+            exc.station = station
+            raise
+        entry = self.config.station(station)
+        assert entry is not None
+        if p["commune"] != entry.commune_code:
+            raise Rejected("commune-mismatch",
+                           f"payload commune {p['commune']!r}, registered {entry.commune_code!r}", station)
+        return EventRecord(
+            station=station, seq=int(p["seq"]), payload_sha256=sha256_hex(payload_bytes),
+            jws=bytes(raw), kid=kid, source=source, started_at=p.get("started_at"),
+            program=p["segment"]["program"], outcome=p["outcome"], clock_synced=p["clock_synced"],
+            slot=p.get("slot"), schedule_version=p.get("schedule_version"), prev=p.get("prev"),
+            payload=p,  # already verified and decoded: the store reads its facts from it
+        )
+
+    def check_status(self, raw: bytes, station: str) -> StatusRecord:
+        p, _, _ = self._verify(raw, station, "status")
+        if p.get("type") != "status" or p.get("state") not in ("online", "offline"):
+            raise Rejected("invalid-status", "needs type status and state online or offline", station)
+        at: Any = p.get("at")
+        try:
+            parse_rfc3339(at)
+        except (TypeError, ValueError) as exc:
+            raise Rejected("invalid-status", f"at: not an RFC 3339 time: {at!r}", station) from exc
+        return StatusRecord(station=station, state=p["state"], at=at, jws=bytes(raw))
+
+    @staticmethod
+    def _claimed_station(raw: bytes) -> str:
+        try:
+            _, _, payload_bytes = parse_jws(raw)
+            payload = json.loads(payload_bytes.decode("utf-8"))
+        except JoseError as exc:
+            raise Rejected(exc.reason, exc.detail) from exc
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise Rejected("bad-payload", "payload is not UTF-8 JSON") from exc
+        station = payload.get("station") if isinstance(payload, dict) else None
+        if not isinstance(station, str):
+            raise Rejected("invalid-event", "station: missing or not a string")
+        return station
+
+    # --- batches ------------------------------------------------------------------------
+
+    @staticmethod
+    def _quarantine(result: BatchResult, source: str, station: str | None, reason: str, detail: str,
+                    raw: bytes) -> None:
+        if len(raw) > _RAW_KEEP:  # keep the head; the hash still names the whole message
+            detail += f"; first {_RAW_KEEP} bytes kept, sha256 of all {len(raw)}: {sha256_hex(bytes(raw))}"
+        log.warning("message quarantined source=%s station=%s reason=%s detail=%s",
+                    source, station, reason, detail[:200])
+        result.rejects.append(QuarantineRecord(source, station, reason, detail, bytes(raw[:_RAW_KEEP])))
+        result.counts["rejected"] += 1
+
+    def ingest(self, messages: Sequence[tuple[str | None, bytes, str]], received_at: datetime) -> BatchResult:
+        """Verify and store ``(topic or None for an imported event, raw, source)`` in one
+        transaction. Returns once the batch is committed (or raises StoreError)."""
+        result = BatchResult()
+        events: list[EventRecord] = []
+        statuses: list[StatusRecord] = []
+        for topic, raw, source in messages:
+            try:
+                if topic is None:
+                    rec: EventRecord | StatusRecord = self.check_event(raw, None, source)
+                else:
+                    rec = self.check_message(topic, raw, source)
+            except Rejected as exc:
+                self._quarantine(result, source, exc.station, exc.reason, exc.detail, raw)
+                continue
+            except Exception as exc:  # a bug must not cost the good messages of the batch
+                log.exception("message check failed source=%s", source)
+                self._quarantine(result, source, None, "internal-error",
+                                 f"{type(exc).__name__}: {exc}", raw)
+                continue
+            if isinstance(rec, EventRecord):
+                events.append(rec)
+            else:
+                statuses.append(rec)
+                result.counts["status"] += 1
+        outcomes = self.store.add_batch(events, received_at, result.rejects, statuses)
+        for rec, outcome in zip(events, outcomes, strict=True):
+            result.counts[outcome] += 1
+            result.event_stations.add(rec.station)
+            if outcome == "conflict":
+                log.warning("event conflict station=%s seq=%d sha256=%s", rec.station, rec.seq,
+                            rec.payload_sha256)
+        return result

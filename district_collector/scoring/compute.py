@@ -1,0 +1,429 @@
+"""SCORING.md, exactly, as a pure function of (events, registry, schedule slots, period).
+
+:func:`score` walks the event records ONCE, one station at a time (no per-week or
+per-station queries): it dedupes, finds conflicts, classifies each event of the
+period as counted or excluded (first failing reason), marks the ISO weeks and
+calendar months aired per commune and for the district, and tallies each station's
+seq range, gaps and chain breaks. The result is the report dict (see docs of
+:func:`score`); it is deterministic, so ``verify`` recomputing it from an evidence
+bundle gets the same bytes.
+
+Records come from the store's ``event_facts`` rows (streamed by station, see
+:func:`score_stations`) or from the verified JWS lines of a bundle; both are made by
+:func:`~district_collector.scoring.facts.facts_from_payload`, so the two paths read a
+payload the same way. Instants are integer UTC microseconds; with a constant UTC
+offset over the period, local days are arithmetic (:class:`~district_collector.scoring.period.LocalDays`).
+
+Choices where SCORING.md is silent (documented in the report's README section):
+- Exclusion reasons are tried in this order: ``unknown-station`` (no registered keys
+  to check the signature against), ``bad-signature``, ``program``, ``outcome``,
+  ``clock-unsynced``, ``conflict``.
+- A commune's ``excluded`` counts every event of the period of its stations that was
+  left out (any reason); ``conflicts`` counts those among them whose (station, seq)
+  was received with different payloads.
+- ``weeks_aired`` / ``months_aired`` count *required* weeks / months that were aired;
+  the grids also mark non-required edge weeks that had an airing.
+- District-level stations count for the district (1.6, 1.7), not for a commune (1.5).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from district_collector.registry import RegisteredStation, Registry
+from district_collector.scoring.facts import (
+    EventFacts,
+    Facts,
+    facts_from_payload,
+    select_period_events,
+)
+from district_collector.scoring.period import (
+    DAY_US,
+    EPOCH,
+    EPOCH_ORDINAL,
+    HHMM,
+    MINUTE_US,
+    LocalDays,
+    Period,
+    ScoringError,
+    instant,
+    period_months,
+    period_weeks,
+)
+from district_collector.store.facts import StationSummary
+
+PROGRAM = "chuyen-doi-so"
+REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsynced", "conflict")
+POINTS_1_6 = 10
+POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
+POINTS_1_5 = 20
+__all__ = ["EventFacts", "Facts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
+           "period_weeks", "score", "score_stations", "select_period_events", "tier"]
+
+
+def tier(required: list[bool], aired: set[int], required_m: list[bool], aired_m: set[int]) -> str:
+    """SCORING.md 5: weekly, else monthly, else none."""
+    if any(required) and all(i in aired for i, r in enumerate(required) if r):
+        return "weekly"
+    if any(required_m) and all(i in aired_m for i, r in enumerate(required_m) if r):
+        return "monthly"
+    return "none"
+
+
+class _Tally:
+    """Weeks and months aired, airings, exclusions and schedule counts of one scope."""
+
+    def __init__(self) -> None:
+        self.weeks: set[int] = set()
+        self.months: set[int] = set()
+        self.airings = 0
+        self.excluded = 0
+        self.conflicts = 0
+        self.scheduled = 0
+        self.scheduled_aired = 0
+
+
+def _ranges(seqs: list[int]) -> list[list[int]]:
+    """Missing seqs between consecutive present ones, as inclusive ``[from, to]`` ranges."""
+    gaps = []
+    for a, b in zip(seqs, seqs[1:], strict=False):
+        if b > a + 1:
+            gaps.append([a + 1, b - 1])
+    return gaps
+
+
+@contextmanager
+def no_gc_pauses() -> Iterator[None]:
+    """Suspend the cyclic garbage collector while building large acyclic results.
+
+    Scoring allocates one dict per airing and none of them form cycles; with the
+    collector on, its full passes over a heap of a million events made a 10x larger
+    input take 25x longer (bench/report_bench.py). Reference counting still frees
+    memory; the previous state is restored on exit.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def score(
+    facts: Iterable[Facts],
+    registry: Registry,
+    period: Period,
+    scheduled: Mapping[str, Collection[datetime]] | None = None,
+) -> dict[str, Any]:
+    """The report dict of SCORING.md (plus weeks, months, airings, excluded, stations, findings).
+
+    ``facts``: the events (any order, duplicates allowed): EventFacts of a bundle's
+    payloads, or plain tuples in EventFacts field order. ``scheduled``: per station, the
+    instants of its ``chuyen-doi-so`` slots inside the period.
+    """
+    groups: dict[str, list[Facts]] = {}
+    with no_gc_pauses():
+        for f in facts:
+            got = groups.get(f[0])
+            if got is None:
+                groups[f[0]] = [f]
+            else:
+                got.append(f)
+        return _score(groups.items(), registry, period, scheduled or {})
+
+
+def score_stations(
+    groups: Iterable[tuple[str, list[Facts]]],
+    registry: Registry,
+    period: Period,
+    scheduled: Mapping[str, Collection[datetime]] | None = None,
+    with_airings: bool = True,
+    summaries: Iterable[StationSummary] = (),
+) -> dict[str, Any]:
+    """:func:`score` over events already grouped by station, each station once (the store
+    streams them in station order): only one station's events are held at a time.
+    ``with_airings=False``: the result has no ``airings`` member (no per-airing dict is
+    built); everything else is the same. ``summaries``: stations SQLite grouped (see
+    :func:`~district_collector.store.facts.grouped_period`; only without airings, with a
+    fixed UTC offset over the period), none of them also in ``groups``."""
+    with no_gc_pauses():
+        return _score(groups, registry, period, scheduled or {}, with_airings, summaries)
+
+
+_BY_SEQ_SHA = itemgetter(1, 2)
+
+
+def _score(
+    groups: Iterable[tuple[str, list[Facts]]],
+    registry: Registry,
+    period: Period,
+    scheduled: Mapping[str, Collection[datetime]],
+    with_airings: bool = True,
+    summaries: Iterable[StationSummary] = (),
+) -> dict[str, Any]:
+    start_us, end_us = period.start_us, period.end_us
+    weeks = period_weeks(period)
+    months = period_months(period)
+    days = LocalDays(period)
+    offset, day_of, day_cache = days.offset, days.day, days.cache
+    req_w = [bool(w["required"]) for w in weeks]
+    req_m = [bool(m["required"]) for m in months]
+    communes = registry.communes()
+    commune_of = {s: c.code for c in communes for s in c.stations}
+    tallies = {c.code: _Tally() for c in communes}
+    district = _Tally()
+    d_weeks, d_months = district.weeks, district.months
+    matched: dict[str, set[datetime]] = {}
+    slot_instants: dict[str, datetime | None] = {}
+    # Sort keys (UTC microseconds, station, seq[, payload hash]) are unique: tuples sort without a key.
+    airings: list[tuple[int, str, int, dict[str, Any]]] = []
+    excluded: list[tuple[int, str, int, str, dict[str, Any]]] = []
+    stations: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    no_slots: frozenset[datetime] = frozenset()
+    n_airings = 0
+
+    texts: dict[str | None, str | None] = {}
+    shared = texts.setdefault
+    for sid, group in groups:
+        if sid in stations:
+            raise ValueError(f"station {sid} given twice to score_stations")
+        reg = registry.station(sid)
+        known = reg is not None
+        commune = reg.commune_code if reg is not None else None
+        tally = tallies.get(commune_of.get(sid, ""))
+        slots = scheduled.get(sid, no_slots)
+        # By (seq, payload hash), stably: of duplicates (same bytes) the first one given stays.
+        group.sort(key=_BY_SEQ_SHA)
+        rows = group[:1]
+        for f in group[1:]:
+            last = rows[-1]
+            if f[1] != last[1] or f[2] != last[2]:
+                rows.append(f)
+        conflicted = {a[1] for a, b in zip(rows, rows[1:], strict=False) if a[1] == b[1]}
+        variants: dict[int, list[str]] = {}
+        for f in rows if conflicted else ():
+            if f[1] in conflicted:
+                variants.setdefault(f[1], []).append(f[2])
+        seqs: list[int] = []
+        breaks: list[int] = []
+        unverified: list[int] = []
+        n_unknown = 0
+        cur_seq, cur_sha, before_seq, before_sha = -1, "", -1, ""
+        for f in rows:
+            # Unpacked by position: the store hands plain rows in EventFacts field order.
+            (_st, seq, sha, signature_ok, f_commune, started_at, program, outcome, clock_synced, slot, prev,
+             segment_id, title, played_s, ts) = f
+            if seq != cur_seq:
+                before_seq, before_sha, cur_seq, cur_sha = cur_seq, cur_sha, seq, sha
+                seqs.append(seq)
+            if seq == 1:
+                if prev is not None and not breaks:
+                    breaks.append(1)
+            elif before_seq == seq - 1 and (prev != before_sha if before_seq not in conflicted
+                                            else prev not in variants[before_seq]):
+                if not breaks or breaks[-1] != seq:
+                    breaks.append(seq)
+            if not signature_ok and known and (not unverified or unverified[-1] != seq):
+                unverified.append(seq)
+            if ts is None or not start_us <= ts < end_us:
+                continue
+            if not known:
+                reason: str | None = "unknown-station"
+                n_unknown += 1
+            elif not signature_ok:
+                reason = "bad-signature"
+            elif program != PROGRAM:
+                reason = "program"
+            elif outcome != "completed":
+                reason = "outcome"
+            elif not clock_synced:
+                reason = "clock-unsynced"
+            elif seq in conflicted:
+                reason = "conflict"
+            else:
+                reason = None
+            if reason is not None:
+                excluded.append((ts, sid, seq, sha, {
+                    "station": sid, "commune": commune if known else f_commune, "seq": seq,
+                    "started_at": started_at, "reason": reason, "payload_sha256": sha}))
+                if tally is not None:
+                    tally.excluded += 1
+                    tally.conflicts += seq in conflicted
+                continue
+            if offset is not None:
+                local_us = ts + offset
+                ordinal = local_us // DAY_US + EPOCH_ORDINAL
+                day = day_cache.get(ordinal) or day_of(ordinal)
+                hhmm = HHMM[local_us % DAY_US // MINUTE_US]
+            else:
+                day, hhmm = days.local(ts)
+            wi, mi, iso_day = day
+            d_weeks.add(wi)
+            d_months.add(mi)
+            n_airings += 1
+            if tally is not None:
+                tally.weeks.add(wi)
+                tally.months.add(mi)
+                tally.airings += 1
+            if slot is not None and slots:
+                slot_at = slot_instants.get(slot, EPOCH)
+                if slot_at is EPOCH:
+                    slot_at = slot_instants[slot] = instant(slot)
+                if slot_at is not None and slot_at in slots:
+                    matched.setdefault(sid, set()).add(slot_at)
+            if not with_airings:
+                continue
+            # One string object per distinct text (rows bring a copy each): the report holds
+            # every airing, so this is most of its memory.
+            if slot == started_at:
+                slot = started_at
+            airings.append((ts, sid, seq, {
+                "station": sid, "commune": commune, "seq": seq, "started_at": started_at,
+                "local_date": iso_day, "local_time": hhmm, "segment_id": shared(segment_id, segment_id),
+                "title": shared(title, title), "played_s": played_s, "slot": slot}))
+        stations[sid] = _station(sid, reg, commune if known else (rows[0][4] if rows else None), len(rows),
+                                 seqs, breaks, sorted(conflicted), variants, unverified, n_unknown, period)
+    for summary in summaries:
+        sid = summary.station
+        reg = registry.station(sid)
+        if sid in stations or reg is None or offset is None or with_airings:
+            raise ValueError(f"station {sid}: a summary needs a registered station given once, "
+                             f"a fixed UTC offset and no airings list")
+        commune = reg.commune_code
+        tally = tallies.get(commune_of.get(sid, ""))
+        week_ids = [i for i in range(len(weeks)) if summary.weeks >> i & 1]
+        month_ids = [i for i in range(len(months)) if summary.months >> i & 1]
+        d_weeks.update(week_ids)
+        d_months.update(month_ids)
+        n_airings += summary.airings
+        if tally is not None:
+            tally.weeks.update(week_ids)
+            tally.months.update(month_ids)
+            tally.airings += summary.airings
+        for seq, sha, started_at, program, outcome, ts in summary.excluded:
+            # The per-row reasons left for a registered, signed station without conflicts.
+            reason = ("program" if program != PROGRAM else "outcome" if outcome != "completed"
+                      else "clock-unsynced")
+            excluded.append((ts, sid, seq, sha, {
+                "station": sid, "commune": commune, "seq": seq, "started_at": started_at,
+                "reason": reason, "payload_sha256": sha}))
+            if tally is not None:
+                tally.excluded += 1
+        stations[sid] = _station(sid, reg, commune, summary.events,
+                                 list(range(summary.first_seq, summary.last_seq + 1)), [], [], {}, [], 0,
+                                 period)
+    district.airings = n_airings
+
+    for st_reg in registry.stations:
+        n_sched, n_aired = len(scheduled.get(st_reg.id, ())), len(matched.get(st_reg.id, ()))
+        for scope_tally in (district, tallies.get(commune_of.get(st_reg.id, ""))):
+            if scope_tally is not None:
+                scope_tally.scheduled += n_sched
+                scope_tally.scheduled_aired += n_aired
+
+    def scope_json(t: _Tally) -> dict[str, Any]:
+        tr = tier(req_w, t.weeks, req_m, t.months)
+        return {
+            "tier": tr,
+            "required_weeks": sum(req_w),
+            "weeks_aired": sum(1 for i in t.weeks if req_w[i]),
+            "missing_weeks": sorted(weeks[i]["week"] for i, r in enumerate(req_w) if r and i not in t.weeks),
+            "required_months": sum(req_m),
+            "months_aired": sum(1 for i in t.months if req_m[i]),
+            "missing_months": sorted(months[i]["month"] for i, r in enumerate(req_m) if r and i not in t.months),
+            "airings": t.airings,
+            "excluded": t.excluded,
+            "conflicts": t.conflicts,
+            "schedule": {"scheduled": t.scheduled, "aired": t.scheduled_aired},
+            "weeks_grid": ["aired" if i in t.weeks else ("not-aired" if r else "not-required")
+                           for i, r in enumerate(req_w)],
+            "months_grid": ["aired" if i in t.months else ("not-aired" if r else "not-required")
+                            for i, r in enumerate(req_m)],
+        }
+
+    d = scope_json(district)
+    district_json = {
+        "id": registry.district_id, "name": registry.district_name,
+        "key_thumbprint": registry.district_kids[0] if registry.district_keys else None,
+        "tier": d["tier"],
+        "required_weeks": d["required_weeks"], "weeks_aired": d["weeks_aired"],
+        "required_months": d["required_months"], "months_aired": d["months_aired"],
+        "airings": d["airings"],
+        "criteria": {"1.6": POINTS_1_6 if district.airings > 0 else 0, "1.7": POINTS_1_7[d["tier"]]},
+        "missing_weeks": d["missing_weeks"], "missing_months": d["missing_months"],
+        "excluded": len(excluded), "schedule": d["schedule"],
+        "weeks_grid": d["weeks_grid"], "months_grid": d["months_grid"],
+    }
+    communes_json = []
+    for c in communes:
+        s = scope_json(tallies[c.code])
+        communes_json.append({"code": c.code, "name": c.name, "stations": list(c.stations), **s,
+                              "criteria": {"1.5": POINTS_1_5 if s["tier"] == "weekly" else 0}})
+
+    ids = [s.id for s in registry.stations]
+    ids += sorted(set(stations) - set(ids))
+    stations_json: list[dict[str, Any]] = []
+    findings: list[str] = []
+    for sid in ids:
+        got = stations.get(sid)
+        if got is None:
+            reg = registry.station(sid)
+            got = _station(sid, reg, reg.commune_code if reg else None, 0, [], [], [], {}, [], 0, period)
+        stations_json.append(got[0])
+        findings += got[1]
+    if not n_airings and not excluded:
+        findings.insert(0, f"No events in the period {period.start}..{period.end}.")
+    if not communes:
+        findings.insert(0, "The registry has no commune-level stations: no commune is scored.")
+    airings.sort()
+    excluded.sort()
+    out: dict[str, Any] = {
+        "period": period.as_json(),
+        "district": district_json,
+        "communes": communes_json,
+        "weeks": weeks,
+        "months": months,
+        "airings": [a[3] for a in airings],
+        "excluded": [e[4] for e in excluded],
+        "stations": stations_json,
+        "findings": findings,
+    }
+    if not with_airings:
+        del out["airings"]
+    return out
+
+
+def _station(sid: str, reg: RegisteredStation | None, commune: str | None, events: int, seqs: list[int],
+             breaks: list[int], conflicts: list[int], variants: dict[int, list[str]], unverified: list[int],
+             n_unknown: int, period: Period) -> tuple[dict[str, Any], list[str]]:
+    """A station's seq range, gaps, chain breaks and conflicts, and its findings."""
+    gaps = _ranges(seqs)
+    out = {"id": sid, "commune": commune, "first_seq": seqs[0] if seqs else None,
+           "last_seq": seqs[-1] if seqs else None, "events": events, "gaps": gaps, "chain_breaks": breaks,
+           "conflicts": conflicts, "bad_signatures": unverified}
+    findings: list[str] = []
+    if reg is None:
+        findings.append(f"Station {sid} is not in the registry: its {n_unknown} "
+                        f"event(s) of the period do not count.")
+    elif not events:
+        findings.append(f"Station {sid} ({reg.commune_name}) has no events in the period "
+                        f"{period.start}..{period.end}.")
+    for lo, hi in gaps:
+        what = f"seq {lo}" if lo == hi else f"seqs {lo}-{hi}"
+        findings.append(f"Station {sid}: {what} missing ({hi - lo + 1} event(s) not received).")
+    for s in breaks:
+        findings.append(f"Station {sid}: seq {s} does not chain to seq {s - 1} (prev differs).")
+    if unverified:
+        findings.append(f"Station {sid}: {len(unverified)} event(s) do not verify with the station's "
+                        f"registered keys (seq {', '.join(map(str, unverified[:10]))}"
+                        f"{'...' if len(unverified) > 10 else ''}); they do not count.")
+    for s in conflicts:
+        findings.append(f"Station {sid}: seq {s} was received with {len(variants[s])} "
+                        f"different payloads (conflict); none of them counts.")
+    return out, findings

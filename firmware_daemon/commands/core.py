@@ -1,0 +1,267 @@
+"""Core station commands: ``check``, ``keygen``, ``play``, ``amp-off``, ``events``.
+
+``amp-off`` reads only amplifier.pin, amplifier.active_high and gpio.pin_factory and
+never imports the audio layer, so it works when the rest of the config or the audio
+library is broken (systemd runs it after the service stops). ``play`` commits the signed event before it reports success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from firmware_daemon.airing.airer import Airer, AudioPlayer
+from firmware_daemon.airing.events import Segment
+from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
+from firmware_daemon.service.instance_lock import instance_lock
+from hal.errors import HalError
+from radio_protocol.cli_base import require_config
+from radio_protocol.clock import SystemClock
+from radio_protocol.errors import CommuneRadioError, ConfigError
+from radio_protocol.jose import (
+    Signer,
+    file_sha256,
+    jwk_thumbprint,
+    load_or_create_private_key,
+    load_private_key,
+)
+
+log = logging.getLogger(__name__)
+
+PROG = "radio-station"
+DEFAULT_PROGRAM = "general"  # a manual test airing must not count by accident
+SCORED_PROGRAM = "chuyen-doi-so"  # SCORING.md: only this programme's airings count
+SLUG = r"[a-z0-9][a-z0-9-]{0,63}"
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    check = sub.add_parser("check", help="validate the config (and the key file if present)")
+    check.set_defaults(func=cmd_check)
+
+    keygen = sub.add_parser("keygen", help="create the station key if absent; print its public JWK")
+    keygen.set_defaults(func=cmd_keygen)
+
+    play = sub.add_parser(
+        "play", help="air FILE now and record a signed event",
+        description="Air FILE now: open the file and the sound card, amp on, warm-up, play, "
+                    "tail, amp off; then commit the signed event. Exit 0 completed, 1 not "
+                    "aired, 128+N stopped by signal N (the airing is recorded as interrupted).")
+    play.add_argument("file", metavar="FILE", help="audio file (WAV, FLAC, OGG, MP3)")
+    play.add_argument("--title", help="segment title (default: the file name)")
+    play.add_argument("--program", default=DEFAULT_PROGRAM,
+                      help=f"programme slug (default {DEFAULT_PROGRAM}). Only "
+                           f"--program {SCORED_PROGRAM} (the digital-transformation programme) "
+                           "counts for the district's broadcast-frequency score")
+    play.add_argument("--topic", help="topic slug, e.g. policy")
+    play.add_argument("--segment-id", help="segment id (default: manual-<file name>)")
+    play.add_argument("--priority", default="normal", choices=("normal", "priority", "emergency"),
+                      help="airing priority (default normal)")
+    play.set_defaults(func=cmd_play)
+
+    amp_off = sub.add_parser("amp-off", help="force the amplifier off")
+    amp_off.set_defaults(func=cmd_amp_off)
+
+    events = sub.add_parser("events", help="print the outbox as JSON Lines (one JWS per line)")
+    events.add_argument("--since", type=int, default=0, metavar="SEQ",
+                        help="only events after SEQ (default 0: all)")
+    events.set_defaults(func=cmd_events)
+
+
+# --- check and keygen ----------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print OK, or every problem found (config, key file), and exit 1."""
+    path = require_config(args, PROG)
+    problems: list[str] = []
+    config: StationConfig | None = None
+    try:
+        config = load_station_config(path)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if config is not None and config.key_path.exists():
+        try:
+            load_private_key(config.key_path)
+        except CommuneRadioError as exc:
+            problems.append(str(exc))
+    if config is not None:
+        problems.extend(_link_problems(config))
+    if problems:
+        print(f"{path}: {len(problems)} problem(s):")
+        for problem in problems:
+            print(f"  - {problem}")
+        return 1
+    assert config is not None
+    key_note = "key present" if config.key_path.exists() else "no key yet (run keygen)"
+    provisioned = Path(path).parent / "station.key"
+    if not config.key_path.exists() and provisioned.exists():
+        key_note = (f"no key yet: install the provisioned {provisioned} as {config.key_path} (0600); "
+                    "keygen would make a key the district does not know")
+    print(f"OK: {path} (station {config.station.district}/{config.station.id}, {key_note})")
+    return 0
+
+
+def _link_problems(config: StationConfig) -> list[str]:
+    """What ``run`` would refuse at startup in the ``mqtt`` section: the password file and
+    the CA file, each checked (``settings_from_config`` stops at the first)."""
+    from firmware_daemon.link.settings import check_ca_file, settings_from_config
+
+    problems: list[str] = []
+    try:
+        settings_from_config(config)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    tls = config.mqtt.tls if config.mqtt is not None else None
+    if problems and tls is not None and tls.ca is not None:
+        try:
+            check_ca_file(tls.ca, str(config.source))
+        except ConfigError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+    return problems
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    """Create ``data_dir/station.key`` (0600, dir 0700) if absent; print the public JWK."""
+    config = load_station_config(require_config(args, PROG))
+    key, created = load_or_create_private_key(config.key_path)
+    signer = Signer(key)
+    jwk = dict(signer.public_jwk)
+    jwk["kid"] = jwk_thumbprint(signer.public_jwk)
+    print(json.dumps(jwk, separators=(",", ":")))
+    what = "created" if created else "exists, kept"
+    print(f"{PROG}: key {what}: {config.key_path} kid={jwk['kid']}", file=sys.stderr)
+    return 0
+
+
+# --- play ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event, received: list[int]) -> Iterator[None]:
+    """SIGTERM/SIGINT set ``stop`` (instead of killing us) while inside the block."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        log.warning("signal received signal=%s: stopping the airing", signal.Signals(signum).name)
+        stop.set()
+
+    saved = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in saved.items():
+            signal.signal(sig, old)
+
+
+def _file_sha256(path: Path) -> str | None:
+    """The media file's SHA-256 for the event, None when it cannot be read (the airing
+    then fails with media-missing and says so)."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def _manual_segment(args: argparse.Namespace, media: Path) -> Segment:
+    for name in ("program", "topic", "segment_id"):
+        value = getattr(args, name)
+        if value is not None and not re.fullmatch(SLUG, value):
+            raise ConfigError([f"--{name.replace('_', '-')}: {value!r} is not a slug "
+                               f"(lower-case letters, digits, '-')"])
+    stem = re.sub(r"[^a-z0-9]+", "-", media.stem.lower()).strip("-")[:56] or "file"
+    return Segment(
+        id=args.segment_id or f"manual-{stem}",
+        title=args.title or media.name,
+        program=args.program,
+        topic=args.topic,
+        sha256=_file_sha256(media),
+        priority=args.priority,
+    )
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    """Air FILE now; 0 when completed, 1 when failed, 128+signal when stopped by a signal."""
+    config = load_station_config(require_config(args, PROG))
+    media = Path(args.file)
+    segment = _manual_segment(args, media)
+    signer = Signer(load_private_key(config.key_path))
+    with instance_lock(config.data_dir):  # a running service owns the amp and the outbox
+        return _play_locked(config, segment, media, signer)
+
+
+def _play_locked(config: StationConfig, segment: Segment, media: Path, signer: Signer) -> int:
+    from hal.amplifier import Amplifier, make_pin_factory  # hardware only for this command
+    from hal.audio import AudioOutput, UnavailableAudio
+
+    amp_cfg = config.amplifier
+    factory = make_pin_factory(config.gpio.pin_factory)
+    amp = Amplifier(amp_cfg.pin, active_high=amp_cfg.active_high,
+                    feedback_pin=amp_cfg.feedback_pin, pin_factory=factory)
+    stop = threading.Event()
+    received: list[int] = []
+    try:
+        amp.off()  # forced off at start, whatever state a crash left it in
+        audio: AudioPlayer
+        try:
+            audio = AudioOutput(config.audio.device, latency=config.audio.latency)
+        except HalError as exc:  # recorded as a failed airing, not just an error message
+            audio = UnavailableAudio(exc)
+        with Outbox(config.outbox_path, signer) as outbox, _stop_on_signals(stop, received):
+            airer = Airer(amp, audio, outbox, SystemClock(), config)
+            payload = airer.air(segment, media, stop=stop, stop_reason="shutdown")
+    finally:
+        amp.close()
+        factory.close()
+    # the event is committed: now report
+    summary = (f"{payload['outcome']} seq={payload['seq']} segment={segment.id} "
+               f"played_s={payload['played_s']}")
+    if payload["outcome"] == "completed":
+        print(f"aired: {summary}")
+        if segment.program != SCORED_PROGRAM:
+            print(f"note: programme {segment.program!r} does not count for the "
+                  f"digital-transformation score (use --program {SCORED_PROGRAM})",
+                  file=sys.stderr)
+        return 0
+    print(f"not aired: {summary} reason={payload['reason']}", file=sys.stderr)
+    return 128 + received[0] if received else 1
+
+
+# --- amp-off and events --------------------------------------------------------------
+
+
+def cmd_amp_off(args: argparse.Namespace) -> int:
+    """Force the amplifier pin off using only amplifier.pin, amplifier.active_high and
+    gpio.pin_factory (anything else in the file may be broken)."""
+    amp_config = load_amp_config(require_config(args, PROG))
+    from hal.amplifier import force_off
+
+    amp = amp_config.amplifier
+    force_off(amp.pin, amp.active_high, amp_config.gpio.pin_factory)
+    print(f"amplifier off (pin {amp.pin}, active_high={str(amp.active_high).lower()})")
+    return 0
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Write each stored JWS, byte for byte, one per line."""
+    config = load_station_config(require_config(args, PROG))
+    if not config.outbox_path.exists():
+        log.info("no outbox yet path=%s", config.outbox_path)
+        return 0
+    out = sys.stdout.buffer
+    with Outbox(config.outbox_path) as outbox:
+        for jws in outbox.events(args.since):
+            out.write(jws + b"\n")
+    out.flush()
+    return 0

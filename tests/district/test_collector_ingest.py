@@ -1,0 +1,223 @@
+"""Ingest and store without a broker: verification, quarantine reasons, duplicates,
+conflicts, gaps and chain breaks, status tracking, import (real SQLite files)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mqtt_broker import DistrictKit, make_airing_payload, make_district
+
+from district_collector.intake.importer import import_files
+from district_collector.intake.ingest import Ingestor
+from district_collector.store.sqlite import Store
+from radio_protocol.jose import Signer, b64url_encode, canonical_json, sha256_hex
+
+NOW = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
+KOI = "dak-koi-01"
+RUONG = "dak-ruong-01"
+EVENT_TOPIC = f"cr/v1/kon-ray/station/{KOI}/event"
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> DistrictKit:
+    return make_district(tmp_path)
+
+
+def _ingest(kit: DistrictKit, messages: list[tuple[str | None, bytes]]) -> tuple[Store, dict[str, int]]:
+    store = Store(kit.config.database)
+    result = Ingestor(kit.config, store).ingest([(t, m, "test") for t, m in messages], NOW)
+    return store, dict(result.counts)
+
+
+def _craft(header: dict[str, object], payload: bytes, sign: Callable[[bytes], bytes]) -> bytes:
+    protected = b64url_encode(canonical_json(header))
+    body = b64url_encode(payload)
+    sig = sign(f"{protected}.{body}".encode("ascii"))
+    return canonical_json({"protected": protected, "payload": body, "signature": b64url_encode(sig)})
+
+
+def _payload(**overrides: object) -> bytes:
+    payload = make_airing_payload(KOI, 1, None)
+    payload.update(overrides)
+    return canonical_json(payload)
+
+
+def _bad_messages(kit: DistrictKit) -> dict[str, tuple[str, bytes, str]]:
+    """name -> (topic, raw, expected reason)."""
+    koi = kit.stations[KOI].signer
+    ruong = kit.stations[RUONG].signer
+    stranger = Signer(Ed25519PrivateKey.generate())
+    good, _ = kit.event(KOI, 1, None)
+    obj = json.loads(good)
+    forged = dict(obj, signature=json.loads(stranger.sign(_payload(), "cr-event+json"))["signature"])
+    hs_key = b"secret"
+    status_typ = koi.sign(_payload(), "cr-status+json")
+    missing = make_airing_payload(KOI, 1, None)
+    del missing["outcome"]
+    return {
+        "forged-signature": (EVENT_TOPIC, canonical_json(forged), "bad-signature"),
+        "unknown-kid": (EVENT_TOPIC, stranger.sign(_payload(), "cr-event+json"), "unknown-kid"),
+        "alg-none": (EVENT_TOPIC, _craft({"alg": "none", "kid": koi.kid, "typ": "cr-event+json"},
+                                         _payload(), lambda _: b""), "alg"),
+        "alg-hs256": (EVENT_TOPIC, _craft({"alg": "HS256", "kid": koi.kid, "typ": "cr-event+json"}, _payload(),
+                                          lambda m: hmac.new(hs_key, m, hashlib.sha256).digest()), "alg"),
+        "typ-status-on-event": (EVENT_TOPIC, status_typ, "typ"),
+        "other-station-key-on-topic": (f"cr/v1/kon-ray/station/{RUONG}/event", good, "unknown-kid"),
+        "payload-names-other-station": (f"cr/v1/kon-ray/station/{RUONG}/event",
+                                        ruong.sign(_payload(commune="23326"), "cr-event+json"),
+                                        "station-mismatch"),
+        "other-district": (EVENT_TOPIC, koi.sign(_payload(district="sa-thay"), "cr-event+json"),
+                           "district-mismatch"),
+        "wrong-commune": (EVENT_TOPIC, koi.sign(_payload(commune="99999"), "cr-event+json"), "commune-mismatch"),
+        "missing-outcome": (EVENT_TOPIC, koi.sign(canonical_json(missing), "cr-event+json"), "invalid-event"),
+        "seq-zero": (EVENT_TOPIC, koi.sign(_payload(seq=0), "cr-event+json"), "invalid-event"),
+        "naive-started-at": (EVENT_TOPIC, koi.sign(_payload(started_at="2024-03-05T06:30:00"), "cr-event+json"),
+                             "invalid-event"),
+        "oversized": (EVENT_TOPIC, koi.sign(_payload(pad="x" * 70_000), "cr-event+json"), "too-large"),
+        "bad-base64": (EVENT_TOPIC, canonical_json(dict(obj, payload=obj["payload"][:-2] + "!!")), "bad-base64"),
+        "not-json": (EVENT_TOPIC, b"\xff{not json", "bad-json"),
+        "payload-not-object": (EVENT_TOPIC, koi.sign(b"[1,2]", "cr-event+json"), "bad-payload"),
+        "unregistered-station": ("cr/v1/kon-ray/station/ghost-01/event", good, "unknown-station"),
+        "schedule-topic": (f"cr/v1/kon-ray/station/{KOI}/schedule", good, "bad-topic"),
+        "other-district-topic": (f"cr/v1/sa-thay/station/{KOI}/event", good, "bad-topic"),
+    }
+
+
+BAD_NAMES = ["forged-signature", "unknown-kid", "alg-none", "alg-hs256", "typ-status-on-event",
+             "other-station-key-on-topic", "payload-names-other-station", "other-district", "wrong-commune",
+             "missing-outcome", "seq-zero", "naive-started-at", "oversized", "bad-base64", "not-json",
+             "payload-not-object", "unregistered-station", "schedule-topic", "other-district-topic"]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_ingest_bad_message_is_quarantined_with_reason(kit: DistrictKit, name: str) -> None:
+    topic, raw, reason = _bad_messages(kit)[name]
+    store, counts = _ingest(kit, [(topic, raw)])
+    assert counts == {"rejected": 1}
+    assert store.count_events() == 0
+    rows = store.quarantine_rows()
+    assert [r[1] for r in rows] == [reason]
+    assert rows[0][3] == raw[:65536]
+
+
+def test_ingest_good_event_stored_verbatim_with_columns(kit: DistrictKit) -> None:
+    jws, sha = kit.event(KOI, 1, None)
+    store, counts = _ingest(kit, [(EVENT_TOPIC, jws)])
+    assert counts == {"accepted": 1}
+    (row,) = list(store.iter_events())
+    assert row.jws == jws and row.payload_sha256 == sha and row.seq == 1
+    assert (row.program, row.outcome, row.clock_synced, row.schedule_version) == ("chuyen-doi-so", "completed", True, 7)
+    assert row.started_at == "2024-03-05T06:31:00.012+07:00" and row.prev is None
+    assert row.kid == kit.stations[KOI].signer.kid and row.source == "test"
+
+
+def test_ingest_keeps_bytes_never_reserializes(kit: DistrictKit) -> None:
+    body = canonical_json(make_airing_payload(KOI, 1, None)).replace(b'{"v":1,', b'{ "v" : 1 ,\n', 1)
+    assert body.startswith(b'{ "v" : 1 ,\n"type"')
+    jws = kit.stations[KOI].signer.sign(body, "cr-event+json")
+    store, counts = _ingest(kit, [(EVENT_TOPIC, jws)])
+    assert counts == {"accepted": 1}
+    (row,) = list(store.iter_events())
+    assert row.jws == jws and row.payload_sha256 == sha256_hex(body)
+
+
+def test_ingest_duplicates_and_out_of_order_counted_once(kit: DistrictKit) -> None:
+    events = kit.chain(KOI, 20)
+    shuffled = events[10:] + events[:10][::-1] + events[5:15]
+    store, counts = _ingest(kit, [(EVENT_TOPIC, e) for e in shuffled])
+    assert counts == {"accepted": 20, "duplicate": 10}
+    store2, counts2 = _ingest(kit, [(EVENT_TOPIC, e) for e in events])
+    assert counts2 == {"duplicate": 20}
+    assert store2.seqs(KOI) == list(range(1, 21))
+    assert store2.ack_position(KOI) == (20, [])
+    s = store2.seq_summary(KOI)
+    assert (s.count, s.last_seq, s.through, s.gaps, s.chain_breaks, s.conflicts) == (20, 20, 20, (), (), ())
+
+
+def test_ingest_same_seq_other_bytes_is_a_recorded_conflict(kit: DistrictKit) -> None:
+    a, _ = kit.event(KOI, 1, None)
+    b, _ = kit.event(KOI, 1, None, outcome="interrupted", reason="shutdown")
+    store, counts = _ingest(kit, [(EVENT_TOPIC, a), (EVENT_TOPIC, b), (EVENT_TOPIC, b)])
+    assert counts == {"accepted": 1, "conflict": 1, "duplicate": 1}
+    assert sorted(r.jws for r in store.iter_events(KOI)) == sorted([a, b])
+    assert store.seq_summary(KOI).conflicts == (1,)
+
+
+def test_ingest_gaps_and_chain_breaks_detected(kit: DistrictKit) -> None:
+    events = kit.chain(KOI, 10)
+    forked, _ = kit.event(KOI, 12, "ab" * 32)  # prev does not match seq 11
+    eleven = kit.chain(KOI, 1, first=11)[0]
+    keep = [events[0], events[1], events[4], events[5], events[9], eleven, forked]
+    store, _ = _ingest(kit, [(EVENT_TOPIC, e) for e in keep])
+    s = store.seq_summary(KOI)
+    assert s.gaps == ((3, 4), (7, 9))
+    assert s.chain_breaks == (12,)
+    assert store.ack_position(KOI) == (2, [5, 6, 10, 11, 12])
+    assert store.ack_position(KOI, max_also=2) == (2, [5, 6])
+
+
+def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
+    signer = kit.stations[KOI].signer
+    def status(state: str, at: str, pending: int) -> bytes:
+        return signer.sign({"v": 1, "type": "status", "station": KOI, "state": state, "at": at,
+                            "outbox_pending": pending, "schedule_version": 7}, "cr-status+json")
+    topic = f"cr/v1/kon-ray/station/{KOI}/status"
+    store = Store(kit.config.database)
+    ing = Ingestor(kit.config, store)
+    ing.ingest([(topic, status("online", "2024-03-05T07:00:00.000+07:00", 3), "mqtt")], NOW)
+    later = datetime(2024, 3, 5, 1, 0, tzinfo=UTC)
+    ing.ingest([(topic, status("online", "2024-03-05T08:00:00.000+07:00", 0), "mqtt")], later)
+    row = store.status(KOI)
+    assert row is not None and row.state == "online" and row.at == "2024-03-05T08:00:00.000+07:00"
+    assert row.received_at.startswith("2024-03-05T00:00:00")  # online since the first one
+    ing.ingest([(topic, status("offline", "2024-03-05T07:00:00.000+07:00", 0), "mqtt")], later)
+    row = store.status(KOI)
+    assert row is not None and row.state == "offline" and row.received_at.startswith("2024-03-05T01:00")
+    counts = ing.ingest([(topic, signer.sign({"v": 1, "type": "status", "station": KOI, "state": "asleep",
+                                              "at": "2024-03-05T07:00:00.000+07:00"}, "cr-status+json"),
+                          "mqtt")], later).counts
+    assert counts["rejected"] == 1 and store.quarantine_rows()[-1][1] == "invalid-status"
+
+
+def test_store_is_wal_with_full_sync_and_expected_tables(kit: DistrictKit) -> None:
+    Store(kit.config.database).close()
+    db = sqlite3.connect(kit.config.database)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"events", "quarantine", "status", "schedules", "ack_state"} <= tables
+    cols = [r[1] for r in db.execute("PRAGMA table_info(events)")]
+    assert cols == ["station", "seq", "payload_sha256", "jws", "kid", "received_at", "source", "started_at",
+                    "program", "outcome", "clock_synced", "slot", "schedule_version", "prev"]
+
+
+def test_store_iter_events_time_range(kit: DistrictKit) -> None:
+    store, _ = _ingest(kit, [(EVENT_TOPIC, e) for e in kit.chain(KOI, 10)])
+    start = datetime(2024, 3, 4, 23, 33, tzinfo=UTC)  # 06:33+07:00
+    end = datetime(2024, 3, 4, 23, 36, tzinfo=UTC)
+    assert [r.seq for r in store.iter_events(KOI, start, end)] == [3, 4, 5]
+    assert [r.seq for r in store.iter_events(RUONG)] == []
+
+
+def test_import_twice_changes_nothing(kit: DistrictKit, tmp_path: Path) -> None:
+    events = kit.chain(KOI, 30) + kit.chain(RUONG, 5)
+    bad = _bad_messages(kit)["forged-signature"][1]
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"\n".join(events[::-1] + [events[3], bad, b""]) + b"\n")
+    with Store(kit.config.database) as store:
+        first = import_files(kit.config, store, [path])
+        snapshot = [(r.station, r.seq, r.jws) for r in store.iter_events()]
+        quarantine = store.quarantine_rows()
+        second = import_files(kit.config, store, [path])
+        assert [(r.station, r.seq, r.jws) for r in store.iter_events()] == snapshot
+        assert store.quarantine_rows() == quarantine and len(quarantine) == 1
+    assert dict(first) == {"accepted": 35, "duplicate": 1, "conflict": 0, "rejected": 1}
+    assert dict(second) == {"accepted": 0, "duplicate": 36, "conflict": 0, "rejected": 1}
+    assert len(snapshot) == 35

@@ -1,0 +1,148 @@
+"""The station as a real process: SIGKILL during delivery, Last Will, clean SIGTERM.
+
+The station side runs in subprocesses (``radio-station run``, or the daemon plus an event
+appender from ``test_link_support.py``); the district side is the real collector in this
+process, against a real Mosquitto.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mqtt_broker import BrokerEnv
+from test_link_delivery import assert_store_exact, start_collector
+from test_link_support import REPO, STATION, spawn_station, wait_until, write_station_config
+
+from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.config import load_station_config
+from radio_protocol.jose import KeyRing, verify
+from radio_protocol.topics import topic
+
+KILLS = 12
+
+
+@pytest.fixture
+def env(mqtt_env: BrokerEnv) -> BrokerEnv:
+    """The shared real-Mosquitto district (``mqtt_env``, tests/mqtt_broker.py) under a short name."""
+    return mqtt_env
+
+
+def run_cli(config_path: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """``radio-station -c CONFIG run`` as a subprocess."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "firmware_daemon.cli", "-c", str(config_path), "run"],
+                                stdout=log, stderr=log, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)))
+
+
+class StatusWatcher:
+    """A district-side subscriber to one station's retained status, verifying signatures."""
+
+    def __init__(self, env: BrokerEnv, station: str = STATION) -> None:
+        self.keys = KeyRing.from_jwks([env.stations[station].jwk])
+        self.seen: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self.client = env.client("collector")
+        self.client.on_message = self._on_message
+        self.client.subscribe(topic("kon-ray", station, "status"), qos=1)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        payload = verify(bytes(message.payload), self.keys, "cr-status+json").payload
+        with self._lock:
+            self.seen.append(payload)
+
+    def states(self) -> list[str]:
+        with self._lock:
+            return [p["state"] for p in self.seen]
+
+    def last(self) -> dict[str, Any]:
+        with self._lock:
+            return self.seen[-1]
+
+
+def test_link_station_sigkill_during_delivery_stores_every_seq_once(
+        env: BrokerEnv, tmp_path: Path, stop_list: list[Any], procs: list[subprocess.Popen[bytes]]) -> None:
+    seed = 20261126
+    rng = random.Random(seed)
+    total = 1000
+    config_path = write_station_config(env, tmp_path / "st", republish_s=1.0)
+    config = load_station_config(config_path)
+    start_collector(env, stop_list)
+    log_path = tmp_path / "station.log"
+    for i in range(KILLS):
+        proc = spawn_station(config_path, total, log_path, per_tick=5)
+        procs.append(proc)
+        # Interpreter start-up takes from 0.3 s to several seconds on a loaded machine: time
+        # the kill from the daemon's own "running" line, then at a random point of
+        # connect / delivery / recording.
+        def started(n: int = i + 1) -> bool:
+            return log_path.read_text().count("daemon running") >= n
+
+        wait_until(started, 30, "the station run to start")
+        time.sleep(rng.uniform(0.0, 0.6))
+        proc.kill()
+        assert proc.wait(5) == -9
+    with Outbox(config.outbox_path) as outbox:
+        killed_at = (outbox.last_seq(), outbox.pending_count())
+    assert 0 < killed_at[0] < total, f"the kills did not land during recording: {killed_at}"
+    assert log_path.read_text().count("mqtt connected") >= KILLS // 2, "too few kills during delivery"
+    final_log = tmp_path / "final.log"
+    final = spawn_station(config_path, total, final_log, per_tick=20)
+    procs.append(final)
+    wait_until(lambda: "daemon running" in final_log.read_text(), 15, "the last station run to start")
+    with Outbox(config.outbox_path) as outbox:
+        wait_until(lambda: outbox.last_seq() == total and outbox.pending_count() == 0, 30,
+                   f"all {total} events to be acked (seed {seed}, after kills: {killed_at})", step_s=0.1)
+    final.terminate()
+    assert final.wait(10) == 0
+    assert_store_exact(env, total)
+
+
+def test_link_last_will_offline_after_sigkill(env: BrokerEnv, tmp_path: Path,
+                                              procs: list[subprocess.Popen[bytes]]) -> None:
+    watcher = StatusWatcher(env)
+    proc = run_cli(write_station_config(env, tmp_path / "st"), tmp_path / "station.log")
+    procs.append(proc)
+    wait_until(lambda: "online" in watcher.states(), 15, "the station's online status")
+    proc.kill()
+    proc.wait(5)
+    wait_until(lambda: watcher.states()[-1] == "offline", 10, "the Last Will (offline status)")
+    will = watcher.last()
+    assert (will["station"], will["type"], will["amp"]) == (STATION, "status", "off")
+
+
+def test_link_run_sigterm_publishes_offline_and_exits_0(env: BrokerEnv, tmp_path: Path,
+                                                       procs: list[subprocess.Popen[bytes]]) -> None:
+    watcher = StatusWatcher(env)
+    log_path = tmp_path / "station.log"
+    proc = run_cli(write_station_config(env, tmp_path / "st"), log_path)
+    procs.append(proc)
+    wait_until(lambda: "online" in watcher.states(), 15, "the station's online status")
+    proc.terminate()
+    assert proc.wait(10) == 0
+    wait_until(lambda: watcher.states()[-1] == "offline", 5, "the offline status of a clean stop")
+    log = log_path.read_text()
+    assert "amplifier forced off at start" in log and "amplifier off at shutdown" in log
+    assert log.index("mqtt link stopped") < log.index("amplifier off at shutdown")
+
+
+def test_link_run_starts_with_broker_down(env: BrokerEnv, tmp_path: Path,
+                                          procs: list[subprocess.Popen[bytes]]) -> None:
+    config_path = write_station_config(env, tmp_path / "st")
+    env.broker.stop()
+    log_path = tmp_path / "station.log"
+    proc = run_cli(config_path, log_path)
+    procs.append(proc)
+    wait_until(lambda: "daemon running" in log_path.read_text(), 15, "the daemon to start")
+    time.sleep(0.5)
+    assert proc.poll() is None
+    proc.send_signal(2)  # SIGINT
+    assert proc.wait(10) == 0
+    assert "amplifier off at shutdown" in log_path.read_text()
