@@ -14,8 +14,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from demo.services import CollectorView
-from firmware_daemon.schedule.model import parse_schedule
-from firmware_daemon.schedule.slots import expand
+from radio_protocol.schedule.expand import expand
+from radio_protocol.schedule.parse import parse_schedule
 
 BAR_WIDTH = 28
 

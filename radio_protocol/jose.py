@@ -23,12 +23,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import JoseError, KeyFileError
+from radio_protocol.names import MANIFEST_TYP, MAX_JWS_BYTES, SIGNABLE_TYPS, TOPIC_TYPS
 
-MAX_JWS_BYTES = 64 * 1024
-TYPS = ("cr-event+json", "cr-status+json", "cr-schedule+json", "cr-ack+json")
-# Not a topic payload: the district's signature over an evidence bundle's manifest.
-MANIFEST_TYP = "cr-manifest+json"
-SIGNABLE_TYPS = (*TYPS, MANIFEST_TYP)
+# Re-exported: importers of these names from here predate radio_protocol.names.
+__all__ = [
+    "MANIFEST_TYP", "MAX_JWS_BYTES", "SIGNABLE_TYPS", "TYPS", "KeyRing", "Signer", "Verified",
+    "b64url_decode", "b64url_encode", "canonical_json", "file_sha256", "jwk_thumbprint",
+    "jwk_to_public_key", "load_or_create_private_key", "load_private_key", "parse_jws",
+    "public_jwk", "sha256_hex", "verify",
+]
+
+TYPS = TOPIC_TYPS
 
 
 def b64url_encode(data: bytes) -> str:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import re
 
+from radio_protocol.names import KINDS, TYP_BY_KIND
+
+__all__ = ["DISTRICT_RE", "KINDS", "STATION_RE", "TYP_BY_KIND", "district_filter", "parse_topic", "topic"]
+
 DISTRICT_RE = re.compile(r"^[a-z0-9-]{1,32}$")
 STATION_RE = re.compile(r"^[a-z0-9-]{1,64}$")
-KINDS = ("event", "status", "schedule", "ack")
-TYP_BY_KIND = {
-    "event": "cr-event+json",
-    "status": "cr-status+json",
-    "schedule": "cr-schedule+json",
-    "ack": "cr-ack+json",
-}
 
 
 def topic(district: str, station: str, kind: str) -> str:

@@ -42,12 +42,9 @@ from district_collector.documents.pdf import (
     signature_block,
 )
 from district_collector.documents.xlsx_report import put_table, save_workbook, set_widths, styled
-from firmware_daemon.schedule.model import (
-    ScheduleError,
-    build_rule,
-    parse_schedule,
-    rule_occurrences,
-)
+from radio_protocol.errors import ScheduleError
+from radio_protocol.schedule.parse import parse_schedule
+from radio_protocol.schedule.rules import build_rule, rule_occurrences
 
 PROGRAM = "chuyen-doi-so"
 MIN_PER_WEEK = 1

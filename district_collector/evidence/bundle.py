@@ -35,7 +35,8 @@ from district_collector.scoring.report import StoredEvent, report_json
 from radio_protocol import SW_VERSION
 from radio_protocol.durable import atomic_write, fsync_dir
 from radio_protocol.errors import CommuneRadioError
-from radio_protocol.jose import MANIFEST_TYP, Signer, canonical_json, sha256_hex
+from radio_protocol.jose import Signer, canonical_json, sha256_hex
+from radio_protocol.names import MANIFEST_TYP
 from radio_protocol.timefmt import format_rfc3339
 
 log = logging.getLogger(__name__)

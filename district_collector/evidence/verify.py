@@ -46,7 +46,8 @@ from district_collector.scoring.compute import (
 )
 from district_collector.scoring.report import build_report
 from radio_protocol.errors import JoseError
-from radio_protocol.jose import MANIFEST_TYP, KeyRing, parse_jws, sha256_hex, verify
+from radio_protocol.jose import KeyRing, parse_jws, sha256_hex, verify
+from radio_protocol.names import EVENT_TYP, MANIFEST_TYP, SCHEDULE_TYP
 
 REQUIRED_FILES = (EVENTS, KEYS, REPORT)
 MAX_DIFFS = 25
@@ -170,7 +171,7 @@ def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
         if reg is not None:
             ring = rings.setdefault(reg.id, reg.keyring)
             try:
-                verify(line, ring, "cr-event+json")
+                verify(line, ring, EVENT_TYP)
                 ok = True
                 signatures += 1
             except JoseError as exc:
@@ -199,7 +200,7 @@ def _schedules(result: VerifyResult, registry: Registry) -> list[dict[str, Any]]
         if not line.strip():
             continue
         try:
-            out.append(verify(line, ring, "cr-schedule+json").payload)
+            out.append(verify(line, ring, SCHEDULE_TYP).payload)
         except JoseError as exc:
             result.problems.append(f"{SCHEDULES} line {n}: not a valid district-signed schedule ({exc})")
     result.checked.append(f"{len(out)} schedule signatures")

@@ -34,16 +34,16 @@ from district_collector.store.sqlite import (
     StatusRecord,
     Store,
 )
-from radio_protocol import PRIORITIES
-from radio_protocol.errors import JoseError
-from radio_protocol.jose import MAX_JWS_BYTES, parse_jws, sha256_hex, verify
-from radio_protocol.timefmt import parse_rfc3339
-from radio_protocol.topics import TYP_BY_KIND, parse_topic
+from radio_protocol.errors import EventError, JoseError, StatusError
+from radio_protocol.jose import parse_jws, sha256_hex, verify
+from radio_protocol.messages.event import AiringEvent, parse_event
+from radio_protocol.messages.status import Status, parse_status
+from radio_protocol.names import MAX_JWS_BYTES, TYP_BY_KIND
+from radio_protocol.topics import parse_topic
 
 log = logging.getLogger(__name__)
 
 OUTCOMES = ("accepted", "duplicate", "conflict")
-EVENT_OUTCOMES = ("completed", "interrupted", "failed", "missed")
 _RAW_KEEP = MAX_JWS_BYTES  # bytes of an oversized message kept in quarantine
 
 
@@ -68,62 +68,21 @@ class BatchResult:
     rejects: list[QuarantineRecord] = field(default_factory=list)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _time(p: dict[str, Any], name: str, nullable: bool) -> str | None:
-    value: Any = p.get(name)
-    if value is None and nullable:
-        return None
+def check_event_payload(p: dict[str, Any]) -> AiringEvent:
+    """Required members and types of an ``airing`` event (:func:`parse_event`); raise
+    Rejected (``invalid-event``) naming the member."""
     try:
-        parse_rfc3339(value)
-    except (ValueError, TypeError) as exc:
-        raise Rejected("invalid-event", f"{name}: not an RFC 3339 time with offset: {value!r}") from exc
-    return str(value)
+        return parse_event(p)
+    except EventError as exc:
+        raise Rejected(exc.reason, exc.detail) from exc
 
 
-def check_event_payload(p: dict[str, Any]) -> None:
-    """Required members and types of an ``airing`` event; raise Rejected naming the member."""
-    def need(name: str, ok: bool, what: str) -> None:
-        if name not in p:
-            raise Rejected("invalid-event", f"{name}: missing (required)")
-        if not ok:
-            raise Rejected("invalid-event", f"{name}: must be {what}, got {p[name]!r}")
-
-    need("v", p.get("v") == 1, "1")
-    need("type", p.get("type") == "airing", '"airing"')
-    for name in ("district", "station", "commune", "boot_id", "sw"):
-        need(name, isinstance(p.get(name), str), "a string")
-    need("seq", _is_int(p.get("seq")) and p["seq"] >= 1, "an integer >= 1")
-    prev = p.get("prev")
-    need("prev", prev is None or (isinstance(prev, str) and len(prev) == 64), "null or a hex SHA-256")
-    seg = p.get("segment")
-    need("segment", isinstance(seg, dict), "an object")
-    assert isinstance(seg, dict)
-    for name in ("id", "program"):
-        if not isinstance(seg.get(name), str):
-            raise Rejected("invalid-event", f"segment.{name}: missing or not a string")
-    need("priority", p.get("priority") in PRIORITIES, " or ".join(PRIORITIES))
-    need("schedule_version", p.get("schedule_version") is None or _is_int(p.get("schedule_version")),
-         "an integer or null")
-    need("outcome", p.get("outcome") in EVENT_OUTCOMES, " or ".join(EVENT_OUTCOMES))
-    need("reason", p.get("reason") is None or isinstance(p.get("reason"), str), "a string or null")
-    need("clock_synced", isinstance(p.get("clock_synced"), bool), "true or false")
-    need("played_s", _is_num(p.get("played_s")), "a number")
-    need("media_s", p.get("media_s") is None or _is_num(p.get("media_s")), "a number or null")
-    need("amp", isinstance(p.get("amp"), dict), "an object")
-    need("level", p.get("level") is None or isinstance(p.get("level"), dict), "an object or null")
-    need("slot", True, "")
-    need("started_at", True, "")
-    need("ended_at", True, "")
-    _time(p, "slot", nullable=True)
-    _time(p, "started_at", nullable=p.get("outcome") in ("missed", "failed"))
-    _time(p, "ended_at", nullable=True)
+def check_status_payload(p: dict[str, Any], station: str) -> Status:
+    """A status payload (:func:`parse_status`); raise Rejected (``invalid-status``)."""
+    try:
+        return parse_status(p)
+    except StatusError as exc:
+        raise Rejected(exc.reason, exc.detail, station) from exc
 
 
 class Ingestor:
@@ -189,14 +148,8 @@ class Ingestor:
 
     def check_status(self, raw: bytes, station: str) -> StatusRecord:
         p, _, _ = self._verify(raw, station, "status")
-        if p.get("type") != "status" or p.get("state") not in ("online", "offline"):
-            raise Rejected("invalid-status", "needs type status and state online or offline", station)
-        at: Any = p.get("at")
-        try:
-            parse_rfc3339(at)
-        except (TypeError, ValueError) as exc:
-            raise Rejected("invalid-status", f"at: not an RFC 3339 time: {at!r}", station) from exc
-        return StatusRecord(station=station, state=p["state"], at=at, jws=bytes(raw))
+        status = check_status_payload(p, station)
+        return StatusRecord(station=station, state=status.state, at=p["at"], jws=bytes(raw))
 
     @staticmethod
     def _claimed_station(raw: bytes) -> str:

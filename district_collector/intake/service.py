@@ -39,7 +39,9 @@ from district_collector.store.sqlite import Store, StoreError
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import Signer
-from radio_protocol.timefmt import format_rfc3339, zone
+from radio_protocol.messages.ack import Ack, build_ack
+from radio_protocol.names import ACK_TYP
+from radio_protocol.timefmt import zone
 from radio_protocol.topics import district_filter, topic
 
 log = logging.getLogger(__name__)
@@ -214,9 +216,8 @@ class CollectorService:
 
     def _publish_ack(self, store: Store, station: str) -> None:
         through, also = store.ack_position(station, self.config.ack.max_also)
-        payload = {"v": 1, "type": "ack", "station": station, "through": through, "also": also,
-                   "at": format_rfc3339(self.clock.now().astimezone(self.tz))}
-        jws = self.signer.sign(payload, "cr-ack+json")
+        payload = build_ack(Ack(station, through, tuple(also), self.clock.now()), self.tz)
+        jws = self.signer.sign(payload, ACK_TYP)
         self._client.publish(topic(self.config.district.id, station, "ack"), jws, qos=1, retain=True)
         self.acks_published += 1
         log.debug("ack published station=%s through=%d also=%d", station, through, len(also))

@@ -38,20 +38,21 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from firmware_daemon.schedule.model import (
-    PRIORITIES,
+from district_collector.schedules.yaml_lines import Problems, line_of, load_yaml
+from radio_protocol import PRIORITIES
+from radio_protocol.errors import ConfigError, ScheduleError
+from radio_protocol.schedule.build import build_schedule, media_from
+from radio_protocol.schedule.expand import expand
+from radio_protocol.schedule.model import (
     SEGMENT_ID_RE,
     SLUG_RE,
-    ScheduleError,
-    build_rule,
-    check_media_url,
-    parse_schedule,
+    Schedule,
+    ScheduleSegment,
+    SlotRule,
 )
-from firmware_daemon.schedule.slots import expand
-from radio_protocol.errors import ConfigError
-from radio_protocol.timefmt import format_rfc3339, zone
+from radio_protocol.schedule.parse import check_media_url, parse_schedule
+from radio_protocol.schedule.rules import build_rule
+from radio_protocol.timefmt import zone
 from radio_protocol.topics import STATION_RE
 
 WEEKDAYS = {
@@ -67,42 +68,6 @@ _TOP = ("month", "timezone", "stations", "segments", "slots", "title", "notes")
 _SEGMENT_KEYS = ("id", "title", "program", "topic", "priority", "media", "notes")
 _SLOT_KEYS = ("segment", "every", "dates", "rrule", "at", "stations", "notes")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps line numbers and reads ``17:00`` as text, not base-60."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    loader.flatten_mapping(node)
-    data = _Lines()
-    data.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in data:  # YAML would silently keep the last one: a lost line of the office's
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {data.lines[key]})", key_node.start_mark)
-        data[key] = loader.construct_object(value_node, deep=True)
-        data.lines[key] = key_node.start_mark.line + 1
-    return data
-
-
-def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> Any:
-    if ":" in str(node.value):
-        return str(node.value)
-    return loader.construct_yaml_int(node)
-
-
-class _Lines(dict):  # type: ignore[type-arg]
-    line: int = 0
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: dict[Any, int] = {}
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
-_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -148,57 +113,42 @@ class Catalogue:
         return [s for s in self.slots if s.stations is None or station in s.stations]
 
 
-class _Problems:
-    def __init__(self, source: Path) -> None:
-        self.source = source
-        self.items: list[str] = []
-
-    def add(self, line: int, key: str, message: str) -> None:
-        self.items.append(f"{self.source}:{line}: {key}: {message}")
-
-
-def _line(obj: Any, key: Any = None) -> int:
-    if isinstance(obj, _Lines):
-        return obj.lines.get(key, obj.line) if key is not None else obj.line
-    return 0
-
-
-def _text(p: _Problems, obj: Mapping[str, Any], where: str, name: str, *, required: bool = True,
+def _text(p: Problems, obj: Mapping[str, Any], where: str, name: str, *, required: bool = True,
           pattern: re.Pattern[str] | None = None) -> str | None:
     value = obj.get(name)
     if value is None:
         if required:
-            p.add(_line(obj), f"{where}{name}", "missing (required)")
+            p.add(line_of(obj), f"{where}{name}", "missing (required)")
         return None
     if not isinstance(value, str) or not value.strip():
-        p.add(_line(obj, name), f"{where}{name}", f"must be text, got {value!r}")
+        p.add(line_of(obj, name), f"{where}{name}", f"must be text, got {value!r}")
         return None
     if pattern is not None and not pattern.match(value):
-        p.add(_line(obj, name), f"{where}{name}", f"{value!r} is not allowed (expected {pattern.pattern})")
+        p.add(line_of(obj, name), f"{where}{name}", f"{value!r} is not allowed (expected {pattern.pattern})")
         return None
     return value.strip()
 
 
-def _unknown(p: _Problems, obj: Mapping[str, Any], where: str, allowed: Sequence[str]) -> None:
+def _unknown(p: Problems, obj: Mapping[str, Any], where: str, allowed: Sequence[str]) -> None:
     for key in obj:
         if key not in allowed:
-            p.add(_line(obj, key), f"{where}{key}", f"unknown key; known keys: {', '.join(allowed)}")
+            p.add(line_of(obj, key), f"{where}{key}", f"unknown key; known keys: {', '.join(allowed)}")
 
 
-def _times(p: _Problems, slot: Mapping[str, Any], where: str) -> tuple[time, ...]:
+def _times(p: Problems, slot: Mapping[str, Any], where: str) -> tuple[time, ...]:
     raw = slot.get("at")
     items = raw if isinstance(raw, list) else [raw]
     out: list[time] = []
     for item in items:
         match = _TIME_RE.match(str(item).strip()) if isinstance(item, str) else None
         if match is None:
-            p.add(_line(slot, "at"), f"{where}at", f"expected a time HH:MM like \"06:30\", got {item!r}")
+            p.add(line_of(slot, "at"), f"{where}at", f"expected a time HH:MM like \"06:30\", got {item!r}")
             continue
         out.append(time(int(match.group(1)), int(match.group(2))))
     return tuple(out)
 
 
-def _every(p: _Problems, slot: Mapping[str, Any], where: str) -> str | None:
+def _every(p: Problems, slot: Mapping[str, Any], where: str) -> str | None:
     raw = slot.get("every")
     if isinstance(raw, str) and raw.strip().lower() in DAILY:
         return "FREQ=DAILY"
@@ -207,7 +157,7 @@ def _every(p: _Problems, slot: Mapping[str, Any], where: str) -> str | None:
     for item in items:
         code = WEEKDAYS.get(str(item).strip().lower()) if isinstance(item, str) else None
         if code is None:
-            p.add(_line(slot, "every"), f"{where}every",
+            p.add(line_of(slot, "every"), f"{where}every",
                   f"{item!r} is not a weekday (monday..sunday, thứ hai..chủ nhật) or 'day'")
             return None
         if code not in days:
@@ -215,10 +165,10 @@ def _every(p: _Problems, slot: Mapping[str, Any], where: str) -> str | None:
     return "FREQ=WEEKLY;BYDAY=" + ",".join(days)
 
 
-def _read_segment(p: _Problems, raw: Any, i: int, base: Path) -> CatalogueSegment | None:
+def _read_segment(p: Problems, raw: Any, i: int, base: Path) -> CatalogueSegment | None:
     where = f"segments[{i}]."
     if not isinstance(raw, Mapping):
-        p.add(_line(raw), f"segments[{i}]", "must be a mapping (id, title, program, media, ...)")
+        p.add(line_of(raw), f"segments[{i}]", "must be a mapping (id, title, program, media, ...)")
         return None
     before = len(p.items)
     _unknown(p, raw, where, _SEGMENT_KEYS)
@@ -228,38 +178,38 @@ def _read_segment(p: _Problems, raw: Any, i: int, base: Path) -> CatalogueSegmen
     topic = _text(p, raw, where, "topic", required=False, pattern=SLUG_RE)
     priority = raw.get("priority", "normal")
     if priority not in PRIORITIES:
-        p.add(_line(raw, "priority"), f"{where}priority", f"must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+        p.add(line_of(raw, "priority"), f"{where}priority", f"must be one of {', '.join(PRIORITIES)}, got {priority!r}")
     media = _text(p, raw, where, "media")
     if media is not None:
         if "://" in media:
             why = check_media_url(media)
             if why:
-                p.add(_line(raw, "media"), f"{where}media", f"URL {why}")
+                p.add(line_of(raw, "media"), f"{where}media", f"URL {why}")
         else:
             path = (base / media).resolve()
             if not path.is_file():
-                p.add(_line(raw, "media"), f"{where}media", f"no such file {path}")
+                p.add(line_of(raw, "media"), f"{where}media", f"no such file {path}")
             media = str(path)
     if len(p.items) > before:
         return None
     return CatalogueSegment(str(seg_id), str(title), str(program), topic, str(priority), str(media),
-                            _line(raw))
+                            line_of(raw))
 
 
-def _read_slot(p: _Problems, raw: Any, i: int, segment_ids: set[str], year: int,
+def _read_slot(p: Problems, raw: Any, i: int, segment_ids: set[str], year: int,
                month: int) -> CatalogueSlot | None:
     where = f"slots[{i}]."
     if not isinstance(raw, Mapping):
-        p.add(_line(raw), f"slots[{i}]", "must be a mapping (segment, every/dates/rrule, at)")
+        p.add(line_of(raw), f"slots[{i}]", "must be a mapping (segment, every/dates/rrule, at)")
         return None
     before = len(p.items)
     _unknown(p, raw, where, _SLOT_KEYS)
     seg = _text(p, raw, where, "segment")
     if seg is not None and seg not in segment_ids:
-        p.add(_line(raw, "segment"), f"{where}segment", f"no segment with id {seg!r} in segments")
+        p.add(line_of(raw, "segment"), f"{where}segment", f"no segment with id {seg!r} in segments")
     kinds = [k for k in ("every", "dates", "rrule") if k in raw]
     if len(kinds) != 1:
-        p.add(_line(raw), f"slots[{i}]", "needs exactly one of every, dates or rrule")
+        p.add(line_of(raw), f"slots[{i}]", "needs exactly one of every, dates or rrule")
         return None
     times = _times(p, raw, where)
     dates: list[date] = []
@@ -272,36 +222,27 @@ def _read_slot(p: _Problems, raw: Any, i: int, segment_ids: set[str], year: int,
         items = raw["dates"] if isinstance(raw["dates"], list) else [raw["dates"]]
         for item in items:
             if not isinstance(item, date) or isinstance(item, datetime):
-                p.add(_line(raw, "dates"), f"{where}dates", f"expected dates YYYY-MM-DD, got {item!r}")
+                p.add(line_of(raw, "dates"), f"{where}dates", f"expected dates YYYY-MM-DD, got {item!r}")
             elif (item.year, item.month) != (year, month):
-                p.add(_line(raw, "dates"), f"{where}dates", f"{item} is not in the catalogue's month {year}-{month:02d}")
+                p.add(line_of(raw, "dates"), f"{where}dates", f"{item} is not in the catalogue's month {year}-{month:02d}")
             else:
                 dates.append(item)
     stations = raw.get("stations")
     if stations is not None and (not isinstance(stations, list) or not all(
             isinstance(s, str) and STATION_RE.match(s) for s in stations)):
-        p.add(_line(raw, "stations"), f"{where}stations", "must be a list of station ids")
+        p.add(line_of(raw, "stations"), f"{where}stations", "must be a list of station ids")
         stations = None
     if len(p.items) > before:
         return None
     return CatalogueSlot(str(seg), times, tuple(dates), rule, tuple(stations) if stations else None,
-                         _line(raw))
+                         line_of(raw))
 
 
 def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh") -> Catalogue:
     """Read and validate a catalogue file; ConfigError lists every problem with its line."""
     path = Path(path)
-    p = _Problems(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-    except FileNotFoundError as exc:
-        raise ConfigError([f"{path}: file not found"]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([f"{path}: cannot read: {exc}"]) from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError([f"{path}:{mark.line + 1 if mark else 0}: invalid YAML: "
-                           f"{getattr(exc, 'problem', None) or exc}"]) from exc
+    p = Problems(path)
+    data = load_yaml(path)
     if not isinstance(data, Mapping):
         raise ConfigError([f"{path}:1: the catalogue must be a mapping (month, segments, slots)"])
     _unknown(p, data, "", _TOP)
@@ -311,21 +252,21 @@ def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh")
     if match and 1 <= int(match.group(2)) <= 12:
         year, month = int(match.group(1)), int(match.group(2))
     else:
-        p.add(_line(data, "month"), "month", f"expected YYYY-MM like 2024-10, got {raw_month!r}")
+        p.add(line_of(data, "month"), "month", f"expected YYYY-MM like 2024-10, got {raw_month!r}")
     tz_name = data.get("timezone", default_timezone)
     try:
         zone(str(tz_name))
     except ValueError as exc:
-        p.add(_line(data, "timezone"), "timezone", str(exc))
+        p.add(line_of(data, "timezone"), "timezone", str(exc))
     stations = data.get("stations")
     if stations in (None, "all"):
         stations = None
     elif not isinstance(stations, list) or not all(isinstance(s, str) and STATION_RE.match(s) for s in stations):
-        p.add(_line(data, "stations"), "stations", "must be 'all' or a list of station ids")
+        p.add(line_of(data, "stations"), "stations", "must be 'all' or a list of station ids")
         stations = None
     raw_segments = data.get("segments")
     if not isinstance(raw_segments, list) or not raw_segments:
-        p.add(_line(data, "segments"), "segments", "must be a non-empty list")
+        p.add(line_of(data, "segments"), "segments", "must be a non-empty list")
         raw_segments = []
     segments = [s for i, raw in enumerate(raw_segments) if (s := _read_segment(p, raw, i, path.parent))]
     seen: set[str] = set()
@@ -335,7 +276,7 @@ def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh")
         seen.add(seg.id)
     raw_slots = data.get("slots")
     if not isinstance(raw_slots, list) or not raw_slots:
-        p.add(_line(data, "slots"), "slots", "must be a non-empty list")
+        p.add(line_of(data, "slots"), "slots", "must be a non-empty list")
         raw_slots = []
     ids = {s.id for s in segments} | {str(r.get("id")) for r in raw_segments if isinstance(r, Mapping)}
     slots = [t for i, raw in enumerate(raw_slots) if (t := _read_slot(p, raw, i, ids, year, month))]
@@ -349,16 +290,16 @@ def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh")
     return catalogue
 
 
-def _slot_entries(catalogue: Catalogue, slot: CatalogueSlot) -> list[dict[str, str]]:
+def _slot_rules(catalogue: Catalogue, slot: CatalogueSlot, first: int) -> list[SlotRule]:
+    """The schedule entries of one catalogue slot, numbered from ``first``."""
     tz = zone(catalogue.timezone)
-    out: list[dict[str, str]] = []
+    out: list[SlotRule] = []
     for at in slot.times:
         if slot.rrule is not None:
-            dtstart = datetime.combine(catalogue.valid_from, at, tz)
-            out.append({"segment": slot.segment, "rrule": slot.rrule,
-                        "dtstart": format_rfc3339(dtstart)})
+            out.append(SlotRule(first + len(out), slot.segment, rrule=slot.rrule,
+                                dtstart=datetime.combine(catalogue.valid_from, at, tz)))
         for day in slot.dates:
-            out.append({"segment": slot.segment, "at": format_rfc3339(datetime.combine(day, at, tz))})
+            out.append(SlotRule(first + len(out), slot.segment, at=datetime.combine(day, at, tz)))
     return out
 
 
@@ -366,7 +307,7 @@ _PLACEHOLDER_MEDIA = {"sha256": "0" * 64, "url": "https://placeholder.invalid/m"
                       "duration_s": 1.0}
 
 
-def _check_rules(p: _Problems, catalogue: Catalogue) -> None:
+def _check_rules(p: Problems, catalogue: Catalogue) -> None:
     """Validate rules (syntax, rate limits) as the station will, naming the catalogue line."""
     for i, slot in enumerate(catalogue.slots):
         if slot.rrule is None:
@@ -394,16 +335,13 @@ def _payload(catalogue: Catalogue, station: str, version: int, issued_at: dateti
              media: Mapping[str, Mapping[str, Any]], slots: Sequence[CatalogueSlot],
              district: str = "check") -> dict[str, Any]:
     used = {s.segment for s in slots}
-    return {
-        "v": 1, "type": "schedule", "district": district, "station": station, "version": version,
-        "issued_at": format_rfc3339(issued_at.astimezone(zone(catalogue.timezone))),
-        "valid_from": catalogue.valid_from.isoformat(), "valid_until": catalogue.valid_until.isoformat(),
-        "timezone": catalogue.timezone,
-        "segments": [{"id": s.id, "title": s.title, "program": s.program, "topic": s.topic,
-                      "priority": s.priority, "media": dict(media[s.id])}
-                     for s in catalogue.segments if s.id in used],
-        "slots": [entry for slot in slots for entry in _slot_entries(catalogue, slot)],
-    }
+    rules: list[SlotRule] = []
+    for slot in slots:
+        rules.extend(_slot_rules(catalogue, slot, len(rules)))
+    segments = tuple(ScheduleSegment(s.id, s.title, s.program, s.topic, s.priority, media_from(media[s.id]))
+                     for s in catalogue.segments if s.id in used)
+    return build_schedule(Schedule(district, station, version, issued_at, catalogue.valid_from,
+                                   catalogue.valid_until, catalogue.timezone, segments, tuple(rules)))
 
 
 def schedule_payload(catalogue: Catalogue, *, district: str, station: str, version: int,

@@ -38,19 +38,18 @@ import soundfile as sf
 from district_collector.config import DistrictConfig
 from district_collector.schedules.catalogue import Catalogue, schedule_payload
 from district_collector.store.sqlite import Store
-from firmware_daemon.schedule.model import ScheduleError, parse_schedule
-from firmware_daemon.schedule.slots import expand
-from firmware_daemon.schedule.store import MAX_SCHEDULE_BYTES
 from radio_protocol.durable import fsync_dir
-from radio_protocol.errors import CommuneRadioError, ConfigError
+from radio_protocol.errors import CommuneRadioError, ConfigError, ScheduleError
 from radio_protocol.jose import Signer, file_sha256, parse_jws, sha256_hex
-from radio_protocol.timefmt import format_rfc3339, zone
+from radio_protocol.names import MAX_SCHEDULE_BYTES, SCHEDULE_TYP
+from radio_protocol.schedule.build import slot_member
+from radio_protocol.schedule.expand import expand
+from radio_protocol.schedule.model import MAX_MEDIA_BYTES, SlotRule
+from radio_protocol.schedule.parse import parse_schedule
+from radio_protocol.timefmt import zone
 from radio_protocol.topics import topic
 
 log = logging.getLogger(__name__)
-
-SCHEDULE_TYP = "cr-schedule+json"
-MAX_MEDIA_BYTES = 1024 * 1024 * 1024
 
 
 class PublishError(CommuneRadioError):
@@ -213,8 +212,8 @@ def carry_over(previous: dict[str, Any], body: dict[str, Any],
     merged = dict(body)
     merged["valid_from"] = min(kept[0].at.astimezone(tz).date(), new_from).isoformat()
     merged["segments"] = carried_segments + list(body["segments"])
-    merged["slots"] = [{"segment": s.segment.id, "at": format_rfc3339(s.at.astimezone(tz))}
-                       for s in kept] + list(body["slots"])
+    merged["slots"] = [slot_member(SlotRule(i, s.segment.id, at=s.at), tz)
+                       for i, s in enumerate(kept)] + list(body["slots"])
     info = CarriedOver(old.version, len(kept), kept[0].at, kept[-1].at, tuple(used), dropped_after)
     return merged, info
 

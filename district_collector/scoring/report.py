@@ -43,9 +43,9 @@ from district_collector.scoring.compute import (
 from district_collector.scoring.facts import payload_bytes
 from district_collector.scoring.period import EPOCH_ORDINAL, period_months, period_weeks
 from district_collector.store.facts import MAX_GRID, StationSummary, grouped_period
-from firmware_daemon.schedule.model import build_rule, rule_occurrences
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
+from radio_protocol.schedule.rules import build_rule, rule_occurrences
 from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 
 _N_FACTS = len(EventFacts._fields)

@@ -28,11 +28,11 @@ from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.durable import ensure_private_dir
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import Signer, canonical_json
+from radio_protocol.names import EVENT_TYP
 from radio_protocol.timefmt import format_rfc3339
 
 log = logging.getLogger(__name__)
 
-EVENT_TYP = "cr-event+json"
 _BATCH = 500
 
 _SCHEMA = """

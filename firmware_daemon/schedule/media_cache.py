@@ -20,10 +20,11 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
-from firmware_daemon.schedule.model import Media, Schedule, check_media_url
 from hal.errors import MediaError
 from radio_protocol.durable import ensure_private_dir, fsync_dir
 from radio_protocol.jose import file_sha256
+from radio_protocol.schedule.model import Media, Schedule
+from radio_protocol.schedule.parse import check_media_url
 
 log = logging.getLogger(__name__)
 

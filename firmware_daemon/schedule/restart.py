@@ -15,12 +15,12 @@ import logging
 from datetime import datetime
 from typing import Any, Protocol
 
-from firmware_daemon.airing.events import Segment
-from firmware_daemon.schedule.model import Schedule
-from firmware_daemon.schedule.slots import Slot
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.clock import Clock
 from radio_protocol.jose import parse_jws
+from radio_protocol.messages.event import Segment
+from radio_protocol.schedule.expand import Slot
+from radio_protocol.schedule.model import Schedule
 
 log = logging.getLogger(__name__)
 

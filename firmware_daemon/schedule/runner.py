@@ -40,20 +40,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from firmware_daemon.airing.events import Segment
 from firmware_daemon.schedule.media_cache import MediaCache
-from firmware_daemon.schedule.model import PRIORITY_RANK, Schedule
 from firmware_daemon.schedule.restart import (
     EventSource,
     EvidenceRecorder,
     event_segment,
     settle_after_restart,
 )
-from firmware_daemon.schedule.slots import Slot, due_slots, next_slots
 from firmware_daemon.schedule.store import OfferResult, ScheduleStore
 from firmware_daemon.service.status import ScheduleState, StationState
 from hal.errors import MediaError
 from radio_protocol.clock import Clock
+from radio_protocol.messages.event import Segment
+from radio_protocol.schedule.expand import Slot, due_slots, next_slots
+from radio_protocol.schedule.model import PRIORITY_RANK, Schedule
 
 log = logging.getLogger(__name__)
 

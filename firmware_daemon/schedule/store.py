@@ -5,7 +5,7 @@ in this order: it is at most :data:`MAX_SCHEDULE_BYTES`; it verifies against a p
 district key with ``typ`` ``cr-schedule+json``; it names this district and station; its
 version is above the current one (the same version with the same bytes is a harmless
 re-delivery: re-acked, nothing else); it parses completely
-(:func:`~firmware_daemon.schedule.model.parse_schedule`). Otherwise the current schedule
+(:func:`~radio_protocol.schedule.parse.parse_schedule`). Otherwise the current schedule
 stays in force and :attr:`ScheduleStore.error` says why (reported as ``schedule_error``).
 
 Durability: the accepted JWS is written with ``atomic_write`` (temp file, fsync, rename,
@@ -25,18 +25,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from firmware_daemon.schedule.model import Schedule, ScheduleError, parse_schedule
 from radio_protocol.durable import atomic_write, ensure_private_dir
-from radio_protocol.errors import JoseError
+from radio_protocol.errors import JoseError, ScheduleError
 from radio_protocol.jose import KeyRing, sha256_hex, verify
+from radio_protocol.names import MAX_SCHEDULE_BYTES, SCHEDULE_TYP
+from radio_protocol.schedule.model import Schedule
+from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import format_rfc3339, parse_rfc3339
 
 log = logging.getLogger(__name__)
 
-MAX_SCHEDULE_BYTES = 256 * 1024
 MAX_ERROR_PROBLEMS = 5  # schedule_error names at most this many problems ...
 MAX_ERROR_CHARS = 600  # ... in at most this many characters (the status must stay small)
-SCHEDULE_TYP = "cr-schedule+json"
 SLOT_STATES = ("started", "aired", "missing", "missed", "failed", "aborted")
 
 _SCHEMA = """

@@ -1,10 +1,7 @@
-"""The station's signed ``status`` message (PROTOCOL.md, "status").
+"""The station's signed ``status`` message: where its values come from.
 
-Members, in this order: ``v, type, station, state, at, schedule_version,
-schedule_error, next_slot, media_missing, outbox_pending, last_seq, clock_synced,
-amp, sw`` and the extra ``uptime_s`` (PROTOCOL.md welcomes more members).
-
-Where the values come from:
+The payload (model, members and their order, builder, parser) is
+:mod:`radio_protocol.messages.status`. Where the values come from:
 
 - :class:`StationState` is a small thread-safe holder the daemon shares between
   threads. The amp state is read from ``amp_source`` (the daemon passes
@@ -29,13 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from radio_protocol import PROTOCOL_VERSION, SW_VERSION
+from radio_protocol import SW_VERSION
 from radio_protocol.clock import Clock
 from radio_protocol.jose import Signer
-from radio_protocol.timefmt import format_rfc3339
+from radio_protocol.messages.status import STATES, Status
+from radio_protocol.messages.status import build_status as build_status_payload
+from radio_protocol.names import STATUS_TYP
 
-STATUS_TYP = "cr-status+json"
-STATES = ("online", "offline")
+__all__ = [
+    "CLOCK_PROBE_S", "STATES", "STATUS_TYP", "ScheduleState", "StationState", "StatusBuilder", "build_status",
+    "media_missing_tuple",
+]
 CLOCK_PROBE_S = 30.0
 
 
@@ -121,27 +122,14 @@ def build_status(
     tz: tzinfo | None = None,
     sw: str = SW_VERSION,
 ) -> dict[str, Any]:
-    """The status payload as PROTOCOL.md lists it; times in ``tz`` (default: as given)."""
-    if state not in STATES:
-        raise ValueError(f"status state must be one of {STATES}, got {state!r}")
-    next_slot = schedule.next_slot
-    return {
-        "v": PROTOCOL_VERSION,
-        "type": "status",
-        "station": station,
-        "state": state,
-        "at": format_rfc3339(at.astimezone(tz) if tz else at),
-        "schedule_version": schedule.schedule_version,
-        "schedule_error": schedule.schedule_error,
-        "next_slot": format_rfc3339(next_slot.astimezone(tz) if tz else next_slot) if next_slot else None,
-        "media_missing": list(schedule.media_missing),
-        "outbox_pending": int(outbox_pending),
-        "last_seq": int(last_seq),
-        "clock_synced": bool(clock_synced),
-        "amp": "on" if amp_on else "off",
-        "sw": sw,
-        "uptime_s": round(max(0.0, uptime_s), 1),
-    }
+    """The status payload of these facts (:func:`radio_protocol.messages.status.build_status`);
+    times in ``tz`` (default: as given). Raises ValueError for an unknown ``state``."""
+    return build_status_payload(Status(
+        station=station, state=state, at=at, schedule_version=schedule.schedule_version,
+        schedule_error=schedule.schedule_error, next_slot=schedule.next_slot,
+        media_missing=tuple(schedule.media_missing), outbox_pending=outbox_pending, last_seq=last_seq,
+        clock_synced=clock_synced, amp_on=amp_on, sw=sw, uptime_s=uptime_s,
+    ), tz)
 
 
 class StatusBuilder:

@@ -16,10 +16,10 @@ from schedule_testkit import make_wav, media_server, sha256_hex
 from district_collector.cli import main as district_main
 from district_collector.schedules.catalogue import load_catalogue, schedule_payload
 from district_collector.store.sqlite import Store
-from firmware_daemon.schedule.model import parse_schedule
-from firmware_daemon.schedule.slots import expand
 from radio_protocol.errors import ConfigError
 from radio_protocol.jose import KeyRing, parse_jws, verify
+from radio_protocol.schedule.expand import expand
+from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import parse_rfc3339
 from radio_protocol.topics import topic
 

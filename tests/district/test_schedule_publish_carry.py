@@ -22,9 +22,10 @@ from district_collector.schedules import publish as publish
 from district_collector.schedules.catalogue import load_catalogue
 from district_collector.schedules.publish import PreparedSchedule, PublishError, prepare_schedules
 from district_collector.store.sqlite import Store
-from firmware_daemon.schedule.model import Schedule, parse_schedule
-from firmware_daemon.schedule.slots import due_slots, expand, next_slots
 from radio_protocol.jose import parse_jws
+from radio_protocol.schedule.expand import due_slots, expand, next_slots
+from radio_protocol.schedule.model import Schedule
+from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import zone
 
 TZ = zone("Asia/Ho_Chi_Minh")

@@ -12,10 +12,10 @@ from test_schedule_month import station_yaml
 
 from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
-from firmware_daemon.schedule.model import parse_schedule
-from firmware_daemon.schedule.slots import expand
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.jose import KeyRing, parse_jws
+from radio_protocol.schedule.expand import expand
+from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import parse_rfc3339
 
 RECEIVED = parse_rfc3339("2024-02-28T00:00:00+07:00")

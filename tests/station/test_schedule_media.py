@@ -9,8 +9,9 @@ import pytest
 from schedule_testkit import media_server, payload, segment, sha256_hex
 
 from firmware_daemon.schedule.media_cache import FetchError, MediaCache
-from firmware_daemon.schedule.model import Media, parse_schedule
 from hal.errors import MediaError
+from radio_protocol.schedule.model import Media
+from radio_protocol.schedule.parse import parse_schedule
 
 DATA = os.urandom(300_000)
 SHA = sha256_hex(DATA)

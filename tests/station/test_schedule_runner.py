@@ -305,7 +305,7 @@ def test_runner_crash_mid_airing_is_settled_not_reaired(tmp_path: Path, wav: byt
     schedule = st.store.current
     assert schedule is not None
     # as if the power went at 06:30:30, mid-airing: the slot is 'started', no event exists
-    from firmware_daemon.schedule.slots import expand
+    from radio_protocol.schedule.expand import expand
     slot = expand(schedule, vn(2024, 3, 5, 6, 0), vn(2024, 3, 5, 7, 0))[0]
     st.store.mark(slot.key, slot.at, "cds-a", 1, "started", vn(2024, 3, 5, 6, 29, 58), 0)
     st.close()

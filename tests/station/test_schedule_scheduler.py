@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from schedule_testkit import payload, segment
 
-from firmware_daemon.schedule.model import parse_schedule
-from firmware_daemon.schedule.slots import due_slots, expand, next_slots
+from radio_protocol.schedule.expand import due_slots, expand, next_slots
+from radio_protocol.schedule.parse import parse_schedule
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 

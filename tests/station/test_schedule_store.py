@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from schedule_testkit import SHA_A, new_signer, payload, segment
 
-from firmware_daemon.schedule.model import ScheduleError, parse_schedule
 from firmware_daemon.schedule.store import ScheduleStore
+from radio_protocol.errors import ScheduleError
 from radio_protocol.jose import KeyRing, Signer, b64url_encode, canonical_json
+from radio_protocol.schedule.parse import parse_schedule
 
 NOW = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
 DISTRICT = new_signer()

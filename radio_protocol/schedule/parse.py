@@ -1,19 +1,19 @@
-"""A schedule payload (PROTOCOL.md "schedule"), parsed and validated completely.
+"""The one parser of schedule payloads: :func:`parse_schedule` (docs/protocol.md, "schedule").
 
-:func:`parse_schedule` turns the verified payload dict into frozen dataclasses or raises
-:class:`ScheduleError` listing every problem (each naming the member, e.g.
-``slots[3].rrule``). Nothing half-parsed ever reaches the scheduler: a station keeps its
-previous schedule when this raises.
+It turns a verified payload dict into a :class:`~radio_protocol.schedule.model.Schedule`
+or raises :class:`~radio_protocol.errors.ScheduleError` listing every problem (each naming
+the member, e.g. ``slots[3].rrule``). Nothing half-parsed ever reaches a scheduler: a
+station keeps its previous schedule when this raises.
 
 Rejected on purpose (a public loudspeaker must not be turned into a siren):
-- a recurrence rule that fires more often than every :data:`MIN_INTERVAL_S` seconds or
-  yields more than :data:`MAX_SLOTS_PER_MONTH` occurrences in a calendar month;
+- a recurrence rule that fires more often than every ``MIN_INTERVAL_S`` seconds or
+  yields more than ``MAX_SLOTS_PER_MONTH`` occurrences in a calendar month;
 - a malformed rule, ``DTSTART``/``EXDATE``/``RDATE`` inside the rule (one RRULE line only:
   skip a date by listing the slots with ``at``), ``COUNT`` with ``UNTIL``, a date-only
   ``UNTIL`` (RFC 5545: same value type as DTSTART, e.g. ``UNTIL=20261031T235959Z``);
-- a ``dtstart`` more than :data:`MAX_DTSTART_BEFORE_DAYS` days before ``valid_from``
+- a ``dtstart`` more than ``MAX_DTSTART_BEFORE_DAYS`` days before ``valid_from``
   (every evaluation iterates from ``dtstart``: a rule anchored in 1900 would cost seconds);
-- more than :data:`MAX_TOTAL_SLOTS_PER_MONTH` slots in a calendar month, all entries together;
+- more than ``MAX_TOTAL_SLOTS_PER_MONTH`` slots in a calendar month, all entries together;
 - times without an offset, dates that are not ``YYYY-MM-DD``, an unknown timezone;
 - a slot naming an unknown segment, duplicate segment ids;
 - a media URL that is not ``http``/``https`` (``file://``, ``ftp://``...) or whose path
@@ -22,192 +22,33 @@ Rejected on purpose (a public loudspeaker must not be turned into a siren):
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
-
 from radio_protocol import PRIORITIES
-from radio_protocol.errors import CommuneRadioError
+from radio_protocol.errors import ScheduleError
+from radio_protocol.schedule.model import (
+    MAX_DTSTART_BEFORE_DAYS,
+    MAX_MEDIA_BYTES,
+    MAX_MEDIA_DURATION_S,
+    MAX_TOTAL_SLOTS_PER_MONTH,
+    MAX_VALIDITY_DAYS,
+    SEGMENT_ID_RE,
+    SHA256_RE,
+    SLUG_RE,
+    Media,
+    Schedule,
+    ScheduleSegment,
+    SlotRule,
+)
+from radio_protocol.schedule.rules import build_rule, check_rule_rate, window_occurrences
 from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 from radio_protocol.topics import DISTRICT_RE, STATION_RE
-
-MIN_INTERVAL_S = 15 * 60
-MAX_SLOTS_PER_MONTH = 500
-MAX_VALIDITY_DAYS = 400
-MAX_DTSTART_BEFORE_DAYS = 400
-MAX_TOTAL_SLOTS_PER_MONTH = 1000
-MAX_MEDIA_BYTES = 1024 * 1024 * 1024
-PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
-SEGMENT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-
-
-class ScheduleError(CommuneRadioError):
-    """A schedule was refused. ``reason`` is a short code, ``problems`` lists what was wrong."""
-
-    def __init__(self, reason: str, problems: list[str]) -> None:
-        self.reason = reason
-        self.problems = list(problems)
-        super().__init__(f"{reason}: " + "; ".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Media:
-    sha256: str
-    url: str
-    bytes: int
-    duration_s: float
-
-
-@dataclass(frozen=True)
-class ScheduleSegment:
-    id: str
-    title: str
-    program: str
-    topic: str | None
-    priority: str
-    media: Media
-
-    @property
-    def rank(self) -> int:
-        """0 normal, 1 priority, 2 emergency: a higher rank pre-empts a lower one."""
-        return PRIORITY_RANK[self.priority]
-
-
-@dataclass(frozen=True)
-class SlotRule:
-    """One entry of ``slots``: either a fixed ``at`` time or an ``rrule`` from ``dtstart``.
-
-    ``index`` is the entry's position in the payload (the tie-breaker of "slot order").
-    Times are aware datetimes in the schedule's timezone.
-    """
-
-    index: int
-    segment: str
-    at: datetime | None = None
-    rrule: str | None = None
-    dtstart: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Schedule:
-    district: str
-    station: str
-    version: int
-    issued_at: datetime
-    valid_from: date
-    valid_until: date
-    timezone: str
-    segments: tuple[ScheduleSegment, ...]
-    slots: tuple[SlotRule, ...]
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return zone(self.timezone)
-
-    @property
-    def start_at(self) -> datetime:
-        """First instant in force: ``valid_from`` 00:00 in the schedule's timezone."""
-        return datetime.combine(self.valid_from, time(0), self.tz)
-
-    @property
-    def end_at(self) -> datetime:
-        """First instant no longer in force: the day after ``valid_until``, 00:00."""
-        return datetime.combine(self.valid_until + timedelta(days=1), time(0), self.tz)
-
-    def segment(self, segment_id: str) -> ScheduleSegment:
-        for seg in self.segments:
-            if seg.id == segment_id:
-                return seg
-        raise KeyError(segment_id)
-
-
-def build_rule(text: str, dtstart: datetime) -> rrule:
-    """A dateutil rule evaluated as aware datetimes in ``dtstart``'s timezone.
-
-    Raises ValueError for a malformed rule. A floating (local) ``UNTIL`` is read in the
-    schedule's timezone, as RFC 5545 says for a floating DTSTART; ``UNTIL=...Z`` is UTC.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("empty rule")
-    upper = text.upper()
-    if any(ch in text for ch in "\r\n") or any(word in upper for word in ("DTSTART", "RDATE", "EXDATE")):
-        raise ValueError("one RRULE line only (no DTSTART, RDATE, EXDATE or line breaks; "
-                         "list exceptional dates as 'at' slots)")
-    body = text.strip()
-    if body.upper().startswith("RRULE:"):
-        body = body[6:]
-    parts = dict(p.split("=", 1) for p in body.upper().split(";") if "=" in p)
-    if "COUNT" in parts and "UNTIL" in parts:
-        raise ValueError("COUNT and UNTIL must not both be given")
-    if "UNTIL" in parts and "T" not in parts["UNTIL"]:
-        raise ValueError(f"UNTIL={parts['UNTIL']} is a date; give a date-time like DTSTART "
-                         "(e.g. UNTIL=20261031T235959Z in UTC, or UNTIL=20261031T235959 local)")
-    try:
-        rule = rrulestr(body, dtstart=dtstart)
-    except ValueError as exc:
-        if "UNTIL" not in str(exc):
-            raise
-        naive = rrulestr(body, dtstart=dtstart.replace(tzinfo=None))
-        assert isinstance(naive, rrule)
-        until: datetime = getattr(naive, "_until")  # noqa: B009 - dateutil keeps it private
-        rule = naive.replace(dtstart=dtstart, until=until.replace(tzinfo=dtstart.tzinfo))
-    if not isinstance(rule, rrule):
-        raise ValueError("not a single RRULE")
-    return rule
-
-
-def rule_occurrences(rule: rrule, start_at: datetime, end_at: datetime) -> Iterator[datetime]:
-    """Occurrences of ``rule`` in ``[start_at, end_at)`` (aware), in order.
-
-    dateutil searches up to the year 9999 for an occurrence that never comes (e.g.
-    ``BYMONTH=2;BYMONTHDAY=30``: seconds per call), so callers that look repeatedly use
-    :func:`window_occurrences`, computed once per rule and window.
-    """
-    for occ in rule.xafter(start_at, inc=True):
-        if occ >= end_at:
-            return
-        yield occ
-
-
-@functools.lru_cache(maxsize=512)
-def window_occurrences(text: str, dtstart: datetime, timezone: str, start_at: datetime,
-                       end_at: datetime) -> tuple[datetime, ...]:
-    """Every occurrence of rule ``text`` from ``dtstart``, evaluated in ``timezone``, in
-    ``[start_at, end_at)``; memoized (a pure function of its arguments, which are part of
-    the key: equal instants in other zones do not share an entry; the scheduler looks at
-    the same window every step)."""
-    return tuple(rule_occurrences(build_rule(text, dtstart.astimezone(zone(timezone))), start_at, end_at))
-
-
-def _check_rule_rate(rule: rrule, text: str, start_at: datetime, end_at: datetime) -> str | None:
-    """Why the rule fires too often, or None."""
-    freq: int = getattr(rule, "_freq")  # noqa: B009 - dateutil: YEARLY=0 .. SECONDLY=6
-    interval: int = getattr(rule, "_interval")  # noqa: B009
-    if freq == 6:
-        return "FREQ=SECONDLY is not allowed"
-    if freq == 5 and interval * 60 < MIN_INTERVAL_S:
-        return f"fires every {interval} minute(s); at most once every {MIN_INTERVAL_S // 60} minutes"
-    per_month: Counter[tuple[int, int]] = Counter()
-    previous: datetime | None = None
-    for occ in rule_occurrences(rule, start_at, end_at):
-        if previous is not None and (occ - previous).total_seconds() < MIN_INTERVAL_S:
-            return (f"fires at {previous.isoformat()} and {occ.isoformat()}; "
-                    f"at most once every {MIN_INTERVAL_S // 60} minutes")
-        previous = occ
-        per_month[(occ.year, occ.month)] += 1
-        if per_month[(occ.year, occ.month)] > MAX_SLOTS_PER_MONTH:
-            return f"more than {MAX_SLOTS_PER_MONTH} occurrences in {occ.year}-{occ.month:02d}"
-    return None
 
 
 def check_media_url(url: Any) -> str | None:
@@ -276,7 +117,7 @@ def _parse_media(p: _Collector, raw: Any, key: str) -> Media | None:
     if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_MEDIA_BYTES:
         p.add(f"{key}.bytes", f"must be an integer 1..{MAX_MEDIA_BYTES}, got {size!r}")
     duration = raw.get("duration_s")
-    if not isinstance(duration, int | float) or isinstance(duration, bool) or not 0 < duration <= 6 * 3600:
+    if not isinstance(duration, int | float) or isinstance(duration, bool) or not 0 < duration <= MAX_MEDIA_DURATION_S:
         p.add(f"{key}.duration_s", f"must be a number of seconds in (0, 21600], got {duration!r}")
     if len(p.problems) > before:
         return None
@@ -398,7 +239,7 @@ def parse_schedule(payload: Mapping[str, Any]) -> Schedule:
             p.add(f"slots[{slot.index}].dtstart", f"{slot.dtstart.isoformat()} is more than "
                   f"{MAX_DTSTART_BEFORE_DAYS} days before valid_from")
             continue
-        why = _check_rule_rate(build_rule(slot.rrule, slot.dtstart), slot.rrule,
+        why = check_rule_rate(build_rule(slot.rrule, slot.dtstart), slot.rrule,
                                schedule.start_at, schedule.end_at)
         if why:
             p.add(f"slots[{slot.index}].rrule", why)

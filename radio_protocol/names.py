@@ -1,0 +1,36 @@
+"""The fixed names and numbers of the wire (docs/protocol.md): ``typ`` values, topic kinds, size limits.
+
+Every other module (station, district, tests' helpers) imports these; none spells a
+``typ`` string or a limit of its own.
+"""
+
+from __future__ import annotations
+
+EVENT_TYP = "cr-event+json"
+"""JWS ``typ`` of an airing event (topic ``event``, station -> district)."""
+STATUS_TYP = "cr-status+json"
+"""JWS ``typ`` of a station status (topic ``status``, retained, also the Last Will)."""
+SCHEDULE_TYP = "cr-schedule+json"
+"""JWS ``typ`` of a schedule (topic ``schedule``, district -> station, retained)."""
+ACK_TYP = "cr-ack+json"
+"""JWS ``typ`` of an ack (topic ``ack``, district -> station, retained)."""
+MANIFEST_TYP = "cr-manifest+json"
+"""JWS ``typ`` of an evidence bundle's signed manifest: not a topic payload."""
+
+KINDS = ("event", "status", "schedule", "ack")
+"""The last segment of a station topic ``cr/v1/{district}/station/{station}/{kind}``."""
+TYP_BY_KIND = {
+    "event": EVENT_TYP,
+    "status": STATUS_TYP,
+    "schedule": SCHEDULE_TYP,
+    "ack": ACK_TYP,
+}
+"""The one ``typ`` a JWS on each topic kind must carry."""
+TOPIC_TYPS = tuple(TYP_BY_KIND.values())
+SIGNABLE_TYPS = (*TOPIC_TYPS, MANIFEST_TYP)
+"""Every ``typ`` this project signs."""
+
+MAX_JWS_BYTES = 64 * 1024
+"""Largest event, status or ack JWS a reader accepts (bytes of the whole JWS JSON)."""
+MAX_SCHEDULE_BYTES = 256 * 1024
+"""Largest schedule JWS a station accepts; the district refuses to publish a larger one."""
