@@ -1,4 +1,9 @@
-"""Shared Commune Radio protocol code: JWS/JWK, times, topics, config validation, durability.
+"""Shared Commune Radio protocol code: the wire (docs/protocol.md) and what both programs need.
+
+The wire: every message's model, parser and builder (``messages/`` for event, status and
+ack, ``schedule/`` for schedules and their expansion), ``typ`` values and size limits
+(``names``), JWS/JWK (``jose``), times (``timefmt``), topics. Beside it: config
+validation, durable writes, the clock.
 
 Used by both the station daemon (``firmware_daemon``) and the district collector
 (``district_collector``); it imports neither.
