@@ -34,7 +34,8 @@ LEVELS = ("commune", "district")
 
 
 class RegistryError(CommuneRadioError):
-    """A registry (``keys.json`` or the config's stations) is malformed."""
+    """A registry (``keys.json`` or the config's stations) is malformed, or cannot take
+    a change asked of it (the message says what conflicts)."""
 
 
 def _public_only(jwk: Mapping[str, Any]) -> dict[str, str]:

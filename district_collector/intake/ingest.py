@@ -35,7 +35,7 @@ from district_collector.store.sqlite import (
     Store,
 )
 from radio_protocol import PRIORITIES
-from radio_protocol.errors import JoseError
+from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import MAX_JWS_BYTES, parse_jws, sha256_hex, verify
 from radio_protocol.timefmt import parse_rfc3339
 from radio_protocol.topics import TYP_BY_KIND, parse_topic
@@ -47,8 +47,9 @@ EVENT_OUTCOMES = ("completed", "interrupted", "failed", "missed")
 _RAW_KEEP = MAX_JWS_BYTES  # bytes of an oversized message kept in quarantine
 
 
-class Rejected(Exception):
-    """A message that must go to quarantine."""
+class Rejected(CommuneRadioError):
+    """A message that must go to quarantine: ``reason`` is the quarantine reason code,
+    ``detail`` says what is wrong, ``station`` the station it came from when known."""
 
     def __init__(self, reason: str, detail: str, station: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
