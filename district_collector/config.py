@@ -8,14 +8,13 @@ of the config file, so a config and its keys can travel together.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from district_collector.registry import LEVELS
+from district_collector.registry import LEVELS, RegisteredStation
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
@@ -77,24 +76,6 @@ class MqttConfig:
 
 
 @dataclass(frozen=True)
-class StationEntry:
-    """One registered station: its commune, level and public keys (old keys stay)."""
-
-    id: str
-    commune_code: str
-    commune_name: str
-    level: str
-    keys: tuple[dict[str, str], ...]
-    keyring: KeyRing = field(repr=False, compare=False)
-    mqtt_password_file: Path | None = None
-
-    @cached_property
-    def kids(self) -> tuple[str, ...]:
-        """The keys' RFC 7638 thumbprints, computed once (a registry reads them often)."""
-        return tuple(jwk_thumbprint(k) for k in self.keys)
-
-
-@dataclass(frozen=True)
 class AckConfig:
     max_batch: int = 500
     max_also: int = 1000
@@ -113,11 +94,11 @@ class DistrictConfig:
     database: Path
     signing_key: Path
     mqtt: MqttConfig | None
-    stations: tuple[StationEntry, ...]
+    stations: tuple[RegisteredStation, ...]
     ack: AckConfig
     media: MediaConfig | None
 
-    def station(self, station_id: str) -> StationEntry | None:
+    def station(self, station_id: str) -> RegisteredStation | None:
         for entry in self.stations:
             if entry.id == station_id:
                 return entry
@@ -154,7 +135,7 @@ def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> Mqtt
     )
 
 
-def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEntry | None:
+def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> RegisteredStation | None:
     s = r.mapping(data, key, _STATION_KEYS)
     if not s:
         return None
@@ -187,7 +168,7 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEn
         r.error(f"{key}.keys", "needs at least one public JWK")
     if not sid or not code or name is None:
         return None
-    return StationEntry(
+    return RegisteredStation(
         id=sid, commune_code=code, commune_name=name, level=level or "commune",
         keys=tuple(jwks), keyring=KeyRing(kids), mqtt_password_file=config_path(base, pw),
     )
@@ -212,7 +193,7 @@ def parse_district_config(data: Any, source: Path) -> DistrictConfig:
     signing_key = r.get(top, "", "signing_key", str)
     mqtt = _read_mqtt(r, top.get("mqtt"), base, did or "district")
 
-    stations: list[StationEntry] = []
+    stations: list[RegisteredStation] = []
     raw_stations = r.get(top, "", "stations", list, [])
     seen: dict[str, int] = {}
     kid_owner: dict[str, str] = {}

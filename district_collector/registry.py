@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from radio_protocol.errors import CommuneRadioError, JoseError
@@ -44,7 +46,14 @@ def _public_only(jwk: Mapping[str, Any]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class RegisteredStation:
-    """One station: where it is (commune), its level and its public keys (old keys stay)."""
+    """One registered station, the one record config, registry, scoring and admin share.
+
+    Where it is (``commune_code``, ``commune_name``), its ``level`` (one of
+    :data:`LEVELS`) and its public keys: ``keys`` the public JWKs (``kty``, ``crv``, ``x``
+    only) in registry order, old keys kept; ``keyring`` the same keys by kid, in the same
+    order. ``mqtt_password_file``: where the collector keeps the station's broker password
+    (config only; None in a registry read from ``keys.json``).
+    """
 
     id: str
     commune_code: str
@@ -52,10 +61,12 @@ class RegisteredStation:
     level: str
     keys: tuple[dict[str, str], ...]
     keyring: KeyRing = field(repr=False, compare=False)
+    mqtt_password_file: Path | None = None
 
-    @property
-    def kids(self) -> frozenset[str]:
-        return frozenset(self.keyring.keys)
+    @cached_property
+    def kids(self) -> tuple[str, ...]:
+        """The keys' RFC 7638 thumbprints in key order, computed once (read often)."""
+        return tuple(self.keyring.keys)
 
 
 @dataclass(frozen=True)
@@ -150,11 +161,12 @@ class Registry:
     @classmethod
     def from_config(cls, config: DistrictConfig,
                     district_keys: Iterable[Mapping[str, Any]] = ()) -> Registry:
-        """The config's registry; pass the district's public JWK(s) when they matter."""
-        return cls.build(
-            config.district.id, config.district.name, config.district.timezone, district_keys,
-            ((s.id, s.commune_code, s.commune_name, s.level, s.keys) for s in config.stations),
-        )
+        """The config's registry (its station records as they are: the config checked
+        them); pass the district's public JWK(s) when they matter."""
+        district = cls.build(config.district.id, config.district.name, config.district.timezone,
+                             district_keys, ())
+        return cls(district.district_id, district.district_name, district.timezone, district.district_keys,
+                   config.stations)
 
     @classmethod
     def from_keys_json(cls, data: Any) -> Registry:
