@@ -29,6 +29,7 @@ from district_collector.scoring.report import (
     report_table,
     schedules_from_store,
 )
+from district_collector.store.base import Store
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -55,13 +56,13 @@ def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> P
     return Period.parse(start, end, config.district.timezone)
 
 
-def _open_store(config: DistrictConfig) -> Any:
-    from district_collector.store.sqlite import Store
+def _open_store(config: DistrictConfig) -> Store:
+    from district_collector.store.sqlite import SqliteStore
 
     if not config.database.exists():
         raise ScoringError(f"no database at {config.database}: the collector has stored no event yet "
                            f"(run '{PROG} run' or '{PROG} import' first)")
-    return Store(config.database)
+    return SqliteStore(config.database)
 
 
 def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str]]:

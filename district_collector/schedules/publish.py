@@ -37,7 +37,7 @@ import soundfile as sf
 
 from district_collector.config import DistrictConfig
 from district_collector.schedules.catalogue import Catalogue, schedule_payload
-from district_collector.store.sqlite import Store
+from district_collector.store.base import Store
 from firmware_daemon.schedule.model import ScheduleError, parse_schedule
 from firmware_daemon.schedule.slots import expand
 from firmware_daemon.schedule.store import MAX_SCHEDULE_BYTES
