@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -20,6 +20,9 @@ from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
 from radio_protocol.timefmt import zone
 from radio_protocol.topics import DISTRICT_RE, STATION_RE
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import Client
 
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media")
 _MQTT_KEYS = ("host", "port", "username", "password_file", "tls", "client_id",
@@ -66,7 +69,7 @@ class MqttConfig:
             raise ConfigError([f"{self.source}: mqtt.password_file: cannot read {self.password_file}: "
                                f"{exc.strerror}"]) from exc
 
-    def apply_login(self, client: Any) -> None:
+    def apply_login(self, client: Client) -> None:
         """Set this config's username, password and TLS (CA verified unless ``insecure``) on a
         paho client, before it connects. Raises ConfigError when the password file is unreadable."""
         client.username_pw_set(self.username, self.password())
@@ -105,7 +108,7 @@ class DistrictConfig:
         return None
 
 
-def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> MqttConfig | None:
+def _read_mqtt(r: ConfigReader, data: object, base: Path, district_id: str) -> MqttConfig | None:
     if data is None:
         return None
     m = r.mapping(data, "mqtt", _MQTT_KEYS)
@@ -135,7 +138,7 @@ def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> Mqtt
     )
 
 
-def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> RegisteredStation | None:
+def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> RegisteredStation | None:
     s = r.mapping(data, key, _STATION_KEYS)
     if not s:
         return None
@@ -174,7 +177,7 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> Registere
     )
 
 
-def parse_district_config(data: Any, source: Path) -> DistrictConfig:
+def parse_district_config(data: object, source: Path) -> DistrictConfig:
     """Validate a parsed YAML document; raise ConfigError listing every problem."""
     source = Path(source)
     base = source.resolve().parent

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint
@@ -40,8 +40,35 @@ class RegistryError(CommuneRadioError):
     a change asked of it (the message says what conflicts)."""
 
 
-def _public_only(jwk: Mapping[str, Any]) -> dict[str, str]:
+def _public_only(jwk: Mapping[str, object]) -> dict[str, str]:
     return {"kty": str(jwk.get("kty")), "crv": str(jwk.get("crv")), "x": str(jwk.get("x"))}
+
+
+class KeysJsonCommune(TypedDict):
+    code: str
+    name: str
+
+
+class KeysJsonStation(TypedDict):
+    id: str
+    district: str
+    commune: KeysJsonCommune
+    level: str
+    keys: list[dict[str, str]]
+
+
+class KeysJsonDistrict(TypedDict):
+    id: str
+    name: str
+    timezone: str
+    keys: list[dict[str, str]]
+
+
+class KeysJson(TypedDict):
+    """The ``keys.json`` document (see the module docstring)."""
+
+    district: KeysJsonDistrict
+    stations: list[KeysJsonStation]
 
 
 @dataclass(frozen=True)
@@ -129,8 +156,8 @@ class Registry:
         district_id: str,
         district_name: str,
         timezone: str,
-        district_keys: Iterable[Mapping[str, Any]],
-        stations: Iterable[tuple[str, str, str, str, Sequence[Mapping[str, Any]]]],
+        district_keys: Iterable[Mapping[str, object]],
+        stations: Iterable[tuple[str, str, str, str, Sequence[Mapping[str, object]]]],
     ) -> Registry:
         """From plain values; ``stations`` yields ``(id, commune_code, commune_name, level, jwks)``."""
         try:
@@ -160,7 +187,7 @@ class Registry:
 
     @classmethod
     def from_config(cls, config: DistrictConfig,
-                    district_keys: Iterable[Mapping[str, Any]] = ()) -> Registry:
+                    district_keys: Iterable[Mapping[str, object]] = ()) -> Registry:
         """The config's registry (its station records as they are: the config checked
         them); pass the district's public JWK(s) when they matter."""
         district = cls.build(config.district.id, config.district.name, config.district.timezone,
@@ -169,7 +196,7 @@ class Registry:
                    config.stations)
 
     @classmethod
-    def from_keys_json(cls, data: Any) -> Registry:
+    def from_keys_json(cls, data: object) -> Registry:
         """From a parsed ``keys.json``; RegistryError naming the member that is wrong."""
         if not isinstance(data, dict):
             raise RegistryError("keys.json: not a JSON object")
@@ -185,7 +212,7 @@ class Registry:
         raw = data.get("stations")
         if not isinstance(raw, list):
             raise RegistryError("keys.json: member 'stations' missing or not a list")
-        rows: list[tuple[str, str, str, str, Sequence[Mapping[str, Any]]]] = []
+        rows: list[tuple[str, str, str, str, Sequence[Mapping[str, object]]]] = []
         for i, s in enumerate(raw):
             where = f"keys.json: stations[{i}]"
             if not isinstance(s, dict) or not isinstance(s.get("id"), str):
@@ -202,7 +229,7 @@ class Registry:
             rows.append((s["id"], commune["code"], commune["name"], str(s.get("level", "commune")), keys))
         return cls.build(d["id"], d["name"], d["timezone"], dkeys, rows)
 
-    def to_keys_json(self) -> dict[str, Any]:
+    def to_keys_json(self) -> KeysJson:
         return {
             "district": {"id": self.district_id, "name": self.district_name,
                          "timezone": self.timezone, "keys": [dict(k) for k in self.district_keys]},

@@ -30,6 +30,7 @@ from district_collector.scoring.report import (
     schedules_from_store,
 )
 from district_collector.store.base import Store
+from district_collector.store.records import StoredEvent
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -96,7 +97,7 @@ def compute_report(config: DistrictConfig, period: Period, district_keys: list[d
 
 
 def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
-        Registry, list[Any], list[bytes], dict[str, Any]]:
+        Registry, list[StoredEvent], list[bytes], dict[str, Any]]:
     """``(registry, period events, schedule JWS, report)`` from the store: what the
     evidence bundle needs (every event's JWS bytes as received)."""
     registry = _registry(config, district_keys)
