@@ -2,7 +2,7 @@
 
 Both inputs of :func:`district_collector.scoring.compute.score` are made of these: a bundle's
 payloads through :func:`facts_from_payload`, and the store's ``event_facts`` rows
-(filled at insert with the same function, see ``district_collector.store.facts``).
+(filled at insert from the same facts, see ``district_collector.store.schema``).
 """
 
 from __future__ import annotations
