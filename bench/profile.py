@@ -99,7 +99,7 @@ def profile_ingest(workdir: Path, limit: int) -> None:
     from bench.ingest import _started_at
     from district_collector.config import load_district_config
     from district_collector.intake.ingest import Ingestor
-    from district_collector.store.sqlite import Store
+    from district_collector.store.sqlite import SqliteStore
 
     district = make_district(Path(tempfile.mkdtemp(dir=workdir)), 10)
     config = load_district_config(district.config_path)
@@ -107,7 +107,7 @@ def profile_ingest(workdir: Path, limit: int) -> None:
     for sid, st in district.stations.items():
         for jws in st.chain(500, _started_at):
             messages.append((f"cr/v1/kon-ray/station/{sid}/event", jws, "mqtt"))
-    store = Store(config.database)
+    store = SqliteStore(config.database)
     ingestor = Ingestor(config, store)
 
     def ingest() -> None:

@@ -1,7 +1,7 @@
 """Figure 5: ``radio-district report --format json`` over a year of airings.
 
 The store is built once per size (and cached under the bench work directory) with the
-real :class:`~district_collector.store.sqlite.Store` API from really signed, really chained
+real :class:`~district_collector.store.sqlite.SqliteStore` API from really signed, really chained
 events (each station has its own Ed25519 key in the registry; a sample is checked with
 the collector's own :class:`~district_collector.intake.ingest.Ingestor`). Signing runs on every
 core. The measured command is the real CLI in a fresh process: wall seconds and peak RSS
@@ -19,14 +19,18 @@ import signal
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import PYTHON, REPO, Figure, bench_env, median, run_measured
 from bench.district import DISTRICT, District, airing_payload, make_district
 
+if TYPE_CHECKING:
+    from district_collector.store.records import StoredEvent
+
 YEAR = 2025
 PERIOD = ("2025-01-01", "2025-12-10")
 TARGET_10K_S = 2.0
+RECEIVED = datetime(YEAR, 12, 31, tzinfo=UTC)  # when the built store received its events
 
 BASELINE = """
 import base64, json, sqlite3, sys
@@ -50,8 +54,9 @@ def _worker_init() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _sign_station(job: tuple[str, str, str, int]) -> list[tuple[Any, ...]]:
-    """Sign one station's year: rows for ``EventRecord`` (runs in a worker process)."""
+def _sign_station(job: tuple[str, str, str, int]) -> list[StoredEvent]:
+    """Sign one station's year: its event records (runs in a worker process)."""
+    from district_collector.store.records import StoredEvent
     from radio_protocol.jose import (
         Signer,
         canonical_json,
@@ -65,14 +70,13 @@ def _sign_station(job: tuple[str, str, str, int]) -> list[tuple[Any, ...]]:
     key = load_private_key(Path(key_path))
     signer = Signer(key)
     kid = jwk_thumbprint(public_jwk(key.public_key()))
-    rows: list[tuple[Any, ...]] = []
+    rows: list[StoredEvent] = []
     prev: str | None = None
     for seq in range(1, per_year + 1):
         at = _started_at(seq, per_year)
         body = canonical_json(airing_payload(sid, commune, seq, prev, at))
         sha = sha256_hex(body)
-        rows.append((sid, seq, sha, signer.sign(body, "cr-event+json"), kid, "mqtt", at,
-                     "chuyen-doi-so", "completed", True, at, 1, prev))
+        rows.append(StoredEvent.from_jws(signer.sign(body, "cr-event+json"), kid, RECEIVED, "mqtt"))
         prev = sha
     return rows
 
@@ -80,7 +84,7 @@ def _sign_station(job: tuple[str, str, str, int]) -> list[tuple[Any, ...]]:
 def _store_code_stamp() -> str:
     """A digest of the store's code: a cached store is rebuilt when its schema may differ."""
     digest = hashlib.sha256()
-    for path in sorted((REPO / "district_collector").glob("store*.py")):
+    for path in sorted((REPO / "district_collector" / "store").glob("*.py")):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -95,30 +99,28 @@ def build_store(root: Path, stations: int, per_year: int, log: Any) -> District:
         return district
     from district_collector.config import load_district_config
     from district_collector.intake.ingest import Ingestor
-    from district_collector.store.sqlite import EventRecord, Store
+    from district_collector.store.sqlite import SqliteStore
 
     db.unlink(missing_ok=True)
     begin = time.monotonic()
     jobs = [(sid, st.commune, str(st.key_path), per_year) for sid, st in district.stations.items()]
-    store = Store(db)
+    store = SqliteStore(db)
     checker = Ingestor(load_district_config(district.config_path), store)
-    received = datetime(YEAR, 12, 31, tzinfo=UTC)
-    batch: list[EventRecord] = []
+    batch: list[StoredEvent] = []
     checked = False
     with multiprocessing.Pool(initializer=_worker_init) as pool:
-        for rows in pool.imap_unordered(_sign_station, jobs, chunksize=16):
-            records = [EventRecord(*r) for r in rows]
+        for records in pool.imap_unordered(_sign_station, jobs, chunksize=16):
             if not checked:  # the collector's own verification accepts what we store
                 for rec in records[:3]:
-                    again = checker.check_event(rec.jws, rec.station, "mqtt")
+                    again = checker.check_event(rec.jws, rec.station, "mqtt", RECEIVED)
                     assert again == rec, (again, rec)
                 checked = True
             batch += records
             if len(batch) >= 20000:
-                store.add_batch(batch, received)
+                store.add_batch(batch)
                 batch = []
     if batch:
-        store.add_batch(batch, received)
+        store.add_batch(batch)
     total = store.count_events()
     store.close()
     done.write_text(str(total))

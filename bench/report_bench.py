@@ -1,7 +1,7 @@
 """Benchmark of the broadcast-frequency report (not a test: timings depend on the machine).
 
 ``python -m bench.report_bench build --db PATH [--stations 1000] [--per-station 100]``
-    builds a real SQLite store with the real :class:`~district_collector.store.sqlite.Store`
+    builds a real SQLite store with the real :class:`~district_collector.store.sqlite.SqliteStore`
     API from really signed, chained events (each station its own key, derived from a
     fixed seed so the registry can be rebuilt; about 5% of the events are excluded
     ones: another programme or an interrupted airing). Signing runs on every core.
@@ -40,12 +40,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from district_collector.registry import Registry
 from district_collector.scoring.compute import Period
-from district_collector.store.sqlite import EventRecord, Store
+from district_collector.store.records import StoredEvent
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import Signer, canonical_json, sha256_hex
 
 TZ = "Asia/Ho_Chi_Minh"
 SEED = bytes(range(32))
 PERIOD = ("2024-01-01", "2024-12-10")
+RECEIVED = datetime(2024, 12, 11, tzinfo=UTC)  # when the built store received its events
 
 
 def _signer(station: int) -> Signer:
@@ -65,11 +67,11 @@ def _started_at(seq: int, per_station: int) -> str:
     return f"{day.isoformat()}T06:30:00.012+07:00"
 
 
-def _sign_station(job: tuple[int, int]) -> list[EventRecord]:
+def _sign_station(job: tuple[int, int]) -> list[StoredEvent]:
     i, per_station = job
     signer = _signer(i)
     sid, commune = f"st-{i:05d}", str(20000 + i // 2)
-    out: list[EventRecord] = []
+    out: list[StoredEvent] = []
     prev: str | None = None
     for seq in range(1, per_station + 1):
         at = _started_at(seq, per_station)
@@ -84,8 +86,8 @@ def _sign_station(job: tuple[int, int]) -> list[EventRecord]:
                    "boot_id": "b", "sw": "0.1.0"}
         body = canonical_json(payload)
         sha = sha256_hex(body)
-        out.append(EventRecord(sid, seq, sha, signer.sign(body, "cr-event+json"), signer.kid, "bench", at,
-                               program, outcome, True, at, None, prev))
+        out.append(StoredEvent.from_payload(signer.sign(body, "cr-event+json"), payload, sha, signer.kid, RECEIVED,
+                                            "bench"))
         prev = sha
     return out
 
@@ -93,17 +95,16 @@ def _sign_station(job: tuple[int, int]) -> list[EventRecord]:
 def build(db: Path, stations: int, per_station: int) -> None:
     db.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    store = Store(db)
-    batch: list[EventRecord] = []
-    received = datetime(2024, 12, 11, tzinfo=UTC)
+    store = SqliteStore(db)
+    batch: list[StoredEvent] = []
     with multiprocessing.Pool() as pool:
         for records in pool.imap(_sign_station, [(i, per_station) for i in range(stations)], chunksize=16):
             batch += records
             if len(batch) >= 20000:
-                store.add_batch(batch, received)
+                store.add_batch(batch)
                 batch = []
     if batch:
-        store.add_batch(batch, received)
+        store.add_batch(batch)
     print(f"built {store.count_events()} events in {time.perf_counter() - t0:.1f} s: {db}")
     store.close()
 
@@ -137,7 +138,7 @@ def _compute_with_events(db: Path, registry: Registry, period: Period) -> dict[s
     from district_collector.scoring.compute import no_gc_pauses
     from district_collector.scoring.report import build_report, period_events_from_store
 
-    store = Store(db)
+    store = SqliteStore(db)
     with no_gc_pauses():
         events = list(period_events_from_store(store, registry, period))
     store.close()
@@ -150,7 +151,7 @@ def _compute(db: Path, registry: Registry, period: Period) -> dict[str, Any]:
         from district_collector.scoring.report import report_from_store
     except ImportError:  # the code before the report fast path (for before/after figures)
         return _compute_with_events(db, registry, period)
-    with Store(db) as store:
+    with SqliteStore(db) as store:
         return report_from_store(store, registry, period)
 
 

@@ -8,19 +8,21 @@ of the config file, so a config and its keys can travel together.
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from district_collector.registry import LEVELS
+from district_collector.registry import LEVELS, RegisteredStation
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
 from radio_protocol.timefmt import zone
 from radio_protocol.topics import DISTRICT_RE, STATION_RE
+
+if TYPE_CHECKING:
+    from paho.mqtt.client import Client
 
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media")
 _MQTT_KEYS = ("host", "port", "username", "password_file", "tls", "client_id",
@@ -67,31 +69,13 @@ class MqttConfig:
             raise ConfigError([f"{self.source}: mqtt.password_file: cannot read {self.password_file}: "
                                f"{exc.strerror}"]) from exc
 
-    def apply_login(self, client: Any) -> None:
+    def apply_login(self, client: Client) -> None:
         """Set this config's username, password and TLS (CA verified unless ``insecure``) on a
         paho client, before it connects. Raises ConfigError when the password file is unreadable."""
         client.username_pw_set(self.username, self.password())
         if self.tls is not None:
             client.tls_set(ca_certs=str(self.tls.ca) if self.tls.ca else None, cert_reqs=ssl.CERT_REQUIRED)
             client.tls_insecure_set(self.tls.insecure)
-
-
-@dataclass(frozen=True)
-class StationEntry:
-    """One registered station: its commune, level and public keys (old keys stay)."""
-
-    id: str
-    commune_code: str
-    commune_name: str
-    level: str
-    keys: tuple[dict[str, str], ...]
-    keyring: KeyRing = field(repr=False, compare=False)
-    mqtt_password_file: Path | None = None
-
-    @cached_property
-    def kids(self) -> tuple[str, ...]:
-        """The keys' RFC 7638 thumbprints, computed once (a registry reads them often)."""
-        return tuple(jwk_thumbprint(k) for k in self.keys)
 
 
 @dataclass(frozen=True)
@@ -113,18 +97,18 @@ class DistrictConfig:
     database: Path
     signing_key: Path
     mqtt: MqttConfig | None
-    stations: tuple[StationEntry, ...]
+    stations: tuple[RegisteredStation, ...]
     ack: AckConfig
     media: MediaConfig | None
 
-    def station(self, station_id: str) -> StationEntry | None:
+    def station(self, station_id: str) -> RegisteredStation | None:
         for entry in self.stations:
             if entry.id == station_id:
                 return entry
         return None
 
 
-def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> MqttConfig | None:
+def _read_mqtt(r: ConfigReader, data: object, base: Path, district_id: str) -> MqttConfig | None:
     if data is None:
         return None
     m = r.mapping(data, "mqtt", _MQTT_KEYS)
@@ -154,7 +138,7 @@ def _read_mqtt(r: ConfigReader, data: Any, base: Path, district_id: str) -> Mqtt
     )
 
 
-def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEntry | None:
+def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> RegisteredStation | None:
     s = r.mapping(data, key, _STATION_KEYS)
     if not s:
         return None
@@ -187,13 +171,13 @@ def _read_station(r: ConfigReader, data: Any, key: str, base: Path) -> StationEn
         r.error(f"{key}.keys", "needs at least one public JWK")
     if not sid or not code or name is None:
         return None
-    return StationEntry(
+    return RegisteredStation(
         id=sid, commune_code=code, commune_name=name, level=level or "commune",
         keys=tuple(jwks), keyring=KeyRing(kids), mqtt_password_file=config_path(base, pw),
     )
 
 
-def parse_district_config(data: Any, source: Path) -> DistrictConfig:
+def parse_district_config(data: object, source: Path) -> DistrictConfig:
     """Validate a parsed YAML document; raise ConfigError listing every problem."""
     source = Path(source)
     base = source.resolve().parent
@@ -212,7 +196,7 @@ def parse_district_config(data: Any, source: Path) -> DistrictConfig:
     signing_key = r.get(top, "", "signing_key", str)
     mqtt = _read_mqtt(r, top.get("mqtt"), base, did or "district")
 
-    stations: list[StationEntry] = []
+    stations: list[RegisteredStation] = []
     raw_stations = r.get(top, "", "stations", list, [])
     seen: dict[str, int] = {}
     kid_owner: dict[str, str] = {}

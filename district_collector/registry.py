@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint
@@ -34,16 +36,51 @@ LEVELS = ("commune", "district")
 
 
 class RegistryError(CommuneRadioError):
-    """A registry (``keys.json`` or the config's stations) is malformed."""
+    """A registry (``keys.json`` or the config's stations) is malformed, or cannot take
+    a change asked of it (the message says what conflicts)."""
 
 
-def _public_only(jwk: Mapping[str, Any]) -> dict[str, str]:
+def _public_only(jwk: Mapping[str, object]) -> dict[str, str]:
     return {"kty": str(jwk.get("kty")), "crv": str(jwk.get("crv")), "x": str(jwk.get("x"))}
+
+
+class KeysJsonCommune(TypedDict):
+    code: str
+    name: str
+
+
+class KeysJsonStation(TypedDict):
+    id: str
+    district: str
+    commune: KeysJsonCommune
+    level: str
+    keys: list[dict[str, str]]
+
+
+class KeysJsonDistrict(TypedDict):
+    id: str
+    name: str
+    timezone: str
+    keys: list[dict[str, str]]
+
+
+class KeysJson(TypedDict):
+    """The ``keys.json`` document (see the module docstring)."""
+
+    district: KeysJsonDistrict
+    stations: list[KeysJsonStation]
 
 
 @dataclass(frozen=True)
 class RegisteredStation:
-    """One station: where it is (commune), its level and its public keys (old keys stay)."""
+    """One registered station, the one record config, registry, scoring and admin share.
+
+    Where it is (``commune_code``, ``commune_name``), its ``level`` (one of
+    :data:`LEVELS`) and its public keys: ``keys`` the public JWKs (``kty``, ``crv``, ``x``
+    only) in registry order, old keys kept; ``keyring`` the same keys by kid, in the same
+    order. ``mqtt_password_file``: where the collector keeps the station's broker password
+    (config only; None in a registry read from ``keys.json``).
+    """
 
     id: str
     commune_code: str
@@ -51,10 +88,12 @@ class RegisteredStation:
     level: str
     keys: tuple[dict[str, str], ...]
     keyring: KeyRing = field(repr=False, compare=False)
+    mqtt_password_file: Path | None = None
 
-    @property
-    def kids(self) -> frozenset[str]:
-        return frozenset(self.keyring.keys)
+    @cached_property
+    def kids(self) -> tuple[str, ...]:
+        """The keys' RFC 7638 thumbprints in key order, computed once (read often)."""
+        return tuple(self.keyring.keys)
 
 
 @dataclass(frozen=True)
@@ -117,8 +156,8 @@ class Registry:
         district_id: str,
         district_name: str,
         timezone: str,
-        district_keys: Iterable[Mapping[str, Any]],
-        stations: Iterable[tuple[str, str, str, str, Sequence[Mapping[str, Any]]]],
+        district_keys: Iterable[Mapping[str, object]],
+        stations: Iterable[tuple[str, str, str, str, Sequence[Mapping[str, object]]]],
     ) -> Registry:
         """From plain values; ``stations`` yields ``(id, commune_code, commune_name, level, jwks)``."""
         try:
@@ -148,15 +187,16 @@ class Registry:
 
     @classmethod
     def from_config(cls, config: DistrictConfig,
-                    district_keys: Iterable[Mapping[str, Any]] = ()) -> Registry:
-        """The config's registry; pass the district's public JWK(s) when they matter."""
-        return cls.build(
-            config.district.id, config.district.name, config.district.timezone, district_keys,
-            ((s.id, s.commune_code, s.commune_name, s.level, s.keys) for s in config.stations),
-        )
+                    district_keys: Iterable[Mapping[str, object]] = ()) -> Registry:
+        """The config's registry (its station records as they are: the config checked
+        them); pass the district's public JWK(s) when they matter."""
+        district = cls.build(config.district.id, config.district.name, config.district.timezone,
+                             district_keys, ())
+        return cls(district.district_id, district.district_name, district.timezone, district.district_keys,
+                   config.stations)
 
     @classmethod
-    def from_keys_json(cls, data: Any) -> Registry:
+    def from_keys_json(cls, data: object) -> Registry:
         """From a parsed ``keys.json``; RegistryError naming the member that is wrong."""
         if not isinstance(data, dict):
             raise RegistryError("keys.json: not a JSON object")
@@ -172,7 +212,7 @@ class Registry:
         raw = data.get("stations")
         if not isinstance(raw, list):
             raise RegistryError("keys.json: member 'stations' missing or not a list")
-        rows: list[tuple[str, str, str, str, Sequence[Mapping[str, Any]]]] = []
+        rows: list[tuple[str, str, str, str, Sequence[Mapping[str, object]]]] = []
         for i, s in enumerate(raw):
             where = f"keys.json: stations[{i}]"
             if not isinstance(s, dict) or not isinstance(s.get("id"), str):
@@ -189,7 +229,7 @@ class Registry:
             rows.append((s["id"], commune["code"], commune["name"], str(s.get("level", "commune")), keys))
         return cls.build(d["id"], d["name"], d["timezone"], dkeys, rows)
 
-    def to_keys_json(self) -> dict[str, Any]:
+    def to_keys_json(self) -> KeysJson:
         return {
             "district": {"id": self.district_id, "name": self.district_name,
                          "timezone": self.timezone, "keys": [dict(k) for k in self.district_keys]},

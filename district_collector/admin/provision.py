@@ -31,13 +31,13 @@ from district_collector.admin.broker_config import (
 )
 from district_collector.admin.registry_edit import (
     RegistryEntry,
-    RegistryError,
     directory_lock,
     registry_update,
     replace_keeping_owner,
     yaml_quote,
 )
 from district_collector.config import DistrictConfig, load_district_config
+from district_collector.registry import RegistryError
 from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import (

@@ -31,13 +31,10 @@ from typing import Any
 import yaml
 
 from district_collector.config import DistrictConfig, parse_district_config
+from district_collector.registry import RegistryError
 from radio_protocol.durable import fsync_dir
-from radio_protocol.errors import CommuneRadioError, ConfigError
+from radio_protocol.errors import ConfigError
 from radio_protocol.jose import jwk_thumbprint
-
-
-class RegistryError(CommuneRadioError):
-    """The registry cannot take the change (the message says what conflicts)."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from district_collector.config import DistrictConfig
-from district_collector.store.sqlite import Store
+from district_collector.store.base import Store
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
 from radio_protocol.timefmt import format_rfc3339, parse_rfc3339, zone

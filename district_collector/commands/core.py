@@ -16,7 +16,7 @@ from district_collector.admin.broker_config import (
 from district_collector.admin.stations_view import render_table, station_lines
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.intake.importer import COUNT_NAMES, import_files
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.cli_base import require_config
 from radio_protocol.jose import (
     Signer,
@@ -48,13 +48,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     signer = Signer(load_private_key(config.signing_key))
-    Store(config.database).close()  # fail early (exit 1) when the store cannot be opened
+    SqliteStore(config.database).close()  # fail early (exit 1) when the store cannot be opened
     return CollectorService(config, signer).run_until_signal()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     config = _config(args)
-    with Store(config.database) as store:
+    with SqliteStore(config.database) as store:
         counts = import_files(config, store, [Path(p) for p in args.files])
     print(" ".join(f"{name}={counts[name]}" for name in COUNT_NAMES))
     rejected = counts["rejected"]
@@ -69,7 +69,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_stations(args: argparse.Namespace) -> int:
     config = _config(args)
-    with Store(config.database) as store:
+    with SqliteStore(config.database) as store:
         print(render_table(station_lines(config, store)))
     return 0
 

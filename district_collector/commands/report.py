@@ -29,6 +29,8 @@ from district_collector.scoring.report import (
     report_table,
     schedules_from_store,
 )
+from district_collector.store.base import Store
+from district_collector.store.records import StoredEvent
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -55,13 +57,13 @@ def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> P
     return Period.parse(start, end, config.district.timezone)
 
 
-def _open_store(config: DistrictConfig) -> Any:
-    from district_collector.store.sqlite import Store
+def _open_store(config: DistrictConfig) -> Store:
+    from district_collector.store.sqlite import SqliteStore
 
     if not config.database.exists():
         raise ScoringError(f"no database at {config.database}: the collector has stored no event yet "
                            f"(run '{PROG} run' or '{PROG} import' first)")
-    return Store(config.database)
+    return SqliteStore(config.database)
 
 
 def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str]]:
@@ -95,7 +97,7 @@ def compute_report(config: DistrictConfig, period: Period, district_keys: list[d
 
 
 def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
-        Registry, list[Any], list[bytes], dict[str, Any]]:
+        Registry, list[StoredEvent], list[bytes], dict[str, Any]]:
     """``(registry, period events, schedule JWS, report)`` from the store: what the
     evidence bundle needs (every event's JWS bytes as received)."""
     registry = _registry(config, district_keys)

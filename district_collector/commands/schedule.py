@@ -15,7 +15,8 @@ from district_collector.schedules.publish import (
     send_schedules,
     target_stations,
 )
-from district_collector.store.sqlite import Store
+from district_collector.store.base import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import ConfigError
@@ -57,7 +58,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     stations = target_stations(catalogue, config, only)
     signer = Signer(load_private_key(config.signing_key))
     media = resolve_media(catalogue, config)
-    with Store(config.database) as store:
+    with SqliteStore(config.database) as store:
         prepared = prepare_schedules(catalogue, config, store, signer, media, stations, SystemClock().now())
     results = {p.station: "stored, not sent (--no-send)" for p in prepared} if args.no_send \
         else send_schedules(config, prepared)
@@ -121,7 +122,7 @@ def schedule_rows(config: DistrictConfig, store: Store, station: str | None = No
 
 def cmd_show(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
-    with Store(config.database) as store:
+    with SqliteStore(config.database) as store:
         rows = schedule_rows(config, store, args.station)
     print(f"{'station':<20} {'published':>9} {'acked':>5}  {'state':<8} {'next slot':<30} problems")
     for r in rows:

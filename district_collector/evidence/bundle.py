@@ -31,7 +31,8 @@ from typing import Any
 
 from district_collector.registry import Registry
 from district_collector.scoring.compute import Period
-from district_collector.scoring.report import StoredEvent, report_json
+from district_collector.scoring.report import report_json
+from district_collector.store.records import StoredEvent
 from radio_protocol import SW_VERSION
 from radio_protocol.durable import atomic_write, fsync_dir
 from radio_protocol.errors import CommuneRadioError

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from district_collector.config import DistrictConfig
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import Store
+from district_collector.store.base import Store
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import CommuneRadioError
 

@@ -28,13 +28,9 @@ from datetime import datetime
 from typing import Any
 
 from district_collector.config import DistrictConfig
-from district_collector.store.sqlite import (
-    EventRecord,
-    QuarantineRecord,
-    StatusRecord,
-    Store,
-)
-from radio_protocol.errors import EventError, JoseError, StatusError
+from district_collector.store.base import Store
+from district_collector.store.records import QuarantineRecord, StatusRecord, StoredEvent
+from radio_protocol.errors import CommuneRadioError, EventError, JoseError, StatusError
 from radio_protocol.jose import parse_jws, sha256_hex, verify
 from radio_protocol.messages.event import AiringEvent, parse_event
 from radio_protocol.messages.status import Status, parse_status
@@ -47,8 +43,9 @@ OUTCOMES = ("accepted", "duplicate", "conflict")
 _RAW_KEEP = MAX_JWS_BYTES  # bytes of an oversized message kept in quarantine
 
 
-class Rejected(Exception):
-    """A message that must go to quarantine."""
+class Rejected(CommuneRadioError):
+    """A message that must go to quarantine: ``reason`` is the quarantine reason code,
+    ``detail`` says what is wrong, ``station`` the station it came from when known."""
 
     def __init__(self, reason: str, detail: str, station: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -95,15 +92,17 @@ class Ingestor:
 
     # --- one message --------------------------------------------------------------------
 
-    def check_message(self, topic: str, raw: bytes, source: str) -> EventRecord | StatusRecord:
-        """Verify one MQTT message; raise :class:`Rejected` with the reason."""
+    def check_message(self, topic: str, raw: bytes, source: str,
+                      received_at: datetime) -> StoredEvent | StatusRecord:
+        """Verify one MQTT message received at ``received_at``; raise :class:`Rejected`
+        with the reason."""
         parsed = parse_topic(topic)
         if parsed is None or parsed[0] != self.district or parsed[2] not in ("event", "status"):
             raise Rejected("bad-topic", f"not an event/status topic of district {self.district}: {topic!r}")
         _, station, kind = parsed
         if kind == "event":
-            return self.check_event(raw, station, source)
-        return self.check_status(raw, station)
+            return self.check_event(raw, station, source, received_at)
+        return self.check_status(raw, station, received_at)
 
     def _verify(self, raw: bytes, station: str, kind: str) -> tuple[dict[str, Any], bytes, str]:
         entry = self.config.station(station)
@@ -119,9 +118,10 @@ class Ingestor:
                            f"payload station {p.get('station')!r}, topic/registry station {station!r}", station)
         return p, v.payload_bytes, v.kid
 
-    def check_event(self, raw: bytes, station: str | None, source: str) -> EventRecord:
-        """Verify an event JWS. ``station`` None (import): taken from the payload, then
-        verified with that station's registered keys."""
+    def check_event(self, raw: bytes, station: str | None, source: str, received_at: datetime) -> StoredEvent:
+        """Verify an event JWS; its record, facts read from the payload verified here.
+        ``station`` None (import): taken from the payload, then verified with that
+        station's registered keys."""
         if station is None:
             station = self._claimed_station(raw)
         p, payload_bytes, kid = self._verify(raw, station, "event")
@@ -138,18 +138,13 @@ class Ingestor:
         if p["commune"] != entry.commune_code:
             raise Rejected("commune-mismatch",
                            f"payload commune {p['commune']!r}, registered {entry.commune_code!r}", station)
-        return EventRecord(
-            station=station, seq=int(p["seq"]), payload_sha256=sha256_hex(payload_bytes),
-            jws=bytes(raw), kid=kid, source=source, started_at=p.get("started_at"),
-            program=p["segment"]["program"], outcome=p["outcome"], clock_synced=p["clock_synced"],
-            slot=p.get("slot"), schedule_version=p.get("schedule_version"), prev=p.get("prev"),
-            payload=p,  # already verified and decoded: the store reads its facts from it
-        )
+        return StoredEvent.from_payload(bytes(raw), p, sha256_hex(payload_bytes), kid, received_at, source)
 
-    def check_status(self, raw: bytes, station: str) -> StatusRecord:
+    def check_status(self, raw: bytes, station: str, received_at: datetime) -> StatusRecord:
         p, _, _ = self._verify(raw, station, "status")
         status = check_status_payload(p, station)
-        return StatusRecord(station=station, state=status.state, at=p["at"], jws=bytes(raw))
+        return StatusRecord(station=station, state=status.state, at=p["at"], jws=bytes(raw),
+                            received_at=received_at)
 
     @staticmethod
     def _claimed_station(raw: bytes) -> str:
@@ -169,40 +164,40 @@ class Ingestor:
 
     @staticmethod
     def _quarantine(result: BatchResult, source: str, station: str | None, reason: str, detail: str,
-                    raw: bytes) -> None:
+                    raw: bytes, received_at: datetime) -> None:
         if len(raw) > _RAW_KEEP:  # keep the head; the hash still names the whole message
             detail += f"; first {_RAW_KEEP} bytes kept, sha256 of all {len(raw)}: {sha256_hex(bytes(raw))}"
         log.warning("message quarantined source=%s station=%s reason=%s detail=%s",
                     source, station, reason, detail[:200])
-        result.rejects.append(QuarantineRecord(source, station, reason, detail, bytes(raw[:_RAW_KEEP])))
+        result.rejects.append(QuarantineRecord(source, station, reason, detail, bytes(raw[:_RAW_KEEP]), received_at))
         result.counts["rejected"] += 1
 
     def ingest(self, messages: Sequence[tuple[str | None, bytes, str]], received_at: datetime) -> BatchResult:
         """Verify and store ``(topic or None for an imported event, raw, source)`` in one
         transaction. Returns once the batch is committed (or raises StoreError)."""
         result = BatchResult()
-        events: list[EventRecord] = []
+        events: list[StoredEvent] = []
         statuses: list[StatusRecord] = []
         for topic, raw, source in messages:
             try:
                 if topic is None:
-                    rec: EventRecord | StatusRecord = self.check_event(raw, None, source)
+                    rec: StoredEvent | StatusRecord = self.check_event(raw, None, source, received_at)
                 else:
-                    rec = self.check_message(topic, raw, source)
+                    rec = self.check_message(topic, raw, source, received_at)
             except Rejected as exc:
-                self._quarantine(result, source, exc.station, exc.reason, exc.detail, raw)
+                self._quarantine(result, source, exc.station, exc.reason, exc.detail, raw, received_at)
                 continue
             except Exception as exc:  # a bug must not cost the good messages of the batch
                 log.exception("message check failed source=%s", source)
                 self._quarantine(result, source, None, "internal-error",
-                                 f"{type(exc).__name__}: {exc}", raw)
+                                 f"{type(exc).__name__}: {exc}", raw, received_at)
                 continue
-            if isinstance(rec, EventRecord):
+            if isinstance(rec, StoredEvent):
                 events.append(rec)
             else:
                 statuses.append(rec)
                 result.counts["status"] += 1
-        outcomes = self.store.add_batch(events, received_at, result.rejects, statuses)
+        outcomes = self.store.add_batch(events, result.rejects, statuses)
         for rec, outcome in zip(events, outcomes, strict=True):
             result.counts[outcome] += 1
             result.event_stations.add(rec.station)

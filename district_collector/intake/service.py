@@ -35,7 +35,8 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from district_collector.config import DistrictConfig
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import Store, StoreError
+from district_collector.store.base import Store, StoreError
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import Signer
@@ -180,7 +181,7 @@ class CollectorService:
         return batch
 
     def _work(self) -> None:
-        store = Store(self.config.database)
+        store: Store = SqliteStore(self.config.database)
         ingestor = Ingestor(self.config, store)
         try:
             while True:

@@ -37,7 +37,7 @@ import soundfile as sf
 
 from district_collector.config import DistrictConfig
 from district_collector.schedules.catalogue import Catalogue, schedule_payload
-from district_collector.store.sqlite import Store
+from district_collector.store.base import Store
 from radio_protocol.durable import fsync_dir
 from radio_protocol.errors import CommuneRadioError, ConfigError, ScheduleError
 from radio_protocol.jose import Signer, file_sha256, parse_jws, sha256_hex

@@ -2,7 +2,7 @@
 
 Both inputs of :func:`district_collector.scoring.compute.score` are made of these: a bundle's
 payloads through :func:`facts_from_payload`, and the store's ``event_facts`` rows
-(filled at insert with the same function, see ``district_collector.store.facts``).
+(filled at insert from the same facts, see ``district_collector.store.schema``).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import binascii
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from district_collector.scoring.period import EPOCH, US, Period, utc_us
 
-__all__ = ["EventFacts", "Facts", "facts_from_payload", "payload_bytes", "select_period_events"]
+__all__ = ["EventFacts", "Facts", "FactsRow", "facts_from_payload", "payload_bytes", "select_period_events"]
 
 
 def payload_bytes(jws: bytes) -> bytes:
@@ -44,8 +44,11 @@ def payload_bytes(jws: bytes) -> bytes:
         raise ValueError(f"the payload is not base64url: {exc}") from exc
 
 
-# One event for scoring: an EventFacts, or a plain tuple in EventFacts field order (a store row).
-Facts = tuple[Any, ...]
+# One event for scoring as a plain tuple in EventFacts field order, as the store's report
+# rows come (``signature_ok`` and ``clock_synced`` as 0/1); an EventFacts is one too.
+FactsRow = tuple[str, int, str, int, str | None, str | None, str | None, str | None, int | None, str | None,
+                 str | None, str | None, str | None, float | None, int | None]
+Facts = FactsRow
 
 
 class EventFacts(NamedTuple):
@@ -79,11 +82,11 @@ class EventFacts(NamedTuple):
         return None if self.utc_us is None else EPOCH + self.utc_us * US
 
 
-def _opt_str(value: Any) -> str | None:
+def _opt_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def facts_from_payload(payload: Mapping[str, Any], payload_sha256: str, signature_ok: bool) -> EventFacts:
+def facts_from_payload(payload: Mapping[str, object], payload_sha256: str, signature_ok: bool) -> EventFacts:
     """The facts of an event payload. ValueError when it has no station or seq.
 
     Unknown or ill-typed members become None (the event is then excluded, not dropped).

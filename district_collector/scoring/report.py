@@ -5,7 +5,7 @@ schedules, :func:`~district_collector.scoring.compute.score`) is what the ``repo
 ``evidence`` commands run over the store and what ``verify`` runs over a bundle.
 
 Store reading never decodes a JWS: the store keeps each event's scoring facts as
-columns filled at insert (:meth:`~district_collector.store.sqlite.Store.period_rows`), SQLite
+columns filled at insert (:meth:`~district_collector.store.base.Store.period_rows`), SQLite
 selects each station's period seq range (see
 :func:`~district_collector.scoring.compute.select_period_events`), and the rows stream, one
 station at a time, into the same scoring core that ``verify`` runs over a bundle's
@@ -23,7 +23,6 @@ import itertools
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter
 from pathlib import Path
@@ -42,25 +41,17 @@ from district_collector.scoring.compute import (
 )
 from district_collector.scoring.facts import payload_bytes
 from district_collector.scoring.period import EPOCH_ORDINAL, period_months, period_weeks
-from district_collector.store.facts import MAX_GRID, StationSummary, grouped_period
+from district_collector.store.facts import MAX_GRID, StationSummary
+from district_collector.store.records import StoredEvent
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import parse_jws
 from radio_protocol.schedule.rules import build_rule, rule_occurrences
 from radio_protocol.timefmt import parse_date, parse_rfc3339, zone
 
-_N_FACTS = len(EventFacts._fields)
 _STATION = itemgetter(0)
 
 if TYPE_CHECKING:
-    from district_collector.store.sqlite import Store
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """One event row taken for a period: the JWS bytes as received and its facts."""
-
-    jws: bytes
-    facts: EventFacts
+    from district_collector.store.base import Store
 
 
 # --- events from the store ---------------------------------------------------------------
@@ -88,9 +79,7 @@ def _kids(registry: Registry) -> dict[str, frozenset[str]]:
 def period_events_from_store(store: Store, registry: Registry, period: Period) -> Iterator[StoredEvent]:
     """The period's events with their JWS bytes (seq ranges, see select_period_events), in
     station then seq order (the evidence bundle needs the bytes; the report does not)."""
-    make = EventFacts._make
-    for row in store.period_rows(period.start_us, period.end_us, _kids(registry), with_jws=True):
-        yield StoredEvent(bytes(row[_N_FACTS]), make(row[:_N_FACTS]))
+    return store.period_events(period.start_us, period.end_us, _kids(registry))
 
 
 def facts_from_store(store: Store, registry: Registry, period: Period) -> Iterator[tuple[str, list[Facts]]]:
@@ -132,8 +121,8 @@ def grouped_period_from_store(
     first_monday = period.start.toordinal() - period.start.weekday() - EPOCH_ORDINAL
     month_starts = [date.fromisoformat(m["month"] + "-01").toordinal() - EPOCH_ORDINAL
                     for m in period_months(period)[1:]]
-    return grouped_period(store._db, period.start_us, period.end_us, _kids(registry), offset_us, first_monday,
-                          month_starts, eligible, PROGRAM)
+    return store.grouped_period(period.start_us, period.end_us, _kids(registry), offset_us, first_monday,
+                                month_starts, eligible, PROGRAM)
 
 
 def schedules_from_store(database: Path, period: Period) -> list[bytes]:

@@ -1,19 +1,12 @@
-"""The district's evidence store: one SQLite file (WAL, ``synchronous=FULL``).
+"""The district's evidence store on one SQLite file (WAL, ``synchronous=FULL``).
 
-Tables (docs/ARCHITECTURE.md): ``events`` keyed ``(station, seq, payload_sha256)`` holding
-the JWS verbatim as received plus denormalized columns for fast reports; ``quarantine``
-(rejected messages with the reason); ``status`` (latest station status); ``schedules``.
-Extra: ``ack_state(station, through)``, the highest seq N such that every seq 1..N is
-stored, kept in the same transaction as the events so an ack never claims more than
-what is committed.
-
-Report table ``event_facts`` (schema version 1, see ``store_facts``): each event's
-scoring facts as columns, written with the event in the same transaction; opening an
-older store fills it once from the stored JWS.
+:class:`SqliteStore` implements :class:`~district_collector.store.base.Store` (its
+contracts are there); tables and rows are in :mod:`district_collector.store.schema`,
+the report queries in :mod:`district_collector.store.facts`.
 
 Durability: every batch is one transaction committed with ``synchronous=FULL`` in WAL
-mode, so a batch survives a power cut once :meth:`Store.add_batch` returns.
-One ``Store`` per thread (SQLite connections are not shared between threads).
+mode, so a batch survives a power cut once :meth:`SqliteStore.add_batch` returns.
+One ``SqliteStore`` per thread (SQLite connections are not shared between threads).
 """
 
 from __future__ import annotations
@@ -21,156 +14,57 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
+from district_collector.scoring.facts import EventFacts, FactsRow
+from district_collector.scoring.period import EPOCH, US
 from district_collector.store import facts as store_facts
-from radio_protocol.errors import CommuneRadioError
+from district_collector.store.base import Store, StoreError
+from district_collector.store.facts import StationSummary
+from district_collector.store.records import (
+    ACCEPTED,
+    CONFLICT,
+    DUPLICATE,
+    Outcome,
+    QuarantineRecord,
+    QuarantineRow,
+    SeqSummary,
+    StatusRecord,
+    StatusRow,
+    StoredEvent,
+)
+from district_collector.store.schema import (
+    EVENT_INSERT,
+    FACTS_INSERT,
+    SCHEMA,
+    event_row,
+    facts_row,
+    migrate,
+    time_text,
+)
 from radio_protocol.timefmt import parse_rfc3339
 
-ACCEPTED = "accepted"
-DUPLICATE = "duplicate"
-CONFLICT = "conflict"
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    station TEXT NOT NULL, seq INTEGER NOT NULL, payload_sha256 TEXT NOT NULL,
-    jws BLOB NOT NULL, kid TEXT NOT NULL, received_at TEXT NOT NULL, source TEXT NOT NULL,
-    started_at TEXT, program TEXT, outcome TEXT, clock_synced INTEGER, slot TEXT,
-    schedule_version INTEGER, prev TEXT,
-    PRIMARY KEY (station, seq, payload_sha256)
-);
-CREATE INDEX IF NOT EXISTS events_started ON events(started_at);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, source TEXT NOT NULL,
-    station TEXT, reason TEXT NOT NULL, detail TEXT, raw BLOB
-);
-CREATE INDEX IF NOT EXISTS quarantine_reason ON quarantine(reason, station);
-CREATE TABLE IF NOT EXISTS status (
-    station TEXT PRIMARY KEY, state TEXT NOT NULL, at TEXT, received_at TEXT NOT NULL,
-    jws BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS schedules (
-    station TEXT NOT NULL, version INTEGER NOT NULL, jws BLOB NOT NULL,
-    payload_sha256 TEXT NOT NULL, published_at TEXT NOT NULL,
-    PRIMARY KEY (station, version)
-);
-CREATE TABLE IF NOT EXISTS ack_state (
-    station TEXT PRIMARY KEY, through INTEGER NOT NULL DEFAULT 0
-);
-"""
-
-_EVENT_INSERT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
 # The stored payload hashes of a batch's (station, seq) pairs, given as a JSON array of pairs.
 _STORED_SHAS = """
 SELECT e.station, e.seq, e.payload_sha256 FROM json_each(?) j CROSS JOIN events e
 WHERE e.station = j.value ->> 0 AND e.seq = j.value ->> 1
 """
+# Stored events as records: the events columns the facts do not hold, then the facts.
+_EVENTS_QUERY = """
+SELECT e.jws, e.kid, e.received_at, e.source, e.schedule_version,
+       f.station, f.seq, f.payload_sha256, f.commune, f.started_at, f.program, f.outcome, f.clock_synced,
+       f.slot, f.prev, f.segment_id, f.title, f.played_s, f.started_utc_us
+FROM events e JOIN event_facts f
+  ON f.station = e.station AND f.seq = e.seq AND f.payload_sha256 = e.payload_sha256{where}
+ORDER BY e.station, e.seq, e.received_at
+"""
+_N_FACTS = len(EventFacts._fields)
 
 
-class StoreError(CommuneRadioError):
-    """The store cannot be opened or written."""
-
-
-@dataclass(frozen=True)
-class EventRecord:
-    """A verified event ready to store. ``jws`` is exactly the bytes received.
-
-    ``payload``: the payload object the ingestor already verified and decoded, when it
-    has it; the store then builds the report facts from it instead of decoding the JWS
-    again (not part of the record's identity: two records of the same bytes are equal).
-    """
-
-    station: str
-    seq: int
-    payload_sha256: str
-    jws: bytes
-    kid: str
-    source: str
-    started_at: str | None
-    program: str | None
-    outcome: str | None
-    clock_synced: bool | None
-    slot: str | None
-    schedule_version: int | None
-    prev: str | None
-    payload: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class QuarantineRecord:
-    source: str
-    station: str | None
-    reason: str
-    detail: str
-    raw: bytes
-
-
-@dataclass(frozen=True)
-class StatusRecord:
-    station: str
-    state: str
-    at: str | None
-    jws: bytes
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """One stored event as :meth:`Store.iter_events` yields it.
-
-    ``jws`` is the flattened JWS bytes as received (verify or decode them for the full
-    payload); the other members are copies of payload members (``started_at``, ``slot``
-    as the RFC 3339 text of the payload; ``program`` is ``segment.program``).
-    """
-
-    station: str
-    seq: int
-    payload_sha256: str
-    jws: bytes
-    kid: str
-    received_at: str
-    source: str
-    started_at: str | None
-    program: str | None
-    outcome: str | None
-    clock_synced: bool | None
-    slot: str | None
-    schedule_version: int | None
-    prev: str | None
-
-
-@dataclass(frozen=True)
-class SeqSummary:
-    """Per-station view of the seq space.
-
-    ``through``: every seq 1..through is stored. ``gaps``: inclusive ranges of missing
-    seqs below ``last_seq``. ``chain_breaks``: seqs whose ``prev`` does not match the
-    stored payload of seq-1 (or seq 1 with a non-null prev). ``conflicts``: seqs stored
-    with more than one distinct payload.
-    """
-
-    station: str
-    count: int
-    last_seq: int
-    through: int
-    gaps: tuple[tuple[int, int], ...]
-    chain_breaks: tuple[int, ...]
-    conflicts: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    station: str
-    state: str
-    at: str | None
-    received_at: str
-    jws: bytes
-
-
-class Store:
-    """The collector's SQLite store. Times given to it are aware datetimes."""
+class SqliteStore(Store):
+    """The collector's store in the SQLite file at ``path`` (created, with its directory,
+    when missing; an older schema is migrated on opening). StoreError when it cannot be opened."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
@@ -179,54 +73,31 @@ class Store:
             self._db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-            store_facts.migrate(self._db, self.path)
+            self._db.executescript(SCHEMA)
+            migrate(self._db, self.path)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()
 
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     # --- writing ------------------------------------------------------------------------
 
     def add_batch(
         self,
-        events: Sequence[EventRecord],
-        received_at: datetime,
+        events: Sequence[StoredEvent],
         rejects: Sequence[QuarantineRecord] = (),
         statuses: Sequence[StatusRecord] = (),
-    ) -> list[str]:
-        """Store a batch in ONE transaction; return per-event outcomes in order.
-
-        Outcomes: ``accepted`` (new), ``duplicate`` (same station, seq and bytes of payload
-        already stored: nothing written), ``conflict`` (same station and seq, other payload:
-        stored as a second row). Quarantine rows identical to one already stored (same
-        reason, station and raw bytes) are not repeated, so re-imports change nothing.
-        """
-        at = received_at.isoformat(timespec="milliseconds")
+    ) -> list[Outcome]:
+        """See :meth:`Store.add_batch`: one classifying query for the batch, then one
+        ``executemany`` per table."""
         db = self._db
         try:
             db.execute("BEGIN IMMEDIATE")
             outcomes, new = self._classify(events)
-            rows = []
-            facts = []
-            for ev in new:
-                synced = None if ev.clock_synced is None else int(ev.clock_synced)
-                rows.append((ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid, at, ev.source,
-                             ev.started_at, ev.program, ev.outcome, synced, ev.slot, ev.schedule_version,
-                             ev.prev))
-                facts.append(store_facts.facts_row(
-                    ev.station, ev.seq, ev.payload_sha256, ev.jws, ev.kid, ev.started_at, ev.program,
-                    ev.outcome, synced, ev.slot, ev.prev, ev.payload))
-            if rows:
-                db.executemany(_EVENT_INSERT, rows)
-                db.executemany(store_facts.FACTS_INSERT, facts)
+            if new:
+                db.executemany(EVENT_INSERT, [event_row(ev) for ev in new])
+                db.executemany(FACTS_INSERT, [facts_row(ev) for ev in new])
             touched = {ev.station for ev in new}
             for q in rejects:
                 seen = db.execute(
@@ -237,10 +108,10 @@ class Store:
                     db.execute(
                         "INSERT INTO quarantine(received_at, source, station, reason, detail, raw)"
                         " VALUES (?,?,?,?,?,?)",
-                        (at, q.source, q.station, q.reason, q.detail, q.raw),
+                        (time_text(q.received_at), q.source, q.station, q.reason, q.detail, q.raw),
                     )
             for st in statuses:
-                self._put_status(st, at)
+                self._put_status(st)
             for station in touched:
                 self._advance_through(station)
             db.execute("COMMIT")
@@ -250,7 +121,7 @@ class Store:
             raise StoreError(f"{self.path}: batch not stored: {exc}") from exc
         return outcomes
 
-    def _classify(self, events: Sequence[EventRecord]) -> tuple[list[str], list[EventRecord]]:
+    def _classify(self, events: Sequence[StoredEvent]) -> tuple[list[Outcome], list[StoredEvent]]:
         """Each event's outcome against the store and the batch's earlier events (one
         query for the whole batch), and the events to insert (accepted and conflicts)."""
         known: dict[tuple[str, int], set[str]] = {}
@@ -258,8 +129,8 @@ class Store:
         for start in range(0, len(keys), 5000):
             for station, seq, sha in self._db.execute(_STORED_SHAS, (json.dumps(keys[start:start + 5000]),)):
                 known.setdefault((station, seq), set()).add(sha)
-        outcomes: list[str] = []
-        new: list[EventRecord] = []
+        outcomes: list[Outcome] = []
+        new: list[StoredEvent] = []
         for ev in events:
             shas = known.setdefault((ev.station, ev.seq), set())
             if ev.payload_sha256 in shas:
@@ -270,8 +141,9 @@ class Store:
             new.append(ev)
         return outcomes, new
 
-    def _put_status(self, st: StatusRecord, received_at: str) -> None:
+    def _put_status(self, st: StatusRecord) -> None:
         """Latest status wins; ``received_at`` is when the current state was first seen."""
+        received_at = time_text(st.received_at)
         row = self._db.execute("SELECT state, received_at, jws FROM status WHERE station=?",
                                (st.station,)).fetchone()
         if row is not None and bytes(row[2]) == st.jws:
@@ -302,17 +174,14 @@ class Store:
 
     def add_schedule(self, station: str, version: int, jws: bytes, payload_sha256: str,
                      published_at: datetime) -> bool:
-        """Record a published schedule; False when that (station, version) already exists."""
         cur = self._db.execute(
             "INSERT OR IGNORE INTO schedules VALUES (?,?,?,?,?)",
-            (station, version, jws, payload_sha256, published_at.isoformat(timespec="milliseconds")))
+            (station, version, jws, payload_sha256, time_text(published_at)))
         return cur.rowcount == 1
 
     # --- reading ------------------------------------------------------------------------
 
     def ack_position(self, station: str, max_also: int = 1000) -> tuple[int, list[int]]:
-        """``(through, also)`` for an ack: ``also`` lists the lowest ``max_also`` stored
-        seqs above ``through`` (the rest are covered by later acks as gaps fill)."""
         row = self._db.execute("SELECT through FROM ack_state WHERE station=?", (station,)).fetchone()
         through = int(row[0]) if row else 0
         also = [r[0] for r in self._db.execute(
@@ -329,7 +198,6 @@ class Store:
         return int(self._db.execute("SELECT COUNT(*) FROM events WHERE station=?", (station,)).fetchone()[0])
 
     def seqs(self, station: str) -> list[int]:
-        """Every stored seq of a station, ascending, repeated for conflicts."""
         return [r[0] for r in self._db.execute(
             "SELECT seq FROM events WHERE station=? ORDER BY seq", (station,))]
 
@@ -363,47 +231,48 @@ class Store:
         station: str | None = None,
         start_at: datetime | None = None,
         end_at: datetime | None = None,
-    ) -> Iterator[EventRow]:
-        """Stored events (conflicting rows included), ordered by station then seq.
-
-        With ``start_at``/``end_at`` (aware datetimes) only events whose payload
-        ``started_at`` lies in ``[start_at, end_at)`` are yielded (events without
-        ``started_at`` are then skipped). Reads in chunks; memory stays flat.
-        """
-        query = "SELECT * FROM events"
-        params: tuple[str, ...] = ()
-        if station is not None:
-            query += " WHERE station=?"
-            params = (station,)
-        query += " ORDER BY station, seq, received_at"
-        cur = self._db.execute(query, params)
-        while True:
-            chunk = cur.fetchmany(500)
-            if not chunk:
-                return
+    ) -> Iterator[StoredEvent]:
+        query = _EVENTS_QUERY.format(where="" if station is None else " WHERE e.station=?")
+        cur = self._db.execute(query, () if station is None else (station,))
+        start_us = None if start_at is None else _utc_us(start_at)
+        end_us = None if end_at is None else _utc_us(end_at)
+        while chunk := cur.fetchmany(500):
             for r in chunk:
-                row = EventRow(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6], r[7], r[8], r[9],
-                               None if r[10] is None else bool(r[10]), r[11], r[12], r[13])
+                ts = r[18]
                 if start_at is not None or end_at is not None:
-                    if row.started_at is None:
+                    if ts is None or (start_us is not None and ts < start_us) or (end_us is not None and ts >= end_us):
                         continue
-                    at = parse_rfc3339(row.started_at)
-                    if (start_at is not None and at < start_at) or (end_at is not None and at >= end_at):
-                        continue
-                yield row
+                synced = r[12]
+                facts = EventFacts(r[5], r[6], r[7], True, r[8], r[9], r[10], r[11],
+                                   None if synced is None else bool(synced), *r[13:19])
+                yield StoredEvent(bytes(r[0]), r[1], parse_rfc3339(r[2]), r[3], r[4], facts)
 
-    def period_rows(
+    def period_rows(self, start_us: int, end_us: int, kids: Mapping[str, Collection[str]]) -> Iterator[FactsRow]:
+        return store_facts.period_rows(self._db, start_us, end_us, kids)
+
+    def period_events(self, start_us: int, end_us: int,
+                      kids: Mapping[str, Collection[str]]) -> Iterator[StoredEvent]:
+        make = EventFacts._make
+        for row in store_facts.period_events(self._db, start_us, end_us, kids):
+            # row: the facts (EventFacts field order), kid, jws, received_at, source, schedule_version
+            yield StoredEvent(bytes(row[16]), row[15], parse_rfc3339(row[17]), row[18], row[19],
+                              make(row[:_N_FACTS]))
+
+    def grouped_period(
         self,
         start_us: int,
         end_us: int,
         kids: Mapping[str, Collection[str]],
-        with_jws: bool = False,
-    ) -> Iterator[tuple[Any, ...]]:
-        """The report's rows of a period, from ``event_facts`` (see :func:`store_facts.period_rows`)."""
-        return store_facts.period_rows(self._db, start_us, end_us, kids, with_jws)
+        offset_us: int,
+        first_monday: int,
+        month_starts: list[int],
+        eligible: Collection[str],
+        program: str,
+    ) -> tuple[list[StationSummary], Iterator[FactsRow]]:
+        return store_facts.grouped_period(self._db, start_us, end_us, kids, offset_us, first_monday,
+                                          month_starts, eligible, program)
 
     def last_airing(self, station: str) -> str | None:
-        """``started_at`` of the station's highest-seq event that has one."""
         row = self._db.execute(
             "SELECT started_at FROM events WHERE station=? AND started_at IS NOT NULL"
             " ORDER BY seq DESC LIMIT 1", (station,)).fetchone()
@@ -414,12 +283,16 @@ class Store:
                              (station,)).fetchone()
         return None if r is None else StatusRow(r[0], r[1], r[2], r[3], bytes(r[4]))
 
-    def quarantine_rows(self) -> list[tuple[str | None, str, str, bytes]]:
-        """``(station, reason, detail, raw)`` of every quarantined message, oldest first."""
-        return [(r[0], r[1], r[2], bytes(r[3])) for r in self._db.execute(
+    def quarantine_rows(self) -> list[QuarantineRow]:
+        return [QuarantineRow(r[0], r[1], r[2], bytes(r[3])) for r in self._db.execute(
             "SELECT station, reason, detail, raw FROM quarantine ORDER BY id")]
 
     def latest_schedule(self, station: str) -> tuple[int, bytes] | None:
         r = self._db.execute("SELECT version, jws FROM schedules WHERE station=? ORDER BY version DESC"
                              " LIMIT 1", (station,)).fetchone()
         return None if r is None else (int(r[0]), bytes(r[1]))
+
+
+def _utc_us(at: datetime) -> int:
+    """An aware time as integer microseconds since the Unix epoch (as ``started_utc_us``)."""
+    return (at - EPOCH) // US

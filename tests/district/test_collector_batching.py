@@ -1,6 +1,6 @@
 """Batch ingest: one classifying query and one INSERT per batch (accepted / duplicate /
 conflict exactly as before, also within one batch), report facts from the payload the
-ingestor already decoded, and group commit in the service (a lone event is committed
+ingestor already decoded (equal to those read from the JWS alone), and group commit in the service (a lone event is committed
 at once; queued messages are taken together)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from test_collector_service import KOI
 
 from district_collector.intake.ingest import Ingestor
 from district_collector.intake.service import CollectorService, _Message
-from district_collector.store.sqlite import Store
+from district_collector.store.records import StoredEvent
+from district_collector.store.sqlite import SqliteStore
 
 NOW = datetime(2024, 3, 6, tzinfo=UTC)
 TOPIC = f"cr/v1/kon-ray/station/{KOI}/event"
@@ -41,7 +42,7 @@ def test_store_batch_classifies_against_store_and_within_the_batch(kit: District
     e2, sha2 = kit.event(KOI, 2, sha1)
     e2b, _ = kit.event(KOI, 2, sha1, played_s=12.5)  # another payload for seq 2
     e3, _ = kit.event(KOI, 3, sha2)
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         ingestor = Ingestor(kit.config, store)
         first = ingestor.ingest([(TOPIC, e1, "t"), (TOPIC, e2, "t"), (TOPIC, e1, "t")], NOW)
         assert dict(first.counts) == {"accepted": 2, "duplicate": 1}
@@ -62,13 +63,15 @@ def test_store_facts_from_the_given_payload_equal_facts_from_the_jws(kit: Distri
         jws, prev = kit.event(KOI, seq, prev, segment={"id": f"cds-{seq}", "title": f"Bài {seq}: chuyển đổi số",
                                                     "program": "chuyen-doi-so"})
         events.append(jws)
-    with Store(kit.config.database) as store:
-        records = [Ingestor(kit.config, store).check_event(e, KOI, "t") for e in events]
-        assert all(r.payload is not None for r in records)
-        store.add_batch(records, NOW)
+    with SqliteStore(kit.config.database) as store:
+        records = [Ingestor(kit.config, store).check_event(e, KOI, "t", NOW) for e in events]
+        assert [r.facts.segment_id for r in records] == [f"cds-{seq}" for seq in range(1, 6)]
+        store.add_batch(records)
     other = tmp_path / "other.sqlite3"
-    with Store(other) as store:  # the same records without their payloads: read from the JWS
-        assert store.add_batch([dataclasses.replace(r, payload=None) for r in records], NOW) == ["accepted"] * 5
+    with SqliteStore(other) as store:  # the same events, their facts read from the JWS alone
+        from_jws = [StoredEvent.from_jws(r.jws, r.kid, NOW, r.source) for r in records]
+        assert from_jws == records
+        assert store.add_batch(from_jws) == ["accepted"] * 5
     facts = _facts(kit.config.database)
     assert facts == _facts(other) and len(facts) == 5
     assert facts[0][12] == "Bài 1: chuyển đổi số" and facts[0][14] is not None

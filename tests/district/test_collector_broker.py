@@ -24,7 +24,7 @@ from district_collector.admin.broker_config import (
 from district_collector.cli import main as district_main
 from district_collector.config import TlsConfig
 from district_collector.intake.service import CollectorService
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -191,7 +191,7 @@ def test_collector_over_tls_stores_events(mqtt_env: BrokerEnv) -> None:
         koi = mqtt_env.client(KOI, tls=True)
         for jws in mqtt_env.chain(KOI, 5):
             koi.publish(_t(KOI, "event"), jws, qos=1)
-        with Store(config.database) as store:
+        with SqliteStore(config.database) as store:
             wait_until(lambda: store.count_events(KOI) == 5, 5, "5 events stored over TLS")
     finally:
         service.stop()

@@ -16,7 +16,7 @@ from test_link_support import make_link, wait_until
 from test_schedule_month import station_yaml
 
 from district_collector.intake.service import CollectorService
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import Daemon
@@ -77,7 +77,7 @@ def test_station_airs_with_broker_down_then_collector_stores_each_once(
         collector.stop()
         outbox.close()
     time.sleep(0.05)
-    with Store(mqtt_env.config.database) as db:
+    with SqliteStore(mqtt_env.config.database) as db:
         assert db.seqs("dak-koi-01") == [1, 2, 3, 4]
         events = [json.loads(parse_jws(r.jws)[2]) for r in db.iter_events("dak-koi-01")]
         summary = db.seq_summary("dak-koi-01")

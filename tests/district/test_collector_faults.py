@@ -27,7 +27,7 @@ from mqtt_broker import BrokerEnv
 from test_collector_service import MiniStation, _service, _t, _wait
 
 from district_collector.cli import main as district_main
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import KeyRing, verify
 
 KOI = "dak-koi-01"
@@ -88,7 +88,7 @@ def _recorder(station: StreamingStation, total: int, per_tick: int, stop: thread
 
 
 def _assert_store_exact(env: BrokerEnv, total: int, ledger: AckLedger) -> None:
-    with Store(env.config.database) as store:
+    with SqliteStore(env.config.database) as store:
         seqs = store.seqs(KOI)
         s = store.seq_summary(KOI)
     assert seqs == list(range(1, total + 1))
@@ -118,7 +118,7 @@ def test_run_sigterm_mid_stream_acks_only_committed_then_resumes(
     # speed (once all 1,500 had been stored before the signal arrived).
     recorder = _recorder(station, total, 5, stop, hold=(600, go_on))
     try:
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: store.count_events() >= 150, 20)
             proc.send_signal(signal.SIGTERM)
             go_on.set()  # events keep streaming in meanwhile
@@ -172,7 +172,7 @@ def test_run_sigkill_mid_batch_then_restart_store_exact(
             time.sleep(rng.uniform(0.0, 0.3))
             proc.kill()
             assert proc.wait(5) == -signal.SIGKILL
-            with Store(mqtt_env.config.database) as store:
+            with SqliteStore(mqtt_env.config.database) as store:
                 at_kill.append(store.count_events(KOI))
                 assert ledger.claimed <= set(store.seqs(KOI)), f"acked but lost by the kill (seed {seed})"
         assert any(0 < n < total for n in at_kill), f"no kill landed mid-stream: {at_kill}"
@@ -199,7 +199,7 @@ def test_service_events_twice_and_out_of_order_counts_unchanged(mqtt_env: Broker
     try:
         for i in order:
             koi.publish(_t(KOI, "event"), events[i], qos=1)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: store.ack_position(KOI) == (120, []))
             before = [(r.seq, r.payload_sha256, r.jws, r.received_at) for r in store.iter_events()]
             for i in order[::-1] + order[:30]:  # everything again, reversed, then part a third time
@@ -274,7 +274,7 @@ def test_service_bad_messages_in_a_stream_lose_nothing_good(mqtt_env: BrokerEnv)
             koi.publish(_t(KOI, "event"), jws, qos=1)
             if i % 6 == 3:
                 koi.publish(_t(KOI, "event"), bad[i // 6][0], qos=1)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: store.ack_position(KOI) == (30, []) and len(store.quarantine_rows()) == 5)
             rows = store.quarantine_rows()
     finally:
@@ -319,9 +319,10 @@ def test_import_of_station_events_output_equals_live_delivery(
         check=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO))).stdout)
 
     def rows(db: Path) -> tuple[list[tuple[object, ...]], object, object]:
-        with Store(db) as store:
-            return ([(r.station, r.seq, r.payload_sha256, r.jws, r.kid, r.started_at, r.program, r.outcome,
-                      r.clock_synced, r.slot, r.schedule_version, r.prev) for r in store.iter_events()],
+        with SqliteStore(db) as store:
+            return ([(r.station, r.seq, r.payload_sha256, r.jws, r.kid, r.facts.started_at, r.facts.program,
+                      r.facts.outcome, r.facts.clock_synced, r.facts.slot, r.schedule_version, r.facts.prev)
+                     for r in store.iter_events()],
                     store.ack_position(KOI), store.seq_summary(KOI))
     live = rows(mqtt_env.config.database)
     assert len(live[0]) == 40 and live[1] == (40, [])

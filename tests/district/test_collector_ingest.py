@@ -17,7 +17,7 @@ from mqtt_broker import DistrictKit, make_airing_payload, make_district
 
 from district_collector.intake.importer import import_files
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import Signer, b64url_encode, canonical_json, sha256_hex
 
 NOW = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
@@ -31,8 +31,8 @@ def kit(tmp_path: Path) -> DistrictKit:
     return make_district(tmp_path)
 
 
-def _ingest(kit: DistrictKit, messages: list[tuple[str | None, bytes]]) -> tuple[Store, dict[str, int]]:
-    store = Store(kit.config.database)
+def _ingest(kit: DistrictKit, messages: list[tuple[str | None, bytes]]) -> tuple[SqliteStore, dict[str, int]]:
+    store = SqliteStore(kit.config.database)
     result = Ingestor(kit.config, store).ingest([(t, m, "test") for t, m in messages], NOW)
     return store, dict(result.counts)
 
@@ -114,8 +114,9 @@ def test_ingest_good_event_stored_verbatim_with_columns(kit: DistrictKit) -> Non
     assert counts == {"accepted": 1}
     (row,) = list(store.iter_events())
     assert row.jws == jws and row.payload_sha256 == sha and row.seq == 1
-    assert (row.program, row.outcome, row.clock_synced, row.schedule_version) == ("chuyen-doi-so", "completed", True, 7)
-    assert row.started_at == "2024-03-05T06:31:00.012+07:00" and row.prev is None
+    facts = row.facts
+    assert (facts.program, facts.outcome, facts.clock_synced, row.schedule_version) == ("chuyen-doi-so", "completed", True, 7)
+    assert facts.started_at == "2024-03-05T06:31:00.012+07:00" and facts.prev is None
     assert row.kid == kit.stations[KOI].signer.kid and row.source == "test"
 
 
@@ -170,7 +171,7 @@ def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
         return signer.sign({"v": 1, "type": "status", "station": KOI, "state": state, "at": at,
                             "outbox_pending": pending, "schedule_version": 7}, "cr-status+json")
     topic = f"cr/v1/kon-ray/station/{KOI}/status"
-    store = Store(kit.config.database)
+    store = SqliteStore(kit.config.database)
     ing = Ingestor(kit.config, store)
     ing.ingest([(topic, status("online", "2024-03-05T07:00:00.000+07:00", 3), "mqtt")], NOW)
     later = datetime(2024, 3, 5, 1, 0, tzinfo=UTC)
@@ -188,7 +189,7 @@ def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
 
 
 def test_store_is_wal_with_full_sync_and_expected_tables(kit: DistrictKit) -> None:
-    Store(kit.config.database).close()
+    SqliteStore(kit.config.database).close()
     db = sqlite3.connect(kit.config.database)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -211,7 +212,7 @@ def test_import_twice_changes_nothing(kit: DistrictKit, tmp_path: Path) -> None:
     bad = _bad_messages(kit)["forged-signature"][1]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(events[::-1] + [events[3], bad, b""]) + b"\n")
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         first = import_files(kit.config, store, [path])
         snapshot = [(r.station, r.seq, r.jws) for r in store.iter_events()]
         quarantine = store.quarantine_rows()

@@ -26,7 +26,7 @@ from test_collector_views import _table
 from district_collector.cli import main as district_main
 from district_collector.intake.importer import import_files
 from district_collector.intake.service import CollectorService
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import KeyRing, Signer, canonical_json, verify
 from radio_protocol.timefmt import format_rfc3339, zone
 
@@ -127,13 +127,13 @@ def _service(env: BrokerEnv) -> CollectorService:
 
 
 def test_service_acks_only_what_is_committed(mqtt_env: BrokerEnv) -> None:
-    reader = Store(mqtt_env.config.database)
+    reader = SqliteStore(mqtt_env.config.database)
     violations: list[str] = []
     lock = threading.Lock()
 
     def check(ack: dict[str, object]) -> None:  # runs when the ack arrives at the station
         with lock:
-            stored = set(Store(mqtt_env.config.database).seqs(KOI))
+            stored = set(SqliteStore(mqtt_env.config.database).seqs(KOI))
         claimed = set(range(1, int(ack["through"]) + 1)) | set(ack["also"])  # type: ignore[call-overload,arg-type]
         if not claimed <= stored:
             violations.append(f"ack claims {sorted(claimed - stored)[:5]} not stored")
@@ -162,7 +162,7 @@ def test_service_batches_acks_under_load(mqtt_env: BrokerEnv) -> None:
     try:
         for jws in events:
             watcher.publish(_t(KOI, "event"), jws, qos=1)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: store.ack_position(KOI) == (400, []))
         assert _wait(lambda: bool(acks) and json.loads(verify(acks[-1], KeyRing.from_jwks(
             [mqtt_env.district_jwk]), "cr-ack+json").payload_bytes)["through"] == 400)
@@ -181,11 +181,11 @@ def test_service_collector_down_then_back_gets_all_500(mqtt_env: BrokerEnv) -> N
     try:
         assert _wait(lambda: station.published == 500 and station.client.is_connected())
         time.sleep(0.3)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert store.count_events() == 0
         service = _service(mqtt_env)
         assert _wait(station.all_acked)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert store.count_events(KOI) == 500 and store.seqs(KOI) == list(range(1, 501))
         assert station.published == 500  # everything came from the broker's queue
     finally:
@@ -214,7 +214,7 @@ def test_service_broker_sigkill_mid_stream_loses_nothing(mqtt_env: BrokerEnv) ->
     finally:
         station.stop()
         service.stop()
-    with Store(mqtt_env.config.database) as store:
+    with SqliteStore(mqtt_env.config.database) as store:
         assert store.seqs(KOI) == list(range(1, 401))
         s = store.seq_summary(KOI)
         assert (s.gaps, s.chain_breaks, s.conflicts) == ((), (), ())
@@ -229,14 +229,14 @@ def test_service_import_equals_live_and_reimport_changes_nothing(mqtt_env: Broke
     finally:
         station.stop()
         service.stop()
-    with Store(mqtt_env.config.database) as live:
+    with SqliteStore(mqtt_env.config.database) as live:
         live_rows = [(r.station, r.seq, r.payload_sha256, r.jws) for r in live.iter_events()]
         export = tmp_path / "events.jsonl"
         export.write_bytes(b"".join(r[3] + b"\n" for r in reversed(live_rows)))
         again = import_files(mqtt_env.config, live, [export])
         assert dict(again) == {"accepted": 0, "duplicate": 50, "conflict": 0, "rejected": 0}
     other = dataclasses.replace(mqtt_env.config, database=tmp_path / "imported.sqlite3")
-    with Store(other.database) as imported:
+    with SqliteStore(other.database) as imported:
         import_files(other, imported, [export])
         assert [(r.station, r.seq, r.payload_sha256, r.jws) for r in imported.iter_events()] == live_rows
         assert imported.ack_position(KOI) == (50, [])
@@ -252,7 +252,7 @@ def test_service_quarantines_forged_messages_and_keeps_running(mqtt_env: BrokerE
         koi.publish(_t(KOI, "event"), fake, qos=1)
         koi.publish(_t(KOI, "event"), b"garbage", qos=1)
         koi.publish(_t(KOI, "event"), good, qos=1)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: store.count_events() == 1 and len(store.quarantine_rows()) == 2)
             assert [r[1] for r in store.quarantine_rows()] == ["unknown-kid", "bad-json"]
     finally:
@@ -276,7 +276,7 @@ def test_service_tracks_status_and_last_will(mqtt_env: BrokerEnv, capsys: object
         c.publish(_t(KOI, "status"), status("online", 2), qos=1, retain=True).wait_for_publish(5)
         for jws in mqtt_env.chain(KOI, 3):
             c.publish(_t(KOI, "event"), jws, qos=1)
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: (st := store.status(KOI)) is not None and st.state == "online"
                          and store.count_events() == 3)
             went_offline_before = format_rfc3339(datetime.now(UTC).astimezone(zone("Asia/Ho_Chi_Minh")))
@@ -328,7 +328,7 @@ def test_run_command_stops_cleanly_on_sigterm(mqtt_env: BrokerEnv, tmp_path: Pat
         station.start()
         assert _wait(station.all_acked)  # signed acks from the collector process
         station.stop()
-        with Store(mqtt_env.config.database) as store:
+        with SqliteStore(mqtt_env.config.database) as store:
             assert store.count_events() == 5
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
@@ -364,7 +364,7 @@ def test_service_catches_up_a_month_offline_station(mqtt_env: BrokerEnv) -> None
     finally:
         station.stop()
         service.stop()
-    with Store(mqtt_env.config.database) as store:
+    with SqliteStore(mqtt_env.config.database) as store:
         assert store.seqs(RUONG) == list(range(1, 3001))
         assert store.seq_summary(RUONG).chain_breaks == ()
     assert service.acks_published < 300, "acks not batched"

@@ -14,7 +14,7 @@ import district_collector.intake.ingest as ingest_module
 from district_collector.admin.stations_view import COLUMNS
 from district_collector.cli import main as district_main
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -51,7 +51,7 @@ def test_stations_table_every_column(kit: DistrictKit, capsys: pytest.CaptureFix
     forked, _ = kit.event(KOI, 12, "ab" * 32)  # prev does not match the stored seq 11
     other5, _ = kit.event(KOI, 5, None, outcome="interrupted", reason="shutdown")  # same seq, other bytes
     keep = [chain[i - 1] for i in (1, 2, 5, 6, 10, 11)] + [forked, other5]
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         ing = Ingestor(kit.config, store)
         first = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
         ing.ingest([(EVENTS, e, "mqtt") for e in keep] + [(STATUS, _status(kit, "online", 9, 7), "mqtt")], first)
@@ -74,7 +74,7 @@ def test_stations_table_every_column(kit: DistrictKit, capsys: pytest.CaptureFix
 
 def test_stations_many_gaps_are_summarised(kit: DistrictKit, capsys: pytest.CaptureFixture[str]) -> None:
     chain = kit.chain(KOI, 30)
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         Ingestor(kit.config, store).ingest([(EVENTS, e, "mqtt") for e in chain[::3]], datetime.now(UTC))
     assert district_main(["-c", str(kit.district_config), "stations"]) == 0
     row = _table(capsys.readouterr().out)[KOI]
@@ -104,7 +104,7 @@ def test_import_command_prints_the_four_counts(kit: DistrictKit, tmp_path: Path,
     assert district_main(["-c", str(kit.district_config), "import", str(c)]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "accepted=0 duplicate=2 conflict=0 rejected=0" and "rejected into" not in err
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         assert store.seqs(KOI) == [1, 2, 2, 3, 4, 5, 6]
         assert [(r[1], r[3]) for r in store.quarantine_rows()] == [("bad-json", b"{not a jws")]
     assert district_main(["-c", str(kit.district_config), "import", str(tmp_path / "none.jsonl")]) == 1
@@ -120,7 +120,7 @@ def test_ingest_failing_check_costs_only_its_own_message(kit: DistrictKit, monke
         real(p)  # type: ignore[arg-type]
     monkeypatch.setattr(ingest_module, "check_event_payload", buggy)
     chain = kit.chain(KOI, 5)
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         result = Ingestor(kit.config, store).ingest([(EVENTS, e, "mqtt") for e in chain], datetime.now(UTC))
         assert dict(result.counts) == {"accepted": 4, "rejected": 1}
         assert store.seqs(KOI) == [1, 2, 4, 5]

@@ -89,7 +89,7 @@ def test_catalogue_command_english(tmp_path: Path, config: Path) -> None:
 
 def test_catalogue_command_renders_what_was_published(tmp_path: Path, config: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    from district_collector.store.sqlite import Store
+    from district_collector.store.sqlite import SqliteStore
 
     signer = Signer(Ed25519PrivateKey.generate())
     payloads: list[dict[str, Any]] = []
@@ -103,7 +103,7 @@ def test_catalogue_command_renders_what_was_published(tmp_path: Path, config: Pa
                           "media": {"sha256": "cd" * 32, "url": "https://media.kon-ray.example/a.mp3",
                                     "bytes": 1000, "duration_s": 125.0}}],
             "slots": [{"segment": "cds-a", "rrule": rule, "dtstart": "2024-03-01T18:00:00+07:00"}]})
-    with Store(tmp_path / "collector.sqlite3") as store:
+    with SqliteStore(tmp_path / "collector.sqlite3") as store:
         for p in payloads:
             jws = signer.sign(p, "cr-schedule+json")
             store.add_schedule("dak-koi-01", p["version"], jws, sha256_hex(jws), datetime(2024, 2, 25, tzinfo=UTC))

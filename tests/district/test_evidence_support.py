@@ -23,7 +23,7 @@ from test_scoring_support import StationSigner, schedule_payload
 
 from district_collector.config import load_district_config
 from district_collector.intake.importer import import_files
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import Signer, canonical_json, load_or_create_private_key, sha256_hex
 
@@ -108,7 +108,7 @@ def build_district(root: Path) -> District:
     events_file = root / "station-events.jsonl"
     events_file.write_bytes(b"".join(j + b"\n" for j in d.imported))
     cfg = load_district_config(config_path)
-    with Store(cfg.database) as store:
+    with SqliteStore(cfg.database) as store:
         counts = import_files(cfg, store, [events_file],
                               clock=SimulatedClock(datetime(2024, 12, 11, tzinfo=UTC)))
         assert counts["rejected"] == 0, counts

@@ -15,7 +15,7 @@ from schedule_testkit import make_wav, media_server, sha256_hex
 
 from district_collector.cli import main as district_main
 from district_collector.schedules.catalogue import load_catalogue, schedule_payload
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.errors import ConfigError
 from radio_protocol.jose import KeyRing, parse_jws, verify
 from radio_protocol.schedule.expand import expand
@@ -174,7 +174,7 @@ def test_publish_signs_versions_stores_and_retains(mqtt_env: BrokerEnv, tmp_path
         import urllib.request
         with urllib.request.urlopen(seg["media"]["url"]) as response:
             assert response.read() == wav
-    with Store(mqtt_env.config.database) as store:
+    with SqliteStore(mqtt_env.config.database) as store:
         latest = store.latest_schedule("dak-koi-01")
         assert latest is not None and latest[0] == 2 and latest[1] == raw
 
@@ -201,11 +201,11 @@ def test_schedule_show_reports_acked_version_and_errors(mqtt_env: BrokerEnv, tmp
               "media_missing": ["cds-2026-10-mo-hinh"], "outbox_pending": 0, "last_seq": 0,
               "clock_synced": True, "amp": "off", "sw": "0.1.0"}
     jws = kit.signer.sign(status, "cr-status+json")
-    with Store(mqtt_env.config.database) as store:
+    with SqliteStore(mqtt_env.config.database) as store:
         store.add_schedule("dak-koi-01", 2, b"{}", "x", parse_rfc3339("2026-09-30T08:00:00+07:00"))
-        from district_collector.store.sqlite import StatusRecord
-        store.add_batch([], parse_rfc3339("2026-10-01T06:00:01+07:00"),
-                        statuses=[StatusRecord("dak-koi-01", "online", str(status["at"]), jws)])
+        from district_collector.store.records import StatusRecord
+        store.add_batch([], statuses=[StatusRecord("dak-koi-01", "online", str(status["at"]), jws,
+                                                   parse_rfc3339("2026-10-01T06:00:01+07:00"))])
     assert district_main(["-c", str(mqtt_env.district_config), "schedule", "show"]) == 0
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if ln.startswith("dak-koi-01"))

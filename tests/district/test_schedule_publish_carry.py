@@ -21,7 +21,7 @@ from district_collector.commands import schedule as commands_schedule
 from district_collector.schedules import publish as publish
 from district_collector.schedules.catalogue import load_catalogue
 from district_collector.schedules.publish import PreparedSchedule, PublishError, prepare_schedules
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import parse_jws
 from radio_protocol.schedule.expand import due_slots, expand, next_slots
 from radio_protocol.schedule.model import Schedule
@@ -63,13 +63,13 @@ def catalogue(root: Path, name: str, text: str) -> Path:
 def run(kit: DistrictKit, path: Path, now_at: datetime) -> list[PreparedSchedule]:
     cat = load_catalogue(path)
     media = {s.id: dict(MEDIA) for s in cat.segments}
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         return prepare_schedules(cat, kit.config, store, kit.district_signer, media,
                                  [s.id for s in kit.config.stations], now_at)
 
 
 def stored(kit: DistrictKit, station: str) -> tuple[int, Schedule]:
-    with Store(kit.config.database) as store:
+    with SqliteStore(kit.config.database) as store:
         latest = store.latest_schedule(station)
     assert latest is not None
     return latest[0], parse_schedule(json.loads(parse_jws(latest[1])[2]))

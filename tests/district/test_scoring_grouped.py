@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from district_collector.scoring.report import (
     report_json,
     scheduled_slots,
 )
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import parse_jws
 
 
@@ -88,8 +87,8 @@ def test_scoring_grouped_report_matches_per_row_report(tmp_path: Path, timezone:
     schedules = [schedule_payload(s, 1, "2024-03-01", "2024-04-30",
                                   [{"segment": "cds-a", "at": f"2024-03-{d}T06:30:00.000{offset}"}])
                  for s, d in (("a-01", "06"), ("f-03", "12"))]
-    with Store(tmp_path / "c.sqlite3") as store:
-        outcomes = store.add_batch([_record(j) for j in jws + jws[:3]], datetime(2024, 6, 1, tzinfo=UTC))
+    with SqliteStore(tmp_path / "c.sqlite3") as store:
+        outcomes = store.add_batch([_record(j) for j in jws + jws[:3]])
         assert outcomes.count("conflict") == 1 and outcomes.count("duplicate") == 3
         got = report_json(report_from_store(store, registry, period, schedules, with_airings=False))
         full = report_from_store(store, registry, period, schedules)
@@ -125,8 +124,8 @@ def test_scoring_grouped_marks_weeks_and_months_of_edge_instants(tmp_path: Path)
     registry = Registry.build(DISTRICT, "Huyện Kon Rẫy", TZ, [], [(st.station, "23335", "Xã A", "commune",
                                                                      [st.jwk])])
     period = Period.parse("2024-02-26", "2024-04-07", TZ)  # weeks 2024-W09 .. 2024-W14
-    with Store(tmp_path / "c.sqlite3") as store:
-        store.add_batch([_record(j) for j in jws], datetime(2024, 6, 1, tzinfo=UTC))
+    with SqliteStore(tmp_path / "c.sqlite3") as store:
+        store.add_batch([_record(j) for j in jws])
         report = report_from_store(store, registry, period, with_airings=False)
     grid = report["communes"][0]["weeks_grid"]
     assert grid == ["aired", "not-aired", "not-aired", "not-aired", "aired", "aired"]

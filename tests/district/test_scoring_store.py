@@ -21,16 +21,17 @@ from district_collector.scoring.report import (
     report_from_store,
     report_json,
 )
-from district_collector.store.sqlite import _SCHEMA, EventRecord, Store
-from radio_protocol.jose import parse_jws, sha256_hex
+from district_collector.store.records import StoredEvent
+from district_collector.store.schema import SCHEMA
+from district_collector.store.sqlite import SqliteStore
+from radio_protocol.jose import parse_jws
+
+RECEIVED = datetime(2024, 6, 1, tzinfo=UTC)
 
 
-def _record(jws: bytes) -> EventRecord:
-    header, _members, body = parse_jws(jws)
-    p = json.loads(body)
-    return EventRecord(p["station"], p["seq"], sha256_hex(body), jws, header["kid"], "test", p["started_at"],
-                       p["segment"]["program"], p["outcome"], p["clock_synced"], p["slot"],
-                       p["schedule_version"], p["prev"])
+def _record(jws: bytes) -> StoredEvent:
+    header, _members, _body = parse_jws(jws)
+    return StoredEvent.from_jws(jws, header["kid"], RECEIVED, "test")
 
 
 def _events(offset: str, late: str) -> tuple[list[bytes], list[StationSigner], Registry]:
@@ -76,8 +77,8 @@ def test_scoring_store_report_matches_jsonl_report(tmp_path: Path, timezone: str
     period = Period.parse("2024-03-01", end, timezone)
     schedules = [schedule_payload("a-01", 1, "2024-03-01", "2024-04-30",
                                   [{"segment": "cds-a", "at": f"2024-03-06T06:30:00.000{offset}"}])]
-    with Store(tmp_path / "c.sqlite3") as store:
-        outcomes = store.add_batch([_record(j) for j in jws + jws[:2]], datetime(2024, 6, 1, tzinfo=UTC))
+    with SqliteStore(tmp_path / "c.sqlite3") as store:
+        outcomes = store.add_batch([_record(j) for j in jws + jws[:2]])
         assert outcomes.count("conflict") == 1 and outcomes.count("duplicate") == 2
         from_store = report_json(report_from_store(store, registry, period, schedules))
         stored = list(period_events_from_store(store, registry, period))
@@ -121,15 +122,15 @@ def test_scoring_store_migrates_an_older_store(tmp_path: Path) -> None:
     period = Period.parse("2024-03-01", "2024-03-31", "Asia/Ho_Chi_Minh")
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)  # a store as written before the report table existed
-    db.executescript(_SCHEMA)
+    db.executescript(SCHEMA)
     for r in map(_record, jws):
         db.execute("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    (r.station, r.seq, r.payload_sha256, r.jws, r.kid, "2024-06-01T00:00:00.000+00:00", r.source,
-                    r.started_at, r.program, r.outcome, int(r.clock_synced or 0), r.slot, r.schedule_version,
-                    r.prev))
+                    r.facts.started_at, r.facts.program, r.facts.outcome, int(r.facts.clock_synced or 0),
+                    r.facts.slot, r.schedule_version, r.facts.prev))
     db.commit()
     db.close()
-    with Store(path) as store:
+    with SqliteStore(path) as store:
         assert store.count_events() == len(jws)
         report = report_json(report_from_store(store, registry, period))
     assert report == _jsonl_report(jws, registry, period, [])
@@ -137,7 +138,7 @@ def test_scoring_store_migrates_an_older_store(tmp_path: Path) -> None:
     assert db.execute("PRAGMA user_version").fetchone()[0] == 1
     assert db.execute("SELECT COUNT(*) FROM event_facts").fetchone()[0] == len(jws)
     db.close()
-    with Store(path) as store:  # opening again changes nothing
+    with SqliteStore(path) as store:  # opening again changes nothing
         assert report_json(report_from_store(store, registry, period)) == report
 
 

@@ -29,7 +29,7 @@ from test_link_support import (
 )
 
 from district_collector.intake.service import CollectorService
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.config import load_station_config
 from firmware_daemon.link.client import OversizedMessage, StationLink
 from firmware_daemon.schedule.store import ScheduleStore
@@ -64,7 +64,7 @@ def start_collector(env: BrokerEnv, stop_list: list[Any]) -> CollectorService:
 
 def assert_store_exact(env: BrokerEnv, last_seq: int, station: str = STATION) -> None:
     """The collector stored every seq 1..last_seq exactly once, chain intact."""
-    with Store(env.config.database) as store:
+    with SqliteStore(env.config.database) as store:
         assert store.seqs(station) == list(range(1, last_seq + 1))
         summary = store.seq_summary(station)
     assert (summary.gaps, summary.chain_breaks, summary.conflicts) == ((), (), ())
@@ -335,7 +335,7 @@ def test_link_broker_sigkill_mid_stream_loses_nothing(env: BrokerEnv, tmp_path: 
 
 
 def stored_seqs(env: BrokerEnv, station: str = STATION) -> list[int]:
-    with Store(env.config.database) as store:
+    with SqliteStore(env.config.database) as store:
         return store.seqs(station)
 
 

@@ -14,7 +14,7 @@ from schedule_testkit import make_wav, payload, segment, sha256_hex
 from test_schedule_month import station_yaml
 
 from district_collector.intake.service import CollectorService
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
@@ -62,7 +62,7 @@ def test_until_run_exits_after_the_last_acks(mqtt_env: BrokerEnv, tmp_path: Path
     finally:
         collector.stop()
     assert pending_after(path) == (4, 0)  # every event acked before the process exited
-    with Store(mqtt_env.config.database) as store:
+    with SqliteStore(mqtt_env.config.database) as store:
         stored = [json.loads(parse_jws(row.jws)[2])["seq"] for row in store.iter_events(STATION)]
     assert stored == [1, 2, 3, 4]
     assert any(r.getMessage().startswith("outbox drained at --until") for r in caplog.records)

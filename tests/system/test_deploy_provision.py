@@ -22,7 +22,7 @@ from district_collector.admin.provision import ProvisionError, ProvisionRequest,
 from district_collector.cli import main as district_main
 from district_collector.config import load_district_config
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.config import load_station_config
 from radio_protocol.jose import (
     KeyRing,
@@ -388,7 +388,7 @@ def test_provision_rotation_then_collector_ingest_accepts_new_key_keeps_old(tmp_
     now = datetime(2024, 3, 5, tzinfo=UTC)
     e1, h1 = event(old_signer, 1, None)
     e2, h2 = event(Signer(new_key), 2, h1)
-    store = Store(kit.config.database)
+    store = SqliteStore(kit.config.database)
     before = Ingestor(kit.config, store).ingest([(topic, e1, "test"), (topic, e2, "test")], now)
     assert (before.counts["accepted"], before.counts["rejected"]) == (1, 1)  # new key not registered yet
 

@@ -34,7 +34,7 @@ from district_collector.config import MediaConfig
 from district_collector.intake.service import CollectorService
 from district_collector.schedules.catalogue import load_catalogue, schedule_payload
 from district_collector.schedules.publish import resolve_media
-from district_collector.store.sqlite import Store
+from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
@@ -81,7 +81,7 @@ def station_yaml(root: Path, env: BrokerEnv | None, extra: str = "") -> Path:
 
 
 def stored_events(env: BrokerEnv) -> list[dict[str, Any]]:
-    with Store(env.config.database) as store:
+    with SqliteStore(env.config.database) as store:
         return [json.loads(parse_jws(row.jws)[2]) for row in store.iter_events("dak-koi-01")]
 
 
