@@ -61,7 +61,6 @@ from firmware_daemon.link.ack import (
 )
 from firmware_daemon.link.delivery import DeliveryRounds, LinkOutbox, LinkStats, OversizedMessage
 from firmware_daemon.link.settings import (
-    MAX_AHEAD,
     MIN_SESSION_EXPIRY_S,
     LinkSettings,
     configure_tls,
@@ -76,7 +75,7 @@ from radio_protocol.topics import topic
 
 # Names other modules and tests have imported from here since before the split.
 __all__ = [
-    "ACK_TYP", "MAX_ACK_ALSO", "MAX_AHEAD", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
+    "ACK_TYP", "MAX_ACK_ALSO", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
     "LinkOutbox", "LinkSettings", "LinkStats", "OversizedMessage", "StationLink", "parse_ack", "read_password_file",
     "settings_from_config",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hal.audio import AudioOutput, LevelMeter, MediaInfo, PlaybackResult, probe, remix
+from hal.audio import LevelMeter, MediaInfo, PlaybackResult, PortAudioOutput, probe, remix
 from hal.errors import AudioDeviceError, MediaError
 
 RATE = 44100
@@ -64,7 +64,7 @@ def test_audio_play_capture_equals_decoded_samples(
     media = _write(tmp_path / f"tone.{suffix}", _tone(1.5), subtype=subtype)
     started: list[bool] = []
 
-    result = AudioOutput("testout").play(media, on_start=lambda: started.append(True))
+    result = PortAudioOutput("testout").play(media, on_start=lambda: started.append(True))
 
     expected = sf.read(str(media), dtype="int16", always_2d=True)[0]
     captured = _capture(capture_file, 2)
@@ -79,7 +79,7 @@ def test_audio_play_float32_stream_is_sample_exact(tmp_path: Path, capture_file:
     data = _tone(0.5).astype(np.float32)
     media = _write(tmp_path / "tone.wav", data, subtype="FLOAT")
 
-    AudioOutput("testout", dtype="float32").play(media)
+    PortAudioOutput("testout", dtype="float32").play(media)
 
     assert np.array_equal(_trim(_capture(capture_file, 2, "float32")), _trim(data))
 
@@ -89,7 +89,7 @@ def test_audio_resamples_22050_file_to_forced_48000_stream(
 ) -> None:
     media = _write(tmp_path / "low.wav", _tone(1.0, rate=22050, freq=1000.0, channels=1), 22050)
 
-    result = AudioOutput("testout", samplerate=48000, channels=2).play(media)
+    result = PortAudioOutput("testout", samplerate=48000, channels=2).play(media)
 
     captured = _capture(capture_file, 2)
     assert abs(captured.shape[0] - 48000) <= 2
@@ -103,7 +103,7 @@ def test_audio_stereo_file_on_mono_stream_is_averaged(tmp_path: Path, capture_fi
     media = _write(tmp_path / "st.wav", _tone(0.3), subtype="PCM_16")
     source = sf.read(str(media), dtype="int16")[0].astype(np.int32)
 
-    AudioOutput("testout", channels=1).play(media)
+    PortAudioOutput("testout", channels=1).play(media)
 
     expected = np.rint(source.mean(axis=1)).astype(np.int16).reshape(-1, 1)
     assert np.array_equal(_trim(_capture(capture_file, 1)), _trim(expected))
@@ -132,7 +132,7 @@ def test_audio_levels_of_known_sine_and_silence(tmp_path: Path, capture_file: Pa
     data = np.concatenate([sine, np.zeros((RATE, 1))])
     media = _write(tmp_path / "half.wav", data, subtype="FLOAT")
 
-    result = AudioOutput("testout", dtype="float32").play(media)
+    result = PortAudioOutput("testout", dtype="float32").play(media)
 
     assert result.peak_dbfs == pytest.approx(-6.02, abs=0.1)
     assert result.rms_dbfs == pytest.approx(-12.04, abs=0.1)  # -9.03 dB over half the time
@@ -172,7 +172,7 @@ def test_audio_streams_long_file_with_bounded_memory(tmp_path: Path, capture_fil
 
     tracemalloc.start()
     try:
-        result = AudioOutput("testout").play(media)
+        result = PortAudioOutput("testout").play(media)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -185,7 +185,7 @@ def test_audio_streams_long_file_with_bounded_memory(tmp_path: Path, capture_fil
 def test_audio_probe_reports_media_info(tmp_path: Path) -> None:
     media = _write(tmp_path / "p.flac", _tone(0.25, rate=32000, channels=1), 32000)
     assert probe(media) == MediaInfo(duration_s=0.25, samplerate=32000, channels=1, frames=8000)
-    assert AudioOutput("testout").probe(media) == probe(media)
+    assert PortAudioOutput("testout").probe(media) == probe(media)
 
 
 def _corrupt(tmp_path: Path) -> Path:
@@ -214,7 +214,7 @@ def test_audio_bad_media_raises_media_error(
     path = make(tmp_path)
     started: list[bool] = []
     with pytest.raises(MediaError) as caught:
-        AudioOutput("testout").play(path, on_start=lambda: started.append(True))
+        PortAudioOutput("testout").play(path, on_start=lambda: started.append(True))
     assert caught.value.reason == reason
     assert str(path) in str(caught.value)
     assert started == []
@@ -232,7 +232,7 @@ def test_audio_unknown_device_fails_fast_listing_devices(
     media = _write(tmp_path / "a.wav", _tone(0.2))
     begun = time.monotonic()
     with pytest.raises(AudioDeviceError) as caught:
-        AudioOutput(device).play(media)
+        PortAudioOutput(device).play(media)
     assert time.monotonic() - begun < 2.0
     assert caught.value.reason == "audio-device"
     assert needle in str(caught.value)
@@ -245,7 +245,7 @@ def test_audio_device_by_index_substring_or_default(
     tmp_path: Path, capture_file: Path, device: str | int | None
 ) -> None:
     media = _write(tmp_path / "a.wav", _tone(0.2), subtype="PCM_16")
-    AudioOutput(device).play(media)
+    PortAudioOutput(device).play(media)
     assert np.array_equal(
         _trim(_capture(capture_file, 2)), _trim(sf.read(str(media), dtype="int16")[0])
     )
@@ -303,7 +303,7 @@ def test_audio_hung_write_raises_within_margin(tmp_path: Path, capture_file: Pat
     media = _write(tmp_path / "a.wav", _tone(0.5))
     release = threading.Event()
     spies: list[_StreamSpy] = []
-    output = AudioOutput("testout", stream_factory=_spy_factory(spies, hang=release))
+    output = PortAudioOutput("testout", stream_factory=_spy_factory(spies, hang=release))
     started: list[bool] = []
     begun = time.monotonic()
     try:
@@ -324,7 +324,7 @@ def test_audio_hung_write_raises_within_margin(tmp_path: Path, capture_file: Pat
 def test_audio_counts_underflowed_writes(tmp_path: Path, capture_file: Path) -> None:
     media = _write(tmp_path / "a.wav", _tone(1.0))
     spies: list[_StreamSpy] = []
-    output = AudioOutput("testout", blocksize=4410, stream_factory=_spy_factory(spies, every=3))
+    output = PortAudioOutput("testout", blocksize=4410, stream_factory=_spy_factory(spies, every=3))
 
     result = output.play(media)
 
@@ -337,7 +337,7 @@ def test_audio_stop_event_ends_between_blocks(tmp_path: Path, capture_file: Path
     media = _write(tmp_path / "a.wav", _tone(2.0), subtype="PCM_16")
     stop = threading.Event()
 
-    result = AudioOutput("testout", blocksize=4096).play(media, stop=stop, on_start=stop.set)
+    result = PortAudioOutput("testout", blocksize=4096).play(media, stop=stop, on_start=stop.set)
 
     assert result.stopped is True
     assert result.played_s == pytest.approx(4096 / RATE)
@@ -352,7 +352,7 @@ def test_audio_stop_already_set_plays_nothing(tmp_path: Path, capture_file: Path
     stop.set()
     started: list[bool] = []
 
-    result = AudioOutput("testout").play(media, stop=stop, on_start=lambda: started.append(True))
+    result = PortAudioOutput("testout").play(media, stop=stop, on_start=lambda: started.append(True))
 
     assert result == PlaybackResult(0.0, 0.5, -120.0, -120.0, 0.0, 0, True)
     assert started == []
@@ -366,7 +366,7 @@ def test_audio_failing_on_start_does_not_stop_playback(
     def broken() -> None:
         raise RuntimeError("timestamp store down")
 
-    result = AudioOutput("testout").play(media, on_start=broken)
+    result = PortAudioOutput("testout").play(media, on_start=broken)
 
     assert result.played_s == pytest.approx(0.5)
     assert "on_start callback failed" in caplog.text
@@ -386,7 +386,7 @@ def test_audio_failing_on_start_does_not_stop_playback(
 )
 def test_audio_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError) as caught:
-        AudioOutput("testout", **kwargs)
+        PortAudioOutput("testout", **kwargs)
     assert next(iter(kwargs)) in str(caught.value)
 
 
@@ -394,12 +394,12 @@ def test_audio_rejects_bad_arguments(kwargs: dict[str, Any]) -> None:
 def test_audio_play_rejects_non_positive_margin(tmp_path: Path, margin_s: float) -> None:
     media = _write(tmp_path / "a.wav", _tone(0.1))
     with pytest.raises(ValueError, match="margin_s"):
-        AudioOutput("testout").play(media, margin_s=margin_s)
+        PortAudioOutput("testout").play(media, margin_s=margin_s)
 
 
 def test_audio_accepts_latency_in_seconds(tmp_path: Path, capture_file: Path) -> None:
     media = _write(tmp_path / "a.wav", _tone(0.2))
-    assert AudioOutput("testout", latency=0.05).play(media).played_s == pytest.approx(0.2)
+    assert PortAudioOutput("testout", latency=0.05).play(media).played_s == pytest.approx(0.2)
 
 
 def test_audio_corrupt_flac_mid_stream_raises_media_corrupt_with_partial(
@@ -410,7 +410,7 @@ def test_audio_corrupt_flac_mid_stream_raises_media_corrupt_with_partial(
     media.write_bytes(whole[: len(whole) // 2])  # a download cut short
 
     with pytest.raises(MediaError) as caught:
-        AudioOutput("testout").play(media)
+        PortAudioOutput("testout").play(media)
 
     assert caught.value.reason == "media-corrupt"
     assert caught.value.partial is not None
@@ -440,7 +440,7 @@ def test_audio_device_error_mid_write_raises_audio_device_error(
         return spy
 
     with pytest.raises(AudioDeviceError) as caught:
-        AudioOutput("testout", blocksize=4410, stream_factory=failing_factory).play(media)
+        PortAudioOutput("testout", blocksize=4410, stream_factory=failing_factory).play(media)
 
     assert "Unanticipated host error" in str(caught.value)
     assert caught.value.partial is not None
@@ -482,7 +482,7 @@ def test_audio_settings_fall_back_to_device_default_rate_and_stereo(
     }
     info = MediaInfo(1.0, file_rate, file_channels, file_rate)
 
-    chosen = AudioOutput("USB")._settings(portaudio, card, info)  # type: ignore[arg-type]
+    chosen = PortAudioOutput("USB")._settings(portaudio, card, info)  # type: ignore[arg-type]
 
     assert chosen == (48000, 2)
     assert portaudio.tried == tried
@@ -497,7 +497,7 @@ def test_audio_settings_error_lists_every_refusal() -> None:
         "default_samplerate": 44100.0,
     }
     with pytest.raises(AudioDeviceError) as caught:
-        AudioOutput("USB")._settings(portaudio, card, MediaInfo(1.0, 22050, 1, 22050))  # type: ignore[arg-type]
+        PortAudioOutput("USB")._settings(portaudio, card, MediaInfo(1.0, 22050, 1, 22050))  # type: ignore[arg-type]
     assert "'USB Audio' refuses every format tried" in str(caught.value)
     assert "22050 Hz x1" in str(caught.value) and "48000 Hz x1" in str(caught.value)
 
@@ -506,7 +506,7 @@ def test_audio_prepare_opens_without_playing_then_runs_once(
     tmp_path: Path, capture_file: Path
 ) -> None:
     media = _write(tmp_path / "a.wav", _tone(0.3), subtype="PCM_16")
-    output = AudioOutput("testout")
+    output = PortAudioOutput("testout")
 
     with output.prepare(media) as prepared:
         assert prepared.info == probe(media)
@@ -525,16 +525,16 @@ def test_audio_prepare_opens_without_playing_then_runs_once(
 def test_audio_prepare_close_releases_an_unplayed_stream(
     tmp_path: Path, capture_file: Path
 ) -> None:
-    import hal.devices
+    import hal.audio.devices
 
     media = _write(tmp_path / "a.wav", _tone(0.2))
     spies: list[_StreamSpy] = []
-    before = hal.devices._open_streams  # a stream of another test may still be reaped
-    prepared = AudioOutput("testout", stream_factory=_spy_factory(spies)).prepare(media)
-    assert hal.devices._open_streams == before + 1
+    before = hal.audio.devices._open_streams  # a stream of another test may still be reaped
+    prepared = PortAudioOutput("testout", stream_factory=_spy_factory(spies)).prepare(media)
+    assert hal.audio.devices._open_streams == before + 1
     prepared.close()
     prepared.close()
-    assert spies[0].calls == ["close"] and hal.devices._open_streams == before
+    assert spies[0].calls == ["close"] and hal.audio.devices._open_streams == before
     with pytest.raises(RuntimeError):
         prepared.run()
 
@@ -553,7 +553,7 @@ def test_audio_prepare_hung_open_gives_up_within_margin(
 
     begun = time.monotonic()
     with pytest.raises(AudioDeviceError, match="opening it took more than 0.3 s"):
-        AudioOutput("testout", stream_factory=slow_factory).prepare(media, margin_s=0.3)
+        PortAudioOutput("testout", stream_factory=slow_factory).prepare(media, margin_s=0.3)
     assert time.monotonic() - begun < 0.3 + 0.5
     release.set()
     deadline = time.monotonic() + 5
@@ -568,7 +568,7 @@ def test_audio_on_block_reports_each_block_written(tmp_path: Path, capture_file:
     path = _write(tmp_path / "tone.wav", _tone(1.0), subtype="PCM_16")
     blocks: list[float] = []
     started: list[int] = []
-    result = AudioOutput("testout", blocksize=4096).play(
+    result = PortAudioOutput("testout", blocksize=4096).play(
         path, on_start=lambda: started.append(len(blocks)), on_block=blocks.append)
     assert started == [0]
     assert len(blocks) == -(-RATE // 4096)  # ceil: the last block is short

@@ -45,9 +45,9 @@ set-default-sink testsink
 
 PLAYER = """
 import json, sys, threading, time
-from hal.audio import AudioOutput
+from hal.audio import PortAudioOutput
 
-out = AudioOutput("paced")
+out = PortAudioOutput("paced")
 media, stop_after = sys.argv[1], float(sys.argv[2])
 stop = threading.Event()
 if stop_after > 0:

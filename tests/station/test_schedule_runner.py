@@ -8,6 +8,7 @@ the airing until told (for pre-emption).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -28,8 +29,8 @@ from firmware_daemon.schedule.media_cache import MediaCache
 from firmware_daemon.schedule.runner import UNSYNCED_MESSAGE, SlotRunner
 from firmware_daemon.schedule.store import ScheduleStore
 from firmware_daemon.service.status import StationState, build_status
-from hal.amplifier import Amplifier
-from hal.audio import PlaybackResult, probe
+from hal.amplifier import GpioAmplifier
+from hal.audio import AudioOutput, PlaybackResult, PreparedAudio, probe
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, parse_jws
@@ -48,7 +49,7 @@ class WallClock(SimulatedClock):
     simulated = False  # type: ignore[assignment]
 
 
-class HeldAudio:
+class HeldAudio(AudioOutput):
     """Plays until ``finish`` or ``stop`` is set (real time): lets a test pre-empt."""
 
     def __init__(self) -> None:
@@ -56,21 +57,28 @@ class HeldAudio:
         self.finish = threading.Event()
         self.started = 0
 
-    def probe(self, path: Any) -> Any:
-        return probe(path)
+    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> PreparedAudio:
+        return _HeldPlayback(self, path)
 
-    def play(self, path: Any, *, stop: threading.Event | None = None, margin_s: float = 5.0,
-             on_start: Callable[[], None] | None = None) -> PlaybackResult:
-        media_s = probe(path).duration_s
+
+class _HeldPlayback(PreparedAudio):
+    def __init__(self, audio: HeldAudio, path: str | os.PathLike[str]) -> None:
+        super().__init__(path, probe(path))
+        self.audio = audio
+
+    def _play(self, *, stop: threading.Event | None, on_start: Callable[[], None] | None,
+              on_block: Callable[[float], None] | None) -> PlaybackResult:
+        media_s = self.info.duration_s
+        held = self.audio
         if on_start:
             on_start()
-        self.started += 1
-        self.playing.set()
-        while not self.finish.is_set() and not (stop is not None and stop.is_set()):
-            self.finish.wait(0.01)
-        self.playing.clear()
+        held.started += 1
+        held.playing.set()
+        while not held.finish.is_set() and not (stop is not None and stop.is_set()):
+            held.finish.wait(0.01)
+        held.playing.clear()
         stopped = bool(stop is not None and stop.is_set())
-        self.finish.clear()
+        held.finish.clear()
         return PlaybackResult(0.5 if stopped else media_s, media_s, -20.0, -3.0, 0.0, 0, stopped)
 
 
@@ -88,7 +96,7 @@ class Station:
         self.clock = clock
         self.factory = MockFactory()
         self.pin = self.factory.pin(PIN)
-        self.amp = Amplifier(PIN, pin_factory=self.factory)
+        self.amp = GpioAmplifier(PIN, pin_factory=self.factory)
         key, _ = load_or_create_private_key(self.config.key_path)
         self.signer = Signer(key)
         self.outbox = Outbox(self.config.outbox_path, self.signer, clock)

@@ -4,8 +4,9 @@ ends with the amplifier off and a signed, chained event saying what happened."""
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ from gpiozero.pins.mock import MockConnectedPin, MockFactory
 from firmware_daemon.airing.airer import Airer, Segment
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_station_config
-from hal.amplifier import Amplifier
-from hal.audio import UnavailableAudio, file_sha256
+from hal.amplifier import GpioAmplifier
+from hal.audio import AudioOutput, PlaybackResult, PreparedAudio, UnavailableAudio, file_sha256
 from hal.errors import AudioDeviceError
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock, SystemClock
@@ -66,7 +67,7 @@ class Rig:
             if feedback:  # the relay really switches: the output drives the feedback input
                 self.factory.pins.pop(self.pin.info)
                 self.pin = self.factory.pin(PIN, pin_class=MockConnectedPin, input_pin=sense)
-        self.amp = Amplifier(PIN, feedback_pin=feedback_pin, pin_factory=self.factory)
+        self.amp = GpioAmplifier(PIN, feedback_pin=feedback_pin, pin_factory=self.factory)
         key, _ = load_or_create_private_key(self.config.key_path)
         self.signer = Signer(key)
         self.outbox = Outbox(self.config.outbox_path, self.signer)
@@ -167,8 +168,8 @@ def test_airing_stop_before_the_amp_time_never_switches_on(tmp_path: Path, media
     assert rig.states() == [False]
 
 
-@pytest.mark.parametrize("player", [FakeAudioOutput, lambda: _PlayOnly(FakeAudioOutput())],
-                         ids=["on_block", "play-only"])
+@pytest.mark.parametrize("player", [FakeAudioOutput, lambda: _OpensDeviceLate(FakeAudioOutput())],
+                         ids=["on_block", "no-block-reports"])
 def test_airing_on_a_simulated_clock_audio_takes_its_played_time(tmp_path: Path, media: Path,
                                                                  rigs: list[Rig], player: Any) -> None:
     rig = make_rig(rigs, tmp_path, player())
@@ -321,10 +322,10 @@ def test_airing_real_audio_hung_device_is_interrupted_and_amp_off(
         tmp_path: Path, media: Path, rigs: list[Rig], capture_file: Path) -> None:
     import sounddevice
 
-    from hal.audio import AudioOutput
+    from hal.audio import PortAudioOutput
 
     release = threading.Event()
-    audio = AudioOutput("testout", stream_factory=lambda **kw: _HungStream(
+    audio = PortAudioOutput("testout", stream_factory=lambda **kw: _HungStream(
         sounddevice.OutputStream(**kw), release))
     rig = make_rig(rigs, tmp_path, audio, clock=SystemClock(), warmup_s=0.1)
     begun = SystemClock().monotonic()
@@ -339,27 +340,39 @@ def test_airing_real_audio_hung_device_is_interrupted_and_amp_off(
     assert rig.stored() == [payload]
 
 
-class _PlayOnly:
-    """A player with only ``probe`` and ``play`` (no ``prepare``), as some callers pass."""
+class _OpensDeviceLate(AudioOutput):
+    """A backend whose ``prepare`` checks nothing: media and device are opened only when
+    the playback runs (the whole ``play`` of ``inner``), after the amplifier is on; it
+    reports no blocks (``on_block`` is never called)."""
 
     def __init__(self, inner: FakeAudioOutput) -> None:
         self.inner = inner
 
-    def probe(self, path: Path) -> Any:
-        return self.inner.probe(path)
+    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> PreparedAudio:
+        return _LatePlayback(self.inner, path, margin_s)
 
-    def play(self, path: Path, **kwargs: Any) -> Any:
-        return self.inner.play(path, **kwargs)
+
+class _LatePlayback(PreparedAudio):
+    def __init__(self, inner: FakeAudioOutput, path: str | os.PathLike[str],
+                 margin_s: float) -> None:
+        super().__init__(path, inner.probe(path))
+        self.inner = inner
+        self.margin_s = margin_s
+
+    def _play(self, *, stop: threading.Event | None, on_start: Callable[[], None] | None,
+              on_block: Callable[[float], None] | None) -> PlaybackResult:
+        return self.inner.play(self.path, stop=stop, margin_s=self.margin_s, on_start=on_start)
 
 
 @pytest.mark.parametrize(("fail", "outcome", "states"), [
     (None, "completed", ON_OFF),
     (AudioDeviceError("no card"), "failed", ON_OFF),  # found only once the amp is on
 ])
-def test_airing_player_without_prepare_still_airs(tmp_path: Path, media: Path, rigs: list[Rig],
-                                                  fail: AudioDeviceError | None, outcome: str,
-                                                  states: list[bool]) -> None:
-    rig = make_rig(rigs, tmp_path, _PlayOnly(FakeAudioOutput(fail_with=fail)))
+def test_airing_backend_opening_device_late_still_airs(tmp_path: Path, media: Path,
+                                                       rigs: list[Rig],
+                                                       fail: AudioDeviceError | None,
+                                                       outcome: str, states: list[bool]) -> None:
+    rig = make_rig(rigs, tmp_path, _OpensDeviceLate(FakeAudioOutput(fail_with=fail)))
     payload = rig.airer.air(SEGMENT, media)
     assert payload["outcome"] == outcome and payload["media_s"] == 1.5
     assert rig.states() == states
@@ -367,7 +380,7 @@ def test_airing_player_without_prepare_still_airs(tmp_path: Path, media: Path, r
 
 def test_airing_real_audio_device_hung_at_open_never_switches_amp(
         tmp_path: Path, media: Path, rigs: list[Rig], capture_file: Path) -> None:
-    from hal.audio import AudioOutput
+    from hal.audio import PortAudioOutput
 
     release = threading.Event()
 
@@ -375,7 +388,7 @@ def test_airing_real_audio_device_hung_at_open_never_switches_amp(
         release.wait(10)
         raise RuntimeError("device gone")
 
-    audio = AudioOutput("testout", stream_factory=hanging_open)
+    audio = PortAudioOutput("testout", stream_factory=hanging_open)
     rig = make_rig(rigs, tmp_path, audio, clock=SystemClock(), warmup_s=0.1)
     begun = SystemClock().monotonic()
     try:
