@@ -185,8 +185,7 @@ class StationLink:
         client.on_connect_fail = self._cb_connect_fail
         return client
 
-    def _cb_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
-                    reason_code: ReasonCode, properties: Any) -> None:
+    def _cb_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode, properties: Any) -> None:
         try:
             failed = reason_code.is_failure
             if not failed:
