@@ -1,6 +1,6 @@
 """Figure 2: playback cost and memory.
 
-CPU seconds per minute of audio: our player (``hal.audio.AudioOutput.play``, what the
+CPU seconds per minute of audio: our player (``hal.audio.PortAudioOutput.play``, what the
 daemon's airing calls) against ``aplay`` (WAV) and ``mpg123`` (MP3), the same 48 kHz
 stereo file, the same ALSA device, alternating, median over runs. The device is the
 ``testout`` ALSA file plugin writing to /dev/null: it takes samples as fast as they
@@ -32,11 +32,11 @@ TARGET_RSS_MB = 60.0
 
 PLAYER = """
 import json, resource, sys, time
-from hal.audio import AudioOutput
+from hal.audio import PortAudioOutput
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
-out = AudioOutput(sys.argv[1])
+out = PortAudioOutput(sys.argv[1])
 before, began = cpu(), time.monotonic()
 result = out.play(sys.argv[2], margin_s=30.0)
 print(json.dumps({"play_cpu_s": cpu() - before, "play_wall_s": time.monotonic() - began,

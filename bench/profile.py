@@ -1,6 +1,6 @@
 """``python -m bench.profile WHAT``: where the time goes, with cProfile (stdlib, no py-spy).
 
-- ``playback``: ``AudioOutput('testout').play`` of the benchmark's 60 s WAV and MP3 (ALSA
+- ``playback``: ``PortAudioOutput('testout').play`` of the benchmark's 60 s WAV and MP3 (ALSA
   file device to /dev/null), in this process.
 - ``report``: ``radio-district report --format json`` over the benchmark's cached store
   (run ``python -m bench.run --only report`` first), in this process.
@@ -47,11 +47,11 @@ def profile_playback(workdir: Path, limit: int) -> None:
     os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{REPO / 'tests' / 'asound-test.conf'}"
     os.environ["AUDIO_CAPTURE_FILE"] = "/dev/null"
     from bench.playback import make_media
-    from hal import playback as playback_module
-    from hal.audio import AudioOutput
+    from hal.audio import PortAudioOutput
+    from hal.audio import playback as playback_module
 
     media = make_media(workdir / "media", 60, print)
-    out = AudioOutput("testout")
+    out = PortAudioOutput("testout")
     # the samples are decoded, metered and written in the playback worker thread:
     # profile that thread's run (cProfile sees one thread only)
     original = playback_module.Playback.run

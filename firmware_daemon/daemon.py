@@ -5,7 +5,9 @@ reverse, in ``finally``, whatever happened). SIGTERM/SIGINT handlers that set
 ``stop_event`` are installed before step 1, so a signal during startup still ends in
 an orderly shutdown:
 
-1. the amplifier relay, forced **off** at once (whatever a crash left behind);
+1. the station's hardware (:class:`~firmware_daemon.hardware.StationHardware`): the
+   amplifier relay, forced **off** at once (whatever a crash left behind), and the
+   audio output (``UnavailableAudio`` when it cannot be set up: airings record why);
 2. the station's signing key (``data_dir/station.key``; ``keygen`` creates it);
 3. the outbox (SQLite, WAL, ``synchronous=FULL``);
 4. the live status (:class:`~firmware_daemon.service.status.StationState`) and the MQTT link
@@ -22,11 +24,13 @@ Extension points (for the scheduler and anything else that runs in the daemon):
   ``callback(now_mono) -> float | None`` runs in the main thread and returns the
   monotonic time it wants to run next (None: never again). An exception is logged
   and the timer retried after ``TIMER_RETRY_S``. The retention prune is one of them.
+- ``daemon.startup_hooks.append(install_scheduler)``: air the schedule
+  (:meth:`Daemon.attach_scheduler`; ``radio-station run`` does this).
 - ``daemon.startup_hooks.append(hook)``: ``hook(daemon)`` runs after steps 1-4, in the
   main thread; it may register cleanups with ``daemon.stack.callback(...)`` (they run
   before the link stops and before the amplifier is switched off).
-- ``daemon.schedule_handler = fn``: ``fn(raw: bytes)`` gets every message from the
-  station's ``schedule`` topic (unverified bytes; verify with ``daemon.district_keys``),
+- ``daemon.schedule_handler = fn``: ``fn(raw: bytes)`` (its result is ignored) gets every
+  message from the station's ``schedule`` topic (unverified bytes; verify with ``daemon.district_keys``),
   in the main thread. The default logs and ignores it.
 - ``daemon.post(fn)``: run ``fn()`` in the main thread soon (thread safe).
 - ``daemon.event_recorded()``: call after appending an event, so the link sends it now.
@@ -46,17 +50,23 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import tzinfo
 from types import FrameType
-from typing import Any
+from zoneinfo import ZoneInfo
 
+from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig
+from firmware_daemon.hardware import StationHardware
 from firmware_daemon.link.client import StationLink
 from firmware_daemon.link.settings import settings_from_config
+from firmware_daemon.schedule.media_cache import MediaCache
+from firmware_daemon.schedule.runner import SlotRunner
+from firmware_daemon.schedule.store import ScheduleStore
 from firmware_daemon.service.status import StationState, StatusBuilder
 from firmware_daemon.service.sysinfo import kernel_clock_synced
 from firmware_daemon.service.watchdog import StationSupervisor
+from hal.amplifier import Amplifier, PinFactory
+from hal.audio import AudioOutput
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.jose import KeyRing, Signer, load_private_key
 
@@ -81,11 +91,13 @@ class Daemon:
     """The station service. Build, optionally extend (see the module doc), then :meth:`run`.
 
     ``clock`` defaults to the system clock. ``pin_factory`` overrides the factory named in
-    ``gpio.pin_factory`` (a seam for tests: gpiozero's MockFactory).
+    ``gpio.pin_factory`` (a seam for tests: gpiozero's MockFactory; the caller closes it).
+    ``amplifier`` and ``audio`` are the station's hardware once step 1 has run;
+    ``slot_runner`` is the :class:`SlotRunner` once :meth:`attach_scheduler` has run.
     """
 
     def __init__(self, config: StationConfig, *, clock: Clock | None = None,
-                 pin_factory: Any = None, tz: tzinfo | None = None) -> None:
+                 pin_factory: PinFactory | None = None, tz: ZoneInfo | None = None) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.tz = tz or config.tz
@@ -93,9 +105,11 @@ class Daemon:
         self.stack = contextlib.ExitStack()
         self.state = StationState()
         self.startup_hooks: list[Callable[[Daemon], None]] = []
-        self.schedule_handler: Callable[[bytes], None] = self._default_schedule_handler
+        self.schedule_handler: Callable[[bytes], object] = self._default_schedule_handler
         self.district_keys: KeyRing = config.district_keyring()
-        self.amplifier: Any = None
+        self.hardware: StationHardware | None = None
+        self.amplifier: Amplifier | None = None
+        self.audio: AudioOutput | None = None
         self.signer: Signer | None = None
         self.outbox: Outbox | None = None
         self.status: StatusBuilder | None = None
@@ -103,7 +117,7 @@ class Daemon:
         self._pin_factory = pin_factory
         self._timers: list[Timer] = []
         self.max_idle_s = MAX_IDLE_S  # longest wait between looks; --simulate raises it
-        self.scheduler: Any = None  # the SlotRunner, once slot_wiring.install has run
+        self.slot_runner: SlotRunner | None = None
         self.supervisor = StationSupervisor()  # systemd READY/watchdog/STOPPING (no-op without)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self.add_timer("outbox-prune", self._prune, self.clock.monotonic() + PRUNE_FIRST_DELAY_S)
@@ -152,7 +166,7 @@ class Daemon:
     def _start(self) -> None:
         cfg = self.config
         self._install_signals()  # first: a SIGTERM during startup still shuts down in order
-        self._start_amplifier()
+        self._start_hardware()
         self.signer = Signer(load_private_key(cfg.key_path))
         outbox = Outbox(cfg.outbox_path, self.signer, self.clock)
         self.outbox = outbox
@@ -160,7 +174,7 @@ class Daemon:
         log.info("outbox open path=%s last_seq=%d pending=%d", cfg.outbox_path, outbox.last_seq(),
                  outbox.pending_count())
         amp = self.amplifier
-        self.state.amp_source = (lambda: bool(amp.is_on)) if amp is not None else None
+        self.state.amp_source = (lambda: amp.is_on) if amp is not None else None
         self.status = StatusBuilder(
             station=cfg.station.id, signer=self.signer, clock=self.clock, state=self.state,
             clock_synced=kernel_clock_synced, tz=self.tz,
@@ -181,23 +195,17 @@ class Daemon:
         for hook in list(self.startup_hooks):
             hook(self)
 
-    def _start_amplifier(self) -> None:
-        from hal.amplifier import Amplifier, make_pin_factory
+    def _start_hardware(self) -> None:
+        hardware = StationHardware.open(self.config, pin_factory=self._pin_factory)
+        self.hardware = hardware
+        self.amplifier = hardware.amplifier
+        self.audio = hardware.audio
+        log.info("amplifier forced off at start pin=%s", self.config.amplifier.pin)
+        self.stack.callback(self._stop_hardware)
 
-        cfg = self.config
-        factory = self._pin_factory or make_pin_factory(cfg.gpio.pin_factory)
-        amp = Amplifier(cfg.amplifier.pin, active_high=cfg.amplifier.active_high,
-                        feedback_pin=cfg.amplifier.feedback_pin, pin_factory=factory)
-        amp.off()
-        self.amplifier = amp
-        log.info("amplifier forced off at start pin=%s", cfg.amplifier.pin)
-        self.stack.callback(self._amplifier_off)
-
-    def _amplifier_off(self) -> None:
-        amp = self.amplifier
-        if amp is not None:
-            amp.off()
-            amp.close()
+    def _stop_hardware(self) -> None:
+        if self.hardware is not None:
+            self.hardware.close()  # amplifier off, pins released
             log.info("amplifier off at shutdown pin=%s", self.config.amplifier.pin)
 
     def _close_outbox(self) -> None:
@@ -275,13 +283,57 @@ class Daemon:
                      self.config.outbox.retention_days)
         return now_mono + DAY_S
 
+    # --- the schedule ------------------------------------------------------------------
+
+    def attach_scheduler(self, audio: AudioOutput | None = None) -> SlotRunner:
+        """Air the schedule in this (started) daemon; the :class:`SlotRunner`.
+
+        Opens the schedule store (``data_dir/schedule``) and media cache
+        (``data_dir/media``), builds an Airer on the station's amplifier and audio output,
+        the outbox and the clock, takes over :attr:`schedule_handler`, starts the media
+        fetcher and adds the ``schedule`` timer. ``audio`` replaces the station's audio
+        output (tests).
+        """
+        cfg = self.config
+        amplifier, outbox = self.amplifier, self.outbox
+        audio = audio or self.audio
+        if amplifier is None or outbox is None or audio is None:
+            raise RuntimeError("attach_scheduler needs a started daemon (a startup hook)")
+        store = ScheduleStore(cfg.data_dir / "schedule", district=cfg.station.district,
+                              station=cfg.station.id, keys=self.district_keys)
+        self.stack.callback(store.close)
+        cache = MediaCache(cfg.data_dir / "media")
+        airer = Airer(amplifier, audio, outbox, self.clock, cfg, tz=self.tz,
+                      on_progress=self.supervisor.feed_player())
+        runner = SlotRunner(store=store, cache=cache, airer=airer, clock=self.clock,
+                            warmup_s=cfg.amplifier.warmup_s, grace_s=cfg.schedule.grace_s,
+                            require_synced_clock=cfg.require_synced_clock, state=self.state,
+                            outbox=outbox, on_event=self.event_recorded)
+        self.schedule_handler = runner.on_schedule
+        self.stack.callback(runner.shutdown)
+        runner.start_fetcher()
+        self.add_timer("schedule", runner.timer)
+        self.slot_runner = runner
+        log.info("scheduler attached version=%s since=%s", store.version, store.since_at)
+        return runner
+
     def _on_schedule(self, raw: bytes) -> None:
         """Link thread: hand the schedule to the main thread."""
-        self.post(lambda: self.schedule_handler(raw))
+
+        def handle() -> None:
+            self.schedule_handler(raw)
+
+        self.post(handle)
 
     @staticmethod
     def _default_schedule_handler(raw: bytes) -> None:
         log.info("schedule message received bytes=%d (no scheduler in this build; ignored)", len(raw))
+
+
+def install_scheduler(daemon: Daemon) -> None:
+    """The ``Daemon.startup_hooks`` hook ``radio-station run`` adds:
+    :meth:`Daemon.attach_scheduler`."""
+    daemon.attach_scheduler()
 
 
 def _noop() -> None:

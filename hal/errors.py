@@ -7,9 +7,12 @@ Every class carries ``reason``, the short code PROTOCOL.md uses for an airing's
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from radio_protocol.errors import CommuneRadioError
+
+if TYPE_CHECKING:
+    from hal.media import PlaybackResult
 
 
 class HalError(CommuneRadioError):
@@ -19,9 +22,9 @@ class HalError(CommuneRadioError):
 
     def __init__(self, detail: str = "") -> None:
         self.detail = detail
-        # Set by AudioOutput.play when the failure came after playback began: the
-        # PlaybackResult up to the failure (what was really aired).
-        self.partial: Any = None
+        # Set by a prepared playback's ``run`` when the failure came after playback
+        # began: the PlaybackResult up to the failure (what was really aired).
+        self.partial: PlaybackResult | None = None
         super().__init__(f"{self.reason}: {detail}" if detail else self.reason)
 
 

@@ -1,10 +1,14 @@
-"""Fakes of the hardware interfaces for unit tests of the layers above (airing, daemon).
+"""Fakes of the hardware interfaces, for tests of the layers above (airing, daemon).
 
-``FakeAudioOutput`` has ``AudioOutput``'s interface and imports no sounddevice: it
-reads the file with soundfile (so missing/corrupt media fail exactly as for real),
-meters the decoded samples and returns a plausible ``PlaybackResult`` without any
-device. The amplifier needs no fake: use ``Amplifier(..., pin_factory=MockFactory())``
-(gpiozero's own shipped mock), or ``make_pin_factory("mock")``.
+Both are built on the same base classes as the real backends, so they take the same
+arguments and keep the same rules (``play`` = ``prepare`` + ``run``, ``off`` never raises).
+
+``FakeAudioOutput`` imports no sounddevice: it reads the file with soundfile (so
+missing/corrupt media fail exactly as for real), meters the decoded samples and returns
+a plausible ``PlaybackResult`` without any device; it can be told to fail, hang or pace.
+``FakeAmplifier`` records every commanded state and can be told to fail or to report no
+power. For pin-level tests use ``GpioAmplifier(..., pin_factory=MockFactory())``
+(gpiozero's own shipped mock) instead.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hal.audio import DBFS_FLOOR, LevelMeter, MediaInfo, PlaybackResult, open_media, probe
-from hal.errors import AudioDeviceError, HalError
+from hal.amplifier.base import Amplifier
+from hal.audio.base import DEFAULT_MARGIN_S, AudioOutput, PreparedAudio
+from hal.errors import AmplifierError, AudioDeviceError, HalError
+from hal.media import DBFS_FLOOR, LevelMeter, MediaInfo, PlaybackResult, open_media, probe
 
 
 @dataclass(frozen=True)
@@ -29,44 +35,30 @@ class FakePlay:
     error: BaseException | None
 
 
-class FakePrepared:
-    """What ``FakeAudioOutput.prepare`` returns: ``info``, ``run`` once, ``close``.
+class FakePrepared(PreparedAudio):
+    """What ``FakeAudioOutput.prepare`` returns; ``run`` plays through the fake's controls.
 
-    ``ran`` and ``closed`` tell a test what the caller did with it.
+    ``ran`` and ``closed`` (from the base) tell a test what the caller did with it.
     """
 
     def __init__(self, fake: FakeAudioOutput, path: Path, info: MediaInfo,
                  margin_s: float) -> None:
-        self.path = path
-        self.info = info
+        super().__init__(path, info)
+        self.path: Path = path
         self.margin_s = margin_s
-        self.ran = False
-        self.closed = False
         self._fake = fake
 
-    def run(
+    def _play(
         self,
         *,
-        stop: threading.Event | None = None,
-        on_start: Callable[[], None] | None = None,
-        on_block: Callable[[float], None] | None = None,
+        stop: threading.Event | None,
+        on_start: Callable[[], None] | None,
+        on_block: Callable[[float], None] | None,
     ) -> PlaybackResult:
-        if self.ran or self.closed:
-            raise RuntimeError("a prepared playback runs once (and not after close)")
-        self.ran = True
         return self._fake._run(self.path, stop, self.margin_s, on_start, on_block)
 
-    def close(self) -> None:
-        self.closed = True
 
-    def __enter__(self) -> FakePrepared:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class FakeAudioOutput:
+class FakeAudioOutput(AudioOutput):
     """Records plays and answers like ``AudioOutput`` without a sound card.
 
     ``fail_with``: raise this exception from every ``prepare``/``play`` (as a refusing
@@ -105,14 +97,13 @@ class FakeAudioOutput:
         self.prepared: list[FakePrepared] = []
         self._released = threading.Event()
 
-    def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
-        return probe(path)
-
     def release(self) -> None:
         """Let a hanging ``play`` return (raising) at once."""
         self._released.set()
 
-    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> FakePrepared:
+    def prepare(
+        self, path: str | os.PathLike[str], *, margin_s: float = DEFAULT_MARGIN_S
+    ) -> FakePrepared:
         """Like ``AudioOutput.prepare``: check the media (and fail as a refusing device
         does when ``fail_with`` is set without ``fail_after_start``), play nothing."""
         try:
@@ -125,18 +116,6 @@ class FakeAudioOutput:
         prepared = FakePrepared(self, Path(path), info, margin_s)
         self.prepared.append(prepared)
         return prepared
-
-    def play(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        stop: threading.Event | None = None,
-        margin_s: float = 5.0,
-        on_start: Callable[[], None] | None = None,
-        on_block: Callable[[float], None] | None = None,
-    ) -> PlaybackResult:
-        with self.prepare(path, margin_s=margin_s) as prepared:
-            return prepared.run(stop=stop, on_start=on_start, on_block=on_block)
 
     def _run(
         self,
@@ -202,3 +181,45 @@ class FakeAudioOutput:
                 underruns=0,
                 stopped=stopped or (meter.frames < media.frames and self.stop_at_s is not None),
             )
+
+
+class FakeAmplifier(Amplifier):
+    """An amplifier with no hardware: records every change of its commanded state.
+
+    ``states`` lists the commanded states, a change each (the first is ``False``: like the real
+    one, it is off the moment it exists). ``fail_on``: raise this from every ``on()``
+    (a pin that cannot be driven); ``fail_off``: raise it inside every ``off()`` (which
+    logs it and does not raise, as the base class promises). ``powered``: what the
+    feedback input reads - ``None`` for no feedback input, else a callable given the
+    commanded state (default: ``True`` when a feedback is wanted and it follows the
+    command). ``released`` is True once ``close()`` has released it.
+    """
+
+    def __init__(self, *, feedback: bool = False, fail_on: AmplifierError | None = None,
+                 fail_off: AmplifierError | None = None,
+                 powered: Callable[[bool], bool] | None = None) -> None:
+        super().__init__()
+        self.label = "fake"
+        self.feedback_label = "fake-feedback"
+        self.fail_on = fail_on
+        self.fail_off = fail_off
+        self.feedback = feedback
+        self.powered = powered or (lambda commanded: commanded)
+        self.states: list[bool] = [False]
+        self.released = False
+
+    def _switch(self, on: bool) -> None:
+        failure = self.fail_on if on else self.fail_off
+        if failure is not None:
+            raise failure
+        if self.states[-1] != on:
+            self.states.append(on)
+
+    def _commanded(self) -> bool:
+        return self.states[-1]
+
+    def _powered(self) -> bool | None:
+        return self.powered(self.states[-1]) if self.feedback else None
+
+    def _release(self) -> None:
+        self.released = True

@@ -22,14 +22,13 @@ before the amp was switched), ``missed`` (see :meth:`Airer.record_missed`).
 
 from __future__ import annotations
 
-import inspect
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from firmware_daemon.airing.events import AiringRecord, Level, Segment, StationId, airing_payload
@@ -37,7 +36,10 @@ from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig
 from firmware_daemon.service.sysinfo import boot_id as kernel_boot_id
 from firmware_daemon.service.sysinfo import kernel_clock_synced
+from hal.amplifier.base import Amplifier
+from hal.audio.base import AudioOutput, PreparedAudio
 from hal.errors import HalError
+from hal.media import PlaybackResult
 from radio_protocol.clock import Clock
 
 __all__ = ["Airer", "Segment", "StopReason"]
@@ -52,45 +54,6 @@ StopReason = str | Callable[[], str]
 """Why a ``stop`` ended an airing: fixed, or asked when the stop is observed."""
 
 
-class AmplifierSwitch(Protocol):
-    """What the airing needs of ``hal.amplifier.Amplifier``."""
-
-    def on(self) -> None: ...
-
-    def off(self) -> None: ...
-
-    @property
-    def confirmed(self) -> bool | None: ...
-
-
-class PreparedAudio(Protocol):
-    """What the airing needs of ``hal.audio.PreparedPlayback``: media and stream open."""
-
-    @property
-    def info(self) -> Any: ...
-
-    def run(self, *, stop: threading.Event | None = None,
-            on_start: Callable[[], None] | None = None,
-            on_block: Callable[[float], None] | None = None) -> Any: ...
-
-    def close(self) -> None: ...
-
-
-class AudioPlayer(Protocol):
-    """What the airing needs of ``hal.audio.AudioOutput`` (or ``hal.fake.FakeAudioOutput``).
-
-    A player that also has ``prepare(path, *, margin_s) -> PreparedAudio`` (both of hal's
-    do) gets its media and device checked before the amplifier goes on; one with only
-    ``probe``/``play`` has its media checked (``probe``) but its device only when it plays.
-    A ``play``/``run`` that takes ``on_block`` (hal's do) reports each block written.
-    """
-
-    def probe(self, path: Path) -> Any: ...
-
-    def play(self, path: Path, *, stop: threading.Event | None = None, margin_s: float = 5.0,
-             on_start: Callable[[], None] | None = None) -> Any: ...
-
-
 @dataclass
 class _Progress:
     """What happened so far in one airing (filled in as it goes)."""
@@ -103,7 +66,7 @@ class _Progress:
     started_mono: float | None = None
     ended_at: datetime | None = None
     confirmations: list[bool | None] = field(default_factory=list)
-    result: Any = None
+    result: PlaybackResult | None = None
     outcome: str = "completed"
     reason: str | None = None
 
@@ -132,7 +95,7 @@ class Airer:
     audio block written: the daemon's watchdog beat, so a write that hangs stops it.
     """
 
-    def __init__(self, amp: AmplifierSwitch, audio: AudioPlayer, outbox: Outbox, clock: Clock,
+    def __init__(self, amp: Amplifier, audio: AudioOutput, outbox: Outbox, clock: Clock,
                  config: StationConfig, tz: ZoneInfo | None = None, *,
                  clock_synced: Callable[[], bool] | None = None,
                  boot_id: str | None = None,
@@ -174,14 +137,13 @@ class Airer:
             if stop.is_set():
                 progress.stop(_reason(stop_reason))
             else:
-                self._run(media_path, stop, stop_reason, progress, prepared, slot_at)
+                self._run(stop, stop_reason, progress, prepared, slot_at)
         except HalError as exc:  # AudioDeviceError, MediaError, AmplifierError
             log.error("airing error segment=%s reason=%s detail=%s", segment.id, exc.reason,
                       exc.detail)
             progress.fail(exc.reason)
-            partial = getattr(exc, "partial", None)  # what went out before the failure
-            if partial is not None:
-                progress.result = partial
+            if exc.partial is not None:  # what went out before the failure
+                progress.result = exc.partial
         except Exception:
             log.exception("airing crashed segment=%s", segment.id)
             progress.fail(SOFTWARE_ERROR)
@@ -198,19 +160,13 @@ class Airer:
             raise interrupt
         return payload
 
-    def _prepare(self, media_path: Path, progress: _Progress) -> PreparedAudio | None:
-        """Open the media and the device (amp still off); None for a player without
-        ``prepare``, whose media is then only probed. Raises ``HalError``."""
+    def _prepare(self, media_path: Path, progress: _Progress) -> PreparedAudio:
+        """Open the media and the device (amp still off). Raises ``HalError``."""
         progress.media_s = float(self._audio.probe(media_path).duration_s)  # even if no device
-        prepare = getattr(self._audio, "prepare", None)
-        if prepare is None:
-            return None
-        prepared: PreparedAudio = prepare(media_path, margin_s=self._config.audio.margin_s)
-        return prepared
+        return self._audio.prepare(media_path, margin_s=self._config.audio.margin_s)
 
-    def _run(self, media_path: Path, stop: threading.Event, stop_reason: StopReason,
-             progress: _Progress, prepared: PreparedAudio | None,
-             slot_at: datetime | None) -> None:
+    def _run(self, stop: threading.Event, stop_reason: StopReason, progress: _Progress,
+             prepared: PreparedAudio, slot_at: datetime | None) -> None:
         """[wait for slot - warm-up] -> amp on -> warm-up [until the slot] -> audio -> tail;
         the caller switches off.
 
@@ -248,18 +204,12 @@ class Airer:
                 self._clock.sleep(seconds)
                 played[0] += seconds
 
-        if prepared is not None:
-            progress.result = prepared.run(stop=stop, on_start=on_start,
-                                           **_block_callback(prepared.run, on_block))
-        else:
-            progress.result = self._audio.play(media_path, stop=stop,
-                                               margin_s=self._config.audio.margin_s,
-                                               on_start=on_start,
-                                               **_block_callback(self._audio.play, on_block))
-        if simulated and progress.result.played_s > played[0]:  # a player without on_block
-            self._clock.sleep(progress.result.played_s - played[0])
+        result = prepared.run(stop=stop, on_start=on_start, on_block=on_block)
+        progress.result = result
+        if simulated and result.played_s > played[0]:  # audio not reported block by block
+            self._clock.sleep(result.played_s - played[0])
         progress.ended_at = self._clock.now()
-        if progress.result.stopped:
+        if result.stopped:
             progress.stop(_reason(stop_reason))
             return
         self._wait(amp_cfg.tail_s, stop)  # a stop here only shortens the tail
@@ -359,15 +309,6 @@ class Airer:
                  record.outcome, self._station.station, entry.seq, record.segment.id,
                  record.reason, record.played_s)
         return entry.payload
-
-
-def _block_callback(play: Callable[..., Any], on_block: Callable[[float], None]) -> dict[str, Any]:
-    """``{"on_block": on_block}`` if ``play`` takes it (hal's players do), else nothing."""
-    try:
-        takes = "on_block" in inspect.signature(play).parameters
-    except (TypeError, ValueError):
-        takes = False
-    return {"on_block": on_block} if takes else {}
 
 
 def _reason(stop_reason: StopReason) -> str:

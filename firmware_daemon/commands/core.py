@@ -20,12 +20,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from firmware_daemon.airing.airer import Airer, AudioPlayer
+from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.events import Segment
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
+from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
-from hal.errors import HalError
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError, ConfigError
@@ -202,28 +202,12 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def _play_locked(config: StationConfig, segment: Segment, media: Path, signer: Signer) -> int:
-    from hal.amplifier import Amplifier, make_pin_factory  # hardware only for this command
-    from hal.audio import AudioOutput, UnavailableAudio
-
-    amp_cfg = config.amplifier
-    factory = make_pin_factory(config.gpio.pin_factory)
-    amp = Amplifier(amp_cfg.pin, active_high=amp_cfg.active_high,
-                    feedback_pin=amp_cfg.feedback_pin, pin_factory=factory)
     stop = threading.Event()
     received: list[int] = []
-    try:
-        amp.off()  # forced off at start, whatever state a crash left it in
-        audio: AudioPlayer
-        try:
-            audio = AudioOutput(config.audio.device, latency=config.audio.latency)
-        except HalError as exc:  # recorded as a failed airing, not just an error message
-            audio = UnavailableAudio(exc)
-        with Outbox(config.outbox_path, signer) as outbox, _stop_on_signals(stop, received):
-            airer = Airer(amp, audio, outbox, SystemClock(), config)
-            payload = airer.air(segment, media, stop=stop, stop_reason="shutdown")
-    finally:
-        amp.close()
-        factory.close()
+    with StationHardware.open(config) as hardware, Outbox(config.outbox_path, signer) as outbox, \
+            _stop_on_signals(stop, received):
+        airer = Airer(hardware.amplifier, hardware.audio, outbox, SystemClock(), config)
+        payload = airer.air(segment, media, stop=stop, stop_reason="shutdown")
     # the event is committed: now report
     summary = (f"{payload['outcome']} seq={payload['seq']} segment={segment.id} "
                f"played_s={payload['played_s']}")

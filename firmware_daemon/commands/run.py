@@ -10,8 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from firmware_daemon.config import load_station_config
-from firmware_daemon.daemon import Daemon
-from firmware_daemon.schedule.wiring import install as install_scheduler
+from firmware_daemon.daemon import Daemon, install_scheduler
 from firmware_daemon.service.instance_lock import instance_lock
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import Clock, SimulatedClock, SystemClock

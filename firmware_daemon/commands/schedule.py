@@ -7,10 +7,10 @@ from typing import Any
 
 from firmware_daemon.config import load_station_config
 from firmware_daemon.schedule.media_cache import MediaCache
-from firmware_daemon.schedule.slots import expand, next_slots
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
+from radio_protocol.schedule.expand import expand, next_slots
 from radio_protocol.timefmt import parse_rfc3339
 
 PROG = "radio-station"

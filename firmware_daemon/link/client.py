@@ -50,6 +50,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware_daemon.link.ack import (
     ACK_TYP,
@@ -61,7 +62,6 @@ from firmware_daemon.link.ack import (
 )
 from firmware_daemon.link.delivery import DeliveryRounds, LinkOutbox, LinkStats, OversizedMessage
 from firmware_daemon.link.settings import (
-    MAX_AHEAD,
     MIN_SESSION_EXPIRY_S,
     LinkSettings,
     configure_tls,
@@ -76,7 +76,7 @@ from radio_protocol.topics import topic
 
 # Names other modules and tests have imported from here since before the split.
 __all__ = [
-    "ACK_TYP", "MAX_ACK_ALSO", "MAX_AHEAD", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
+    "ACK_TYP", "MAX_ACK_ALSO", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
     "LinkOutbox", "LinkSettings", "LinkStats", "OversizedMessage", "StationLink", "parse_ack", "read_password_file",
     "settings_from_config",
 ]
@@ -185,14 +185,14 @@ class StationLink:
         client.on_connect_fail = self._cb_connect_fail
         return client
 
-    def _cb_connect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
+    def _cb_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode, properties: Any) -> None:
         try:
-            failed = bool(getattr(reason_code, "is_failure", False))
+            failed = reason_code.is_failure
             if not failed:
                 # subscribe at once, inside on_connect (STYLE.md: Frigate's habit)
                 client.subscribe([(self.topic_schedule, 1), (self.topic_ack, 1)])
                 self._connected.set()
-            self._work.put(("connected", failed, str(reason_code), bool(getattr(flags, "session_present", False))))
+            self._work.put(("connected", failed, str(reason_code), flags.session_present))
         except Exception:
             log.exception("link on_connect callback failed")
 

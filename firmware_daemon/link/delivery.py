@@ -12,7 +12,6 @@ event from what the next round sends.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 class LinkOutbox(Protocol):
     """What the link needs from ``firmware_daemon.airing.outbox.Outbox``."""
 
-    def unacked(self, limit: int) -> list[tuple[int, bytes]]: ...
+    def unacked(self, limit: int, after: int = 0) -> list[tuple[int, bytes]]: ...
 
     def apply_ack(self, through: int, also: Sequence[int]) -> int: ...
 
@@ -86,7 +85,6 @@ class DeliveryRounds:
         self.outstanding: set[int] = set()  # mids of event publishes not yet PUBACKed
         self._oldest_seen: int | None = None
         self._oldest_since_mono = 0.0
-        self._unacked_after: bool | None = None
 
     def start_round(self) -> None:
         self.cursor = 0
@@ -107,24 +105,10 @@ class DeliveryRounds:
         self.round_active = False
 
     def _fetch_after(self, outbox: LinkOutbox, after: int, limit: int) -> list[tuple[int, bytes]]:
-        """Up to ``limit`` unacked events with seq > ``after``, in seq order."""
-        if self._unacked_after is None:
-            try:
-                self._unacked_after = "after" in inspect.signature(outbox.unacked).parameters
-            except (TypeError, ValueError):
-                self._unacked_after = False
-        if self._unacked_after:
-            page = list(outbox.unacked(limit, after=after))  # type: ignore[call-arg]
-            self.stats.max_rows_read = max(self.stats.max_rows_read, len(page))
-            return page
-        # No paging in the outbox: every unacked seq <= after was sent in this round, so
-        # this window reaches past the cursor. It is capped (``max_ahead`` rows), so while
-        # the district does not ack, a round stops ``max_ahead`` events ahead instead of
-        # reading the whole backlog into memory; acks (or the next round) move it on.
-        window = min(limit + self.sent_in_round, self.settings.max_ahead)
-        rows = outbox.unacked(window)
-        self.stats.max_rows_read = max(self.stats.max_rows_read, len(rows))
-        return [(seq, jws) for seq, jws in rows if seq > after][:limit]
+        """Up to ``limit`` unacked events with seq > ``after``, in seq order (one page)."""
+        page = list(outbox.unacked(limit, after=after))
+        self.stats.max_rows_read = max(self.stats.max_rows_read, len(page))
+        return page
 
     def publish_backlog(self, outbox: LinkOutbox, publish: PublishEvent) -> None:
         """Publish unacked events past the cursor, keeping at most ``batch`` in flight.

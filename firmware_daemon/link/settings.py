@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from firmware_daemon.config import StationConfig
 
 MIN_SESSION_EXPIRY_S = 7 * 24 * 3600
-MAX_AHEAD = 2_000  # default LinkSettings.max_ahead
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,6 @@ class LinkSettings:
     session_expiry_s: int = MIN_SESSION_EXPIRY_S
     republish_s: float = 300.0
     batch: int = 200
-    max_ahead: int = MAX_AHEAD  # rows read at most per page when the outbox cannot page by seq
     status_min_interval_s: float = 2.0
     status_counters_interval_s: float = 30.0
     status_heartbeat_s: float = 900.0  # a fresh status at least this often (uptime, at)

@@ -28,7 +28,7 @@ is accepted, retried every ``fetch_retry_s``; media no schedule refers to is pru
 
 Slots a crash left half-done are settled when the runner is built
 (:mod:`firmware_daemon.schedule.restart`); the daemon wires the runner in through
-:func:`firmware_daemon.schedule.wiring.install`.
+:meth:`firmware_daemon.daemon.Daemon.attach_scheduler`.
 """
 
 from __future__ import annotations
@@ -36,22 +36,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
 
 from firmware_daemon.schedule.media_cache import MediaCache
-from firmware_daemon.schedule.restart import (
-    EventSource,
-    EvidenceRecorder,
-    event_segment,
-    settle_after_restart,
-)
+from firmware_daemon.schedule.restart import EventSource, event_segment, settle_after_restart
+from firmware_daemon.schedule.slot_airing import Airing, SlotAirer
 from firmware_daemon.schedule.store import OfferResult, ScheduleStore
 from firmware_daemon.service.status import ScheduleState, StationState
 from hal.errors import MediaError
 from radio_protocol.clock import Clock
-from radio_protocol.messages.event import Segment
 from radio_protocol.schedule.expand import Slot, due_slots, next_slots
 from radio_protocol.schedule.model import PRIORITY_RANK, Schedule
 
@@ -64,38 +57,6 @@ SIMULATED_IDLE_S = 3600.0  # simulated clock with no slot left: look again an ho
 PREEMPT_RANK = PRIORITY_RANK["emergency"]  # only an emergency stops an airing in progress
 PREPARE_LEAD_S = 1.0  # an airing starts this much earlier still, to open media and stream
 UNSYNCED_MESSAGE = "clock-unsynced: scheduled airings wait for a synchronized clock"
-
-
-class SlotAirer(EvidenceRecorder, Protocol):
-    """What the runner needs of :class:`firmware_daemon.airing.airer.Airer`."""
-
-    def air(self, segment: Segment, media_path: Any, *, slot_at: datetime | None = None,
-            schedule_version: int | None = None, priority: str | None = None,
-            stop: threading.Event | None = None,
-            stop_reason: str | Callable[[], str] = "shutdown") -> dict[str, Any]: ...
-
-
-@dataclass
-class Airing:
-    """An airing in progress: its slot, schedule version, stop event and worker thread.
-
-    ``stop_reason`` is why ``stop`` was (or will be) set, decided by whoever sets it:
-    ``preempted`` by the runner for an emergency, else ``shutdown``; the Airer reads it
-    when it sees the stop. Read-only outside the runner (see :attr:`SlotRunner.current_airing`).
-    """
-
-    slot: Slot
-    version: int
-    stop: threading.Event
-    thread: threading.Thread
-    error: BaseException | None = None
-    stop_reason: str = "shutdown"
-
-    def stop_now(self, reason: str) -> None:
-        """Stop the airing for ``reason`` (the first reason given stands)."""
-        if not self.stop.is_set():
-            self.stop_reason = reason
-            self.stop.set()
 
 
 class SlotRunner:

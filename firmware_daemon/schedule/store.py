@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from firmware_daemon.link.delivery import OversizedMessage
 from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import JoseError, ScheduleError
 from radio_protocol.jose import KeyRing, sha256_hex, verify
@@ -150,10 +151,10 @@ class ScheduleStore:
     def offer(self, raw: bytes, now_at: datetime) -> OfferResult:
         """Consider a schedule JWS received at ``now_at``; never raises for bad input.
 
-        ``raw`` with a ``size`` attribute (the link's ``OversizedMessage``: a message cut
-        to a bounded prefix) counts as ``size`` bytes long.
+        ``raw`` as the link's ``OversizedMessage`` (a message cut to a bounded prefix)
+        counts as its ``size`` bytes long.
         """
-        size = max(len(raw), int(getattr(raw, "size", 0)))
+        size = max(len(raw), raw.size) if isinstance(raw, OversizedMessage) else len(raw)
         with self._lock:
             current = self._schedule
             if size > MAX_SCHEDULE_BYTES:

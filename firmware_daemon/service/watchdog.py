@@ -24,9 +24,14 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from radio_protocol.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from firmware_daemon.config import StationConfig
+    from firmware_daemon.daemon import Daemon
+    from firmware_daemon.schedule.slot_airing import Airing
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +326,7 @@ class StationSupervisor:
         self._airing: object | None = None
         self._fed = False
 
-    def started(self, daemon: Any) -> None:
+    def started(self, daemon: Daemon) -> None:
         ident = daemon.config.station
         self.loop.beat()
         self.watchdog.notifier.ready(f"station {ident.district}/{ident.id} running, "
@@ -333,10 +338,10 @@ class StationSupervisor:
         self.watchdog.notifier.stopping("stopping: amplifier off, outbox closed")
         self.watchdog.stop()
 
-    def tick(self, daemon: Any) -> None:
+    def tick(self, daemon: Daemon) -> None:
         self.loop.beat()
-        scheduler = daemon.scheduler  # the SlotRunner, None when the daemon runs without one
-        airing = scheduler.current_airing if scheduler is not None else None
+        runner = daemon.slot_runner  # None when the daemon runs without a schedule
+        airing = runner.current_airing if runner is not None else None
         if airing is self._airing:
             return
         self._airing = airing
@@ -355,12 +360,12 @@ class StationSupervisor:
         return self.player.beat
 
     @staticmethod
-    def progress_allowance_s(config: Any) -> float:
+    def progress_allowance_s(config: StationConfig) -> float:
         """Seconds a fed airing may go without a beat before it counts as hung."""
         return config.audio.margin_s + PROGRESS_SLACK_S
 
     @staticmethod
-    def airing_allowance_s(config: Any, airing: Any) -> float:
+    def airing_allowance_s(config: StationConfig, airing: Airing) -> float:
         """Seconds an airing may take before it counts as hung."""
         try:
             media_s = float(airing.slot.segment.media.duration_s)

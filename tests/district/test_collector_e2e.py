@@ -20,8 +20,8 @@ from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import Daemon
+from firmware_daemon.daemon import install_scheduler as install
 from firmware_daemon.schedule.store import ScheduleStore
-from firmware_daemon.schedule.wiring import install
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, Signer, load_private_key, parse_jws
 from radio_protocol.timefmt import parse_rfc3339

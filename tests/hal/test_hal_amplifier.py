@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from hal.amplifier import Amplifier, force_off, make_pin_factory
+from hal.amplifier import GpioAmplifier, force_off, make_pin_factory
 from hal.errors import AmplifierError
 
 
@@ -21,7 +21,7 @@ def _states(factory: Any, pin: int) -> list[bool]:
 def test_amplifier_active_high_is_off_at_construction_and_follows_commands(
     mock_factory: Any,
 ) -> None:
-    amp = Amplifier(17)
+    amp = GpioAmplifier(17)
     assert _states(mock_factory, 17) == [False]
     assert amp.is_on is False
 
@@ -36,7 +36,7 @@ def test_amplifier_active_high_is_off_at_construction_and_follows_commands(
 
 
 def test_amplifier_active_low_drives_pin_high_at_construction(mock_factory: Any) -> None:
-    amp = Amplifier(17, active_high=False)
+    amp = GpioAmplifier(17, active_high=False)
     assert _states(mock_factory, 17) == [False, True]  # high at once = relay off
 
     amp.on()
@@ -48,7 +48,7 @@ def test_amplifier_active_low_drives_pin_high_at_construction(mock_factory: Any)
 
 
 def test_amplifier_repeated_commands_do_not_toggle_the_pin(mock_factory: Any) -> None:
-    amp = Amplifier(17)
+    amp = GpioAmplifier(17)
     amp.on()
     amp.on()
     amp.off()
@@ -58,7 +58,7 @@ def test_amplifier_repeated_commands_do_not_toggle_the_pin(mock_factory: Any) ->
 
 
 def test_amplifier_confirmed_is_none_without_feedback_pin(mock_factory: Any) -> None:
-    amp = Amplifier(17)
+    amp = GpioAmplifier(17)
     amp.on()
     assert amp.confirmed is None
     amp.close()
@@ -71,7 +71,7 @@ def test_amplifier_confirmed_is_none_without_feedback_pin(mock_factory: Any) -> 
 def test_amplifier_confirmed_compares_feedback_with_command(
     mock_factory: Any, command_on: bool, feedback_high: bool, confirmed: bool
 ) -> None:
-    amp = Amplifier(17, feedback_pin=22)
+    amp = GpioAmplifier(17, feedback_pin=22)
     if command_on:
         amp.on()
     if feedback_high:
@@ -84,7 +84,7 @@ def test_amplifier_confirmed_compares_feedback_with_command(
 
 
 def test_amplifier_feedback_input_is_pulled_down(mock_factory: Any) -> None:
-    amp = Amplifier(17, feedback_pin=22)
+    amp = GpioAmplifier(17, feedback_pin=22)
     assert mock_factory.pin(22).pull == "down"
     assert mock_factory.pin(22).function == "input"
     assert amp.confirmed is True  # off, and a floating feedback reads "no power"
@@ -95,19 +95,19 @@ def test_amplifier_feedback_input_is_pulled_down(mock_factory: Any) -> None:
 
 
 def test_amplifier_close_switches_off_releases_pins_and_is_idempotent(mock_factory: Any) -> None:
-    amp = Amplifier(17, feedback_pin=22)
+    amp = GpioAmplifier(17, feedback_pin=22)
     amp.on()
     amp.close()
     amp.close()
     amp.off()  # after close: still no exception
 
     assert _states(mock_factory, 17) == [False, True, False]
-    again = Amplifier(17, feedback_pin=22)  # pins are free again
+    again = GpioAmplifier(17, feedback_pin=22)  # pins are free again
     again.close()
 
 
 def test_amplifier_context_manager_switches_off_on_error(mock_factory: Any) -> None:
-    with pytest.raises(RuntimeError), Amplifier(17) as amp:
+    with pytest.raises(RuntimeError), GpioAmplifier(17) as amp:
         amp.on()
         raise RuntimeError("airing failed")
     assert _states(mock_factory, 17) == [False, True, False]
@@ -116,7 +116,7 @@ def test_amplifier_context_manager_switches_off_on_error(mock_factory: Any) -> N
 def test_amplifier_off_never_raises_when_pin_fails(
     mock_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    amp = Amplifier(17)
+    amp = GpioAmplifier(17)
     amp.on()
     amp._output.close()  # the pin vanishes under us (gpiozero raises on every write)
 
@@ -130,7 +130,7 @@ def test_amplifier_off_never_raises_when_pin_fails(
 
 
 def test_amplifier_on_after_close_raises(mock_factory: Any) -> None:
-    amp = Amplifier(17)
+    amp = GpioAmplifier(17)
     amp.close()
     with pytest.raises(AmplifierError, match="closed"):
         amp.on()
@@ -149,23 +149,23 @@ def test_amplifier_bad_pins_raise_amplifier_error(
     mock_factory: Any, pin: Any, feedback_pin: Any, needle: str
 ) -> None:
     with pytest.raises(AmplifierError) as caught:
-        Amplifier(pin, feedback_pin=feedback_pin)
+        GpioAmplifier(pin, feedback_pin=feedback_pin)
     assert needle in str(caught.value)
     assert caught.value.reason == "amp-fault"
-    again = Amplifier(17)  # a failed construction left no pin reserved
+    again = GpioAmplifier(17)  # a failed construction left no pin reserved
     again.close()
 
 
 def test_amplifier_pin_in_use_raises(mock_factory: Any) -> None:
-    first = Amplifier(17)
+    first = GpioAmplifier(17)
     with pytest.raises(AmplifierError, match="pin 17"):
-        Amplifier(17)
+        GpioAmplifier(17)
     first.close()
 
 
 def test_amplifier_explicit_pin_factory_keyword() -> None:
     factory = MockFactory()
-    amp = Amplifier("GPIO5", active_high=False, pin_factory=factory)
+    amp = GpioAmplifier("GPIO5", active_high=False, pin_factory=factory)
     amp.on()
     amp.close()
     assert _states(factory, 5) == [False, True, False, True]
@@ -199,7 +199,7 @@ def test_make_pin_factory_errors_name_the_factory(name: str, needle: str) -> Non
 
 def test_force_off_drives_pin_off_and_releases_it() -> None:
     factory = MockFactory()
-    held = Amplifier(17, active_high=False, pin_factory=factory)
+    held = GpioAmplifier(17, active_high=False, pin_factory=factory)
     held.on()  # what a crashed daemon might leave behind...
     held._output.close()  # ...the process died: the pin is free but still low (= on)
     assert _states(factory, 17) == [False, True, False]
@@ -215,7 +215,7 @@ def test_force_off_builds_the_named_factory_and_closes_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     factory = MockFactory()
-    held = Amplifier(18, pin_factory=factory)
+    held = GpioAmplifier(18, pin_factory=factory)
     held.on()
     held._output.close()  # a dead daemon left the pin high (= on)
     names: list[str] = []
@@ -226,7 +226,7 @@ def test_force_off_builds_the_named_factory_and_closes_it(
         names.append(name)
         return factory
 
-    monkeypatch.setattr("hal.amplifier.make_pin_factory", make)
+    monkeypatch.setattr("hal.amplifier.gpio.make_pin_factory", make)
     force_off(18, True, "mock")
 
     assert names == ["mock"] and closed == [True]

@@ -45,9 +45,9 @@ set-default-sink testsink
 
 PLAYER = """
 import json, sys, threading, time
-from hal.audio import AudioOutput
+from hal.audio import PortAudioOutput
 
-out = AudioOutput("paced")
+out = PortAudioOutput("paced")
 media, stop_after = sys.argv[1], float(sys.argv[2])
 stop = threading.Event()
 if stop_after > 0:
@@ -114,7 +114,7 @@ def _play(env: dict[str, str], media: Path, capture: Path, stop_after: float) ->
     return result
 
 
-def _tone(tmp_path: Path, seconds: float) -> tuple[Path, np.ndarray]:
+def tone(tmp_path: Path, seconds: float) -> tuple[Path, np.ndarray]:
     t = np.arange(round(seconds * RATE)) / RATE
     mono = (0.4 * np.sin(2 * np.pi * 330 * t) * 32767).astype(np.int16)
     data = np.stack([mono, mono], 1)
@@ -126,7 +126,7 @@ def _tone(tmp_path: Path, seconds: float) -> tuple[Path, np.ndarray]:
 def test_audio_paced_sink_plays_in_real_time_without_false_hang(
     pulse: dict[str, str], tmp_path: Path
 ) -> None:
-    media, data = _tone(tmp_path, 1.5)
+    media, data = tone(tmp_path, 1.5)
     capture = tmp_path / "cap.raw"
 
     result = _play(pulse, media, capture, stop_after=0)
@@ -143,7 +143,7 @@ def test_audio_paced_sink_plays_in_real_time_without_false_hang(
 def test_audio_paced_sink_stop_event_ends_playback_early(
     pulse: dict[str, str], tmp_path: Path
 ) -> None:
-    media, _ = _tone(tmp_path, 4.0)
+    media, _ = tone(tmp_path, 4.0)
 
     result = _play(pulse, media, tmp_path / "cap.raw", stop_after=2.0)
 

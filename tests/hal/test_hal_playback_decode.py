@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hal.audio import AudioOutput
-from hal.playback import int16_from_float
+from hal.audio import PortAudioOutput
+from hal.audio.playback import int16_from_float
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_playback_mp3_with_overs_is_sample_exact_on_int16_stream(
     with sf.SoundFile(str(media)) as f:
         assert np.abs(f.read(dtype="float32")).max() > 1.0  # the clipping is exercised
 
-    result = AudioOutput("testout", blocksize=1000).play(media)
+    result = PortAudioOutput("testout", blocksize=1000).play(media)
 
     expected = sf.read(str(media), dtype="int16", always_2d=True)[0]
     captured = np.fromfile(capture_file, dtype=np.int16).reshape(-1, 2)

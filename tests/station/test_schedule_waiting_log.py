@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runner_testkit import Station, WallClock, pump, schedule_jws, start, vn
 from schedule_testkit import make_wav
-from test_schedule_runner import Station, WallClock, pump, schedule_jws, start, vn
 
 RUNNER_LOG = "firmware_daemon.schedule.runner"
 KEY = "cds-a@2024-03-04T23:30:00.000000Z"  # 06:30 in Hà Nội

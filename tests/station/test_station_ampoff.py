@@ -45,7 +45,7 @@ def factory(monkeypatch: pytest.MonkeyPatch) -> MockFactory:
         assert name == "mock"
         return made
 
-    monkeypatch.setattr("hal.amplifier.make_pin_factory", make)
+    monkeypatch.setattr("hal.amplifier.gpio.make_pin_factory", make)
     return made
 
 

@@ -7,11 +7,10 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +28,7 @@ from firmware_daemon.service.watchdog import (
     StationSupervisor,
     watchdog_interval_s,
 )
-from hal.audio import PlaybackResult, probe
+from hal.audio import AudioOutput, PlaybackResult, PreparedAudio, probe
 from radio_protocol.clock import SimulatedClock, SystemClock
 
 
@@ -264,7 +263,7 @@ def test_daemon_hung_airing_stops_pings_until_it_ends(systemd_socket: FakeSystem
     monkeypatch.setattr(watchdog_module, "AIRING_FACTOR", 1.0)
     daemon = Daemon(_station_config(tmp_path), pin_factory=MockFactory())
     runner = SimpleNamespace(current_airing=None)  # stands in for SlotRunner.current_airing
-    daemon.scheduler = runner
+    daemon.slot_runner = runner
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     try:
@@ -286,7 +285,7 @@ def test_daemon_hung_airing_stops_pings_until_it_ends(systemd_socket: FakeSystem
         thread.join(10)
 
 
-class BlocksThenHang:
+class BlocksThenHang(AudioOutput):
     """A player whose stream takes blocks for ``blocks_s`` (real time), then hangs in a
     write (no guard breaks it) until ``release``."""
 
@@ -295,25 +294,26 @@ class BlocksThenHang:
         self.hanging = threading.Event()
         self.released = threading.Event()
 
-    def probe(self, path: Path) -> Any:
-        return probe(path)
+    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> PreparedAudio:
+        return _BlocksThenHangPlayback(self, path)
 
-    def prepare(self, path: Path, *, margin_s: float = 5.0) -> Any:
-        return SimpleNamespace(info=probe(path), run=self._run, close=lambda: None)
 
-    def play(self, path: Path, **kwargs: Any) -> PlaybackResult:
-        raise AssertionError("the Airer prepares, then runs")
+class _BlocksThenHangPlayback(PreparedAudio):
+    def __init__(self, audio: BlocksThenHang, path: str | os.PathLike[str]) -> None:
+        super().__init__(path, probe(path))
+        self.audio = audio
 
-    def _run(self, *, stop: threading.Event | None = None, on_start: Any = None,
-             on_block: Any = None) -> PlaybackResult:
+    def _play(self, *, stop: threading.Event | None, on_start: Callable[[], None] | None,
+              on_block: Callable[[float], None] | None) -> PlaybackResult:
+        assert on_start is not None and on_block is not None
         on_start()
-        end = time.monotonic() + self.blocks_s
+        end = time.monotonic() + self.audio.blocks_s
         while time.monotonic() < end:
             time.sleep(0.05)
             on_block(0.05)
-        self.hanging.set()
-        self.released.wait(30)  # the write that hangs
-        return PlaybackResult(self.blocks_s, 1.0, -20.0, -3.0, 0.0, 0, False)
+        self.audio.hanging.set()
+        self.audio.released.wait(30)  # the write that hangs
+        return PlaybackResult(self.audio.blocks_s, 1.0, -20.0, -3.0, 0.0, 0, False)
 
 
 def test_daemon_player_progress_per_block_hung_write_stops_pings(
@@ -328,7 +328,7 @@ def test_daemon_player_progress_per_block_hung_write_stops_pings(
     sf.write(tmp_path / "seg.wav", np.zeros(8000, dtype=np.float32), 8000)
     daemon = Daemon(config, pin_factory=MockFactory())
     runner = SimpleNamespace(current_airing=None)  # stands in for SlotRunner.current_airing
-    daemon.scheduler = runner
+    daemon.slot_runner = runner
     thread = threading.Thread(target=daemon.run, daemon=True)
     thread.start()
     audio = BlocksThenHang(blocks_s=1.5)

@@ -39,8 +39,8 @@ from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import Daemon
+from firmware_daemon.daemon import install_scheduler as install
 from firmware_daemon.schedule.store import ScheduleStore
-from firmware_daemon.schedule.wiring import install
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, load_or_create_private_key, parse_jws
 from radio_protocol.schedule.expand import expand

@@ -1,6 +1,6 @@
 """One playback on an open PortAudio stream: decode, convert, write, meter, and guard.
 
-``PreparedPlayback`` is what ``AudioOutput.prepare`` returns: media open, stream open
+``PreparedPortAudio`` is what ``PortAudioOutput.prepare`` returns: media open, stream open
 and not started. ``run`` writes the blocks from a worker thread while the caller
 watches a deadline (segment so far + ``margin_s``), so a card that stops taking
 samples gives ``AudioDeviceError`` instead of hanging the daemon; ``on_block`` reports
@@ -14,13 +14,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from hal.devices import stream_opened
+from hal.audio.base import PreparedAudio
+from hal.audio.devices import stream_opened
 from hal.errors import AudioDeviceError, HalError, MediaError
 from hal.media import LevelMeter, MediaInfo, PlaybackResult, remix
 
@@ -31,6 +32,24 @@ ABORT_WAIT_S = 1.0
 FLOAT_DECODED = frozenset({"MPEG_LAYER_I", "MPEG_LAYER_II", "MPEG_LAYER_III"})
 """Subtypes libsndfile decodes to float: an int16 stream reads them as float32 and
 converts here (``int16_from_float``), cheaper than libsndfile's own conversion."""
+
+
+class OutputStream(Protocol):
+    """What a playback needs of ``sounddevice.OutputStream`` (blocking writes)."""
+
+    def start(self) -> None: ...
+
+    def write(self, data: np.ndarray) -> bool: ...
+
+    def stop(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+StreamFactory = Callable[..., OutputStream]
+"""Builds a stream from ``sounddevice.OutputStream``'s keyword arguments."""
 
 
 def int16_from_float(block: np.ndarray) -> np.ndarray:
@@ -70,14 +89,14 @@ class Playback:
         self.error: BaseException | None = None
         self.done = threading.Event()
         self.lock = threading.Lock()
-        self.stream: Any = None
+        self.stream: OutputStream | None = None
         self.abandoned = False
         self.released = False
         self.start_mono = time.monotonic()  # real time on purpose: this guards hardware
         self.deadline_mono = self.start_mono + margin_s
         self.submitted_frames = 0
 
-    def open_worker(self, open_stream: Callable[[], Any], opened: threading.Event) -> None:
+    def open_worker(self, open_stream: Callable[[], OutputStream], opened: threading.Event) -> None:
         """Open the stream (not started); a caller that gave up meanwhile gets it closed."""
         try:
             stream = open_stream()
@@ -143,6 +162,7 @@ class Playback:
 
     def _play(self) -> None:
         stream = self.stream
+        assert stream is not None, "run() needs the stream open_worker opened"
         clean = False
         try:
             stream.start()
@@ -173,7 +193,7 @@ class Playback:
             if not self.abandoned:
                 self._close(stream, quiet=clean)
 
-    def _close(self, stream: Any, *, quiet: bool) -> None:
+    def _close(self, stream: OutputStream, *, quiet: bool) -> None:
         """Abort (unless ``quiet``) and close the stream, once whoever calls first."""
         with self.lock:
             if self.released:
@@ -232,47 +252,31 @@ class Playback:
         return self.meter.result(media_s, underruns=self.underruns, stopped=self.stopped)
 
 
-class PreparedPlayback:
-    """A play made ready by ``AudioOutput.prepare``: the media file decodes, the device
-    exists and its stream is open (not started, so no sample has gone out).
+class PreparedPortAudio(PreparedAudio):
+    """A play made ready by ``PortAudioOutput.prepare``: media open, stream open and not
+    started (see :class:`~hal.audio.base.PreparedAudio` for ``run`` and ``close``).
 
-    The airing prepares *before* it switches the amplifier on, so a dead card or bad
-    media never powers the loudspeakers. ``run`` plays it once; ``close`` releases what
-    a never-run playback holds (idempotent; a no-op after ``run``). A context manager.
-    ``info``: the file's ``MediaInfo``; ``device``: the device's PortAudio name;
-    ``samplerate``/``channels``: the stream's format.
+    ``device``: the device's PortAudio name; ``samplerate``/``channels``: the stream's
+    format. A write still blocked ``margin_s`` after the audio written so far should have
+    played aborts the stream and raises ``AudioDeviceError``.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], info: MediaInfo, device: str, playback: Playback
     ) -> None:
-        self.path = path
-        self.info = info
+        super().__init__(path, info)
         self.device = device
         self.samplerate = playback.samplerate
         self.channels = playback.channels
         self._playback = playback
-        self._used = False
 
-    def run(
+    def _play(
         self,
         *,
-        stop: threading.Event | None = None,
-        on_start: Callable[[], None] | None = None,
-        on_block: Callable[[float], None] | None = None,
+        stop: threading.Event | None,
+        on_start: Callable[[], None] | None,
+        on_block: Callable[[float], None] | None,
     ) -> PlaybackResult:
-        """Play to the end, or until ``stop`` is set (checked between blocks).
-
-        ``on_start`` is called (in the playback thread) just before the first block is
-        written, ``on_block(seconds)`` after each block written, with the seconds of
-        audio in it (progress for a watchdog; a write that hangs stops these calls). A write still blocked ``margin_s`` after the audio written so far should
-        have played aborts the stream and raises ``AudioDeviceError``. A ``HalError``
-        raised after playback began has ``partial`` set to the ``PlaybackResult`` up to
-        the failure. Raises ``RuntimeError`` when run twice or after ``close``.
-        """
-        if self._used:
-            raise RuntimeError("a prepared playback runs once (and not after close)")
-        self._used = True
         playback, name, path, rate = self._playback, self.device, self.path, self.samplerate
         playback.stop = stop
         playback.on_start = on_start
@@ -327,18 +331,9 @@ class PreparedPlayback:
         )
         return result
 
-    def close(self) -> None:
+    def _release(self) -> None:
         """Release the stream and the media file of a playback that never ran."""
-        if self._used:
-            return
-        self._used = True
         playback = self._playback
         if playback.stream is not None:
             playback._close(playback.stream, quiet=True)
         playback.media.close()
-
-    def __enter__(self) -> PreparedPlayback:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -1,4 +1,4 @@
-"""The amplifier relay on a GPIO pin, with an optional feedback input.
+"""The amplifier backend for a relay on a GPIO pin (gpiozero), with an optional feedback input.
 
 This module imports gpiozero and never sounddevice, so ``radio-station amp-off``
 works even when the audio configuration or library is broken.
@@ -22,16 +22,22 @@ from __future__ import annotations
 import logging
 import warnings
 from importlib.metadata import entry_points
-from types import TracebackType
-from typing import Any
+from typing import TypeAlias
 
 from gpiozero import DigitalInputDevice, OutputDevice
 from gpiozero.exc import GPIOZeroError
 from gpiozero.pins import Factory
 
+from hal.amplifier.base import Amplifier
 from hal.errors import AmplifierError
 
+__all__ = ["PIN_FACTORY_NAMES", "GpioAmplifier", "PinFactory", "force_off", "make_pin_factory"]
+
 log = logging.getLogger(__name__)
+
+PinFactory: TypeAlias = Factory
+"""gpiozero's pin factory (``gpiozero.pins.Factory``): how a device reaches the pins.
+``gpiozero.pins.mock.MockFactory`` in tests."""
 
 PIN_FACTORY_NAMES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 _INSTALL_HINTS = {
@@ -41,7 +47,7 @@ _INSTALL_HINTS = {
 }
 
 
-def make_pin_factory(name: str) -> Factory:
+def make_pin_factory(name: str) -> PinFactory:
     """Build gpiozero's pin factory called ``name``.
 
     ``"mock"`` gives a fresh ``gpiozero.pins.mock.MockFactory``; ``lgpio``,
@@ -66,7 +72,7 @@ def make_pin_factory(name: str) -> Factory:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             factory_class = found[0].load()
-            factory: Factory = factory_class()
+            factory: PinFactory = factory_class()
     except ImportError as exc:
         raise AmplifierError(
             f"pin factory {name!r} needs a library that is not installed ({exc}): "
@@ -79,15 +85,14 @@ def make_pin_factory(name: str) -> Factory:
     return factory
 
 
-class Amplifier:
-    """The amplifier relay: ``on()``, ``off()``, ``is_on``, ``confirmed``, ``close()``.
+class GpioAmplifier(Amplifier):
+    """The amplifier relay on a GPIO pin (gpiozero ``OutputDevice``), with an optional
+    feedback input (``DigitalInputDevice``, SoC pull-down).
 
     The output is built with ``initial_value=False``: the amplifier is off the moment
     this object exists. ``pin``/``feedback_pin`` are gpiozero pin names (``17``,
     ``"GPIO17"``, ``"BOARD11"``). ``pin_factory`` ``None`` means gpiozero's default
-    (``Device.pin_factory``). Construction and ``on()`` raise ``AmplifierError``;
-    ``off()`` and ``close()`` never raise (a failure is logged), so they are safe in
-    ``finally`` blocks. Also a context manager that switches off and closes on exit.
+    (``Device.pin_factory``). Construction and ``on()`` raise ``AmplifierError``.
     """
 
     def __init__(
@@ -95,12 +100,14 @@ class Amplifier:
         pin: int | str,
         active_high: bool = True,
         feedback_pin: int | str | None = None,
-        pin_factory: Factory | None = None,
+        pin_factory: PinFactory | None = None,
     ) -> None:
+        super().__init__()
         self.pin = pin
         self.active_high = active_high
         self.feedback_pin = feedback_pin
-        self._closed = False
+        self.label = f"pin={pin}"
+        self.feedback_label = f"pin={feedback_pin}"
         try:
             self._output = OutputDevice(
                 pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
@@ -128,62 +135,27 @@ class Amplifier:
             feedback_pin,
         )
 
-    def on(self) -> None:
-        """Switch the amplifier on. Raises ``AmplifierError`` when the pin cannot be set."""
-        if self._closed:
-            raise AmplifierError(f"amplifier on pin {self.pin!r} is closed")
+    def _switch(self, on: bool) -> None:
         try:
-            self._output.on()
+            if on:
+                self._output.on()
+            else:
+                self._output.off()
         except (GPIOZeroError, OSError) as exc:
+            state = "on" if on else "off"
             raise AmplifierError(
-                f"cannot switch amplifier on pin={self.pin!r}: {type(exc).__name__}: {exc}"
+                f"cannot switch amplifier {state} pin={self.pin!r}: {type(exc).__name__}: {exc}"
             ) from exc
-        log.info("amplifier on pin=%s", self.pin)
 
-    def off(self) -> None:
-        """Switch the amplifier off. Never raises: a failure is logged as an error."""
-        if self._closed:
-            return
-        try:
-            self._output.off()
-        except Exception:
-            log.exception("amplifier off FAILED pin=%s", self.pin)
-            return
-        log.info("amplifier off pin=%s", self.pin)
+    def _commanded(self) -> bool:
+        return bool(self._output.value)
 
-    @property
-    def is_on(self) -> bool:
-        """The commanded state (what the software asked for), False once closed."""
-        if self._closed:
-            return False
-        try:
-            return bool(self._output.value)
-        except Exception:
-            log.exception("amplifier state unreadable pin=%s", self.pin)
-            return False
-
-    @property
-    def confirmed(self) -> bool | None:
-        """Whether the feedback input agrees with the commanded state.
-
-        ``None`` without a feedback pin (or once closed). Read it after the
-        amplifier has had time to switch (relays take 10-50 ms).
-        """
-        if self._feedback is None or self._closed:
+    def _powered(self) -> bool | None:
+        if self._feedback is None:
             return None
-        try:
-            powered = bool(self._feedback.value)
-        except Exception:
-            log.exception("amplifier feedback unreadable pin=%s", self.feedback_pin)
-            return False
-        return powered == self.is_on
+        return bool(self._feedback.value)
 
-    def close(self) -> None:
-        """Switch off and release the pins. Idempotent; never raises."""
-        if self._closed:
-            return
-        self.off()
-        self._closed = True
+    def _release(self) -> None:
         for device in (self._feedback, self._output):
             if device is None:
                 continue
@@ -192,24 +164,13 @@ class Amplifier:
             except Exception:
                 log.exception("amplifier pin release failed pin=%s", self.pin)
 
-    def __enter__(self) -> Amplifier:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 def force_off(
     pin: int | str,
     active_high: bool,
     pin_factory_name: str,
     *,
-    pin_factory: Any = None,
+    pin_factory: PinFactory | None = None,
 ) -> None:
     """Drive the amplifier pin to *off* and release it (``radio-station amp-off``).
 
@@ -219,7 +180,7 @@ def force_off(
     Raises ``AmplifierError`` when the pin cannot be driven.
     """
     own_factory = pin_factory is None
-    factory = make_pin_factory(pin_factory_name) if own_factory else pin_factory
+    factory = pin_factory if pin_factory is not None else make_pin_factory(pin_factory_name)
     try:
         try:
             device = OutputDevice(

@@ -1,9 +1,8 @@
-"""Play a media file on a sound card: streamed, converted when needed, metered, guarded.
+"""The real audio output: a PortAudio device through sounddevice.
 
-Two phases. ``AudioOutput.prepare(path)`` opens the file and the device's stream without
-playing anything (the airing does this *before* it switches the amplifier on, so a dead
-card or bad media never powers the loudspeakers) and returns a ``PreparedPlayback``;
-its ``run`` plays it. ``AudioOutput.play`` does both in one call.
+``PortAudioOutput.prepare(path)`` opens the file and the device's stream without playing
+anything and returns a :class:`~hal.audio.playback.PreparedPortAudio`; its ``run`` plays
+it (``AudioOutput.play`` does both in one call).
 
 Playback decodes the file block by block with soundfile (WAV, FLAC, OGG, MP3; memory
 stays flat however long the file is), remixes the channels and resamples (soxr's
@@ -15,8 +14,8 @@ driver hang) gives ``AudioDeviceError`` instead of hanging the daemon; so does a
 that takes longer than the margin to open. Levels (RMS, peak, silence) are measured on
 the samples actually written.
 
-sounddevice is imported lazily (first device use, ``hal.devices``) so that importing
-this module for ``probe``, the data classes or ``LevelMeter`` does not start PortAudio.
+sounddevice is imported lazily (first device use, ``hal.audio.devices``) so that
+importing this module does not start PortAudio.
 """
 
 from __future__ import annotations
@@ -24,48 +23,23 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from hal.devices import find_device, rescan, sounddevice_module
+from hal.audio.base import DEFAULT_MARGIN_S, AudioOutput
+from hal.audio.devices import find_device, rescan, sounddevice_module
+from hal.audio.playback import OutputStream, Playback, PreparedPortAudio, StreamFactory
 from hal.errors import AudioDeviceError, HalError
-from hal.media import (
-    DBFS_FLOOR,
-    SILENCE_DBFS,
-    SILENCE_WINDOW_S,
-    LevelMeter,
-    MediaInfo,
-    PlaybackResult,
-    file_sha256,
-    open_media,
-    probe,
-    remix,
-)
-from hal.playback import Playback, PreparedPlayback
+from hal.media import MediaInfo, open_media
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "DBFS_FLOOR",
-    "SILENCE_DBFS",
-    "SILENCE_WINDOW_S",
-    "AudioOutput",
-    "LevelMeter",
-    "MediaInfo",
-    "PlaybackResult",
-    "PreparedPlayback",
-    "UnavailableAudio",
-    "file_sha256",
-    "open_media",
-    "probe",
-    "remix",
-]
+__all__ = ["DTYPES", "PortAudioOutput"]
 
 DTYPES = ("int16", "float32")
 
 
-class AudioOutput:
+class PortAudioOutput(AudioOutput):
     """A PortAudio output device, opened afresh for each ``prepare`` (or ``play``).
 
     ``device``: a PortAudio device index, a (sub)string of its name (exact name wins;
@@ -87,7 +61,7 @@ class AudioOutput:
         samplerate: int | None = None,
         channels: int | None = None,
         blocksize: int = 4096,
-        stream_factory: Callable[..., Any] | None = None,
+        stream_factory: StreamFactory | None = None,
     ) -> None:
         if isinstance(latency, str):
             if latency not in ("high", "low"):
@@ -109,10 +83,6 @@ class AudioOutput:
         self.channels = channels
         self.blocksize = blocksize
         self.stream_factory = stream_factory
-
-    def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
-        """The file's ``MediaInfo``. Raises ``MediaError``."""
-        return probe(path)
 
     def resolve_device(self) -> dict[str, Any]:
         """PortAudio's info for the configured device (``index``, ``name``, ...).
@@ -153,8 +123,8 @@ class AudioOutput:
         )
 
     def prepare(
-        self, path: str | os.PathLike[str], *, margin_s: float = 5.0
-    ) -> PreparedPlayback:
+        self, path: str | os.PathLike[str], *, margin_s: float = DEFAULT_MARGIN_S
+    ) -> PreparedPortAudio:
         """Open ``path`` and the device's stream without playing anything.
 
         Raises ``MediaError`` for a missing or undecodable file, ``AudioDeviceError``
@@ -178,7 +148,7 @@ class AudioOutput:
         factory = self.stream_factory or sd.OutputStream
         name = str(dev["name"])
 
-        def open_stream() -> Any:
+        def open_stream() -> OutputStream:
             try:
                 return factory(
                     device=dev["index"],
@@ -212,38 +182,4 @@ class AudioOutput:
                 f"cannot open device {name!r}: {type(failure).__name__}: {failure}"
             ) from failure
         log.info("audio ready path=%s device=%r stream=%dHz/%dch", path, name, rate, count)
-        return PreparedPlayback(path, info, name, playback)
-
-    def play(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        stop: threading.Event | None = None,
-        margin_s: float = 5.0,
-        on_start: Callable[[], None] | None = None,
-        on_block: Callable[[float], None] | None = None,
-    ) -> PlaybackResult:
-        """``prepare(path)`` then ``run``: play ``path`` to the end, or until ``stop``.
-
-        Raises what ``prepare`` and ``PreparedPlayback.run`` raise.
-        """
-        with self.prepare(path, margin_s=margin_s) as prepared:
-            return prepared.run(stop=stop, on_start=on_start, on_block=on_block)
-
-
-class UnavailableAudio:
-    """Stands in for an audio output that could not be set up: ``probe``, ``prepare`` and
-    ``play`` raise its error, so each airing is recorded as failed (with the error's
-    reason) before the amplifier goes on, instead of the station not starting."""
-
-    def __init__(self, error: HalError) -> None:
-        self.error = error
-
-    def probe(self, path: str | os.PathLike[str]) -> MediaInfo:
-        raise self.error
-
-    def prepare(self, path: str | os.PathLike[str], *, margin_s: float = 5.0) -> PreparedPlayback:
-        raise self.error
-
-    def play(self, path: str | os.PathLike[str], **kwargs: Any) -> PlaybackResult:
-        raise self.error
+        return PreparedPortAudio(path, info, name, playback)
