@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
+import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,11 @@ MAX_LINES = 400
 TEST_MODULES = frozenset({"tests", *(p.stem for p in (REPO / "tests").rglob("*.py"))})
 ON_TOP = frozenset({"demo", "bench"}) | TEST_MODULES
 
+# Distribution (pyproject.toml) -> the top-level module it provides, where the names differ.
+IMPORT_NAMES = {"paho-mqtt": "paho", "pyyaml": "yaml", "python-dateutil": "dateutil"}
+# package -> the pyproject extras whose libraries it may import (besides the base dependencies)
+EXTRAS_OF = {"radio_protocol": (), "hal": ("station", "pi"), "firmware_daemon": ("station", "pi"),
+             "district_collector": ("district",)}
 # package -> the first-party top-level names it must not import
 FORBIDDEN: dict[str, frozenset[str]] = {
     "radio_protocol": frozenset({"hal", "firmware_daemon", "district_collector"}) | ON_TOP,
@@ -119,6 +127,28 @@ def test_architecture_import_graph_points_one_way(package: str) -> None:
     offending = [s for s in package_imports(package) if s.module.split(".")[0] in forbidden]
     assert not offending, _report(f"{package} may not import {', '.join(sorted(forbidden - TEST_MODULES))} "
                                   "or the tests", offending)
+
+
+def _modules_of(requirements: list[str]) -> set[str]:
+    names = {re.split(r"[\s<>=!~;\[]", req, maxsplit=1)[0].lower() for req in requirements}
+    return {IMPORT_NAMES.get(name, name.replace("-", "_")) for name in names}
+
+
+@pytest.mark.parametrize("package", PROGRAM_PACKAGES)
+def test_architecture_third_party_imports_are_in_the_program_extra(package: str) -> None:
+    """A library a package imports is in the base dependencies or in that program's extra
+    (pyproject.toml): ``pip install '.[station]'`` on a Pi and ``'.[district]'`` on the
+    server then have every library their code needs (radio_protocol: the base only)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    allowed = _modules_of(project["dependencies"])
+    for extra in EXTRAS_OF[package]:
+        allowed |= _modules_of(project["optional-dependencies"][extra])
+    first_party = set(TOP_DIRS) | TEST_MODULES
+    offending = [s for s in package_imports(package) if not s.level
+                 and (top := s.module.split(".")[0]) not in sys.stdlib_module_names
+                 and top not in first_party and top not in allowed]
+    assert not offending, _report(f"{package} imports libraries outside its dependencies "
+                                  f"({', '.join(sorted(allowed))})", offending)
 
 
 @pytest.mark.parametrize("top", ("radio_protocol", "firmware_daemon", "district_collector", "demo", "bench"))
