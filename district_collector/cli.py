@@ -9,6 +9,7 @@ from radio_protocol.cli_base import run_main
 # Each module has register(subparsers); add a line to add commands.
 COMMAND_MODULES: list[str] = [
     "district_collector.commands.core",
+    "district_collector.commands.check",
     "district_collector.commands.provision",
     "district_collector.commands.report",
     "district_collector.commands.catalogue",

@@ -82,7 +82,7 @@ if ! id "$SERVICE_USER" >/dev/null 2>&1; then
 fi
 
 # --- code -----------------------------------------------------------------------------
-install_code "$REPO" "$PREFIX" "$PYTHON"
+install_code "$REPO" "$PREFIX" "$PYTHON" district
 BIN="$PREFIX/.venv/bin/radio-district"
 # on PATH for the technician (sudo's secure_path has /usr/local/bin); the unit uses $BIN
 ln -sfn "$BIN" /usr/local/bin/radio-district

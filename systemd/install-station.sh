@@ -88,7 +88,7 @@ usermod -a -G gpio,audio "$SERVICE_USER"
 # --- code -----------------------------------------------------------------------------
 venv_args=()
 if [ "$SITE" -eq 1 ] || is_pi; then venv_args+=(--system-site-packages); fi
-install_code "$REPO" "$PREFIX" "$PYTHON" "${venv_args[@]}"
+install_code "$REPO" "$PREFIX" "$PYTHON" station "${venv_args[@]}"
 BIN="$PREFIX/.venv/bin/radio-station"
 # on PATH for the technician (sudo's secure_path has /usr/local/bin); the unit uses $BIN
 ln -sfn "$BIN" /usr/local/bin/radio-station

@@ -12,12 +12,13 @@ require_install_context() {
     [ -x "$2" ] || die "$2 not found (apt-get install python3 python3-venv, or set PYTHON=...)"
 }
 
-# install_code REPO PREFIX PYTHON [VENV_OPTION...]: copy the checkout (without VCS, venv and
-# caches) into PREFIX/src, swapped in whole; create PREFIX/.venv with PYTHON and the venv
-# options if absent; pip-install the code into it.
+# install_code REPO PREFIX PYTHON EXTRA [VENV_OPTION...]: copy the checkout (without VCS, venv
+# and caches) into PREFIX/src, swapped in whole; create PREFIX/.venv with PYTHON and the venv
+# options if absent; pip-install the code into it with the program's extra (station or
+# district, see pyproject.toml), so a Pi gets no PDF library and the server no GPIO one.
 install_code() {
-    local repo="$1" prefix="$2" python="$3"
-    shift 3
+    local repo="$1" prefix="$2" python="$3" extra="$4"
+    shift 4
     say "installing the code into $prefix"
     install -d -m 0755 "$prefix"
     if [ "$repo" != "$prefix/src" ]; then
@@ -33,5 +34,5 @@ install_code() {
         "$python" -m venv "$@" "$prefix/.venv"
     fi
     "$prefix/.venv/bin/pip" install -q --upgrade pip
-    "$prefix/.venv/bin/pip" install -q --upgrade "$prefix/src"
+    "$prefix/.venv/bin/pip" install -q --upgrade "$prefix/src[$extra]"
 }

@@ -1,10 +1,12 @@
-"""SCORING.md, exactly, as a pure function of (events, registry, schedule slots, period).
+"""docs/scoring.md, exactly, as a pure function of (events, registry, schedule slots, period).
 
 :func:`score` walks the event records ONCE, one station at a time (no per-week or
 per-station queries): it dedupes, finds conflicts, classifies each event of the
 period as counted or excluded (first failing reason), marks the ISO weeks and
 calendar months aired per commune and for the district, and tallies each station's
-seq range, gaps and chain breaks. The result is the report dict (see docs of
+seq range, gaps and chain breaks. Tiers and points come from
+:mod:`~district_collector.scoring.tiers`, each station's integrity entry and findings from
+:mod:`~district_collector.scoring.station_findings`. The result is the report dict (see docs of
 :func:`score`); it is deterministic, so ``verify`` recomputing it from an evidence
 bundle gets the same bytes.
 
@@ -14,7 +16,7 @@ Records come from the store's ``event_facts`` rows (streamed by station, see
 payload the same way. Instants are integer UTC microseconds; with a constant UTC
 offset over the period, local days are arithmetic (:class:`~district_collector.scoring.period.LocalDays`).
 
-Choices where SCORING.md is silent (documented in the report's README section):
+Choices the reference leaves open (docs/scoring.md and the report's README section say them):
 - Exclusion reasons are tried in this order: ``unknown-station`` (no registered keys
   to check the signature against), ``bad-signature``, ``program``, ``outcome``,
   ``clock-unsynced``, ``conflict``.
@@ -35,7 +37,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from district_collector.registry import RegisteredStation, Registry
+from district_collector.registry import Registry
 from district_collector.scoring.facts import (
     EventFacts,
     Facts,
@@ -55,46 +57,23 @@ from district_collector.scoring.period import (
     period_months,
     period_weeks,
 )
+from district_collector.scoring.station_findings import station_summary
+from district_collector.scoring.tiers import (
+    POINTS_1_5,
+    POINTS_1_6,
+    POINTS_1_7,
+    ScopeTally,
+    commune_json,
+    district_json,
+    tier,
+)
 from district_collector.store.facts import StationSummary
 
 PROGRAM = "chuyen-doi-so"
 REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsynced", "conflict")
-POINTS_1_6 = 10
-POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
-POINTS_1_5 = 20
-__all__ = ["EventFacts", "Facts", "Period", "ScoringError", "facts_from_payload", "no_gc_pauses", "period_months",
-           "period_weeks", "score", "score_stations", "select_period_events", "tier"]
-
-
-def tier(required: list[bool], aired: set[int], required_m: list[bool], aired_m: set[int]) -> str:
-    """SCORING.md 5: weekly, else monthly, else none."""
-    if any(required) and all(i in aired for i, r in enumerate(required) if r):
-        return "weekly"
-    if any(required_m) and all(i in aired_m for i, r in enumerate(required_m) if r):
-        return "monthly"
-    return "none"
-
-
-class _Tally:
-    """Weeks and months aired, airings, exclusions and schedule counts of one scope."""
-
-    def __init__(self) -> None:
-        self.weeks: set[int] = set()
-        self.months: set[int] = set()
-        self.airings = 0
-        self.excluded = 0
-        self.conflicts = 0
-        self.scheduled = 0
-        self.scheduled_aired = 0
-
-
-def _ranges(seqs: list[int]) -> list[list[int]]:
-    """Missing seqs between consecutive present ones, as inclusive ``[from, to]`` ranges."""
-    gaps = []
-    for a, b in zip(seqs, seqs[1:], strict=False):
-        if b > a + 1:
-            gaps.append([a + 1, b - 1])
-    return gaps
+__all__ = ["POINTS_1_5", "POINTS_1_6", "POINTS_1_7", "EventFacts", "Facts", "Period", "ScoringError",
+           "facts_from_payload", "no_gc_pauses", "period_months", "period_weeks", "score", "score_stations",
+           "select_period_events", "tier"]
 
 
 @contextmanager
@@ -172,12 +151,10 @@ def _score(
     months = period_months(period)
     days = LocalDays(period)
     offset, day_of, day_cache = days.offset, days.day, days.cache
-    req_w = [bool(w["required"]) for w in weeks]
-    req_m = [bool(m["required"]) for m in months]
     communes = registry.communes()
     commune_of = {s: c.code for c in communes for s in c.stations}
-    tallies = {c.code: _Tally() for c in communes}
-    district = _Tally()
+    tallies = {c.code: ScopeTally() for c in communes}
+    district = ScopeTally()
     d_weeks, d_months = district.weeks, district.months
     matched: dict[str, set[datetime]] = {}
     slot_instants: dict[str, datetime | None] = {}
@@ -287,7 +264,7 @@ def _score(
                 "station": sid, "commune": commune, "seq": seq, "started_at": started_at,
                 "local_date": iso_day, "local_time": hhmm, "segment_id": shared(segment_id, segment_id),
                 "title": shared(title, title), "played_s": played_s, "slot": slot}))
-        stations[sid] = _station(sid, reg, commune if known else (rows[0][4] if rows else None), len(rows),
+        stations[sid] = station_summary(sid, reg, commune if known else (rows[0][4] if rows else None), len(rows),
                                  seqs, breaks, sorted(conflicted), variants, unverified, n_unknown, period)
     for summary in summaries:
         sid = summary.station
@@ -315,7 +292,7 @@ def _score(
                 "reason": reason, "payload_sha256": sha}))
             if tally is not None:
                 tally.excluded += 1
-        stations[sid] = _station(sid, reg, commune, summary.events,
+        stations[sid] = station_summary(sid, reg, commune, summary.events,
                                  list(range(summary.first_seq, summary.last_seq + 1)), [], [], {}, [], 0,
                                  period)
     district.airings = n_airings
@@ -327,44 +304,8 @@ def _score(
                 scope_tally.scheduled += n_sched
                 scope_tally.scheduled_aired += n_aired
 
-    def scope_json(t: _Tally) -> dict[str, Any]:
-        tr = tier(req_w, t.weeks, req_m, t.months)
-        return {
-            "tier": tr,
-            "required_weeks": sum(req_w),
-            "weeks_aired": sum(1 for i in t.weeks if req_w[i]),
-            "missing_weeks": sorted(weeks[i]["week"] for i, r in enumerate(req_w) if r and i not in t.weeks),
-            "required_months": sum(req_m),
-            "months_aired": sum(1 for i in t.months if req_m[i]),
-            "missing_months": sorted(months[i]["month"] for i, r in enumerate(req_m) if r and i not in t.months),
-            "airings": t.airings,
-            "excluded": t.excluded,
-            "conflicts": t.conflicts,
-            "schedule": {"scheduled": t.scheduled, "aired": t.scheduled_aired},
-            "weeks_grid": ["aired" if i in t.weeks else ("not-aired" if r else "not-required")
-                           for i, r in enumerate(req_w)],
-            "months_grid": ["aired" if i in t.months else ("not-aired" if r else "not-required")
-                            for i, r in enumerate(req_m)],
-        }
-
-    d = scope_json(district)
-    district_json = {
-        "id": registry.district_id, "name": registry.district_name,
-        "key_thumbprint": registry.district_kids[0] if registry.district_keys else None,
-        "tier": d["tier"],
-        "required_weeks": d["required_weeks"], "weeks_aired": d["weeks_aired"],
-        "required_months": d["required_months"], "months_aired": d["months_aired"],
-        "airings": d["airings"],
-        "criteria": {"1.6": POINTS_1_6 if district.airings > 0 else 0, "1.7": POINTS_1_7[d["tier"]]},
-        "missing_weeks": d["missing_weeks"], "missing_months": d["missing_months"],
-        "excluded": len(excluded), "schedule": d["schedule"],
-        "weeks_grid": d["weeks_grid"], "months_grid": d["months_grid"],
-    }
-    communes_json = []
-    for c in communes:
-        s = scope_json(tallies[c.code])
-        communes_json.append({"code": c.code, "name": c.name, "stations": list(c.stations), **s,
-                              "criteria": {"1.5": POINTS_1_5 if s["tier"] == "weekly" else 0}})
+    district_out = district_json(district, registry, weeks, months, len(excluded))
+    communes_out = [commune_json(c, tallies[c.code], weeks, months) for c in communes]
 
     ids = [s.id for s in registry.stations]
     ids += sorted(set(stations) - set(ids))
@@ -374,7 +315,7 @@ def _score(
         got = stations.get(sid)
         if got is None:
             reg = registry.station(sid)
-            got = _station(sid, reg, reg.commune_code if reg else None, 0, [], [], [], {}, [], 0, period)
+            got = station_summary(sid, reg, reg.commune_code if reg else None, 0, [], [], [], {}, [], 0, period)
         stations_json.append(got[0])
         findings += got[1]
     if not n_airings and not excluded:
@@ -385,8 +326,8 @@ def _score(
     excluded.sort()
     out: dict[str, Any] = {
         "period": period.as_json(),
-        "district": district_json,
-        "communes": communes_json,
+        "district": district_out,
+        "communes": communes_out,
         "weeks": weeks,
         "months": months,
         "airings": [a[3] for a in airings],
@@ -398,32 +339,3 @@ def _score(
         del out["airings"]
     return out
 
-
-def _station(sid: str, reg: RegisteredStation | None, commune: str | None, events: int, seqs: list[int],
-             breaks: list[int], conflicts: list[int], variants: dict[int, list[str]], unverified: list[int],
-             n_unknown: int, period: Period) -> tuple[dict[str, Any], list[str]]:
-    """A station's seq range, gaps, chain breaks and conflicts, and its findings."""
-    gaps = _ranges(seqs)
-    out = {"id": sid, "commune": commune, "first_seq": seqs[0] if seqs else None,
-           "last_seq": seqs[-1] if seqs else None, "events": events, "gaps": gaps, "chain_breaks": breaks,
-           "conflicts": conflicts, "bad_signatures": unverified}
-    findings: list[str] = []
-    if reg is None:
-        findings.append(f"Station {sid} is not in the registry: its {n_unknown} "
-                        f"event(s) of the period do not count.")
-    elif not events:
-        findings.append(f"Station {sid} ({reg.commune_name}) has no events in the period "
-                        f"{period.start}..{period.end}.")
-    for lo, hi in gaps:
-        what = f"seq {lo}" if lo == hi else f"seqs {lo}-{hi}"
-        findings.append(f"Station {sid}: {what} missing ({hi - lo + 1} event(s) not received).")
-    for s in breaks:
-        findings.append(f"Station {sid}: seq {s} does not chain to seq {s - 1} (prev differs).")
-    if unverified:
-        findings.append(f"Station {sid}: {len(unverified)} event(s) do not verify with the station's "
-                        f"registered keys (seq {', '.join(map(str, unverified[:10]))}"
-                        f"{'...' if len(unverified) > 10 else ''}); they do not count.")
-    for s in conflicts:
-        findings.append(f"Station {sid}: seq {s} was received with {len(variants[s])} "
-                        f"different payloads (conflict); none of them counts.")
-    return out, findings

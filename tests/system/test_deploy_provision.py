@@ -1,98 +1,42 @@
-"""``radio-district provision``: station files, registry edits (key rotation), broker credentials."""
+"""``radio-district provision``: the station's files and the registry edits (new stations, key
+rotation, commune names, bench options). Broker credentials: test_deploy_provision_broker.py."""
 
 from __future__ import annotations
 
 import json
-import signal
-import stat
-import threading
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mqtt_broker import BrokerEnv, free_port, make_airing_payload, make_district
-from paho.mqtt.enums import CallbackAPIVersion
+from provision_kit import file_mode, make_provision_district, new_jwk, provision
 
 from district_collector.admin.provision import ProvisionError, ProvisionRequest, provision_station
-from district_collector.cli import main as district_main
 from district_collector.config import load_district_config
-from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import SqliteStore
 from firmware_daemon.config import load_station_config
 from radio_protocol.jose import (
     KeyRing,
     Signer,
-    canonical_json,
     jwk_thumbprint,
     load_or_create_private_key,
     public_jwk,
-    sha256_hex,
     verify,
 )
-
-DISTRICT_YAML = """\
-# District config for the provisioning tests; comments must survive provisioning.
-district:
-  id: kon-ray
-  name: "Huyện Kon Rẫy"
-  timezone: Asia/Ho_Chi_Minh
-database: collector.sqlite3
-signing_key: district.key
-mqtt:
-  host: mqtt.kon-ray.example      # the broker, as the stations reach it
-  port: 8883
-  username: collector
-  tls:
-    ca: ca.crt
-stations:
-  - id: dak-koi-01                # the first station
-    commune: {{code: "23335", name: "Xã Đăk Kôi"}}
-    level: commune
-    keys:
-      - {{kty: OKP, crv: Ed25519, x: "{koi_x}"}}
-media:
-  base_url: https://media.kon-ray.example/media
-  dir: media
-"""
-
-
-def _jwk() -> dict[str, str]:
-    return public_jwk(Ed25519PrivateKey.generate().public_key())
 
 
 @pytest.fixture
 def district(tmp_path: Path) -> Path:
-    root = tmp_path / "district"
-    root.mkdir()
-    load_or_create_private_key(root / "district.key")
-    (root / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n")
-    path = root / "district.yaml"
-    path.write_text(DISTRICT_YAML.format(koi_x=_jwk()["x"]), encoding="utf-8")
-    path.chmod(0o640)
-    return path
-
-
-def _provision(district: Path, *args: str) -> int:
-    return district_main(["-c", str(district), "provision", *args])
-
-
-def _mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
+    return make_provision_district(tmp_path)
 
 
 def test_provision_create_key_writes_complete_station_files(district: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne",
-                      "--out", str(out), "--create-key", "--amp-pin", "27", "--active-low",
-                      "--audio-device", "USB Audio") == 0
-    assert _mode(out / "station.key") == 0o600
-    assert _mode(out / "mqtt.password") == 0o600
-    assert _mode(out) == 0o700
+    assert provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne",
+                     "--out", str(out), "--create-key", "--amp-pin", "27", "--active-low",
+                     "--audio-device", "USB Audio") == 0
+    assert file_mode(out / "station.key") == 0o600
+    assert file_mode(out / "mqtt.password") == 0o600
+    assert file_mode(out) == 0o700
     assert (out / "district-ca.crt").read_bytes() == (district.parent / "ca.crt").read_bytes()
     station = load_station_config(out / "station.yaml")
     assert (station.station.id, station.station.district, station.station.commune) == \
@@ -112,21 +56,21 @@ def test_provision_create_key_writes_complete_station_files(district: Path, tmp_
     assert list(entry.keys) == [public_jwk(station_key.public_key())]
     assert entry.mqtt_password_file is not None
     assert entry.mqtt_password_file.read_text() == (out / "mqtt.password").read_text()
-    assert _mode(entry.mqtt_password_file) == 0o600
+    assert file_mode(entry.mqtt_password_file) == 0o600
     text = district.read_text(encoding="utf-8")
     assert "# the broker, as the stations reach it" in text and "# the first station" in text
-    assert _mode(district) == 0o640
+    assert file_mode(district) == 0o640
 
 
 def test_provision_registers_jwk_from_keygen_output(district: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    jwk = _jwk()
+    jwk = new_jwk()
     keygen_output = tmp_path / "keygen.txt"
     kid = jwk_thumbprint(jwk)
     keygen_output.write_text(json.dumps({**jwk, "kid": kid}) + "\nradio-station: key created\n")
     out = tmp_path / "out"
-    assert _provision(district, "dak-to-lung-01", "--commune", "23341", "--name", "Xã Đăk Tơ Lung",
-                      "--out", str(out), "--station-jwk", str(keygen_output)) == 0
+    assert provision(district, "dak-to-lung-01", "--commune", "23341", "--name", "Xã Đăk Tơ Lung",
+                     "--out", str(out), "--station-jwk", str(keygen_output)) == 0
     printed = capsys.readouterr().out
     password = (out / "mqtt.password").read_text().strip()
     assert password and password not in printed  # secrets only with --print-password
@@ -142,10 +86,10 @@ def test_provision_key_rotation_keeps_old_key_verifying_old_evidence(district: P
     old_event = Signer(old_key).sign({"v": 1, "type": "airing", "seq": 1}, "cr-event+json")
     new_event = Signer(new_key).sign({"v": 1, "type": "airing", "seq": 2}, "cr-event+json")
     base = ["dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Kôi", "--out", str(tmp_path / "out")]
-    assert _provision(district, *base, "--station-jwk", json.dumps(public_jwk(old_key.public_key()))) == 0
+    assert provision(district, *base, "--station-jwk", json.dumps(public_jwk(old_key.public_key()))) == 0
     first_password = (tmp_path / "out" / "mqtt.password").read_text()
-    assert _provision(district, *base, "--station-jwk", json.dumps(public_jwk(new_key.public_key()))) == 0
-    assert _provision(district, *base, "--station-jwk", json.dumps(public_jwk(new_key.public_key()))) == 0
+    assert provision(district, *base, "--station-jwk", json.dumps(public_jwk(new_key.public_key()))) == 0
+    assert provision(district, *base, "--station-jwk", json.dumps(public_jwk(new_key.public_key()))) == 0
 
     entry = load_district_config(district).station("dak-koi-02")
     assert entry is not None
@@ -165,9 +109,9 @@ def test_provision_rotation_of_example_layout_keeps_comments(district: Path, tmp
                                                              password_line: str) -> None:
     text = district.read_text(encoding="utf-8").replace("media:\n", password_line + "media:\n", 1)
     district.write_text(text, encoding="utf-8")
-    new = _jwk()
-    assert _provision(district, "dak-koi-01", "--commune", "23335", "--name", "Xã Đăk Kôi",
-                      "--out", str(tmp_path / "out"), "--station-jwk", json.dumps(new)) == 0
+    new = new_jwk()
+    assert provision(district, "dak-koi-01", "--commune", "23335", "--name", "Xã Đăk Kôi",
+                     "--out", str(tmp_path / "out"), "--station-jwk", json.dumps(new)) == 0
     text = district.read_text(encoding="utf-8")
     assert "# the first station" in text and not (district.parent / "district.yaml.bak").exists()
     entry = load_district_config(district).station("dak-koi-01")
@@ -185,7 +129,7 @@ def test_provision_flow_style_registry_rewritten_with_backup(tmp_path: Path) -> 
     path.write_text(yaml.safe_dump({
         "district": {"id": "kon-ray", "name": "Huyện Kon Rẫy"}, "database": "db.sqlite3",
         "signing_key": "district.key", "mqtt": {"host": "mqtt.example", "port": 8883, "tls": None},
-        "stations": [{"id": "a-1", "commune": {"code": "1", "name": "A"}, "keys": [_jwk()]}],
+        "stations": [{"id": "a-1", "commune": {"code": "1", "name": "A"}, "keys": [new_jwk()]}],
     }, default_flow_style=True, allow_unicode=True))
     original = path.read_text()
     result = provision_station(path, ProvisionRequest("b-1", "2", "B", tmp_path / "out", create_key=True))
@@ -225,130 +169,28 @@ def test_provision_needs_broker_host_when_collector_uses_loopback(district: Path
 def test_provision_bad_input_changes_nothing(district: Path, tmp_path: Path, args: list[str], message: str,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     koi = load_district_config(district).stations[0].keys[0]
-    private = {"kty": "OKP", "crv": "Ed25519", "x": _jwk()["x"], "d": "AAAA"}
-    subst = {"NEW": json.dumps(_jwk()), "KOI": json.dumps(dict(koi)), "PRIVATE": json.dumps(private)}
+    private = {"kty": "OKP", "crv": "Ed25519", "x": new_jwk()["x"], "d": "AAAA"}
+    subst = {"NEW": json.dumps(new_jwk()), "KOI": json.dumps(dict(koi)), "PRIVATE": json.dumps(private)}
     args = [subst.get(a, a) for a in args]
     before = district.read_bytes()
-    assert _provision(district, *args, "--name", "Xã X", "--out", str(tmp_path / "out")) == 1
+    assert provision(district, *args, "--name", "Xã X", "--out", str(tmp_path / "out")) == 1
     assert message in capsys.readouterr().err
     assert district.read_bytes() == before
 
 
-def test_provision_broker_dir_lets_new_station_in_with_its_acl(mqtt_env: BrokerEnv, tmp_path: Path) -> None:
-    """Provision against a live broker: after a SIGHUP the station logs in and is confined."""
-    out = tmp_path / "out"
-    assert district_main(["-c", str(mqtt_env.district_config), "provision", "dak-to-re-01",
-                          "--commune", "23344", "--name", "Xã Đăk Tờ Re", "--out", str(out),
-                          "--create-key", "--broker-host", "127.0.0.1",
-                          "--broker-dir", str(mqtt_env.broker_dir)]) == 0
-    assert mqtt_env.broker.proc is not None
-    mqtt_env.broker.proc.send_signal(signal.SIGHUP)  # systemctl reload mosquitto
-    time.sleep(0.3)
-    station = load_station_config(out / "station.yaml")
-    assert station.mqtt is not None and station.mqtt.password_file is not None
-    password = station.mqtt.password_file.read_text().strip()
-
-    collector = mqtt_env.client("collector")
-    got: list[str] = []
-    collector.on_message = lambda _c, _u, msg: got.append(msg.topic)
-    collector.subscribe("cr/v1/kon-ray/station/+/event", qos=1)
-    time.sleep(0.2)
-
-    connected = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dak-to-re-01", protocol=mqtt.MQTTv5)
-    client.username_pw_set("dak-to-re-01", password)
-    client.on_connect = lambda _c, _u, _f, rc, _p: None if rc.is_failure else connected.set()
-    client.connect("127.0.0.1", mqtt_env.broker.port)
-    client.loop_start()
-    try:
-        assert connected.wait(5), "the provisioned station could not log in"
-        client.publish("cr/v1/kon-ray/station/dak-koi-01/event", b"forged", qos=1).wait_for_publish(5)
-        client.publish("cr/v1/kon-ray/station/dak-to-re-01/event", b"own", qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 5
-        while "cr/v1/kon-ray/station/dak-to-re-01/event" not in got and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert got == ["cr/v1/kon-ray/station/dak-to-re-01/event"]
-    finally:
-        client.disconnect()
-        client.loop_stop()
-
-    bad = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"x-{free_port()}", protocol=mqtt.MQTTv5)
-    bad.username_pw_set("dak-to-re-01", "wrong-password")
-    refused = threading.Event()
-    bad.on_connect = lambda _c, _u, _f, rc, _p: refused.set() if rc.is_failure else None
-    bad.connect("127.0.0.1", mqtt_env.broker.port)
-    bad.loop_start()
-    try:
-        assert refused.wait(5)
-    finally:
-        bad.loop_stop()
-
-
-def _broker_dir(district: Path) -> Path:
-    broker = district.parent / "broker"
-    assert district_main(["-c", str(district), "broker-config", str(broker), "--no-tls",
-                          "--plain-port", "1883", "--persistence-dir", str(broker / "data")]) == 0
-    return broker
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    (["collector", "--commune", "1", "--create-key"], "collector's MQTT username"),
-    (["dak-koi-01", "--commune", "99999", "--create-key"], "registered for commune 23335"),
-    (["dak-x", "--commune", "1", "--station-jwk", "KOI"], "already registered for station 'dak-koi-01'"),
-])
-def test_provision_refused_leaves_broker_credentials_and_out_dir_untouched(
-        district: Path, tmp_path: Path, args: list[str], message: str,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    """A refusal after a typo must not change a live credential: broker-config would later
-    copy it into passwd and lock the real station (or the collector) out."""
-    broker = _broker_dir(district)
-    assert _provision(district, "dak-koi-01", "--commune", "23335", "--name", "Xã Đăk Kôi", "--out",
-                      str(tmp_path / "koi"), "--station-jwk", json.dumps(_jwk()), "--broker-dir", str(broker)) == 0
-    koi = load_district_config(district).stations[0].keys[0]
-    args = [json.dumps(dict(koi)) if a == "KOI" else a for a in args]
-    before = _snapshot(district.parent)
-    capsys.readouterr()
-    out = tmp_path / "out"
-    assert _provision(district, *args, "--name", "Xã X", "--out", str(out), "--broker-dir", str(broker)) == 1
-    assert message in capsys.readouterr().err
-    assert _snapshot(district.parent) == before
-    assert not out.exists()
-
-
-def test_provision_password_never_on_a_command_line(
-        district: Path, tmp_path: Path, record_subprocess_runs: Callable[[], list[list[str]]]) -> None:
-    broker = _broker_dir(district)
-    seen = record_subprocess_runs()
-    out = tmp_path / "out"
-    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
-                      "--create-key", "--broker-dir", str(broker)) == 0
-    password = (out / "mqtt.password").read_text().strip()
-    assert any("mosquitto_passwd" in argv[0] for argv in seen)
-    assert not any(password in arg for argv in seen for arg in argv)
-    lines = (broker / "passwd").read_text().splitlines()
-    (line,) = [x for x in lines if x.startswith("dak-pne-01:")]
-    assert line.startswith("dak-pne-01:$7$") and password not in (broker / "passwd").read_text()
-    assert {x.split(":")[0] for x in lines} == {"collector", "dak-koi-01", "dak-pne-01"}
-    assert not list(broker.glob(".passwd-new-*"))
-
-
 def test_provision_bench_options_replace_hand_edits(district: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
-                      "--create-key", "--broker-host", "127.0.0.1", "--broker-port", "18830", "--plain-mqtt",
-                      "--pin-factory", "mock", "--data-dir", ".") == 0
+    assert provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
+                     "--create-key", "--broker-host", "127.0.0.1", "--broker-port", "18830", "--plain-mqtt",
+                     "--pin-factory", "mock", "--data-dir", ".") == 0
     station = load_station_config(out / "station.yaml")
     assert station.mqtt is not None and station.mqtt.tls is None
     assert (station.mqtt.host, station.mqtt.port) == ("127.0.0.1", 18830)
     assert station.gpio.pin_factory == "mock" and station.data_dir == out
     assert not (out / "district-ca.crt").exists()  # no TLS, no CA to carry
     production = tmp_path / "prod"
-    assert _provision(district, "dak-to-re-01", "--commune", "23344", "--name", "Xã Đăk Tờ Re",
-                      "--out", str(production), "--create-key") == 0
+    assert provision(district, "dak-to-re-01", "--commune", "23344", "--name", "Xã Đăk Tờ Re",
+                     "--out", str(production), "--create-key") == 0
     station = load_station_config(production / "station.yaml")
     assert station.mqtt is not None and station.mqtt.tls is not None and station.mqtt.tls.insecure is False
     assert station.gpio.pin_factory == "lgpio" and str(station.data_dir) == "/var/lib/commune-radio"
@@ -365,77 +207,37 @@ def test_provision_bench_options_refused(district: Path, tmp_path: Path, args: l
     argv = ["dak-x", "--commune", "1", "--name", "X", "--out", str(tmp_path / "o"), "--create-key", *args]
     if "invalid choice" in message:
         with pytest.raises(SystemExit):
-            _provision(district, *argv)
+            provision(district, *argv)
     else:
-        assert _provision(district, *argv) == 1
+        assert provision(district, *argv) == 1
     assert message in capsys.readouterr().err
     assert district.read_bytes() == before and not (tmp_path / "o").exists()
-
-
-def test_provision_rotation_then_collector_ingest_accepts_new_key_keeps_old(tmp_path: Path) -> None:
-    """Key rotation end to end through the collector: old-key evidence stays valid, events
-    signed by the new key are accepted once provision registered it, a stranger's are not."""
-    kit = make_district(tmp_path)
-    station = "dak-koi-01"
-    old_signer = kit.stations[station].signer
-    new_key = Ed25519PrivateKey.generate()
-
-    def event(signer: Signer, seq: int, prev: str | None) -> tuple[bytes, str]:
-        body = canonical_json(make_airing_payload(station, seq, prev, commune="23335"))
-        return signer.sign(body, "cr-event+json"), sha256_hex(body)
-
-    topic = f"cr/v1/kon-ray/station/{station}/event"
-    now = datetime(2024, 3, 5, tzinfo=UTC)
-    e1, h1 = event(old_signer, 1, None)
-    e2, h2 = event(Signer(new_key), 2, h1)
-    store = SqliteStore(kit.config.database)
-    before = Ingestor(kit.config, store).ingest([(topic, e1, "test"), (topic, e2, "test")], now)
-    assert (before.counts["accepted"], before.counts["rejected"]) == (1, 1)  # new key not registered yet
-
-    assert district_main(["-c", str(kit.district_config), "provision", station, "--commune", "23335",
-                          "--name", "Xã Đăk Kôi", "--out", str(tmp_path / "out"), "--broker-host", "127.0.0.1",
-                          "--station-jwk", json.dumps(public_jwk(new_key.public_key()))]) == 0
-    config = load_district_config(kit.district_config)  # the collector restarts with the new registry
-    e3, _ = event(old_signer, 3, h2)  # left in the old SD card's outbox, delivered late
-    stranger, _ = event(Signer(Ed25519PrivateKey.generate()), 4, None)
-    batch = [(topic, e2, "test"), (topic, e3, "test"), (topic, stranger, "test")]
-    after = Ingestor(config, store).ingest(batch, now)
-    assert (after.counts["accepted"], after.counts["rejected"]) == (2, 1)
-    rows = list(store.iter_events(station))
-    new_kid = jwk_thumbprint(public_jwk(new_key.public_key()))
-    assert [(r.seq, r.kid) for r in rows] == [(1, old_signer.kid), (2, new_kid), (3, old_signer.kid)]
-    entry = config.station(station)
-    assert entry is not None
-    ring = entry.keyring
-    assert [verify(r.jws, ring, "cr-event+json").payload["seq"] for r in rows] == [1, 2, 3]
-    summary = store.seq_summary(station)
-    assert summary.through == 3 and not summary.gaps and not summary.chain_breaks
 
 
 def test_provision_refuses_another_name_for_a_registered_commune_code(
         district: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = district.read_bytes()
     argv = ["dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Koi", "--create-key"]
-    assert _provision(district, *argv, "--out", str(tmp_path / "o")) == 1
+    assert provision(district, *argv, "--out", str(tmp_path / "o")) == 1
     err = capsys.readouterr().err
     assert 'commune 23335 is registered as "Xã Đăk Kôi" (station dak-koi-01)' in err
     assert '--name "Xã Đăk Kôi"' in err and "--rename-commune" in err
     assert district.read_bytes() == before and not (tmp_path / "o").exists()
     # the registered spelling (also in another Unicode normalisation) is accepted as registered
     nfd = "Xa\u0303 \u0110a\u0306k Ko\u0302i"
-    assert _provision(district, "dak-koi-02", "--commune", "23335", "--name", nfd, "--create-key",
-                      "--out", str(tmp_path / "a")) == 0
+    assert provision(district, "dak-koi-02", "--commune", "23335", "--name", nfd, "--create-key",
+                     "--out", str(tmp_path / "a")) == 0
     names = {s.id: s.commune_name for s in load_district_config(district).stations}
     assert names == {"dak-koi-01": "Xã Đăk Kôi", "dak-koi-02": "Xã Đăk Kôi"}
 
 
 def test_provision_rename_commune_renames_it_for_every_station(district: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    assert _provision(district, "dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Kôi", "--create-key",
-                      "--out", str(tmp_path / "a")) == 0
+    assert provision(district, "dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Kôi", "--create-key",
+                     "--out", str(tmp_path / "a")) == 0
     capsys.readouterr()
-    assert _provision(district, "dak-koi-03", "--commune", "23335", "--name", "Xã Đắk Kôi", "--create-key",
-                      "--out", str(tmp_path / "b"), "--rename-commune") == 0
+    assert provision(district, "dak-koi-03", "--commune", "23335", "--name", "Xã Đắk Kôi", "--create-key",
+                     "--out", str(tmp_path / "b"), "--rename-commune") == 0
     assert 'commune 23335 renamed from "Xã Đăk Kôi"' in capsys.readouterr().out
     text = district.read_text(encoding="utf-8")
     assert "# the first station" in text and "Xã Đăk Kôi" not in text  # comments kept, no old name left
@@ -448,20 +250,20 @@ def test_provision_plain_mqtt_fits_a_loopback_collector_host(district: Path, tmp
     district.write_text(district.read_text(encoding="utf-8").replace("mqtt.kon-ray.example", "127.0.0.1"),
                         encoding="utf-8")
     out = tmp_path / "bench"
-    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
-                      "--create-key", "--plain-mqtt", "--pin-factory", "mock", "--data-dir", ".") == 0
+    assert provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
+                     "--create-key", "--plain-mqtt", "--pin-factory", "mock", "--data-dir", ".") == 0
     station = load_station_config(out / "station.yaml")
     assert station.mqtt is not None and (station.mqtt.host, station.mqtt.tls) == ("127.0.0.1", None)
     # without --plain-mqtt the message says what to give for a station on this machine
-    assert _provision(district, "dak-x", "--commune", "1", "--name", "X", "--out", str(tmp_path / "o"),
-                      "--create-key") == 1
+    assert provision(district, "dak-x", "--commune", "1", "--name", "X", "--out", str(tmp_path / "o"),
+                     "--create-key") == 1
     assert "--broker-host 127.0.0.1 --plain-mqtt" in capsys.readouterr().err
 
 
 def test_provision_station_yaml_comment_names_its_own_directory(district: Path, tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    assert _provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
-                      "--create-key", "--data-dir", ".") == 0
+    assert provision(district, "dak-pne-01", "--commune", "23338", "--name", "Xã Đăk Pne", "--out", str(out),
+                     "--create-key", "--data-dir", ".") == 0
     text = (out / "station.yaml").read_text(encoding="utf-8")
     comment = " ".join(line.lstrip("# ") for line in text.splitlines()[:6] if line.startswith("#"))
     assert f"resolved against the directory this file is in: written to {out.resolve()};" in comment

@@ -172,13 +172,16 @@ def test_install_station_bounds_the_wait_for_time_sync() -> None:
                      r"\[Service\]\nTimeoutStartSec=180\nEOF", text)
 
 
-@pytest.mark.parametrize(("script", "unit", "user"), [
-    ("install-station.sh", "radio-station.service", "radio-station"),
-    ("install-district.sh", "radio-district.service", "radio-district"),
+@pytest.mark.parametrize(("script", "unit", "user", "extra"), [
+    ("install-station.sh", "radio-station.service", "radio-station", "station"),
+    ("install-district.sh", "radio-district.service", "radio-district", "district"),
 ])
-def test_install_script_matches_its_unit(script: str, unit: str, user: str) -> None:
-    """The script creates the unit's user and installs what the unit runs, where it runs it."""
+def test_install_script_matches_its_unit(script: str, unit: str, user: str, extra: str) -> None:
+    """The script creates the unit's user and installs what the unit runs, where it runs it,
+    with its own program's extra only (a Pi gets no PDF library, the server no GPIO one)."""
     text = (SYSTEMD / script).read_text(encoding="utf-8")
+    assert re.search(rf'^install_code "\$REPO" "\$PREFIX" "\$PYTHON" {extra}\b', text, re.M)
+    assert 'pip" install -q --upgrade "$prefix/src[$extra]"' in (SYSTEMD / "lib.sh").read_text(encoding="utf-8")
     assert f"SERVICE_USER={user}" in text and f"UNIT={unit}" in text
     assert "useradd --system --no-create-home" in text
     assert "PREFIX=/opt/commune-radio" in text and "CONF_DIR=/etc/commune-radio" in text
