@@ -46,7 +46,7 @@ def commune_code(index: int) -> str:
 
 def airing_payload(station: str, commune: str, seq: int, prev: str | None, started_at: str,
                    slot: str | None = None, outcome: str = "completed") -> dict[str, Any]:
-    """An ``airing`` event payload exactly as PROTOCOL.md."""
+    """An ``airing`` event payload exactly as docs/protocol.md."""
     return {
         "v": 1, "type": "airing", "district": DISTRICT, "station": station, "commune": commune,
         "seq": seq, "prev": prev,

@@ -1,7 +1,7 @@
 """Figure 1: on-time start, slot time -> first sample, on a real-time paced device.
 
 The real ``radio-station run`` (mock GPIO, PortAudio to the ``paced`` ALSA device: the
-file plugin in front of a private PulseAudio null sink, TESTBED.md) airs a schedule of
+file plugin in front of a private PulseAudio null sink, docs/TESTING.md) airs a schedule of
 short slots (a 0.4 s tone every 1.5 s). Two errors per slot:
 
 - *first write*: the event's ``started_at`` (the Airer stamps it in ``on_start``, just

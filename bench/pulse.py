@@ -1,4 +1,4 @@
-"""A real-time paced sound device without a sound card (TESTBED.md): a private PulseAudio.
+"""A real-time paced sound device without a sound card (docs/TESTING.md): a private PulseAudio.
 
 :func:`paced_device` starts ``pulseaudio`` with a null sink and writes an ALSA config
 with a ``paced`` pcm (the ALSA file plugin in front of the pulse plugin: the capture file

@@ -167,7 +167,7 @@ class Demo:
         period = ["--from", self.first_day.isoformat(), "--to", self.last_day.isoformat()]
         table = run_cli("radio-district", ["-c", str(p.district_yaml), "report", *period, "--format", "table"],
                         p.logs / "report.log")
-        self._step(5, f"broadcast frequency {self.first_day:%d/%m}–{self.last_day:%d/%m/%Y} (SCORING.md)", None)
+        self._step(5, f"broadcast frequency {self.first_day:%d/%m}–{self.last_day:%d/%m/%Y} (docs/scoring.md)", None)
         print(table.rstrip(), flush=True)
 
         run_cli("radio-district", ["-c", str(p.district_yaml), "evidence", *period, "--out", str(p.evidence)],

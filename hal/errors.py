@@ -1,6 +1,6 @@
 """Errors of the hardware layer: library exceptions are translated to these at the boundary.
 
-Every class carries ``reason``, the short code PROTOCOL.md uses for an airing's
+Every class carries ``reason``, the short code docs/protocol.md uses for an airing's
 ``reason`` member (``audio-device``, ``media-missing``, ``media-corrupt``,
 ``amp-fault``), and ``detail``, an English sentence for the log.
 """

@@ -12,4 +12,4 @@ Used by both the station daemon (``firmware_daemon``) and the district collector
 SW_VERSION = "0.1.0"
 PROTOCOL_VERSION = 1
 PRIORITIES = ("normal", "priority", "emergency")
-"""The ``priority`` values of PROTOCOL.md, lowest first (schedules and airing events)."""
+"""The ``priority`` values of docs/protocol.md, lowest first (schedules and airing events)."""

@@ -1,4 +1,4 @@
-"""One clock, passed in (STYLE.md habit 3).
+"""One clock, passed in (docs/ARCHITECTURE.md).
 
 Two kinds of time, named by kind everywhere: ``*_mono`` is monotonic seconds (for
 waiting and measuring), ``*_at`` is an aware datetime (for slots and evidence).

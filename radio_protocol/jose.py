@@ -1,6 +1,6 @@
 """Flattened JWS (RFC 7515 7.2.2) with EdDSA/Ed25519 (RFC 8037), JWK thumbprints (RFC 7638).
 
-Only what PROTOCOL.md allows: ``alg`` EdDSA, keys looked up by ``kid`` among the
+Only what docs/protocol.md allows: ``alg`` EdDSA, keys looked up by ``kid`` among the
 keys registered for the claimed sender, ``typ`` checked against the topic. The
 payload bytes, as signed, are the evidence: :func:`verify` returns them untouched.
 """
@@ -65,7 +65,7 @@ def sha256_hex(data: bytes) -> str:
 def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     """The SHA-256 (hex) of a file's bytes, read in ``chunk``-byte pieces. Raises OSError.
 
-    The hash that names media in schedules and events (PROTOCOL.md ``sha256``)."""
+    The hash that names media in schedules and events (docs/protocol.md ``sha256``)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(chunk), b""):

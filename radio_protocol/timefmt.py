@@ -1,4 +1,4 @@
-"""RFC 3339 times as PROTOCOL.md wants them: explicit offset, millisecond precision."""
+"""RFC 3339 times as docs/protocol.md wants them: explicit offset, millisecond precision."""
 
 from __future__ import annotations
 

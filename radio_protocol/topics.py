@@ -1,4 +1,4 @@
-"""MQTT topic names of PROTOCOL.md: ``cr/v1/{district}/station/{station}/{kind}``."""
+"""MQTT topic names of docs/protocol.md: ``cr/v1/{district}/station/{station}/{kind}``."""
 
 from __future__ import annotations
 

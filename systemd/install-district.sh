@@ -26,7 +26,7 @@ Installs the district collector: system user '$SERVICE_USER', $CONF_DIR (0750),
 a venv in $PREFIX/.venv built from this checkout, the district signing key (created by
 'radio-district keygen' as the service user, in $STATE_DIR, 0600), Mosquitto configured
 by 'radio-district broker-config' in $BROKER_DIR (TLS, one credential per station, the
-ACL of PROTOCOL.md; its database in $BROKER_STATE_DIR), and the systemd unit $UNIT
+ACL of docs/protocol.md; its database in $BROKER_STATE_DIR), and the systemd unit $UNIT
 (enabled, started).
 
   --config FILE       the district config to install as $CONF_DIR/district.yaml

@@ -8,7 +8,7 @@ gives a :class:`BrokerEnv`:
 - ``env.broker``: a running ``mosquitto`` subprocess on free ports of 127.0.0.1, plain
   listener ``env.broker.port`` and TLS listener ``env.broker.tls_port`` (server cert for
   ``localhost``/``127.0.0.1`` signed by a throwaway CA at ``env.broker.ca``), password file,
-  ACL exactly as PROTOCOL.md, persistence in ``env.broker_dir/data``, raised limits,
+  ACL exactly as docs/protocol.md, persistence in ``env.broker_dir/data``, raised limits,
   ``user root`` when run as root. ``env.broker.kill()`` is SIGKILL, ``env.broker.start()``
   restarts it on the same ports and data dir, ``env.broker.stop()`` is SIGTERM.
 - ``env.district_config``: path of a district YAML (district ``kon-ray``) whose mqtt section
@@ -20,7 +20,7 @@ gives a :class:`BrokerEnv`:
   ``password`` and ``password_file`` (its broker credential).
 - ``env.client(user, client_id=...)``: a connected paho MQTT 5 client (loop started) with
   that user's credentials; ``env.event(station, seq, prev)`` a signed airing event
-  (``make_airing_payload`` builds the payload of PROTOCOL.md).
+  (``make_airing_payload`` builds the payload of docs/protocol.md).
 
 ``env.chain(station, n)`` gives n correctly chained signed events (seq 1..n).
 
@@ -97,7 +97,7 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
 
 def make_airing_payload(station: str, seq: int, prev: str | None, *, district: str = DISTRICT,
                         commune: str = "23335", **overrides: Any) -> dict[str, Any]:
-    """An ``airing`` event payload exactly as PROTOCOL.md; ``overrides`` replace members."""
+    """An ``airing`` event payload exactly as docs/protocol.md; ``overrides`` replace members."""
     minute = 6 * 60 + 30 + seq
     started = f"2024-03-05T{minute // 60 % 24:02d}:{minute % 60:02d}:00.012+07:00"
     payload: dict[str, Any] = {

@@ -4,7 +4,7 @@ Writes into OUTDIR:
 - ``mosquitto.conf``: a TLS listener on ``mqtt.port`` (cert/key from options, default
   ``OUTDIR/tls/server.crt`` and ``server.key``), optionally a plain listener bound to
   loopback (tests, local tools), no anonymous access, raised queue limits (Mosquitto's
-  defaults lose QoS 1 messages under load, see TESTBED.md) and persistence in
+  defaults lose QoS 1 messages under load, see docs/TESTING.md) and persistence in
   ``persistence_dir`` (created if missing): state belongs under ``/var/lib``, not in the
   configuration directory, so the command line defaults it to
   :data:`DEFAULT_PERSISTENCE_DIR`; the library's ``None`` keeps ``OUTDIR/data`` for brokers
@@ -15,7 +15,7 @@ Writes into OUTDIR:
   (or the collector's ``mqtt.password_file``). Existing passwords are kept: a password is
   taken from the station's ``mqtt_password_file`` / the collector's ``mqtt.password_file``
   when that file exists, else from an earlier ``credentials/<user>.password``, else generated;
-- ``acl``: exactly PROTOCOL.md: the collector reads ``event``/``status`` of every station of
+- ``acl``: exactly docs/protocol.md: the collector reads ``event``/``status`` of every station of
   the district and writes their ``ack``/``schedule``; a station writes only its own
   ``event``/``status`` and reads only its own ``schedule``/``ack``.
 """
@@ -74,10 +74,10 @@ class BrokerOptions:
 
 
 def acl_text(config: DistrictConfig) -> str:
-    """The ACL of PROTOCOL.md, one ``user`` block per credential (no patterns, no anonymous)."""
+    """The ACL of docs/protocol.md, one ``user`` block per credential (no patterns, no anonymous)."""
     district = config.district.id
     collector = config.mqtt.username if config.mqtt else "collector"
-    lines = [f"# Commune Radio ACL for district {district} (PROTOCOL.md). Generated; do not edit.", "",
+    lines = [f"# Commune Radio ACL for district {district} (docs/protocol.md). Generated; do not edit.", "",
              f"user {collector}",
              f"topic read {district_filter(district, 'event')}",
              f"topic read {district_filter(district, 'status')}",
@@ -105,7 +105,7 @@ def conf_text(outdir: Path, config: DistrictConfig, opts: BrokerOptions) -> str:
              f"autosave_interval {opts.autosave_s}",
              "# raised limits: the defaults (1000 queued, 20 in flight) drop QoS 1 messages",
              "max_queued_messages 100000", "max_inflight_messages 0", "max_queued_bytes 0",
-             "# no station needs more: events are <= 64 KiB, schedules <= 256 KiB (PROTOCOL.md)",
+             "# no station needs more: events are <= 64 KiB, schedules <= 256 KiB (docs/protocol.md)",
              f"max_packet_size {MAX_PACKET_BYTES}",
              "persistent_client_expiration 60d", f"log_dest {opts.log_dest}",
              "log_type error", "log_type warning", "log_type notice", "log_type information",

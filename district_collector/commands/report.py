@@ -171,10 +171,10 @@ def _dates(p: argparse.ArgumentParser) -> None:
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
-        "report", help="broadcast frequency and points per commune (SCORING.md)",
-        description="Broadcast frequency and points per commune (SCORING.md), from the store. "
+        "report", help="broadcast frequency and points per commune (docs/scoring.md)",
+        description="Broadcast frequency and points per commune (docs/scoring.md), from the store. "
                     "--format json prints one JSON object: period, district, communes (the "
-                    "SCORING.md members), weeks, months, excluded, stations and findings; compact "
+                    "docs/scoring.md members), weeks, months, excluded, stations and findings; compact "
                     "on one line (indented when stdout is a terminal). The list of every counted "
                     "airing is left out unless --airings is given (it is most of the output: about "
                     "500 bytes per airing); the evidence bundle's report.json always has it.")

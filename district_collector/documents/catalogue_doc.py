@@ -2,7 +2,7 @@
 
 The district issues it each month (the letter asks for "danh mục phát sóng về Chuyển đổi số
 hàng tháng, với thời lượng đảm bảo tối thiểu 01 lần/tuần"). :func:`build_catalogue_doc`
-turns the district info and the per-station schedule payloads (PROTOCOL.md "schedule") into
+turns the district info and the per-station schedule payloads (docs/protocol.md "schedule") into
 a plain dict: the segments, each station's airings of the month (``at`` slots and RRULEs
 expanded in the schedule's timezone, inside ``valid_from``..``valid_until``), the airings
 per ISO week and whether each station meets "at least once a week" in every ISO week lying

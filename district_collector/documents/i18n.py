@@ -1,7 +1,7 @@
 """Every string an official reads in the district's documents, in Vietnamese and English.
 
 Vietnamese (``vi``) is the language of record; ``en`` is for reviewers. Wording follows the
-district letter (``shared/SOURCE-LETTER.md``): "tài liệu kiểm chứng", "danh mục phát sóng",
+district letter: "tài liệu kiểm chứng", "danh mục phát sóng",
 "Chuyển đổi số", "Tiêu chí 1.5/1.6/1.7", "hệ thống truyền thanh cơ sở". Codes (tiers,
 outcomes, exclusion reasons) stay machine codes in the data and are translated only here.
 """
@@ -211,7 +211,7 @@ _GRID: dict[str, tuple[str, str]] = {
     "not-required": ("không bắt buộc", "not required"),
 }
 
-# Outcomes, failure reasons (PROTOCOL.md) and exclusion reasons (SCORING.md).
+# Outcomes, failure reasons (docs/protocol.md) and exclusion reasons (docs/scoring.md).
 _CODES: dict[str, tuple[str, str]] = {
     "completed": ("phát trọn vẹn", "completed"),
     "interrupted": ("bị gián đoạn", "interrupted"),

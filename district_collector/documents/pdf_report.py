@@ -1,6 +1,6 @@
 """The evidence report ("tài liệu kiểm chứng") as a printable A4 PDF.
 
-:func:`write_report_pdf` renders the report dict of ``district_collector.scoring.report`` (SCORING.md
+:func:`write_report_pdf` renders the report dict of ``district_collector.scoring.report`` (docs/scoring.md
 members plus ``weeks``, ``months``, per-commune ``weeks_grid``, ``airings``, ``excluded``,
 ``stations``, ``findings``). Layout: the official header and the points table on portrait
 pages, the week-by-week grid on landscape pages (one coloured cell per ISO week: ■ aired,

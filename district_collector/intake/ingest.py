@@ -2,7 +2,7 @@
 
 :class:`Ingestor` turns raw messages (MQTT topic + bytes, or an imported JWS line) into
 store records: a verified event, a verified status, or a quarantine record with a
-reason code. Checks, in order (PROTOCOL.md): the topic is one of this district's
+reason code. Checks, in order (docs/protocol.md): the topic is one of this district's
 station topics, the station is registered, the JWS verifies with ``alg`` EdDSA against
 the keys registered for the station NAMED IN THE TOPIC with ``typ`` matching the topic
 kind, and the payload names that same station and this district and has the members

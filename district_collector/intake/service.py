@@ -1,4 +1,4 @@
-"""``radio-district run``: subscribe, verify, commit, then ack (PROTOCOL.md).
+"""``radio-district run``: subscribe, verify, commit, then ack (docs/protocol.md).
 
 Threads: paho's network thread (``connect_async`` + ``loop_start``; paho reconnects
 with backoff ``mqtt.reconnect_min_s``..``reconnect_max_s`` when the broker vanishes) and

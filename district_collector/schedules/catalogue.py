@@ -25,7 +25,7 @@ first day of the month. ``at`` is ``HH:MM`` (unquoted ``17:00`` is fine too).
 
 :func:`load_catalogue` collects every problem at once, each naming the file, the line and
 the key (``catalogue.yaml:14: slots[2].at: ...``) and raises ConfigError.
-:func:`schedule_payloads` turns it into one PROTOCOL.md schedule payload per station.
+:func:`schedule_payloads` turns it into one docs/protocol.md schedule payload per station.
 """
 
 from __future__ import annotations
@@ -346,7 +346,7 @@ def _payload(catalogue: Catalogue, station: str, version: int, issued_at: dateti
 
 def schedule_payload(catalogue: Catalogue, *, district: str, station: str, version: int,
                      issued_at: datetime, media: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """The PROTOCOL.md schedule payload for one station (``media``: segment id -> media member).
+    """The docs/protocol.md schedule payload for one station (``media``: segment id -> media member).
 
     Raises ScheduleError if the result would not parse at the station (it is checked here).
     """

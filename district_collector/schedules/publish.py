@@ -9,7 +9,7 @@ Steps (:func:`publish_catalogue`):
 2. :func:`prepare_schedules`: per station, the next version (one above the highest in
    the store's ``schedules`` table), the payload (checked as the station will parse it),
    signed ``cr-schedule+json`` with the district key, and stored before anything is sent.
-   A schedule replaces the station's previous one wholly (PROTOCOL.md), and next month's
+   A schedule replaces the station's previous one wholly (docs/protocol.md), and next month's
    catalogue is published before the month starts, so :func:`carry_over` puts into it what
    the last published schedule still has to air between ``now`` and the new month (as
    explicit ``at`` slots, past ones dropped); the previous schedule's slots inside the new

@@ -100,7 +100,7 @@ def score(
     period: Period,
     scheduled: Mapping[str, Collection[datetime]] | None = None,
 ) -> dict[str, Any]:
-    """The report dict of SCORING.md (plus weeks, months, airings, excluded, stations, findings).
+    """The report dict of docs/scoring.md (plus weeks, months, airings, excluded, stations, findings).
 
     ``facts``: the events (any order, duplicates allowed): EventFacts of a bundle's
     payloads, or plain tuples in EventFacts field order. ``scheduled``: per station, the

@@ -1,4 +1,4 @@
-"""The evaluation period of SCORING.md: local dates, ISO weeks and calendar months.
+"""The evaluation period of docs/scoring.md: local dates, ISO weeks and calendar months.
 
 ``from``..``to`` are local dates in the district's timezone, both inclusive. A week
 (ISO 8601, Monday..Sunday, ``YYYY-Www``) or month (``YYYY-MM``) is *required* when

@@ -201,7 +201,7 @@ def _expand(sched: Mapping[str, Any], lo_at: datetime, hi_at: datetime,
             cache: dict[tuple[str, str, str, datetime, datetime], tuple[datetime, ...]]) -> set[datetime]:
     segments = sched.get("segments") if isinstance(sched.get("segments"), list) else []
     programme = {s.get("id") for s in segments or [] if isinstance(s, dict) and s.get("program") == PROGRAM}
-    tz_name = str(sched.get("timezone"))  # rules run in the schedule's own timezone (PROTOCOL.md)
+    tz_name = str(sched.get("timezone"))  # rules run in the schedule's own timezone (docs/protocol.md)
     try:
         zone(tz_name)
     except ValueError:

@@ -109,7 +109,7 @@ def period_events(
 
 # One pass over every station's period seq range, per station: rows, seq bounds, kid
 # bounds, rows whose seq - 1 row (in the range) has the payload hash of their prev (chained
-# rows), seq-1 rows with a prev, and of the counted airings (SCORING.md 2 (b)-(e), for a
+# rows), seq-1 rows with a prev, and of the counted airings (docs/scoring.md 2 (b)-(e), for a
 # clean station): the ISO weeks and months aired as bit masks (the SUM of distinct powers
 # of two is their OR) and their count. Week and month come from the UTC instant and the
 # fixed offset (see grouped_period; SQLite's integer division truncates, equal to the floor

@@ -14,7 +14,7 @@ leaves at the slot time. On a simulated clock the audio takes simulated time too
 clock advances by each block's length), so simulated events are consistent and a long
 segment really overlaps the next slot.
 
-Outcomes (PROTOCOL.md): ``completed`` (the whole segment went out; a stop during the tail
+Outcomes (docs/protocol.md): ``completed`` (the whole segment went out; a stop during the tail
 only shortens the tail), ``interrupted`` (the amp was on, then the airing stopped early),
 ``failed`` (could not start: media missing/corrupt or device missing/refusing, found
 before the amp was switched), ``missed`` (see :meth:`Airer.record_missed`).

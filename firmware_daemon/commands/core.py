@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 PROG = "radio-station"
 DEFAULT_PROGRAM = "general"  # a manual test airing must not count by accident
-SCORED_PROGRAM = "chuyen-doi-so"  # SCORING.md: only this programme's airings count
+SCORED_PROGRAM = "chuyen-doi-so"  # docs/scoring.md: only this programme's airings count
 SLUG = r"[a-z0-9][a-z0-9-]{0,63}"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 

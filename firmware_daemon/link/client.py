@@ -1,4 +1,4 @@
-"""The station's MQTT link to the district (PROTOCOL.md, "Topics" and "Delivery rule").
+"""The station's MQTT link to the district (docs/protocol.md, "Topics" and "Delivery rule").
 
 paho-mqtt 2.x, MQTT 5, ``CallbackAPIVersion.VERSION2``, ``connect_async`` +
 ``loop_start``; client id = station id; Clean Start 0 with a Session Expiry
@@ -105,7 +105,7 @@ class StationLink:
         outbox_close: Callable[[LinkOutbox], None] | None = None,
     ) -> None:
         if settings.session_expiry_s < MIN_SESSION_EXPIRY_S:
-            raise ValueError("session_expiry_s must be at least 7 days (PROTOCOL.md)")
+            raise ValueError("session_expiry_s must be at least 7 days (docs/protocol.md)")
         self.settings = settings
         self.district_keys = district_keys
         self.status = status
@@ -189,7 +189,7 @@ class StationLink:
         try:
             failed = reason_code.is_failure
             if not failed:
-                # subscribe at once, inside on_connect (STYLE.md: Frigate's habit)
+                # subscribe at once, inside on_connect (docs/ARCHITECTURE.md: the link)
                 client.subscribe([(self.topic_schedule, 1), (self.topic_ack, 1)])
                 self._connected.set()
             self._work.put(("connected", failed, str(reason_code), flags.session_present))

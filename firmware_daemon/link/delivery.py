@@ -1,4 +1,4 @@
-"""Which unacked events the station link publishes next (PROTOCOL.md, "Delivery rule").
+"""Which unacked events the station link publishes next (docs/protocol.md, "Delivery rule").
 
 A *round* walks the unacked events in seq order, in pages of at most ``batch`` rows, with
 at most ``batch`` publishes in flight (refilled once half of them are PUBACKed), so a

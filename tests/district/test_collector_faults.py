@@ -1,7 +1,7 @@
 """The collector process under faults, against a real Mosquitto: SIGTERM of
 ``radio-district run`` mid-stream, SIGKILL (a power cut) mid-batch then restart, events
 delivered twice and out of order, bad messages mixed into batches, and the signed ack on
-the wire (``through`` + ``also`` exactly as PROTOCOL.md).
+the wire (``through`` + ``also`` exactly as docs/protocol.md).
 
 The invariant checked everywhere: every seq any ack ever claimed is in the store (the
 store is durable, so an ack sent before its commit would show as a claimed-but-missing

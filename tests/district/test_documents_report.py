@@ -30,7 +30,7 @@ SILENT_WEEKS = {"23320": {7, 31, 32, 33}, "23335": set(range(9, 15)) | {40}}
 
 
 def kon_ray_report(period_to: date = date(2024, 12, 10)) -> dict[str, Any]:
-    """A realistic Kon Rẫy year, scored as SCORING.md says (Tuesday 06:30 and Friday 17:00 slots)."""
+    """A realistic Kon Rẫy year, scored as docs/scoring.md says (Tuesday 06:30 and Friday 17:00 slots)."""
     start, end = date(2024, 1, 1), period_to
     weeks: list[dict[str, Any]] = []
     monday = start - timedelta(days=start.weekday())

@@ -175,7 +175,7 @@ def _resign_tolerant(bundle: Path, signer: Signer) -> None:
 @pytest.mark.parametrize("mutation", ["duplicate-line", "reordered"])
 def test_verify_order_and_duplicates_are_allowed_when_signed(bundle: Path, district: District,
                                                             mutation: str) -> None:
-    """PROTOCOL.md: an events file is in any order, duplicates allowed."""
+    """docs/protocol.md: an events file is in any order, duplicates allowed."""
     lines = MUTATIONS[mutation](read_lines(bundle / "events.jsonl"))
     (bundle / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
     _resign(bundle, district.district_signer)

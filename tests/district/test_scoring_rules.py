@@ -1,4 +1,4 @@
-"""SCORING.md definitions, one by one: weeks and months, timezone, tiers and points."""
+"""docs/scoring.md definitions, one by one: weeks and months, timezone, tiers and points."""
 
 from __future__ import annotations
 

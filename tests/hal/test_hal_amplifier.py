@@ -1,4 +1,4 @@
-"""hal.amplifier on gpiozero's MockFactory: exact pin state sequences (TESTBED.md)."""
+"""hal.amplifier on gpiozero's MockFactory: exact pin state sequences (docs/TESTING.md)."""
 
 from __future__ import annotations
 

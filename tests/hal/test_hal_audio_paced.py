@@ -1,4 +1,4 @@
-"""hal.audio on a sink paced like a sound card (TESTBED.md): a private PulseAudio null sink.
+"""hal.audio on a sink paced like a sound card (docs/TESTING.md): a private PulseAudio null sink.
 
 The ``testout`` device of the other tests takes samples as fast as they come; here
 writes block in real time, so the deadline guard and the ``stop`` event are tested

@@ -1,4 +1,4 @@
-"""hal/ is the only package that touches the hardware libraries (ARCHITECTURE.md, STYLE.md)."""
+"""hal/ is the only package that touches the hardware libraries (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The import graph points one way: radio_protocol at the bottom, hal beside it, the two
-programs above and neither importing the other (STYLE.md habit 10)."""
+programs above and neither importing the other (docs/ARCHITECTURE.md)."""
 
 from __future__ import annotations
 

@@ -96,7 +96,7 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 def assert_protocol_shape(payload: dict[str, Any]) -> None:
-    """Every member PROTOCOL.md requires of an airing event, in order, with its type."""
+    """Every member docs/protocol.md requires of an airing event, in order, with its type."""
     assert list(payload) == ["v", "type", "district", "station", "commune", "seq", "prev",
                              "segment", "priority", "schedule_version", "slot", "started_at",
                              "ended_at", "played_s", "media_s", "outcome", "reason", "amp",

@@ -5,7 +5,7 @@ broker down at start or SIGKILLed mid-stream, 30 days offline, collector away, f
 callbacks). Acks, status and schedules: test_link_messages.py.
 
 Each test gets its own broker (``mqtt_env``: district config, station credentials, ACL
-as PROTOCOL.md); the station side is the real outbox and link, the district side the
+as docs/protocol.md); the station side is the real outbox and link, the district side the
 real ``CollectorService`` storing into SQLite and signing acks.
 """
 

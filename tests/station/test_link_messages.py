@@ -5,7 +5,7 @@ in (handed over; an oversized one cut to a bounded prefix). Event delivery:
 test_link_delivery.py.
 
 Each test gets its own broker (``mqtt_env``: district config, station credentials, ACL
-as PROTOCOL.md); the station side is the real outbox and link, the district side the
+as docs/protocol.md); the station side is the real outbox and link, the district side the
 real ``CollectorService`` storing into SQLite and signing acks.
 """
 

@@ -99,7 +99,7 @@ def open_outbox(config: StationConfig, clock: Clock | None = None) -> Outbox:
 
 
 def append_events(outbox: Outbox, count: int, station: str = STATION, commune: str = "23335") -> int:
-    """Append ``count`` PROTOCOL.md airing events; return the last seq."""
+    """Append ``count`` docs/protocol.md airing events; return the last seq."""
     from mqtt_broker import make_airing_payload
 
     last = 0

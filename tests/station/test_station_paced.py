@@ -1,5 +1,5 @@
 """``radio-station play`` on a sink paced like a sound card (a private PulseAudio null sink,
-TESTBED.md): a SIGTERM while the audio is really going out stops the airing within a
+docs/TESTING.md): a SIGTERM while the audio is really going out stops the airing within a
 block, switches the amplifier off and records it as ``interrupted``/``shutdown``.
 
 The command runs as a real subprocess (ALSA reads its config once per process)."""

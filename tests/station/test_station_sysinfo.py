@@ -39,7 +39,7 @@ def _adjtimex_raw() -> tuple[int, int]:
 
 
 def test_sysinfo_kernel_clock_synced_agrees_with_raw_adjtimex() -> None:
-    # TESTBED.md: containers report TIME_ERROR with STA_UNSYNC; a Pi with NTP reports synced.
+    # docs/TESTING.md: containers report TIME_ERROR with STA_UNSYNC; a Pi with NTP reports synced.
     state, status = _adjtimex_raw()
     expected = state >= 0 and state != 5 and not status & 0x0040
     assert kernel_clock_synced() is expected
