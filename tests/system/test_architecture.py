@@ -168,3 +168,11 @@ def test_architecture_no_file_over_400_lines(top: str) -> None:
     sizes = {path: len(path.read_text(encoding="utf-8").splitlines()) for path in python_files(top)}
     over = sorted(f"{path.relative_to(REPO)}: {lines}" for path, lines in sizes.items() if lines > MAX_LINES)
     assert not over, f"files over {MAX_LINES} lines (split them by concern):\n  " + "\n  ".join(over)
+
+
+def test_architecture_programs_do_not_name_each_other() -> None:
+    """Not even in docstrings: each program is described in its own and radio_protocol's terms."""
+    for package, other in (("firmware_daemon", "district_collector"), ("district_collector", "firmware_daemon")):
+        named = [str(path.relative_to(REPO)) for path in python_files(package)
+                 if other in path.read_text(encoding="utf-8")]
+        assert named == [], f"{package} names {other} in {named}"
