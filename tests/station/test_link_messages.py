@@ -31,7 +31,8 @@ from test_link_support import (
 )
 
 from firmware_daemon.config import load_station_config
-from firmware_daemon.link.client import OversizedMessage, StationLink
+from firmware_daemon.link.client import StationLink
+from firmware_daemon.link.delivery import OversizedMessage
 from firmware_daemon.schedule.store import ScheduleStore
 from firmware_daemon.service.status import ScheduleState, StationState
 from radio_protocol.jose import (
