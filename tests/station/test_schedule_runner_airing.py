@@ -20,7 +20,7 @@ from runner_testkit import (
 from schedule_testkit import make_wav, new_signer, payload, segment, sha256_hex
 from test_schedule_store import HOSTILE
 
-from firmware_daemon.service.status import build_status
+from firmware_daemon.service.status import StatusBuilder
 from hal.audio import PlaybackResult
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock
@@ -195,8 +195,8 @@ def test_runner_each_hostile_schedule_is_in_status_and_previous_keeps_airing(
     assert st.runner.on_schedule(schedule_jws(wav, version=2)).accepted
     result = st.runner.on_schedule(make())
     assert result.status == "rejected"
-    status = build_status(station="dak-koi-01", state="online", at=clock.now(), schedule=st.state.schedule,
-                          outbox_pending=0, last_seq=0, clock_synced=True, amp_on=False, uptime_s=1.0)
+    status = StatusBuilder(station="dak-koi-01", signer=new_signer(), clock=clock, state=st.state,
+                           clock_synced=lambda: True).payload("online", outbox_pending=0, last_seq=0)
     assert expected in (status["schedule_error"] or ""), status["schedule_error"]
     assert status["schedule_version"] == 2 and status["next_slot"] == "2024-03-05T06:30:00.000+07:00"
     assert status["media_missing"] == []
