@@ -45,6 +45,7 @@ def _craft(header: dict[str, object], payload: bytes, sign: Callable[[bytes], by
 
 
 def _payload(**overrides: object) -> bytes:
+    """The built payload with ``overrides`` written over its members: deliberately wrong ones."""
     payload = make_airing_payload(KOI, 1, None)
     payload.update(overrides)
     return canonical_json(payload)
