@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mqtt_broker import make_airing_payload
 
 from firmware_daemon.airing.outbox import Outbox, OutboxError
 from radio_protocol.clock import SimulatedClock
@@ -27,8 +28,8 @@ START_AT = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
 
 
 def make_payload(seq: int, prev: str | None) -> dict[str, Any]:
-    return {"v": 1, "type": "airing", "station": "dak-koi-01", "seq": seq, "prev": prev,
-            "title": "Chuyển đổi số là gì?"}
+    """A built airing event as ``seq`` chained to ``prev`` (the outbox's ``make_payload``)."""
+    return make_airing_payload("dak-koi-01", seq, prev)
 
 
 @pytest.fixture
