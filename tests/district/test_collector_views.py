@@ -15,6 +15,7 @@ from district_collector.admin.stations_view import COLUMNS
 from district_collector.cli import main as district_main
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.sqlite import SqliteStore
+from radio_protocol.names import STATUS_TYP
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -43,7 +44,7 @@ def _table(out: str) -> dict[str, dict[str, str]]:
 def _status(kit: DistrictKit, state: str, pending: int, version: int | None) -> bytes:
     return kit.stations[KOI].signer.sign(
         {"v": 1, "type": "status", "station": KOI, "state": state, "at": "2024-03-05T07:00:00.000+07:00",
-         "schedule_version": version, "outbox_pending": pending, "last_seq": 12}, "cr-status+json")
+         "schedule_version": version, "outbox_pending": pending, "last_seq": 12}, STATUS_TYP)
 
 
 def test_stations_table_every_column(kit: DistrictKit, capsys: pytest.CaptureFixture[str]) -> None:
