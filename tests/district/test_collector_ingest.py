@@ -19,7 +19,9 @@ from district_collector.intake.importer import import_files
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import Signer, b64url_encode, canonical_json, sha256_hex
+from radio_protocol.messages.status import Status, build_status
 from radio_protocol.names import EVENT_TYP, STATUS_TYP
+from radio_protocol.timefmt import parse_rfc3339
 
 NOW = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
 KOI = "dak-koi-01"
@@ -170,8 +172,8 @@ def test_ingest_gaps_and_chain_breaks_detected(kit: DistrictKit) -> None:
 def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
     signer = kit.stations[KOI].signer
     def status(state: str, at: str, pending: int) -> bytes:
-        return signer.sign({"v": 1, "type": "status", "station": KOI, "state": state, "at": at,
-                            "outbox_pending": pending, "schedule_version": 7}, STATUS_TYP)
+        return signer.sign(build_status(Status(KOI, state, parse_rfc3339(at), schedule_version=7,
+                                               outbox_pending=pending)), STATUS_TYP)
     topic = f"cr/v1/kon-ray/station/{KOI}/status"
     store = SqliteStore(kit.config.database)
     ing = Ingestor(kit.config, store)

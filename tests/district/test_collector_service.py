@@ -28,8 +28,9 @@ from district_collector.intake.importer import import_files
 from district_collector.intake.service import CollectorService
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import KeyRing, Signer, canonical_json, verify
+from radio_protocol.messages.status import Status, build_status
 from radio_protocol.names import ACK_TYP, EVENT_TYP, STATUS_TYP
-from radio_protocol.timefmt import format_rfc3339, zone
+from radio_protocol.timefmt import format_rfc3339, parse_rfc3339, zone
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -265,9 +266,9 @@ def test_service_tracks_status_and_last_will(mqtt_env: BrokerEnv, capsys: object
     service = _service(mqtt_env)
 
     def status(state: str, pending: int) -> bytes:
-        return signer.sign({"v": 1, "type": "status", "station": KOI, "state": state,
-                            "at": "2024-03-05T07:00:00.000+07:00", "schedule_version": 7,
-                            "outbox_pending": pending, "last_seq": 3}, STATUS_TYP)
+        return signer.sign(build_status(Status(
+            KOI, state, parse_rfc3339("2024-03-05T07:00:00.000+07:00"), schedule_version=7,
+            outbox_pending=pending, last_seq=3)), STATUS_TYP)
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=KOI, protocol=mqtt.MQTTv5)
     c.username_pw_set(KOI, mqtt_env.stations[KOI].password)
     c.will_set(_t(KOI, "status"), status("offline", 2), qos=1, retain=True)

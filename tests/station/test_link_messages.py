@@ -43,7 +43,9 @@ from radio_protocol.jose import (
     canonical_json,
     verify,
 )
+from radio_protocol.messages.ack import Ack, build_ack
 from radio_protocol.names import ACK_TYP, SCHEDULE_TYP, STATUS_TYP
+from radio_protocol.timefmt import parse_rfc3339
 from radio_protocol.topics import topic
 
 STATUS_MEMBERS = ["v", "type", "station", "state", "at", "schedule_version", "schedule_error",
@@ -58,9 +60,8 @@ def env(mqtt_env: BrokerEnv) -> BrokerEnv:
 
 
 def signed_ack(signer: Signer, station: str, through: int, also: list[int] | None = None) -> bytes:
-    payload = {"v": 1, "type": "ack", "station": station, "through": through, "also": also or [],
-               "at": "2024-03-05T06:30:00.000+07:00"}
-    return signer.sign(payload, ACK_TYP)
+    ack = Ack(station, through, tuple(also or ()), parse_rfc3339("2024-03-05T06:30:00.000+07:00"))
+    return signer.sign(build_ack(ack), ACK_TYP)
 
 
 def _forged_acks(env: BrokerEnv) -> dict[str, bytes]:
