@@ -31,6 +31,9 @@ from radio_protocol.jose import (
     public_jwk,
     sha256_hex,
 )
+from radio_protocol.messages.event import AiringEvent, Amp, Level, Segment, build_event
+from radio_protocol.names import EVENT_TYP
+from radio_protocol.timefmt import parse_rfc3339
 
 DISTRICT = "kon-ray"
 OBSERVER = "bench"
@@ -44,21 +47,27 @@ def commune_code(index: int) -> str:
     return f"{30000 + index:05d}"
 
 
+BENCH_SEGMENT = Segment(id="cds-2025-a", title="Chuyển đổi số là gì?", program="chuyen-doi-so",
+                        topic="policy", sha256="0" * 64)
+
+
+def airing_event(station: str, commune: str, seq: int, prev: str | None, started_at: str,
+                 slot: str | None = None, outcome: str = "completed") -> AiringEvent:
+    """A benchmark airing (``started_at``, ``slot``: RFC 3339 text); a reason only when not completed."""
+    at = parse_rfc3339(started_at)
+    return AiringEvent(
+        district=DISTRICT, station=station, commune=commune, seq=seq, prev=prev, segment=BENCH_SEGMENT,
+        priority="normal", schedule_version=1, slot_at=parse_rfc3339(slot) if slot else at,
+        started_at=at, ended_at=at, played_s=301.2, media_s=301.2, outcome=outcome,
+        reason=None if outcome == "completed" else "preempted", amp=Amp(at, at, None),
+        level=Level(-18.2, -1.0, 0.4), clock_synced=True, boot_id="bench-boot", sw="0.1.0",
+    )
+
+
 def airing_payload(station: str, commune: str, seq: int, prev: str | None, started_at: str,
                    slot: str | None = None, outcome: str = "completed") -> dict[str, Any]:
-    """An ``airing`` event payload exactly as docs/protocol.md."""
-    return {
-        "v": 1, "type": "airing", "district": DISTRICT, "station": station, "commune": commune,
-        "seq": seq, "prev": prev,
-        "segment": {"id": "cds-2025-a", "title": "Chuyển đổi số là gì?", "program": "chuyen-doi-so",
-                    "topic": "policy", "sha256": "0" * 64},
-        "priority": "normal", "schedule_version": 1, "slot": slot or started_at,
-        "started_at": started_at, "ended_at": started_at, "played_s": 301.2, "media_s": 301.2,
-        "outcome": outcome, "reason": None,
-        "amp": {"on_at": started_at, "off_at": started_at, "confirmed": None},
-        "level": {"rms_dbfs": -18.2, "peak_dbfs": -1.0, "silent_s": 0.4},
-        "clock_synced": True, "boot_id": "bench-boot", "sw": "0.1.0",
-    }
+    """The payload of :func:`airing_event`, built by radio_protocol's ``build_event``."""
+    return build_event(airing_event(station, commune, seq, prev, started_at, slot, outcome))
 
 
 @dataclass
@@ -77,7 +86,7 @@ class StationKeys:
         prev = first_prev
         for seq in range(first_seq, first_seq + count):
             body = canonical_json(airing_payload(self.id, self.commune, seq, prev, started_at(seq)))
-            out.append(self.signer.sign(body, "cr-event+json"))
+            out.append(self.signer.sign(body, EVENT_TYP))
             prev = sha256_hex(body)
         return out
 

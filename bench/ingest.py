@@ -34,6 +34,7 @@ import paho.mqtt.client as mqtt
 
 from bench.common import PYTHON, Figure, bench_env, median, percentile, proc_cpu_s, stop_process
 from bench.district import DISTRICT, OBSERVER, District, make_district
+from radio_protocol.names import EVENT_TYP
 
 TARGET_RATE = 5000.0
 TARGET_VERIFY_SHARE = 0.5
@@ -132,7 +133,7 @@ def _verify_rates(events: list[bytes], district: District) -> tuple[float, float
     ring = KeyRing.from_jwks([st.jwk for st in district.stations.values()])
     begin = time.process_time()
     for raw in events:
-        verify(raw, ring, "cr-event+json")
+        verify(raw, ring, EVENT_TYP)
     jose_rate = len(events) / (time.process_time() - begin)
     return raw_rate, jose_rate
 

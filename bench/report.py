@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.common import PYTHON, REPO, Figure, bench_env, median, run_measured
 from bench.district import DISTRICT, District, airing_payload, make_district
+from radio_protocol.names import EVENT_TYP
 
 if TYPE_CHECKING:
     from district_collector.store.records import StoredEvent
@@ -76,7 +77,7 @@ def _sign_station(job: tuple[str, str, str, int]) -> list[StoredEvent]:
         at = _started_at(seq, per_year)
         body = canonical_json(airing_payload(sid, commune, seq, prev, at))
         sha = sha256_hex(body)
-        rows.append(StoredEvent.from_jws(signer.sign(body, "cr-event+json"), kid, RECEIVED, "mqtt"))
+        rows.append(StoredEvent.from_jws(signer.sign(body, EVENT_TYP), kid, RECEIVED, "mqtt"))
         prev = sha
     return rows
 

@@ -32,17 +32,21 @@ import multiprocessing
 import statistics
 import time
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from bench.district import airing_event
 from district_collector.registry import Registry
 from district_collector.scoring.compute import Period
 from district_collector.store.records import StoredEvent
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import Signer, canonical_json, sha256_hex
+from radio_protocol.messages.event import Amp, Segment, build_event
+from radio_protocol.names import EVENT_TYP
 
 TZ = "Asia/Ho_Chi_Minh"
 SEED = bytes(range(32))
@@ -77,16 +81,13 @@ def _sign_station(job: tuple[int, int]) -> list[StoredEvent]:
         at = _started_at(seq, per_station)
         program = "tin-tuc" if (i + seq) % 40 == 0 else "chuyen-doi-so"
         outcome = "interrupted" if (i + seq) % 37 == 0 else "completed"
-        payload = {"v": 1, "type": "airing", "district": "kon-ray", "station": sid, "commune": commune,
-                   "seq": seq, "prev": prev,
-                   "segment": {"id": "cds", "title": "Chuyển đổi số", "program": program},
-                   "priority": "normal", "schedule_version": None, "slot": at, "started_at": at,
-                   "ended_at": at, "played_s": 300.0, "media_s": 300.0, "outcome": outcome,
-                   "reason": None, "amp": {}, "level": None, "clock_synced": True,
-                   "boot_id": "b", "sw": "0.1.0"}
+        event = airing_event(sid, commune, seq, prev, at, outcome=outcome)
+        payload = build_event(replace(event, segment=Segment("cds", "Chuyển đổi số", program),
+                                      schedule_version=None, played_s=300.0, media_s=300.0,
+                                      amp=Amp(), level=None, boot_id="b"))
         body = canonical_json(payload)
         sha = sha256_hex(body)
-        out.append(StoredEvent.from_payload(signer.sign(body, "cr-event+json"), payload, sha, signer.kid, RECEIVED,
+        out.append(StoredEvent.from_payload(signer.sign(body, EVENT_TYP), payload, sha, signer.kid, RECEIVED,
                                             "bench"))
         prev = sha
     return out

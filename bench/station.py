@@ -30,6 +30,7 @@ from firmware_daemon.schedule.media_cache import MediaCache
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, parse_jws, public_jwk
+from radio_protocol.names import SCHEDULE_TYP
 from radio_protocol.timefmt import format_rfc3339
 
 DISTRICT = "kon-ray"
@@ -106,7 +107,7 @@ class BenchStation:
             "timezone": "Asia/Ho_Chi_Minh", "segments": segments,
             "slots": [{"segment": seg, "at": format_rfc3339(at.astimezone(TZ))} for at, seg in slots],
         }
-        raw = self.district_signer.sign(payload, "cr-schedule+json")
+        raw = self.district_signer.sign(payload, SCHEDULE_TYP)
         store = ScheduleStore(self.data_dir / "schedule", district=DISTRICT, station=self.station_id,
                               keys=KeyRing.from_jwks([self._district_public()]))
         try:

@@ -37,7 +37,8 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,12 @@ from radio_protocol.jose import (
     public_jwk,
     sha256_hex,
 )
+from radio_protocol.messages.event import AiringEvent, Amp, Level, Segment, build_event
+from radio_protocol.names import EVENT_TYP
+from radio_protocol.timefmt import zone
 
 DISTRICT = "kon-ray"
+HANOI = zone("Asia/Ho_Chi_Minh")
 DEFAULT_STATIONS = {"dak-koi-01": ("23335", "Xã Đăk Kôi"), "dak-ruong-01": ("23326", "Xã Đăk Ruồng")}
 
 
@@ -95,25 +100,31 @@ def make_tls_files(directory: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
-def make_airing_payload(station: str, seq: int, prev: str | None, *, district: str = DISTRICT,
-                        commune: str = "23335", **overrides: Any) -> dict[str, Any]:
-    """An ``airing`` event payload exactly as docs/protocol.md; ``overrides`` replace members."""
+TEST_SEGMENT = Segment(id="cds-2024-03-a", title="Chuyển đổi số là gì?", program="chuyen-doi-so",
+                       topic="policy", sha256="0" * 64)
+
+
+def make_airing_event(station: str, seq: int, prev: str | None, *, district: str = DISTRICT,
+                      commune: str = "23335", **changes: Any) -> AiringEvent:
+    """A completed airing as event ``seq`` of ``station`` (slot 06:30 + seq minutes, Hanoi time);
+    ``changes`` replace members of the :class:`AiringEvent` (``outcome``, ``played_s``, ...)."""
     minute = 6 * 60 + 30 + seq
-    started = f"2024-03-05T{minute // 60 % 24:02d}:{minute % 60:02d}:00.012+07:00"
-    payload: dict[str, Any] = {
-        "v": 1, "type": "airing", "district": district, "station": station, "commune": commune,
-        "seq": seq, "prev": prev,
-        "segment": {"id": "cds-2024-03-a", "title": "Chuyển đổi số là gì?", "program": "chuyen-doi-so",
-                    "topic": "policy", "sha256": "0" * 64},
-        "priority": "normal", "schedule_version": 7, "slot": started.replace(":00.012", ":00.000"),
-        "started_at": started, "ended_at": started, "played_s": 301.2, "media_s": 301.2,
-        "outcome": "completed", "reason": None,
-        "amp": {"on_at": started, "off_at": started, "confirmed": None},
-        "level": {"rms_dbfs": -18.2, "peak_dbfs": -1.0, "silent_s": 0.4},
-        "clock_synced": True, "boot_id": "test-boot", "sw": "0.1.0",
-    }
-    payload.update(overrides)
-    return payload
+    slot_at = datetime.combine(dt.date(2024, 3, 5), dt.time(minute // 60 % 24, minute % 60), HANOI)
+    started_at = slot_at + dt.timedelta(milliseconds=12)
+    event = AiringEvent(
+        district=district, station=station, commune=commune, seq=seq, prev=prev, segment=TEST_SEGMENT,
+        priority="normal", schedule_version=7, slot_at=slot_at, started_at=started_at,
+        ended_at=started_at, played_s=301.2, media_s=301.2, outcome="completed", reason=None,
+        amp=Amp(started_at, started_at, None), level=Level(-18.2, -1.0, 0.4), clock_synced=True,
+        boot_id="test-boot", sw="0.1.0",
+    )
+    return replace(event, **changes)
+
+
+def make_airing_payload(station: str, seq: int, prev: str | None, *, district: str = DISTRICT,
+                        commune: str = "23335", **changes: Any) -> dict[str, Any]:
+    """The payload of :func:`make_airing_event` (built by ``build_event``)."""
+    return build_event(make_airing_event(station, seq, prev, district=district, commune=commune, **changes))
 
 
 class Broker:
@@ -167,11 +178,12 @@ class DistrictKit:
     district_jwk: dict[str, str]
     stations: dict[str, StationKit]
 
-    def event(self, station: str, seq: int, prev: str | None, **overrides: Any) -> tuple[bytes, str]:
-        """A signed event and the sha256 of its payload (the next event's ``prev``)."""
+    def event(self, station: str, seq: int, prev: str | None, **changes: Any) -> tuple[bytes, str]:
+        """A signed event and the sha256 of its payload (the next event's ``prev``);
+        ``changes`` as in :func:`make_airing_event`."""
         st = self.stations[station]
-        body = canonical_json(make_airing_payload(station, seq, prev, commune=st.commune, **overrides))
-        return st.signer.sign(body, "cr-event+json"), sha256_hex(body)
+        body = canonical_json(make_airing_payload(station, seq, prev, commune=st.commune, **changes))
+        return st.signer.sign(body, EVENT_TYP), sha256_hex(body)
 
     def chain(self, station: str, count: int, first: int = 1) -> list[bytes]:
         """Events ``first..first+count-1`` of a station, correctly chained from seq 1."""

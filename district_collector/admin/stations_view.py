@@ -8,14 +8,10 @@ its status) and the start of the last airing stored.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from district_collector.config import DistrictConfig
 from district_collector.store.base import Store
-from radio_protocol.errors import JoseError
-from radio_protocol.jose import parse_jws
 from radio_protocol.timefmt import format_rfc3339, parse_rfc3339, zone
 
 COLUMNS = ("station", "commune", "state", "since", "last_seq", "gaps", "chain_breaks",
@@ -53,15 +49,6 @@ def _list(seqs: tuple[int, ...], limit: int = 5) -> str:
     return text + (f" (+{len(seqs) - limit} more)" if len(seqs) > limit else "")
 
 
-def _status_payload(jws: bytes) -> dict[str, Any]:
-    try:
-        _, _, payload = parse_jws(jws)
-        data = json.loads(payload.decode("utf-8"))
-    except (JoseError, ValueError, UnicodeDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _local(text: str, tz_name: str) -> str:
     """A stored time shown in the district's timezone (ms, explicit offset)."""
     try:
@@ -76,9 +63,9 @@ def station_lines(config: DistrictConfig, store: Store) -> list[StationLine]:
     for entry in config.stations:
         s = store.seq_summary(entry.id)
         st = store.status(entry.id)
-        payload = _status_payload(st.jws) if st else {}
-        pending = payload.get("outbox_pending")
-        version = payload.get("schedule_version")
+        status = st.status() if st else None  # None also for a stored row that no longer reads
+        pending = None if status is None else status.outbox_pending
+        version = None if status is None else status.schedule_version
         lines.append(StationLine(
             station=entry.id,
             commune=f"{entry.commune_code} {entry.commune_name}",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,7 +20,9 @@ from district_collector.store.sqlite import SqliteStore
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import ConfigError
-from radio_protocol.jose import Signer, load_private_key, parse_jws
+from radio_protocol.jose import Signer, load_private_key
+from radio_protocol.messages.status import Status
+from radio_protocol.timefmt import format_rfc3339
 
 PROG = "radio-district"
 
@@ -90,19 +92,33 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _status_payload(store: Store, station: str) -> dict[str, Any] | None:
-    row = store.status(station)
-    if row is None:
-        return None
-    try:
-        payload = json.loads(parse_jws(row.jws)[2])
-    except Exception:
-        return None
-    return payload if isinstance(payload, dict) else None
+@dataclass(frozen=True)
+class ScheduleRow:
+    """One station's line of ``schedule show``: the version published to it, and what its
+    latest readable status (``status``, None if it has none) says it applied."""
+
+    station: str
+    published: int | None
+    status: Status | None
+
+    @property
+    def acked(self) -> int | None:
+        return None if self.status is None else self.status.schedule_version
+
+    @property
+    def state(self) -> str | None:
+        return None if self.status is None else self.status.state
+
+    @property
+    def next_slot(self) -> str | None:
+        """The station's next slot as it wrote it (RFC 3339, its offset), or None."""
+        at = None if self.status is None else self.status.next_slot
+        return None if at is None else format_rfc3339(at)
 
 
-def schedule_rows(config: DistrictConfig, store: Store, station: str | None = None) -> list[dict[str, Any]]:
-    """Per station: published version, acked (status) version, state, error, missing media."""
+def schedule_rows(config: DistrictConfig, store: Store, station: str | None = None) -> list[ScheduleRow]:
+    """Per station: published version and the latest status (acked version, state, error,
+    missing media); a stored status that no longer reads counts as none."""
     ids = [s.id for s in config.stations]
     if station is not None:
         if station not in ids:
@@ -111,12 +127,8 @@ def schedule_rows(config: DistrictConfig, store: Store, station: str | None = No
     rows = []
     for sid in ids:
         latest = store.latest_schedule(sid)
-        status = _status_payload(store, sid) or {}
-        rows.append({"station": sid, "published": latest[0] if latest else None,
-                     "acked": status.get("schedule_version"), "state": status.get("state"),
-                     "status_at": status.get("at"), "schedule_error": status.get("schedule_error"),
-                     "media_missing": list(status.get("media_missing") or []),
-                     "next_slot": status.get("next_slot")})
+        stored = store.status(sid)
+        rows.append(ScheduleRow(sid, latest[0] if latest else None, stored.status() if stored else None))
     return rows
 
 
@@ -127,13 +139,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"{'station':<20} {'published':>9} {'acked':>5}  {'state':<8} {'next slot':<30} problems")
     for r in rows:
         problems = []
-        if r["published"] is not None and r["acked"] != r["published"]:
-            problems.append("not yet applied" if r["state"] else "no status yet")
-        if r["schedule_error"]:
-            problems.append(f"error: {r['schedule_error']}")
-        if r["media_missing"]:
-            problems.append("media missing: " + ", ".join(r["media_missing"]))
-        print(f"{r['station']:<20} {r['published'] if r['published'] is not None else '-':>9} "
-              f"{r['acked'] if r['acked'] is not None else '-':>5}  {r['state'] or '-':<8} "
-              f"{r['next_slot'] or '-':<30} {'; '.join(problems) or 'ok'}")
+        if r.published is not None and r.acked != r.published:
+            problems.append("not yet applied" if r.state else "no status yet")
+        if r.status is not None and r.status.schedule_error:
+            problems.append(f"error: {r.status.schedule_error}")
+        if r.status is not None and r.status.media_missing:
+            problems.append("media missing: " + ", ".join(r.status.media_missing))
+        print(f"{r.station:<20} {r.published if r.published is not None else '-':>9} "
+              f"{r.acked if r.acked is not None else '-':>5}  {r.state or '-':<8} "
+              f"{r.next_slot or '-':<30} {'; '.join(problems) or 'ok'}")
     return 0

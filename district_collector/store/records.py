@@ -15,7 +15,9 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 from district_collector.scoring.facts import EventFacts, facts_from_payload, payload_bytes
+from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import sha256_hex
+from radio_protocol.messages.status import Status, parse_status
 
 Outcome = Literal["accepted", "duplicate", "conflict"]
 ACCEPTED: Outcome = "accepted"
@@ -116,6 +118,14 @@ class StatusRow:
     at: str | None
     received_at: str
     jws: bytes
+
+    def status(self) -> Status | None:
+        """The stored status payload, read with :func:`radio_protocol.messages.status.parse_status`;
+        None when it no longer reads (a row stored before the rules it now breaks)."""
+        try:
+            return parse_status(json.loads(payload_bytes(self.jws)))
+        except (CommuneRadioError, ValueError, UnicodeDecodeError):
+            return None
 
 
 @dataclass(frozen=True)

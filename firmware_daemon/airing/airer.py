@@ -25,13 +25,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from firmware_daemon.airing.events import AiringRecord, Level, Segment, StationId, airing_payload
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig
 from firmware_daemon.service.sysinfo import boot_id as kernel_boot_id
@@ -41,6 +40,7 @@ from hal.audio.base import AudioOutput, PreparedAudio
 from hal.errors import HalError
 from hal.media import PlaybackResult
 from radio_protocol.clock import Clock
+from radio_protocol.messages.event import AiringEvent, Amp, Level, Segment, build_event
 
 __all__ = ["Airer", "Segment", "StopReason"]
 
@@ -109,8 +109,7 @@ class Airer:
         self._clock_synced = clock_synced or (lambda: clock.simulated or kernel_clock_synced())
         self._boot_id = boot_id or kernel_boot_id()
         self._on_progress = on_progress or (lambda: None)
-        ident = config.station
-        self._station = StationId(district=ident.district, station=ident.id, commune=ident.commune)
+        self._station = config.station
 
     # --- the airing ------------------------------------------------------------------
 
@@ -244,7 +243,7 @@ class Airer:
         progress.confirmations.append(confirmed)
 
     def _record(self, segment: Segment, progress: _Progress, slot_at: datetime | None,
-                schedule_version: int | None, priority: str | None) -> AiringRecord:
+                schedule_version: int | None, priority: str | None) -> AiringEvent:
         result = progress.result
         if result is not None:
             played_s = float(result.played_s)
@@ -258,7 +257,7 @@ class Airer:
         else:
             played_s, level = 0.0, Level()
         assert progress.ended_at is not None
-        return AiringRecord(
+        return self._event(
             segment=segment, priority=priority or segment.priority,
             schedule_version=schedule_version, slot_at=slot_at,
             started_at=progress.started_at or progress.amp_on_at or progress.attempt_at,
@@ -266,9 +265,7 @@ class Airer:
             media_s=progress.media_s if progress.media_s is not None else
             (float(result.media_s) if result is not None else None),
             outcome=progress.outcome, reason=progress.reason,
-            amp_on_at=progress.amp_on_at, amp_off_at=progress.amp_off_at,
-            amp_confirmed=progress.amp_confirmed(), level=level,
-            clock_synced=self._clock_synced(), boot_id=self._boot_id,
+            amp=Amp(progress.amp_on_at, progress.amp_off_at, progress.amp_confirmed()), level=level,
         )
 
     # --- airings that never reached the amplifier --------------------------------------
@@ -291,23 +288,39 @@ class Airer:
 
     def _bare_record(self, segment: Segment, outcome: str, reason: str, slot_at: datetime | None,
                      started_at: datetime, ended_at: datetime, schedule_version: int | None,
-                     priority: str | None, media_s: float | None) -> AiringRecord:
-        return AiringRecord(
+                     priority: str | None, media_s: float | None) -> AiringEvent:
+        return self._event(
             segment=segment, priority=priority or segment.priority,
             schedule_version=schedule_version, slot_at=slot_at, started_at=started_at,
             ended_at=ended_at, played_s=0.0, media_s=media_s, outcome=outcome, reason=reason,
-            amp_on_at=None, amp_off_at=None, amp_confirmed=None, level=Level(),
-            clock_synced=self._clock_synced(), boot_id=self._boot_id,
+            amp=Amp(), level=Level(),
         )
 
     # --- evidence --------------------------------------------------------------------
 
-    def _commit(self, record: AiringRecord) -> dict[str, Any]:
+    def _event(self, *, segment: Segment, priority: str, schedule_version: int | None,
+               slot_at: datetime | None, started_at: datetime, ended_at: datetime, played_s: float,
+               media_s: float | None, outcome: str, reason: str | None, amp: Amp,
+               level: Level) -> AiringEvent:
+        """This station's event for one airing, not yet chained: ``seq`` 0 and ``prev`` None
+        until :meth:`_commit` takes the outbox's next ones. Identity from the configured
+        station; ``clock_synced`` and ``boot_id`` asked now."""
+        ident = self._station
+        return AiringEvent(
+            district=ident.district, station=ident.id, commune=ident.commune, seq=0, prev=None,
+            segment=segment, priority=priority, schedule_version=schedule_version, slot_at=slot_at,
+            started_at=started_at, ended_at=ended_at, played_s=played_s, media_s=media_s,
+            outcome=outcome, reason=reason, amp=amp, level=level,
+            clock_synced=self._clock_synced(), boot_id=self._boot_id,
+        )
+
+    def _commit(self, event: AiringEvent) -> dict[str, Any]:
+        """Chain ``event`` as the outbox's next seq, sign and commit it; the payload."""
         entry = self._outbox.append(
-            lambda seq, prev: airing_payload(self._station, seq, prev, record, self._tz))
+            lambda seq, prev: build_event(replace(event, seq=seq, prev=prev), self._tz))
         log.info("airing %s station=%s seq=%d segment=%s reason=%s played_s=%.3f",
-                 record.outcome, self._station.station, entry.seq, record.segment.id,
-                 record.reason, record.played_s)
+                 event.outcome, event.station, entry.seq, event.segment.id,
+                 event.reason, event.played_s)
         return entry.payload
 
 

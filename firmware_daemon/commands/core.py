@@ -21,7 +21,6 @@ from types import FrameType
 from typing import Any
 
 from firmware_daemon.airing.airer import Airer
-from firmware_daemon.airing.events import Segment
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
@@ -36,6 +35,7 @@ from radio_protocol.jose import (
     load_or_create_private_key,
     load_private_key,
 )
+from radio_protocol.messages.event import Segment
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,9 @@
 """The station's MQTT link to the district (docs/protocol.md, "Topics" and "Delivery rule").
 
-paho-mqtt 2.x, MQTT 5, ``CallbackAPIVersion.VERSION2``, ``connect_async`` +
-``loop_start``; client id = station id; Clean Start 0 with a Session Expiry
-Interval of at least 7 days, so the broker keeps our subscriptions and queues acks
-and schedules while we are away.
-
 Threads:
 
-- paho's network thread runs the callbacks. They only put small tuples on
-  ``self._work`` (and never raise: every callback is wrapped, and paho's
-  ``suppress_exceptions`` is set as a second guard).
+- paho's network thread runs the callbacks (:mod:`firmware_daemon.link.session`: the
+  client, its persistent MQTT 5 session, and callbacks that only enqueue work).
 - the link's worker thread (``station-link``) consumes that queue. It owns its own
   outbox connection (``outbox_factory()`` is called inside the thread, so SQLite
   objects never cross threads), applies verified acks, publishes statuses and
@@ -25,10 +19,8 @@ only a signed district ``ack`` removes an event from the pending set.
 Acks (:mod:`firmware_daemon.link.ack`) are verified with the pinned district keys (``typ
 cr-ack+json``, ``station`` ours); anything else is logged and changes nothing. Settings,
 password file and TLS: :mod:`firmware_daemon.link.settings`. Schedule messages are handed, as raw
-bytes, to ``on_schedule`` (run in the link thread: hand long work off). Messages over
-256 KiB are dropped with a log line, except on the schedule topic: there the handler gets
-an ``OversizedMessage`` (the first 256 KiB + 1 bytes and the real ``size``), so the
-store rejects it as ``too-large`` and the status reports it.
+bytes, to ``on_schedule`` (run in the link thread: hand long work off); an oversized one
+arrives as an ``OversizedMessage`` (see :mod:`firmware_daemon.link.session`).
 
 Status: retained, signed ``status`` (``online``) on each connect and when the amp,
 schedule or clock state changes (at most every ``status_min_interval_s``), and when
@@ -47,43 +39,21 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 
-from firmware_daemon.link.ack import (
-    ACK_TYP,
-    MAX_ACK_ALSO,
-    AckError,
-    parse_ack,
-    read_ack,
-    within_recorded,
-)
-from firmware_daemon.link.delivery import DeliveryRounds, LinkOutbox, LinkStats, OversizedMessage
-from firmware_daemon.link.settings import (
-    MIN_SESSION_EXPIRY_S,
-    LinkSettings,
-    configure_tls,
-    read_password_file,
-    settings_from_config,
-)
+from firmware_daemon.link.ack import read_ack
+from firmware_daemon.link.delivery import DeliveryRounds, LinkOutbox, LinkStats
+from firmware_daemon.link.session import NetworkCallbacks, WorkItem, connect_session, new_client
+from firmware_daemon.link.settings import MIN_SESSION_EXPIRY_S, LinkSettings
 from firmware_daemon.service.status import StatusBuilder
 from radio_protocol.clock import Clock
-from radio_protocol.errors import JoseError
+from radio_protocol.errors import AckError, JoseError
 from radio_protocol.jose import KeyRing
+from radio_protocol.messages.ack import within_recorded
 from radio_protocol.topics import topic
 
-# Names other modules and tests have imported from here since before the split.
-__all__ = [
-    "ACK_TYP", "MAX_ACK_ALSO", "MAX_MESSAGE_BYTES", "MIN_SESSION_EXPIRY_S", "AckError",
-    "LinkOutbox", "LinkSettings", "LinkStats", "OversizedMessage", "StationLink", "parse_ack", "read_password_file",
-    "settings_from_config",
-]
+__all__ = ["StationLink"]
 
 log = logging.getLogger(__name__)
-
-MAX_MESSAGE_BYTES = 256 * 1024
 
 
 def _default_on_schedule(raw: bytes) -> None:
@@ -114,16 +84,18 @@ class StationLink:
         self.stats = LinkStats()
         self._outbox_factory = outbox_factory
         self._outbox_close = outbox_close
-        self._work: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._connected = threading.Event()
         self._ready = threading.Event()
         self.topic_event = topic(settings.district, settings.station, "event")
         self.topic_status = topic(settings.district, settings.station, "status")
         self.topic_schedule = topic(settings.district, settings.station, "schedule")
         self.topic_ack = topic(settings.district, settings.station, "ack")
-        self._client = self._make_client()
+        self._network = NetworkCallbacks(settings, self._work, self.stats,
+                                         topic_schedule=self.topic_schedule, topic_ack=self.topic_ack)
+        self._connected = self._network.connected
+        self._client = new_client(settings, self._network)
         # link thread only: delivery rounds, status pacing, the connection as it saw it
         self._delivery = DeliveryRounds(settings, self.stats)
         self._status_key: tuple[Any, ...] | None = None
@@ -163,72 +135,6 @@ class StationLink:
         if self._thread.is_alive():
             log.error("link worker did not stop within %.0f s", timeout + 5.0)
 
-    # --- paho callbacks (network thread): only enqueue, never raise -----------------
-
-    def _make_client(self) -> mqtt.Client:
-        s = self.settings
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.station,
-            protocol=mqtt.MQTTv5,
-        )
-        client.suppress_exceptions = True
-        if s.username:
-            client.username_pw_set(s.username, s.password)
-        configure_tls(client, s)
-        client.reconnect_delay_set(s.reconnect_min_s, s.reconnect_max_s)
-        client.max_inflight_messages_set(max(20, s.batch))
-        client.on_connect = self._cb_connect
-        client.on_disconnect = self._cb_disconnect
-        client.on_publish = self._cb_publish
-        client.on_message = self._cb_message
-        client.on_connect_fail = self._cb_connect_fail
-        return client
-
-    def _cb_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags, reason_code: ReasonCode, properties: Any) -> None:
-        try:
-            failed = reason_code.is_failure
-            if not failed:
-                # subscribe at once, inside on_connect (docs/ARCHITECTURE.md: the link)
-                client.subscribe([(self.topic_schedule, 1), (self.topic_ack, 1)])
-                self._connected.set()
-            self._work.put(("connected", failed, str(reason_code), flags.session_present))
-        except Exception:
-            log.exception("link on_connect callback failed")
-
-    def _cb_connect_fail(self, client: Any, userdata: Any) -> None:
-        try:
-            log.debug("mqtt connect attempt failed host=%s port=%d", self.settings.host, self.settings.port)
-        except Exception:
-            pass
-
-    def _cb_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
-        try:
-            self._connected.clear()
-            self._work.put(("disconnected", str(reason_code)))
-        except Exception:
-            log.exception("link on_disconnect callback failed")
-
-    def _cb_publish(self, client: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
-        try:
-            self._work.put(("published", mid))
-        except Exception:
-            log.exception("link on_publish callback failed")
-
-    def _cb_message(self, client: Any, userdata: Any, message: Any) -> None:
-        try:
-            payload = bytes(message.payload)
-            if len(payload) > MAX_MESSAGE_BYTES:
-                self.stats.messages_dropped += 1
-                log.warning("mqtt message dropped topic=%s bytes=%d limit=%d",
-                            message.topic, len(payload), MAX_MESSAGE_BYTES)
-                if str(message.topic) != self.topic_schedule:
-                    return
-                payload = OversizedMessage.cut(payload, MAX_MESSAGE_BYTES)  # reported as too-large
-            self._work.put(("message", str(message.topic), payload))
-        except Exception:
-            log.exception("link on_message callback failed")
-
     # --- worker thread --------------------------------------------------------------
 
     def _run(self) -> None:
@@ -237,13 +143,7 @@ class StationLink:
             outbox = self._outbox_factory()
             self._ready.set()
             self._set_will(outbox)
-            self._connect_props = Properties(PacketTypes.CONNECT)
-            self._connect_props.SessionExpiryInterval = self.settings.session_expiry_s
-            self._client.connect_async(
-                self.settings.host, self.settings.port, keepalive=self.settings.keepalive_s,
-                clean_start=False, properties=self._connect_props,
-            )
-            self._client.loop_start()
+            connect_session(self._client, self.settings)
             log.info("mqtt link started station=%s host=%s port=%d tls=%s", self.settings.station,
                      self.settings.host, self.settings.port, "on" if self.settings.tls else "off")
             while not self._stop.is_set():
@@ -287,7 +187,7 @@ class StationLink:
             except queue.Empty:
                 return
 
-    def _handle(self, outbox: LinkOutbox, item: tuple[Any, ...]) -> None:
+    def _handle(self, outbox: LinkOutbox, item: WorkItem) -> None:
         kind = item[0]
         if kind == "published":
             self._delivery.published(item[1])
@@ -340,11 +240,12 @@ class StationLink:
     def _on_ack(self, outbox: LinkOutbox, raw: bytes) -> None:
         station = self.settings.station
         try:
-            through, also = read_ack(raw, self.district_keys, station)
+            ack = read_ack(raw, self.district_keys, station)
         except (JoseError, AckError) as exc:
             self.stats.acks_rejected += 1
             log.warning("ack rejected station=%s reason=%s", station, exc)
             return
+        through, also = ack.through, list(ack.also)
         last = outbox.last_seq()
         within = within_recorded(through, also, last)
         if within is not None:

@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from firmware_daemon.airing.events import Segment
 from firmware_daemon.schedule.restart import EvidenceRecorder
+from radio_protocol.messages.event import Segment
 from radio_protocol.schedule.expand import Slot
 
 __all__ = ["Airing", "SlotAirer"]

@@ -21,7 +21,7 @@ which the link publishes on a slower rate limit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
@@ -29,14 +29,10 @@ from typing import Any
 from radio_protocol import SW_VERSION
 from radio_protocol.clock import Clock
 from radio_protocol.jose import Signer
-from radio_protocol.messages.status import STATES, Status
-from radio_protocol.messages.status import build_status as build_status_payload
+from radio_protocol.messages.status import Status, build_status
 from radio_protocol.names import STATUS_TYP
 
-__all__ = [
-    "CLOCK_PROBE_S", "STATES", "STATUS_TYP", "ScheduleState", "StationState", "StatusBuilder", "build_status",
-    "media_missing_tuple",
-]
+__all__ = ["CLOCK_PROBE_S", "ScheduleState", "StationState", "StatusBuilder"]
 CLOCK_PROBE_S = 30.0
 
 
@@ -108,30 +104,6 @@ class StationState:
             self._changed()
 
 
-def build_status(
-    *,
-    station: str,
-    state: str,
-    at: datetime,
-    schedule: ScheduleState,
-    outbox_pending: int,
-    last_seq: int,
-    clock_synced: bool,
-    amp_on: bool,
-    uptime_s: float,
-    tz: tzinfo | None = None,
-    sw: str = SW_VERSION,
-) -> dict[str, Any]:
-    """The status payload of these facts (:func:`radio_protocol.messages.status.build_status`);
-    times in ``tz`` (default: as given). Raises ValueError for an unknown ``state``."""
-    return build_status_payload(Status(
-        station=station, state=state, at=at, schedule_version=schedule.schedule_version,
-        schedule_error=schedule.schedule_error, next_slot=schedule.next_slot,
-        media_missing=tuple(schedule.media_missing), outbox_pending=outbox_pending, last_seq=last_seq,
-        clock_synced=clock_synced, amp_on=amp_on, sw=sw, uptime_s=uptime_s,
-    ), tz)
-
-
 class StatusBuilder:
     """Builds and signs this station's status payloads from live state.
 
@@ -175,20 +147,23 @@ class StatusBuilder:
         self._synced_cache = (synced, now_mono)
         return synced
 
-    def payload(self, state: str, *, outbox_pending: int, last_seq: int) -> dict[str, Any]:
-        return build_status(
-            station=self.station,
-            state=state,
-            at=self.clock.now(),
-            schedule=self.state.schedule,
-            outbox_pending=outbox_pending,
-            last_seq=last_seq,
-            clock_synced=self.clock_synced(),
-            amp_on=self.state.amp_on,
-            uptime_s=self.clock.monotonic() - self.started_mono,
-            tz=self.tz,
-            sw=self.sw,
+    def status(self, state: str, *, outbox_pending: int, last_seq: int) -> Status:
+        """This station's :class:`~radio_protocol.messages.status.Status` now: live state,
+        the caller's outbox counters, uptime since this builder was made."""
+        schedule = self.state.schedule
+        return Status(
+            station=self.station, state=state, at=self.clock.now(),
+            schedule_version=schedule.schedule_version, schedule_error=schedule.schedule_error,
+            next_slot=schedule.next_slot, media_missing=tuple(schedule.media_missing),
+            outbox_pending=outbox_pending, last_seq=last_seq, clock_synced=self.clock_synced(),
+            amp_on=self.state.amp_on, sw=self.sw, uptime_s=self.clock.monotonic() - self.started_mono,
         )
+
+    def payload(self, state: str, *, outbox_pending: int, last_seq: int) -> dict[str, Any]:
+        """The status payload (:func:`~radio_protocol.messages.status.build_status`), times in
+        ``tz`` (default: as the clock and scheduler give them). Raises ValueError for an
+        unknown ``state``."""
+        return build_status(self.status(state, outbox_pending=outbox_pending, last_seq=last_seq), self.tz)
 
     def signed(self, state: str, *, outbox_pending: int, last_seq: int) -> bytes:
         """The flattened JWS (typ ``cr-status+json``) of a fresh status payload."""
@@ -207,8 +182,3 @@ class StatusBuilder:
             tuple(schedule.media_missing),
             self.clock_synced(),
         )
-
-
-def media_missing_tuple(ids: Sequence[str]) -> tuple[str, ...]:
-    """Normalise a list of segment ids for :class:`ScheduleState` (sorted, unique)."""
-    return tuple(sorted(set(ids)))

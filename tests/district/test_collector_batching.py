@@ -19,6 +19,7 @@ from district_collector.intake.ingest import Ingestor
 from district_collector.intake.service import CollectorService, _Message
 from district_collector.store.records import StoredEvent
 from district_collector.store.sqlite import SqliteStore
+from radio_protocol.messages.event import Segment
 
 NOW = datetime(2024, 3, 6, tzinfo=UTC)
 TOPIC = f"cr/v1/kon-ray/station/{KOI}/event"
@@ -60,8 +61,8 @@ def test_store_facts_from_the_given_payload_equal_facts_from_the_jws(kit: Distri
     """The ingestor hands its decoded payload down; the facts row is the one the JWS gives."""
     events, prev = [], None
     for seq in range(1, 6):
-        jws, prev = kit.event(KOI, seq, prev, segment={"id": f"cds-{seq}", "title": f"Bài {seq}: chuyển đổi số",
-                                                    "program": "chuyen-doi-so"})
+        jws, prev = kit.event(KOI, seq, prev, segment=Segment(f"cds-{seq}", f"Bài {seq}: chuyển đổi số",
+                                                              "chuyen-doi-so"))
         events.append(jws)
     with SqliteStore(kit.config.database) as store:
         records = [Ingestor(kit.config, store).check_event(e, KOI, "t", NOW) for e in events]

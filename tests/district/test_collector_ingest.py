@@ -19,6 +19,9 @@ from district_collector.intake.importer import import_files
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import Signer, b64url_encode, canonical_json, sha256_hex
+from radio_protocol.messages.status import Status, build_status
+from radio_protocol.names import EVENT_TYP, STATUS_TYP
+from radio_protocol.timefmt import parse_rfc3339
 
 NOW = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
 KOI = "dak-koi-01"
@@ -45,6 +48,7 @@ def _craft(header: dict[str, object], payload: bytes, sign: Callable[[bytes], by
 
 
 def _payload(**overrides: object) -> bytes:
+    """The built payload with ``overrides`` written over its members: deliberately wrong ones."""
     payload = make_airing_payload(KOI, 1, None)
     payload.update(overrides)
     return canonical_json(payload)
@@ -57,34 +61,34 @@ def _bad_messages(kit: DistrictKit) -> dict[str, tuple[str, bytes, str]]:
     stranger = Signer(Ed25519PrivateKey.generate())
     good, _ = kit.event(KOI, 1, None)
     obj = json.loads(good)
-    forged = dict(obj, signature=json.loads(stranger.sign(_payload(), "cr-event+json"))["signature"])
+    forged = dict(obj, signature=json.loads(stranger.sign(_payload(), EVENT_TYP))["signature"])
     hs_key = b"secret"
-    status_typ = koi.sign(_payload(), "cr-status+json")
+    status_typ = koi.sign(_payload(), STATUS_TYP)
     missing = make_airing_payload(KOI, 1, None)
     del missing["outcome"]
     return {
         "forged-signature": (EVENT_TOPIC, canonical_json(forged), "bad-signature"),
-        "unknown-kid": (EVENT_TOPIC, stranger.sign(_payload(), "cr-event+json"), "unknown-kid"),
-        "alg-none": (EVENT_TOPIC, _craft({"alg": "none", "kid": koi.kid, "typ": "cr-event+json"},
+        "unknown-kid": (EVENT_TOPIC, stranger.sign(_payload(), EVENT_TYP), "unknown-kid"),
+        "alg-none": (EVENT_TOPIC, _craft({"alg": "none", "kid": koi.kid, "typ": EVENT_TYP},
                                          _payload(), lambda _: b""), "alg"),
-        "alg-hs256": (EVENT_TOPIC, _craft({"alg": "HS256", "kid": koi.kid, "typ": "cr-event+json"}, _payload(),
+        "alg-hs256": (EVENT_TOPIC, _craft({"alg": "HS256", "kid": koi.kid, "typ": EVENT_TYP}, _payload(),
                                           lambda m: hmac.new(hs_key, m, hashlib.sha256).digest()), "alg"),
         "typ-status-on-event": (EVENT_TOPIC, status_typ, "typ"),
         "other-station-key-on-topic": (f"cr/v1/kon-ray/station/{RUONG}/event", good, "unknown-kid"),
         "payload-names-other-station": (f"cr/v1/kon-ray/station/{RUONG}/event",
-                                        ruong.sign(_payload(commune="23326"), "cr-event+json"),
+                                        ruong.sign(_payload(commune="23326"), EVENT_TYP),
                                         "station-mismatch"),
-        "other-district": (EVENT_TOPIC, koi.sign(_payload(district="sa-thay"), "cr-event+json"),
+        "other-district": (EVENT_TOPIC, koi.sign(_payload(district="sa-thay"), EVENT_TYP),
                            "district-mismatch"),
-        "wrong-commune": (EVENT_TOPIC, koi.sign(_payload(commune="99999"), "cr-event+json"), "commune-mismatch"),
-        "missing-outcome": (EVENT_TOPIC, koi.sign(canonical_json(missing), "cr-event+json"), "invalid-event"),
-        "seq-zero": (EVENT_TOPIC, koi.sign(_payload(seq=0), "cr-event+json"), "invalid-event"),
-        "naive-started-at": (EVENT_TOPIC, koi.sign(_payload(started_at="2024-03-05T06:30:00"), "cr-event+json"),
+        "wrong-commune": (EVENT_TOPIC, koi.sign(_payload(commune="99999"), EVENT_TYP), "commune-mismatch"),
+        "missing-outcome": (EVENT_TOPIC, koi.sign(canonical_json(missing), EVENT_TYP), "invalid-event"),
+        "seq-zero": (EVENT_TOPIC, koi.sign(_payload(seq=0), EVENT_TYP), "invalid-event"),
+        "naive-started-at": (EVENT_TOPIC, koi.sign(_payload(started_at="2024-03-05T06:30:00"), EVENT_TYP),
                              "invalid-event"),
-        "oversized": (EVENT_TOPIC, koi.sign(_payload(pad="x" * 70_000), "cr-event+json"), "too-large"),
+        "oversized": (EVENT_TOPIC, koi.sign(_payload(pad="x" * 70_000), EVENT_TYP), "too-large"),
         "bad-base64": (EVENT_TOPIC, canonical_json(dict(obj, payload=obj["payload"][:-2] + "!!")), "bad-base64"),
         "not-json": (EVENT_TOPIC, b"\xff{not json", "bad-json"),
-        "payload-not-object": (EVENT_TOPIC, koi.sign(b"[1,2]", "cr-event+json"), "bad-payload"),
+        "payload-not-object": (EVENT_TOPIC, koi.sign(b"[1,2]", EVENT_TYP), "bad-payload"),
         "unregistered-station": ("cr/v1/kon-ray/station/ghost-01/event", good, "unknown-station"),
         "schedule-topic": (f"cr/v1/kon-ray/station/{KOI}/schedule", good, "bad-topic"),
         "other-district-topic": (f"cr/v1/sa-thay/station/{KOI}/event", good, "bad-topic"),
@@ -123,7 +127,7 @@ def test_ingest_good_event_stored_verbatim_with_columns(kit: DistrictKit) -> Non
 def test_ingest_keeps_bytes_never_reserializes(kit: DistrictKit) -> None:
     body = canonical_json(make_airing_payload(KOI, 1, None)).replace(b'{"v":1,', b'{ "v" : 1 ,\n', 1)
     assert body.startswith(b'{ "v" : 1 ,\n"type"')
-    jws = kit.stations[KOI].signer.sign(body, "cr-event+json")
+    jws = kit.stations[KOI].signer.sign(body, EVENT_TYP)
     store, counts = _ingest(kit, [(EVENT_TOPIC, jws)])
     assert counts == {"accepted": 1}
     (row,) = list(store.iter_events())
@@ -168,8 +172,8 @@ def test_ingest_gaps_and_chain_breaks_detected(kit: DistrictKit) -> None:
 def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
     signer = kit.stations[KOI].signer
     def status(state: str, at: str, pending: int) -> bytes:
-        return signer.sign({"v": 1, "type": "status", "station": KOI, "state": state, "at": at,
-                            "outbox_pending": pending, "schedule_version": 7}, "cr-status+json")
+        return signer.sign(build_status(Status(KOI, state, parse_rfc3339(at), schedule_version=7,
+                                               outbox_pending=pending)), STATUS_TYP)
     topic = f"cr/v1/kon-ray/station/{KOI}/status"
     store = SqliteStore(kit.config.database)
     ing = Ingestor(kit.config, store)
@@ -183,7 +187,7 @@ def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
     row = store.status(KOI)
     assert row is not None and row.state == "offline" and row.received_at.startswith("2024-03-05T01:00")
     counts = ing.ingest([(topic, signer.sign({"v": 1, "type": "status", "station": KOI, "state": "asleep",
-                                              "at": "2024-03-05T07:00:00.000+07:00"}, "cr-status+json"),
+                                              "at": "2024-03-05T07:00:00.000+07:00"}, STATUS_TYP),
                           "mqtt")], later).counts
     assert counts["rejected"] == 1 and store.quarantine_rows()[-1][1] == "invalid-status"
 

@@ -28,7 +28,9 @@ from district_collector.intake.importer import import_files
 from district_collector.intake.service import CollectorService
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import KeyRing, Signer, canonical_json, verify
-from radio_protocol.timefmt import format_rfc3339, zone
+from radio_protocol.messages.status import Status, build_status
+from radio_protocol.names import ACK_TYP, EVENT_TYP, STATUS_TYP
+from radio_protocol.timefmt import format_rfc3339, parse_rfc3339, zone
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -91,7 +93,7 @@ class MiniStation:
 
     def _on_message(self, client: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
         try:
-            v = verify(bytes(msg.payload), self.ring, "cr-ack+json")
+            v = verify(bytes(msg.payload), self.ring, ACK_TYP)
         except Exception:
             return  # a forged ack changes nothing
         ack = v.payload
@@ -165,7 +167,7 @@ def test_service_batches_acks_under_load(mqtt_env: BrokerEnv) -> None:
         with SqliteStore(mqtt_env.config.database) as store:
             assert _wait(lambda: store.ack_position(KOI) == (400, []))
         assert _wait(lambda: bool(acks) and json.loads(verify(acks[-1], KeyRing.from_jwks(
-            [mqtt_env.district_jwk]), "cr-ack+json").payload_bytes)["through"] == 400)
+            [mqtt_env.district_jwk]), ACK_TYP).payload_bytes)["through"] == 400)
     finally:
         service.stop()
     assert len(acks) <= 100, f"{len(acks)} acks for 400 events: not batched"
@@ -248,7 +250,7 @@ def test_service_quarantines_forged_messages_and_keeps_running(mqtt_env: BrokerE
     forger = Signer(Ed25519PrivateKey.generate())
     try:
         good, _ = mqtt_env.event(KOI, 1, None)
-        fake = forger.sign({"v": 1, "type": "airing", "station": KOI, "seq": 1}, "cr-event+json")
+        fake = forger.sign({"v": 1, "type": "airing", "station": KOI, "seq": 1}, EVENT_TYP)
         koi.publish(_t(KOI, "event"), fake, qos=1)
         koi.publish(_t(KOI, "event"), b"garbage", qos=1)
         koi.publish(_t(KOI, "event"), good, qos=1)
@@ -264,9 +266,9 @@ def test_service_tracks_status_and_last_will(mqtt_env: BrokerEnv, capsys: object
     service = _service(mqtt_env)
 
     def status(state: str, pending: int) -> bytes:
-        return signer.sign({"v": 1, "type": "status", "station": KOI, "state": state,
-                            "at": "2024-03-05T07:00:00.000+07:00", "schedule_version": 7,
-                            "outbox_pending": pending, "last_seq": 3}, "cr-status+json")
+        return signer.sign(build_status(Status(
+            KOI, state, parse_rfc3339("2024-03-05T07:00:00.000+07:00"), schedule_version=7,
+            outbox_pending=pending, last_seq=3)), STATUS_TYP)
     c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=KOI, protocol=mqtt.MQTTv5)
     c.username_pw_set(KOI, mqtt_env.stations[KOI].password)
     c.will_set(_t(KOI, "status"), status("offline", 2), qos=1, retain=True)

@@ -14,7 +14,11 @@ import district_collector.intake.ingest as ingest_module
 from district_collector.admin.stations_view import COLUMNS
 from district_collector.cli import main as district_main
 from district_collector.intake.ingest import Ingestor
+from district_collector.store.records import StatusRecord
 from district_collector.store.sqlite import SqliteStore
+from radio_protocol.messages.status import Status, build_status
+from radio_protocol.names import STATUS_TYP
+from radio_protocol.timefmt import parse_rfc3339
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -41,9 +45,9 @@ def _table(out: str) -> dict[str, dict[str, str]]:
 
 
 def _status(kit: DistrictKit, state: str, pending: int, version: int | None) -> bytes:
-    return kit.stations[KOI].signer.sign(
-        {"v": 1, "type": "status", "station": KOI, "state": state, "at": "2024-03-05T07:00:00.000+07:00",
-         "schedule_version": version, "outbox_pending": pending, "last_seq": 12}, "cr-status+json")
+    return kit.stations[KOI].signer.sign(build_status(Status(
+        KOI, state, parse_rfc3339("2024-03-05T07:00:00.000+07:00"), schedule_version=version,
+        outbox_pending=pending, last_seq=12)), STATUS_TYP)
 
 
 def test_stations_table_every_column(kit: DistrictKit, capsys: pytest.CaptureFixture[str]) -> None:
@@ -70,6 +74,22 @@ def test_stations_table_every_column(kit: DistrictKit, capsys: pytest.CaptureFix
         "last_seq": "0", "gaps": "-", "chain_breaks": "-", "conflicts": "-", "pending": "-",
         "schedule": "-", "last_airing": "-",
     }
+
+
+def test_stations_table_old_status_row_that_no_longer_reads(kit: DistrictKit,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A stored status that breaks today's rules shows its state, and no pending or schedule."""
+    old = kit.stations[KOI].signer.sign({"v": 1, "type": "status", "station": KOI, "state": "online",
+                                         "at": "2024-03-05T07:00:00.000+07:00", "schedule_version": "7",
+                                         "outbox_pending": 9}, STATUS_TYP)  # deliberately invalid
+    with SqliteStore(kit.config.database) as store:
+        store.add_batch([], statuses=[StatusRecord(KOI, "online", "2024-03-05T07:00:00.000+07:00", old,
+                                                   datetime(2024, 3, 5, 0, 0, tzinfo=UTC))])
+        row = store.status(KOI)
+        assert row is not None and row.status() is None
+    assert district_main(["-c", str(kit.district_config), "stations"]) == 0
+    cells = _table(capsys.readouterr().out)[KOI]
+    assert (cells["state"], cells["pending"], cells["schedule"]) == ("online", "-", "-")
 
 
 def test_stations_many_gaps_are_summarised(kit: DistrictKit, capsys: pytest.CaptureFixture[str]) -> None:

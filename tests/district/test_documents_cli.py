@@ -17,6 +17,7 @@ from test_evidence_support import pdf_text
 from district_collector.commands.catalogue import CATALOGUE_PDF, CATALOGUE_XLSX
 from radio_protocol.cli_base import run_main
 from radio_protocol.jose import Signer, public_jwk, sha256_hex
+from radio_protocol.names import SCHEDULE_TYP
 
 STATIONS = [("dak-rve-01", "23317", "Thị trấn Đăk Rve"), ("dak-koi-01", "23320", "Xã Đăk Kôi"),
             ("tan-lap-01", "23335", "Xã Tân Lập")]
@@ -105,7 +106,7 @@ def test_catalogue_command_renders_what_was_published(tmp_path: Path, config: Pa
             "slots": [{"segment": "cds-a", "rrule": rule, "dtstart": "2024-03-01T18:00:00+07:00"}]})
     with SqliteStore(tmp_path / "collector.sqlite3") as store:
         for p in payloads:
-            jws = signer.sign(p, "cr-schedule+json")
+            jws = signer.sign(p, SCHEDULE_TYP)
             store.add_schedule("dak-koi-01", p["version"], jws, sha256_hex(jws), datetime(2024, 2, 25, tzinfo=UTC))
     out = tmp_path / "published"
     assert run(["-c", str(config), "catalogue", "--month", "2024-03", "--out", str(out)]) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,16 +14,23 @@ from district_collector.documents.xlsx_report import write_report_xlsx
 from district_collector.registry import Registry
 from district_collector.scoring.compute import EventFacts, Period, facts_from_payload
 from district_collector.scoring.report import build_report
+from radio_protocol.messages.event import AiringEvent, Amp, Segment, build_event
+from radio_protocol.timefmt import zone
+
+HANOI = zone("Asia/Ho_Chi_Minh")
+COMMUNES = {"dak-koi-01": "23320", "tan-lap-01": "23335"}  # as in the registry below
 
 
 def facts(station: str, seq: int, day: date, *, outcome: str = "completed", program: str = "chuyen-doi-so",
           synced: bool = True, sha: str | None = None) -> EventFacts:
     """The facts of an airing payload, through the same constructor the collector uses."""
-    started = f"{day.isoformat()}T06:30:00.000+07:00"
-    payload = {"v": 1, "type": "airing", "district": "kon-ray", "station": station, "seq": seq, "prev": "x",
-               "segment": {"id": "cds-a", "title": "Chuyển đổi số là gì?", "program": program},
-               "slot": started, "started_at": started, "played_s": 300.0, "outcome": outcome,
-               "clock_synced": synced}
+    started = datetime.combine(day, time(6, 30), HANOI)
+    payload = build_event(AiringEvent(
+        district="kon-ray", station=station, commune=COMMUNES[station], seq=seq, prev="x",
+        segment=Segment("cds-a", "Chuyển đổi số là gì?", program), priority="normal", schedule_version=None,
+        slot_at=started, started_at=started, ended_at=started, played_s=300.0, media_s=None,
+        outcome=outcome, reason=None if outcome == "completed" else "preempted", amp=Amp(), level=None,
+        clock_synced=synced, boot_id="b"))
     return facts_from_payload(payload, sha or f"{station}-{seq}", True)
 
 

@@ -26,6 +26,7 @@ from district_collector.registry import Registry
 from district_collector.scoring.compute import Period, facts_from_payload
 from district_collector.scoring.report import build_report, report_json
 from radio_protocol.jose import MANIFEST_TYP, Signer, canonical_json, parse_jws, sha256_hex
+from radio_protocol.names import EVENT_TYP, SCHEDULE_TYP
 
 
 @pytest.fixture(scope="module")
@@ -88,9 +89,9 @@ def test_verify_all_keys_replaced_and_resigned_is_caught_by_pinning(
     for line in read_lines(bundle / "events.jsonl"):
         payload = json.loads(parse_jws(line)[2])
         payload["outcome"], payload["reason"] = "completed", None
-        lines.append(station_signers[payload["station"]].sign(canonical_json(payload), "cr-event+json"))
+        lines.append(station_signers[payload["station"]].sign(canonical_json(payload), EVENT_TYP))
     (bundle / "events.jsonl").write_bytes(b"".join(line + b"\n" for line in lines))
-    schedules = [forger.sign(parse_jws(s)[2], "cr-schedule+json") for s in read_lines(bundle / "schedules.jsonl")]
+    schedules = [forger.sign(parse_jws(s)[2], SCHEDULE_TYP) for s in read_lines(bundle / "schedules.jsonl")]
     (bundle / "schedules.jsonl").write_bytes(b"".join(s + b"\n" for s in schedules))
     _resign(bundle, forger)
 
@@ -125,7 +126,7 @@ def test_verify_district_key_beginning_with_a_dash_can_be_pinned(original: Path,
 def _forged_extra(lines: list[bytes]) -> list[bytes]:
     payload = json.loads(parse_jws(lines[0])[2])
     payload.update(seq=999, started_at="2024-06-04T06:30:00.000+07:00")
-    return [*lines, Signer(Ed25519PrivateKey.generate()).sign(canonical_json(payload), "cr-event+json")]
+    return [*lines, Signer(Ed25519PrivateKey.generate()).sign(canonical_json(payload), EVENT_TYP)]
 
 
 MUTATIONS = {

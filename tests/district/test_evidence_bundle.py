@@ -18,6 +18,7 @@ from district_collector.cli import main
 from district_collector.commands import report as commands_report
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import sha256_hex
+from radio_protocol.names import EVENT_TYP, MANIFEST_TYP, SCHEDULE_TYP
 
 
 @pytest.fixture(scope="module")
@@ -191,10 +192,10 @@ def test_bundle_signatures_check_with_jwcrypto(bundle: Path) -> None:
     lines = read_lines(bundle / "events.jsonl")
     for line in lines:
         station = json.loads(_payload(line))["station"]
-        check(line, station_keys[station], "cr-event+json")
+        check(line, station_keys[station], EVENT_TYP)
     for line in read_lines(bundle / "schedules.jsonl"):
-        check(line, district_keys, "cr-schedule+json")
-    signed = check((bundle / "manifest.jws").read_bytes().strip(), district_keys, "cr-manifest+json")
+        check(line, district_keys, SCHEDULE_TYP)
+    signed = check((bundle / "manifest.jws").read_bytes().strip(), district_keys, MANIFEST_TYP)
     assert signed == (bundle / "manifest.json").read_bytes()
     assert len(lines) > 80
 

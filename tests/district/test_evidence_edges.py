@@ -15,6 +15,7 @@ from district_collector.cli import main
 from district_collector.evidence.bundle import jsonl_line
 from district_collector.evidence.verify import verify_bundle
 from radio_protocol.jose import KeyRing, Signer, public_jwk, verify
+from radio_protocol.names import EVENT_TYP
 
 
 @pytest.fixture(scope="module")
@@ -85,9 +86,9 @@ def test_evidence_key_removed_from_registry_excludes_as_bad_signature(
 
 def test_evidence_jsonl_line_keeps_bytes_or_compacts_a_multiline_jws() -> None:
     signer = Signer(Ed25519PrivateKey.generate())
-    jws = signer.sign({"v": 1, "type": "airing"}, "cr-event+json")
+    jws = signer.sign({"v": 1, "type": "airing"}, EVENT_TYP)
     assert jsonl_line(jws) == jws + b"\n"
     pretty = json.dumps(json.loads(jws), indent=2).encode()
     line = jsonl_line(pretty)
     assert line.count(b"\n") == 1
-    assert verify(line.strip(), KeyRing.from_jwks([signer.public_jwk]), "cr-event+json").payload["v"] == 1
+    assert verify(line.strip(), KeyRing.from_jwks([signer.public_jwk]), EVENT_TYP).payload["v"] == 1

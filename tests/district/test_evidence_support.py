@@ -26,6 +26,7 @@ from district_collector.intake.importer import import_files
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import Signer, canonical_json, load_or_create_private_key, sha256_hex
+from radio_protocol.names import SCHEDULE_TYP
 
 PERIOD = ("2024-01-01", "2024-12-10")
 
@@ -118,7 +119,7 @@ def build_district(root: Path) -> District:
                 {"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU",
                  "dtstart": f"2024-{month:02d}-01T06:30:00+07:00"}])
             body = canonical_json(payload)
-            store.add_schedule("dak-koi-01", version, district_signer.sign(body, "cr-schedule+json"),
+            store.add_schedule("dak-koi-01", version, district_signer.sign(body, SCHEDULE_TYP),
                                sha256_hex(body), datetime(2024, month, 1, tzinfo=UTC))
     return d
 

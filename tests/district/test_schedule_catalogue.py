@@ -18,6 +18,8 @@ from district_collector.schedules.catalogue import load_catalogue, schedule_payl
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.errors import ConfigError
 from radio_protocol.jose import KeyRing, parse_jws, verify
+from radio_protocol.messages.status import Status, build_status
+from radio_protocol.names import SCHEDULE_TYP, STATUS_TYP
 from radio_protocol.schedule.expand import expand
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import parse_rfc3339
@@ -162,7 +164,7 @@ def test_publish_signs_versions_stores_and_retains(mqtt_env: BrokerEnv, tmp_path
         assert "dak-ruong-01: version 1" in out and "dak-koi-01: version 2" in out
         assert "published" in out
         raw = retained(mqtt_env, "dak-koi-01")
-        verified = verify(raw, KeyRing.from_jwks([mqtt_env.district_jwk]), "cr-schedule+json",
+        verified = verify(raw, KeyRing.from_jwks([mqtt_env.district_jwk]), SCHEDULE_TYP,
                           max_bytes=256 * 1024)
         body = verified.payload
         assert (body["station"], body["version"]) == ("dak-koi-01", 2)
@@ -195,12 +197,12 @@ def test_publish_unknown_station_and_bad_catalogue_exit_1(mqtt_env: BrokerEnv, t
 def test_schedule_show_reports_acked_version_and_errors(mqtt_env: BrokerEnv, tmp_path: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     kit = mqtt_env.stations["dak-koi-01"]
-    status = {"v": 1, "type": "status", "station": "dak-koi-01", "state": "online",
-              "at": "2026-10-01T06:00:00.000+07:00", "schedule_version": 1,
-              "schedule_error": "old-version: 1 is not above 1", "next_slot": "2026-10-01T17:00:00.000+07:00",
-              "media_missing": ["cds-2026-10-mo-hinh"], "outbox_pending": 0, "last_seq": 0,
-              "clock_synced": True, "amp": "off", "sw": "0.1.0"}
-    jws = kit.signer.sign(status, "cr-status+json")
+    status = build_status(Status(
+        "dak-koi-01", "online", parse_rfc3339("2026-10-01T06:00:00.000+07:00"), schedule_version=1,
+        schedule_error="old-version: 1 is not above 1", next_slot=parse_rfc3339("2026-10-01T17:00:00.000+07:00"),
+        media_missing=("cds-2026-10-mo-hinh",), outbox_pending=0, last_seq=0, clock_synced=True, amp_on=False,
+        sw="0.1.0"))
+    jws = kit.signer.sign(status, STATUS_TYP)
     with SqliteStore(mqtt_env.config.database) as store:
         store.add_schedule("dak-koi-01", 2, b"{}", "x", parse_rfc3339("2026-09-30T08:00:00+07:00"))
         from district_collector.store.records import StatusRecord

@@ -13,6 +13,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from district_collector.registry import Registry
 from district_collector.scoring.compute import EventFacts, facts_from_payload
 from radio_protocol.jose import Signer, canonical_json, parse_jws, sha256_hex
+from radio_protocol.messages.event import AiringEvent, Amp, Level, Segment, build_event
+from radio_protocol.names import EVENT_TYP
+from radio_protocol.timefmt import parse_rfc3339
 
 DISTRICT = "kon-ray"
 TZ = "Asia/Ho_Chi_Minh"
@@ -36,19 +39,23 @@ class StationSigner:
     def payload(self, started_at: str, *, seq: int | None = None, prev: Any = "chain",
                 program: str = "chuyen-doi-so", outcome: str = "completed", clock_synced: bool = True,
                 slot: str | None = None, title: str = "Chuyển đổi số là gì?", **extra: Any) -> dict[str, Any]:
-        return {
-            "v": 1, "type": "airing", "district": DISTRICT, "station": self.station,
-            "commune": self.commune, "seq": seq if seq is not None else self.seq + 1,
-            "prev": self.prev if prev == "chain" else prev,
-            "segment": {"id": "cds-a", "title": title, "program": program, "topic": "policy",
-                        "sha256": "0" * 64},
-            "priority": "normal", "schedule_version": 1 if slot else None, "slot": slot,
-            "started_at": started_at, "ended_at": started_at, "played_s": 300.0, "media_s": 300.0,
-            "outcome": outcome, "reason": None if outcome == "completed" else "preempted",
-            "amp": {"on_at": started_at, "off_at": started_at, "confirmed": None},
-            "level": {"rms_dbfs": -18.0, "peak_dbfs": -1.0, "silent_s": 0.0},
-            "clock_synced": clock_synced, "boot_id": "boot-1", "sw": "0.1.0", **extra,
-        }
+        """The built payload of the next event (or ``seq``); ``prev`` "chain" chains to the last.
+
+        ``started_at`` and ``slot`` stay as given ("as signed": a station may stamp ``Z``, as
+        docs/scoring.md's example does, which this project's builder never writes); ``extra``
+        adds members.
+        """
+        at = parse_rfc3339(started_at)
+        event = AiringEvent(
+            district=DISTRICT, station=self.station, commune=self.commune,
+            seq=seq if seq is not None else self.seq + 1, prev=self.prev if prev == "chain" else prev,
+            segment=Segment("cds-a", title, program, topic="policy", sha256="0" * 64), priority="normal",
+            schedule_version=1 if slot else None, slot_at=parse_rfc3339(slot) if slot else None,
+            started_at=at, ended_at=at, played_s=300.0, media_s=300.0, outcome=outcome,
+            reason=None if outcome == "completed" else "preempted", amp=Amp(at, at, None),
+            level=Level(-18.0, -1.0, 0.0), clock_synced=clock_synced, boot_id="boot-1", sw="0.1.0",
+        )
+        return {**build_event(event), "slot": slot, "started_at": started_at, **extra}
 
     def airing(self, started_at: str, **kw: Any) -> bytes:
         """Sign the next event (or the given seq); the chain advances to it."""
@@ -56,7 +63,7 @@ class StationSigner:
         body = canonical_json(payload)
         self.seq = payload["seq"]
         self.prev = sha256_hex(body)
-        return self.signer.sign(body, "cr-event+json")
+        return self.signer.sign(body, EVENT_TYP)
 
 
 def facts_of(jws: bytes, signature_ok: bool = True) -> EventFacts:

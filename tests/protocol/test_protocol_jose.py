@@ -23,6 +23,7 @@ from radio_protocol.jose import (
     load_private_key,
     verify,
 )
+from radio_protocol.names import ACK_TYP, EVENT_TYP
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_jose_rfc8037_signature_vector() -> None:
 
 def test_jose_sign_is_flattened_and_verifies_with_jwcrypto(signer: Signer) -> None:
     payload = {"v": 1, "title": "Chuyển đổi số là gì?"}
-    jws = signer.sign(payload, "cr-event+json")
+    jws = signer.sign(payload, EVENT_TYP)
     obj = json.loads(jws)
     assert set(obj) == {"protected", "payload", "signature"}
     assert all("=" not in v for v in obj.values())
@@ -65,7 +66,7 @@ def test_jose_sign_is_flattened_and_verifies_with_jwcrypto(signer: Signer) -> No
 
 def test_jose_verify_returns_exact_payload_bytes(signer: Signer) -> None:
     raw = b'{"b":1, "a":"\\u0110"}'  # odd spacing and escapes must survive untouched
-    v = verify(signer.sign(raw, "cr-ack+json"), KeyRing.from_jwks([signer.public_jwk]), "cr-ack+json")
+    v = verify(signer.sign(raw, ACK_TYP), KeyRing.from_jwks([signer.public_jwk]), ACK_TYP)
     assert v.payload_bytes == raw
     assert v.payload == {"b": 1, "a": "Đ"}
     assert v.kid == signer.kid
@@ -89,20 +90,20 @@ def _tamper(jws: bytes, member: str, value: str) -> bytes:
     ],
 )
 def test_jose_verify_rejects(signer: Signer, mutate, reason: str) -> None:  # type: ignore[no-untyped-def]
-    jws = signer.sign({"v": 1}, "cr-event+json")
+    jws = signer.sign({"v": 1}, EVENT_TYP)
     with pytest.raises(JoseError) as info:
-        verify(mutate(jws, signer), KeyRing.from_jwks([signer.public_jwk]), "cr-event+json")
+        verify(mutate(jws, signer), KeyRing.from_jwks([signer.public_jwk]), EVENT_TYP)
     assert info.value.reason == reason
 
 
 def test_jose_verify_unknown_kid_and_wrong_typ(signer: Signer) -> None:
     other = Signer(Ed25519PrivateKey.generate())
-    jws = signer.sign({"v": 1}, "cr-event+json")
+    jws = signer.sign({"v": 1}, EVENT_TYP)
     with pytest.raises(JoseError) as info:
-        verify(jws, KeyRing.from_jwks([other.public_jwk]), "cr-event+json")
+        verify(jws, KeyRing.from_jwks([other.public_jwk]), EVENT_TYP)
     assert info.value.reason == "unknown-kid"
     with pytest.raises(JoseError) as info:
-        verify(jws, KeyRing.from_jwks([signer.public_jwk]), "cr-ack+json")
+        verify(jws, KeyRing.from_jwks([signer.public_jwk]), ACK_TYP)
     assert info.value.reason == "typ"
 
 

@@ -17,6 +17,7 @@ from firmware_daemon.config import StationConfig, load_station_config
 from hal.amplifier import GpioAmplifier
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, verify
+from radio_protocol.names import EVENT_TYP
 
 START_AT = datetime(2024, 3, 4, 23, 29, 58, tzinfo=UTC)  # 06:29:58 in Ho Chi Minh City
 
@@ -78,7 +79,7 @@ class Rig:
 
     def stored(self) -> list[dict[str, Any]]:
         ring = KeyRing.from_jwks([self.signer.public_jwk])
-        return [verify(j, ring, "cr-event+json").payload for j in self.outbox.events(0)]
+        return [verify(j, ring, EVENT_TYP).payload for j in self.outbox.events(0)]
 
     def close(self) -> None:
         self.amp.close()

@@ -17,6 +17,8 @@ from jwcrypto import jws as jw_jws
 
 from firmware_daemon.cli import main
 from radio_protocol.jose import KeyRing, verify
+from radio_protocol.messages.event import build_event, parse_event
+from radio_protocol.names import EVENT_TYP
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,11 +98,13 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 
 def assert_protocol_shape(payload: dict[str, Any]) -> None:
-    """Every member docs/protocol.md requires of an airing event, in order, with its type."""
-    assert list(payload) == ["v", "type", "district", "station", "commune", "seq", "prev",
-                             "segment", "priority", "schedule_version", "slot", "started_at",
-                             "ended_at", "played_s", "media_s", "outcome", "reason", "amp",
-                             "level", "clock_synced", "boot_id", "sw"]
+    """Every member docs/protocol.md requires of an airing event, in order, with its type.
+
+    The order and the members are radio_protocol's builder's (which tests/protocol/test_protocol_doc.py
+    holds to the document): the payload parses, and rebuilding it gives it back unchanged.
+    """
+    rebuilt = build_event(parse_event(payload))  # EventError names a missing or ill-typed member
+    assert rebuilt == payload and list(rebuilt) == list(payload)
     assert (payload["v"], payload["type"]) == (1, "airing")
     assert isinstance(payload["seq"], int) and payload["seq"] >= 1
     assert payload["prev"] is None if payload["seq"] == 1 else HEX64.fullmatch(payload["prev"])
@@ -128,7 +132,7 @@ def verified(lines: list[bytes], jwk: dict[str, str]) -> list[dict[str, Any]]:
     payloads = []
     for line in lines:
         assert sorted(json.loads(line)) == ["payload", "protected", "signature"]  # flattened
-        ours = verify(line, ring, "cr-event+json")
+        ours = verify(line, ring, EVENT_TYP)
         token = jw_jws.JWS()
         token.deserialize(line.decode())
         token.verify(public)

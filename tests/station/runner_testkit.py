@@ -32,6 +32,7 @@ from hal.audio import AudioOutput, PlaybackResult, PreparedAudio, probe
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, parse_jws
+from radio_protocol.names import SCHEDULE_TYP
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -140,7 +141,7 @@ def schedule_jws(data: bytes, version: int = 1, **overrides: Any) -> bytes:
                    slots=[{"segment": "cds-a", "rrule": "FREQ=DAILY;BYHOUR=6,17;BYMINUTE=30",
                            "dtstart": "2024-03-01T00:00:00+07:00"}])
     body.update(overrides)
-    return DISTRICT.sign(body, "cr-schedule+json")
+    return DISTRICT.sign(body, SCHEDULE_TYP)
 
 
 def pump(st: Station, done: Callable[[], bool]) -> None:

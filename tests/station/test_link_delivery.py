@@ -138,8 +138,9 @@ def test_link_callback_exception_is_contained(env: BrokerEnv, tmp_path: Path, st
     link.notify()
     wait_until(lambda: outbox.pending_count() == 0, 15, "the first 5 events to be acked")
     with caplog.at_level("ERROR"):
-        link._cb_message(None, None, object())  # no .payload: must log, not raise into paho
-        link._cb_connect(None, None, None, None, None)  # client None: subscribe fails, contained
+        link._network.on_message(None, None, object())  # no .payload: must log, not raise into paho
+        # client None: subscribe fails, contained
+        link._network.on_connect(None, None, None, None, None)  # type: ignore[arg-type]
     assert "link on_message callback failed" in caplog.text
     append_events(outbox, 5)
     link.notify()

@@ -24,6 +24,7 @@ from test_link_support import REPO, STATION, spawn_station, wait_until, write_st
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import load_station_config
 from radio_protocol.jose import KeyRing, verify
+from radio_protocol.names import STATUS_TYP
 from radio_protocol.topics import topic
 
 KILLS = 12
@@ -54,7 +55,7 @@ class StatusWatcher:
         self.client.subscribe(topic("kon-ray", station, "status"), qos=1)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
-        payload = verify(bytes(message.payload), self.keys, "cr-status+json").payload
+        payload = verify(bytes(message.payload), self.keys, STATUS_TYP).payload
         with self._lock:
             self.seen.append(payload)
 

@@ -31,7 +31,8 @@ from test_link_support import (
 )
 
 from firmware_daemon.config import load_station_config
-from firmware_daemon.link.client import OversizedMessage, StationLink
+from firmware_daemon.link.client import StationLink
+from firmware_daemon.link.delivery import OversizedMessage
 from firmware_daemon.schedule.store import ScheduleStore
 from firmware_daemon.service.status import ScheduleState, StationState
 from radio_protocol.jose import (
@@ -42,6 +43,9 @@ from radio_protocol.jose import (
     canonical_json,
     verify,
 )
+from radio_protocol.messages.ack import Ack, build_ack
+from radio_protocol.names import ACK_TYP, SCHEDULE_TYP, STATUS_TYP
+from radio_protocol.timefmt import parse_rfc3339
 from radio_protocol.topics import topic
 
 STATUS_MEMBERS = ["v", "type", "station", "state", "at", "schedule_version", "schedule_error",
@@ -56,14 +60,13 @@ def env(mqtt_env: BrokerEnv) -> BrokerEnv:
 
 
 def signed_ack(signer: Signer, station: str, through: int, also: list[int] | None = None) -> bytes:
-    payload = {"v": 1, "type": "ack", "station": station, "through": through, "also": also or [],
-               "at": "2024-03-05T06:30:00.000+07:00"}
-    return signer.sign(payload, "cr-ack+json")
+    ack = Ack(station, through, tuple(also or ()), parse_rfc3339("2024-03-05T06:30:00.000+07:00"))
+    return signer.sign(build_ack(ack), ACK_TYP)
 
 
 def _forged_acks(env: BrokerEnv) -> dict[str, bytes]:
     wrong_key = Signer(Ed25519PrivateKey.generate())
-    header = b64url_encode(canonical_json({"alg": "none", "typ": "cr-ack+json"}))
+    header = b64url_encode(canonical_json({"alg": "none", "typ": ACK_TYP}))
     body = b64url_encode(canonical_json({"v": 1, "type": "ack", "station": STATION, "through": 10,
                                          "also": [], "at": "2024-03-05T06:30:00.000+07:00"}))
     good = json.loads(signed_ack(env.district_signer, STATION, 10))
@@ -74,9 +77,9 @@ def _forged_acks(env: BrokerEnv) -> dict[str, bytes]:
         "unsigned-json": canonical_json({"v": 1, "type": "ack", "station": STATION, "through": 10}),
         "tampered": canonical_json({**good, "payload": b64url_encode(canonical_json(
             {"v": 1, "type": "ack", "station": STATION, "through": 99, "also": []}))}),
-        "wrong-typ": env.district_signer.sign(b64url_decode(good["payload"]), "cr-status+json"),
+        "wrong-typ": env.district_signer.sign(b64url_decode(good["payload"]), STATUS_TYP),
         "bad-through": env.district_signer.sign({"v": 1, "type": "ack", "station": STATION,
-                                                 "through": "10", "also": []}, "cr-ack+json"),
+                                                 "through": "10", "also": []}, ACK_TYP),
         "garbage": b"\x00not json",
     }
 
@@ -117,7 +120,7 @@ def test_link_status_retained_signed_and_follows_changes(env: BrokerEnv, tmp_pat
     lock = threading.Lock()
 
     def on_message(client: Any, userdata: Any, message: Any) -> None:
-        v = verify(bytes(message.payload), station_keys, "cr-status+json")
+        v = verify(bytes(message.payload), station_keys, STATUS_TYP)
         with lock:
             seen.append(v.payload)
 
@@ -157,7 +160,7 @@ def test_link_schedule_bytes_handed_over_and_oversize_cut(env: BrokerEnv, tmp_pa
     sched_topic = topic("kon-ray", STATION, "schedule")
     district.publish(sched_topic, b"x" * (256 * 1024 + 1), qos=1).wait_for_publish(5)
     schedule = env.district_signer.sign({"v": 1, "type": "schedule", "station": STATION, "version": 8},
-                                        "cr-schedule+json")
+                                        SCHEDULE_TYP)
     district.publish(sched_topic, schedule, qos=1, retain=True).wait_for_publish(5)
     wait_until(lambda: len(received) == 2, 5, "the schedule to be handed over")
     oversized, handed = received
@@ -216,7 +219,7 @@ def test_link_oversized_schedule_is_rejected_as_too_large_in_the_status(env: Bro
     seen: list[dict[str, Any]] = []
 
     def on_message(client: Any, userdata: Any, message: Any) -> None:
-        seen.append(verify(bytes(message.payload), station_keys, "cr-status+json").payload)
+        seen.append(verify(bytes(message.payload), station_keys, STATUS_TYP).payload)
 
     watcher = env.client("collector")
     watcher.on_message = on_message

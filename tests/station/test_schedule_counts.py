@@ -14,6 +14,7 @@ from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.jose import KeyRing, parse_jws
+from radio_protocol.names import SCHEDULE_TYP
 from radio_protocol.schedule.expand import expand
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import parse_rfc3339
@@ -37,7 +38,7 @@ def test_schedule_counts_only_the_schedule_in_force(tmp_path: Path,
     store = ScheduleStore(config.data_dir / "schedule", district="kon-ray", station="dak-koi-01",
                           keys=KeyRing.from_jwks([district.public_jwk]))
     try:
-        first = district.sign(payload(), "cr-schedule+json")
+        first = district.sign(payload(), SCHEDULE_TYP)
         assert store.offer(first, RECEIVED).accepted
         old_slots = expand(parse_schedule(json.loads(parse_jws(first)[2])))
         assert len(old_slots) == 10
@@ -53,7 +54,7 @@ def test_schedule_counts_only_the_schedule_in_force(tmp_path: Path,
     try:  # a new schedule with one slot replaces it
         second = district.sign(payload(version=2, segments=[segment("cds-b")],
                                        slots=[{"segment": "cds-b", "at": "2024-03-20T09:00:00+07:00"}]),
-                               "cr-schedule+json")
+                               SCHEDULE_TYP)
         assert store.offer(second, LATER).accepted
     finally:
         store.close()

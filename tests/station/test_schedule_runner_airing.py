@@ -20,10 +20,11 @@ from runner_testkit import (
 from schedule_testkit import make_wav, new_signer, payload, segment, sha256_hex
 from test_schedule_store import HOSTILE
 
-from firmware_daemon.service.status import build_status
+from firmware_daemon.service.status import StatusBuilder
 from hal.audio import PlaybackResult
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SimulatedClock
+from radio_protocol.names import SCHEDULE_TYP
 
 
 def test_runner_airs_on_time_with_amp_warmup(tmp_path: Path, wav: bytes, stations: list[Station]) -> None:
@@ -92,7 +93,7 @@ def test_runner_simulated_playback_takes_simulated_time_and_overlaps_the_next_sl
                              segment("second", sha=sha, size=len(long_wav), duration_s=5.0)],
                    slots=[{"segment": "first", "at": "2024-03-05T06:30:00+07:00"},
                           {"segment": "second", "at": "2024-03-05T06:30:03+07:00"}])
-    assert st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json")).accepted
+    assert st.runner.on_schedule(DISTRICT.sign(body, SCHEDULE_TYP)).accepted
     st.run_until(vn(2024, 3, 5, 6, 31))
     times = [(e["segment"]["id"], e["amp"]["on_at"][11:19], e["started_at"][11:19], e["ended_at"][11:19],
               e["amp"]["off_at"][11:19], e["played_s"], e["outcome"]) for e in st.events()]
@@ -158,7 +159,7 @@ def test_runner_fetches_media_when_schedule_arrives(tmp_path: Path, wav: bytes,
         server.files["/media/a.wav"] = wav
         jws = DISTRICT.sign(payload(segments=[segment("cds-a", sha=sha256_hex(wav), size=len(wav),
                                                       url=server.url("/media/a.wav"))]),
-                            "cr-schedule+json")
+                            SCHEDULE_TYP)
         st.runner.start_fetcher()
         st.runner.on_schedule(jws)
         for _ in range(200):
@@ -177,7 +178,7 @@ def test_runner_hostile_update_keeps_previous_schedule_airing(tmp_path: Path, wa
     st = start(stations, tmp_path, clock, wav)
     assert st.runner.on_schedule(schedule_jws(wav, version=3)).accepted
     intruder = new_signer()
-    forged = intruder.sign(payload(version=9, slots=[]), "cr-schedule+json")
+    forged = intruder.sign(payload(version=9, slots=[]), SCHEDULE_TYP)
     result = st.runner.on_schedule(forged)
     assert result.status == "rejected"
     assert st.state.schedule.schedule_version == 3
@@ -195,8 +196,8 @@ def test_runner_each_hostile_schedule_is_in_status_and_previous_keeps_airing(
     assert st.runner.on_schedule(schedule_jws(wav, version=2)).accepted
     result = st.runner.on_schedule(make())
     assert result.status == "rejected"
-    status = build_status(station="dak-koi-01", state="online", at=clock.now(), schedule=st.state.schedule,
-                          outbox_pending=0, last_seq=0, clock_synced=True, amp_on=False, uptime_s=1.0)
+    status = StatusBuilder(station="dak-koi-01", signer=new_signer(), clock=clock, state=st.state,
+                           clock_synced=lambda: True).payload("online", outbox_pending=0, last_seq=0)
     assert expected in (status["schedule_error"] or ""), status["schedule_error"]
     assert status["schedule_version"] == 2 and status["next_slot"] == "2024-03-05T06:30:00.000+07:00"
     assert status["media_missing"] == []

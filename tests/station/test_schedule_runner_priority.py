@@ -17,6 +17,7 @@ from runner_testkit import (
 from schedule_testkit import payload, segment, sha256_hex
 
 from radio_protocol.clock import SimulatedClock
+from radio_protocol.names import SCHEDULE_TYP
 
 
 def test_runner_current_airing_names_the_slot_in_progress(tmp_path: Path, wav: bytes,
@@ -49,7 +50,7 @@ def test_runner_emergency_preempts_normal_then_equal_priority_queue(tmp_path: Pa
                    slots=[{"segment": "norm-1", "at": "2024-03-05T06:30:00+07:00"},
                           {"segment": "em", "at": "2024-03-05T06:32:00+07:00"},
                           {"segment": "norm-2", "at": "2024-03-05T06:32:00+07:00"}])
-    assert st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json")).accepted
+    assert st.runner.on_schedule(DISTRICT.sign(body, SCHEDULE_TYP)).accepted
     st.runner.step()
     assert audio.playing.wait(5)
     clock.advance(118)  # 06:31:58 + warm-up: the emergency is due
@@ -78,7 +79,7 @@ def test_runner_busy_beyond_grace_records_overrun_once(tmp_path: Path, wav: byte
                              segment("short", sha=sha, size=len(wav))],
                    slots=[{"segment": "long", "at": "2024-03-05T06:30:00+07:00"},
                           {"segment": "short", "at": "2024-03-05T06:40:00+07:00"}])
-    st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json"))
+    st.runner.on_schedule(DISTRICT.sign(body, SCHEDULE_TYP))
     st.runner.step()
     assert audio.playing.wait(5)
     for _ in range(5):  # 06:30 -> 06:55 while "long" plays
@@ -102,7 +103,7 @@ def test_runner_shutdown_mid_airing_is_shutdown_even_with_an_emergency_later(
                              segment("em", priority="emergency", sha=sha, size=len(wav))],
                    slots=[{"segment": "norm", "at": "2024-03-05T06:30:00+07:00"},
                           {"segment": "em", "at": "2024-03-05T06:44:00+07:00"}])
-    st.runner.on_schedule(DISTRICT.sign(body, "cr-schedule+json"))
+    st.runner.on_schedule(DISTRICT.sign(body, SCHEDULE_TYP))
     st.runner.step()
     assert audio.playing.wait(5)
     st.runner.shutdown()  # SIGTERM at 06:30, the emergency is 14 minutes away
@@ -118,14 +119,14 @@ def test_runner_emergency_in_a_new_schedule_mid_airing_is_preempted(
     sha = sha256_hex(wav)
     norm = segment("norm", sha=sha, size=len(wav), duration_s=300)
     first = payload(segments=[norm], slots=[{"segment": "norm", "at": "2024-03-05T06:30:00+07:00"}])
-    assert st.runner.on_schedule(DISTRICT.sign(first, "cr-schedule+json")).accepted
+    assert st.runner.on_schedule(DISTRICT.sign(first, SCHEDULE_TYP)).accepted
     st.runner.step()
     assert audio.playing.wait(5)
     clock.advance(60)
     second = payload(version=2, segments=[norm, segment("em", priority="emergency", sha=sha, size=len(wav))],
                      slots=[{"segment": "norm", "at": "2024-03-05T06:30:00+07:00"},
                             {"segment": "em", "at": "2024-03-05T06:31:02+07:00"}])
-    assert st.runner.on_schedule(DISTRICT.sign(second, "cr-schedule+json")).accepted
+    assert st.runner.on_schedule(DISTRICT.sign(second, SCHEDULE_TYP)).accepted
     pump(st, lambda: audio.started == 2 and audio.playing.is_set())
     audio.finish.set()
     pump(st, lambda: not st.runner.busy)

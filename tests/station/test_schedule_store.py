@@ -14,6 +14,7 @@ from schedule_testkit import SHA_A, new_signer, payload, segment
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.errors import ScheduleError
 from radio_protocol.jose import KeyRing, Signer, b64url_encode, canonical_json
+from radio_protocol.names import ACK_TYP, SCHEDULE_TYP
 from radio_protocol.schedule.parse import parse_schedule
 
 NOW = datetime(2024, 3, 1, 1, 0, tzinfo=UTC)
@@ -21,7 +22,7 @@ DISTRICT = new_signer()
 INTRUDER = new_signer()
 
 
-def sign(body: dict[str, Any], signer: Signer = DISTRICT, typ: str = "cr-schedule+json") -> bytes:
+def sign(body: dict[str, Any], signer: Signer = DISTRICT, typ: str = SCHEDULE_TYP) -> bytes:
     return signer.sign(body, typ)
 
 
@@ -43,7 +44,7 @@ def tampered() -> bytes:
 
 
 def unsigned_alg_none() -> bytes:
-    header = b64url_encode(canonical_json({"alg": "none", "typ": "cr-schedule+json"}))
+    header = b64url_encode(canonical_json({"alg": "none", "typ": SCHEDULE_TYP}))
     return canonical_json({"protected": header, "payload": b64url_encode(canonical_json(payload(version=3))),
                            "signature": ""})
 
@@ -58,7 +59,7 @@ HOSTILE: list[tuple[str, Callable[[], bytes], str]] = [
     ("forged-signature", lambda: sign(payload(version=3), INTRUDER), "unknown-kid"),
     ("tampered-payload", tampered, "bad-signature"),
     ("alg-none", unsigned_alg_none, "alg"),
-    ("wrong-typ", lambda: sign(payload(version=3), typ="cr-ack+json"), "typ"),
+    ("wrong-typ", lambda: sign(payload(version=3), typ=ACK_TYP), "typ"),
     ("other-station", lambda: sign(payload(version=3, station="dak-koi-02")), "dak-koi-02"),
     ("other-district", lambda: sign(payload(version=3, district="dak-ha")), "dak-ha"),
     ("replayed-older", lambda: sign(payload(version=1)), "old-version"),

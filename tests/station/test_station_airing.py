@@ -26,6 +26,7 @@ from hal.errors import AudioDeviceError
 from hal.fake import FakeAudioOutput
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import KeyRing, verify
+from radio_protocol.names import EVENT_TYP
 from radio_protocol.timefmt import parse_rfc3339
 
 
@@ -118,7 +119,7 @@ def test_airing_seq_and_prev_chain_across_outcomes(tmp_path: Path, media: Path,
     assert stored[1]["started_at"] == "2024-03-05T06:29:58.000+07:00"
     assert stored[1]["amp"] == {"on_at": None, "off_at": None, "confirmed": None}
     ring = KeyRing.from_jwks([rig.signer.public_jwk])
-    raw = [verify(j, ring, "cr-event+json").payload_bytes for j in rig.outbox.events(0)]
+    raw = [verify(j, ring, EVENT_TYP).payload_bytes for j in rig.outbox.events(0)]
     assert [p["prev"] for p in stored] == [None] + [hashlib.sha256(b).hexdigest()
                                                     for b in raw[:-1]]
 

@@ -17,18 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mqtt_broker import make_airing_payload
 
 from firmware_daemon.airing.outbox import Outbox, OutboxError
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, Signer, load_or_create_private_key, verify
+from radio_protocol.names import EVENT_TYP
 
 REPO = Path(__file__).resolve().parents[2]
 START_AT = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
 
 
 def make_payload(seq: int, prev: str | None) -> dict[str, Any]:
-    return {"v": 1, "type": "airing", "station": "dak-koi-01", "seq": seq, "prev": prev,
-            "title": "Chuyển đổi số là gì?"}
+    """A built airing event as ``seq`` chained to ``prev`` (the outbox's ``make_payload``)."""
+    return make_airing_payload("dak-koi-01", seq, prev)
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def assert_chain(path: Path, signer: Signer) -> int:
     conn.close()
     prev = None
     for index, (seq, jws, digest) in enumerate(rows, start=1):
-        checked = verify(bytes(jws), ring, "cr-event+json")
+        checked = verify(bytes(jws), ring, EVENT_TYP)
         assert seq == index == checked.payload["seq"]
         assert checked.payload["prev"] == prev
         assert hashlib.sha256(checked.payload_bytes).hexdigest() == digest
@@ -60,7 +62,7 @@ def test_outbox_append_numbers_chains_and_signs(tmp_path: Path, signer: Signer) 
         assert [e.seq for e in entries] == [1, 2, 3]
         assert entries[0].payload["prev"] is None
         first_bytes = verify(entries[0].jws, KeyRing.from_jwks([signer.public_jwk]),
-                             "cr-event+json").payload_bytes
+                             EVENT_TYP).payload_bytes
         assert entries[1].payload["prev"] == hashlib.sha256(first_bytes).hexdigest()
         assert outbox.last_seq() == 3 and outbox.pending_count() == 3
         assert list(outbox.events(0)) == [e.jws for e in entries]

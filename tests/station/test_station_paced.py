@@ -18,6 +18,7 @@ import soundfile as sf
 from test_hal_audio_paced import pulse  # noqa: F401  (the private PulseAudio fixture)
 
 from radio_protocol.jose import KeyRing, verify
+from radio_protocol.names import EVENT_TYP
 
 REPO = Path(__file__).resolve().parents[2]
 RATE = 44100
@@ -73,7 +74,7 @@ def test_cli_play_sigterm_mid_audio_on_paced_sink(pulse: dict[str, str],  # noqa
     lines = subprocess.run(cmd + ["events"], capture_output=True, cwd=REPO, env=env,
                            timeout=30, check=True).stdout.splitlines()
     (line,) = lines
-    payload = verify(line, KeyRing.from_jwks([jwk]), "cr-event+json").payload
+    payload = verify(line, KeyRing.from_jwks([jwk]), EVENT_TYP).payload
     assert (payload["outcome"], payload["reason"]) == ("interrupted", "shutdown")
     assert 0.2 < payload["played_s"] < SECONDS - 1.0
     assert payload["media_s"] == SECONDS

@@ -20,6 +20,7 @@ from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.jose import KeyRing, parse_jws
+from radio_protocol.names import SCHEDULE_TYP
 from radio_protocol.timefmt import parse_rfc3339
 
 STATION = "dak-koi-01"
@@ -36,7 +37,7 @@ def prepared_station(env: BrokerEnv, tmp_path: Path, port: int | None = None) ->
     store = ScheduleStore(config.data_dir / "schedule", district="kon-ray", station=STATION,
                           keys=KeyRing.from_jwks([env.district_jwk]))
     body = payload(segments=[segment("cds-a", sha=sha256_hex(wav), size=len(wav))])
-    assert store.offer(env.district_signer.sign(body, "cr-schedule+json"),
+    assert store.offer(env.district_signer.sign(body, SCHEDULE_TYP),
                        parse_rfc3339("2024-02-28T00:00:00+07:00")).accepted
     store.close()
     (config.data_dir / "media").mkdir(exist_ok=True)

@@ -22,6 +22,7 @@ from radio_protocol.jose import (
     public_jwk,
     verify,
 )
+from radio_protocol.names import EVENT_TYP
 
 
 @pytest.fixture
@@ -83,8 +84,8 @@ def test_provision_registers_jwk_from_keygen_output(district: Path, tmp_path: Pa
 def test_provision_key_rotation_keeps_old_key_verifying_old_evidence(district: Path, tmp_path: Path) -> None:
     old_key = Ed25519PrivateKey.generate()
     new_key = Ed25519PrivateKey.generate()
-    old_event = Signer(old_key).sign({"v": 1, "type": "airing", "seq": 1}, "cr-event+json")
-    new_event = Signer(new_key).sign({"v": 1, "type": "airing", "seq": 2}, "cr-event+json")
+    old_event = Signer(old_key).sign({"v": 1, "type": "airing", "seq": 1}, EVENT_TYP)
+    new_event = Signer(new_key).sign({"v": 1, "type": "airing", "seq": 2}, EVENT_TYP)
     base = ["dak-koi-02", "--commune", "23335", "--name", "Xã Đăk Kôi", "--out", str(tmp_path / "out")]
     assert provision(district, *base, "--station-jwk", json.dumps(public_jwk(old_key.public_key()))) == 0
     first_password = (tmp_path / "out" / "mqtt.password").read_text()
@@ -95,8 +96,8 @@ def test_provision_key_rotation_keeps_old_key_verifying_old_evidence(district: P
     assert entry is not None
     assert list(entry.keys) == [public_jwk(old_key.public_key()), public_jwk(new_key.public_key())]
     ring = KeyRing.from_jwks(entry.keys)
-    assert verify(old_event, ring, "cr-event+json").payload["seq"] == 1
-    assert verify(new_event, ring, "cr-event+json").payload["seq"] == 2
+    assert verify(old_event, ring, EVENT_TYP).payload["seq"] == 1
+    assert verify(new_event, ring, EVENT_TYP).payload["seq"] == 2
     # a re-provisioned station gets a new broker password, the district copy follows it
     assert (tmp_path / "out" / "mqtt.password").read_text() != first_password
     assert entry.mqtt_password_file is not None

@@ -32,6 +32,7 @@ from radio_protocol.jose import (
     sha256_hex,
     verify,
 )
+from radio_protocol.names import EVENT_TYP
 
 
 @pytest.fixture
@@ -151,7 +152,7 @@ def test_provision_rotation_then_collector_ingest_accepts_new_key_keeps_old(tmp_
 
     def event(signer: Signer, seq: int, prev: str | None) -> tuple[bytes, str]:
         body = canonical_json(make_airing_payload(station, seq, prev, commune="23335"))
-        return signer.sign(body, "cr-event+json"), sha256_hex(body)
+        return signer.sign(body, EVENT_TYP), sha256_hex(body)
 
     topic = f"cr/v1/kon-ray/station/{station}/event"
     now = datetime(2024, 3, 5, tzinfo=UTC)
@@ -176,6 +177,6 @@ def test_provision_rotation_then_collector_ingest_accepts_new_key_keeps_old(tmp_
     entry = config.station(station)
     assert entry is not None
     ring = entry.keyring
-    assert [verify(r.jws, ring, "cr-event+json").payload["seq"] for r in rows] == [1, 2, 3]
+    assert [verify(r.jws, ring, EVENT_TYP).payload["seq"] for r in rows] == [1, 2, 3]
     summary = store.seq_summary(station)
     assert summary.through == 3 and not summary.gaps and not summary.chain_breaks

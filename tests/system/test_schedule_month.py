@@ -43,6 +43,7 @@ from firmware_daemon.daemon import install_scheduler as install
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.clock import SimulatedClock
 from radio_protocol.jose import KeyRing, load_or_create_private_key, parse_jws
+from radio_protocol.names import SCHEDULE_TYP
 from radio_protocol.schedule.expand import expand
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import parse_rfc3339
@@ -169,7 +170,7 @@ def test_month_cli_simulate_airs_schedule_already_in_force(tmp_path: Path, captu
     store = ScheduleStore(config.data_dir / "schedule", district="kon-ray", station="dak-koi-01",
                           keys=KeyRing.from_jwks([district.public_jwk]))
     body = payload(segments=[segment("cds-a", sha=sha256_hex(wav), size=len(wav))])
-    assert store.offer(district.sign(body, "cr-schedule+json"), parse_rfc3339("2024-02-28T00:00:00+07:00")).accepted
+    assert store.offer(district.sign(body, SCHEDULE_TYP), parse_rfc3339("2024-02-28T00:00:00+07:00")).accepted
     store.close()
     (config.data_dir / "media").mkdir(exist_ok=True)
     (config.data_dir / "media" / sha256_hex(wav)).write_bytes(wav)
@@ -205,7 +206,7 @@ def test_month_daemon_restarts_and_downtime_never_reair_nor_skip_silently(tmp_pa
                             issued_at=parse_rfc3339("2026-09-25T08:00:00+07:00"), media=media)
     store = ScheduleStore(config.data_dir / "schedule", district="kon-ray", station="dak-koi-01",
                           keys=KeyRing.from_jwks([district.public_jwk]))
-    assert store.offer(district.sign(body, "cr-schedule+json"), parse_rfc3339(START)).accepted
+    assert store.offer(district.sign(body, SCHEDULE_TYP), parse_rfc3339(START)).accepted
     store.close()
     clock = SimulatedClock(parse_rfc3339(START))
 
