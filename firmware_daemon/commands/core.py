@@ -28,6 +28,7 @@ from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
+from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
 from radio_protocol.jose import (
     Signer,
@@ -115,21 +116,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _link_problems(config: StationConfig) -> list[str]:
     """What ``run`` would refuse at startup in the ``mqtt`` section: the password file and
-    the CA file, each checked (``settings_from_config`` stops at the first)."""
-    from firmware_daemon.link.settings import check_ca_file, settings_from_config
-
-    problems: list[str] = []
-    try:
-        settings_from_config(config)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    tls = config.mqtt.tls if config.mqtt is not None else None
-    if problems and tls is not None and tls.ca is not None:
-        try:
-            check_ca_file(tls.ca, str(config.source))
-        except ConfigError as exc:
-            problems.extend(p for p in exc.problems if p not in problems)
-    return problems
+    the CA file, all reported (``run``'s ``settings_from_config`` stops at the first)."""
+    m = config.mqtt
+    if m is None:
+        return []
+    return login_file_problems(m.password_file, m.tls.ca if m.tls is not None else None,
+                               str(config.source))
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
