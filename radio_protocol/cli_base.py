@@ -65,3 +65,12 @@ def require_config(args: argparse.Namespace, prog: str) -> str:
     if not args.config:
         raise ConfigError([f"{prog} {args.command}: needs -c CONFIG (the YAML config file)"])
     return str(args.config)
+
+
+def print_problems(path: str, problems: Sequence[str]) -> int:
+    """A ``check`` command's failure: ``PATH: N problem(s):`` and one ``  - problem`` line
+    each on stdout; returns the exit code, 1."""
+    print(f"{path}: {len(problems)} problem(s):")
+    for problem in problems:
+        print(f"  - {problem}")
+    return 1

@@ -19,7 +19,7 @@ import argparse
 from typing import Any
 
 from district_collector.config import DistrictConfig, load_district_config
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import print_problems, require_config
 from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
 from radio_protocol.jose import load_private_key
@@ -48,10 +48,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is not None:
         problems.extend(config_file_problems(config))
     if problems:
-        print(f"{path}: {len(problems)} problem(s):")
-        for problem in problems:
-            print(f"  - {problem}")
-        return 1
+        return print_problems(path, problems)
     assert config is not None
     key_note = "key present" if config.signing_key.exists() else "no key yet (run keygen)"
     print(f"OK: {path} (district {config.district.id}, {len(config.stations)} station(s), {key_note})")

@@ -26,7 +26,7 @@ from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import print_problems, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
@@ -100,10 +100,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is not None:
         problems.extend(_link_problems(config))
     if problems:
-        print(f"{path}: {len(problems)} problem(s):")
-        for problem in problems:
-            print(f"  - {problem}")
-        return 1
+        return print_problems(path, problems)
     assert config is not None
     key_note = "key present" if config.key_path.exists() else "no key yet (run keygen)"
     provisioned = Path(path).parent / "station.key"
