@@ -17,6 +17,9 @@ from collections.abc import Sequence
 
 from radio_protocol.errors import CommuneRadioError, ConfigError
 
+# What a command module's ``register(sub)`` receives: the parser's ``add_subparsers()``.
+Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+
 
 def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=description)

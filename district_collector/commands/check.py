@@ -16,10 +16,9 @@ in an install script before ``keygen``.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from district_collector.config import DistrictConfig, load_district_config
-from radio_protocol.cli_base import print_problems, require_config
+from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
 from radio_protocol.jose import load_private_key
@@ -27,7 +26,7 @@ from radio_protocol.jose import load_private_key
 PROG = "radio-district"
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "check", help="validate the config, the signing key and the broker password/CA files",
         description="Validate the district config and the files it names (signing key if present, "

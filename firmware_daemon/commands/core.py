@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.events import Segment
@@ -26,7 +25,7 @@ from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
-from radio_protocol.cli_base import print_problems, require_config
+from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
@@ -47,7 +46,7 @@ SLUG = r"[a-z0-9][a-z0-9-]{0,63}"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: Subcommands) -> None:
     check = sub.add_parser("check", help="validate the config (and the key file if present)")
     check.set_defaults(func=cmd_check)
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from radio_protocol.credentials import check_ca_file, read_password_file, tls_client_context
 
 if TYPE_CHECKING:
+    from paho.mqtt.client import Client
+
     from firmware_daemon.config import StationConfig
 
 MIN_SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -52,7 +54,7 @@ class LinkSettings:
                 f"username={self.username}, tls={'on' if self.tls else 'off'})")
 
 
-def configure_tls(client: Any, settings: LinkSettings) -> None:
+def configure_tls(client: Client, settings: LinkSettings) -> None:
     """Apply the TLS part of ``settings`` to a paho client (nothing without ``tls``).
 
     A CA file that cannot be loaded is a ConfigError naming ``mqtt.tls.ca`` and the file.
