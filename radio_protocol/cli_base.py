@@ -14,11 +14,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from radio_protocol.errors import CommuneRadioError, ConfigError
 
 # What a command module's ``register(sub)`` receives: the parser's ``add_subparsers()``.
-Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
+# (A string: argparse's class cannot be subscripted at run time before Python 3.12.)
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
