@@ -7,7 +7,6 @@ of the config file, so a config and its keys can travel together.
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +15,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from district_collector.registry import LEVELS, RegisteredStation
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
-from radio_protocol.errors import ConfigError, JoseError
+from radio_protocol.credentials import read_password_file, tls_client_context
+from radio_protocol.errors import JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint, jwk_to_public_key
 from radio_protocol.timefmt import zone
 from radio_protocol.topics import DISTRICT_RE, STATION_RE
@@ -60,21 +60,19 @@ class MqttConfig:
     source: str = ""  # the config file, named in password() errors
 
     def password(self) -> str | None:
-        """The password read from ``password_file`` (stripped), or None without one."""
+        """The password in ``password_file`` (its first line, stripped), or None without one.
+        Raises ConfigError naming the file when it cannot be read or holds no password."""
         if self.password_file is None:
             return None
-        try:
-            return self.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError([f"{self.source}: mqtt.password_file: cannot read {self.password_file}: "
-                               f"{exc.strerror}"]) from exc
+        return read_password_file(self.password_file, self.source)
 
     def apply_login(self, client: Client) -> None:
         """Set this config's username, password and TLS (CA verified unless ``insecure``) on a
-        paho client, before it connects. Raises ConfigError when the password file is unreadable."""
+        paho client, before it connects. Raises ConfigError when the password file or the CA
+        file cannot be used."""
         client.username_pw_set(self.username, self.password())
         if self.tls is not None:
-            client.tls_set(ca_certs=str(self.tls.ca) if self.tls.ca else None, cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set_context(tls_client_context(self.tls.ca, self.source))
             client.tls_insecure_set(self.tls.insecure)
 
 

@@ -14,8 +14,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from radio_protocol.errors import CommuneRadioError, ConfigError
+
+# What a command module's ``register(sub)`` receives: the parser's ``add_subparsers()``.
+# (A string: argparse's class cannot be subscripted at run time before Python 3.12.)
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def build_parser(prog: str, description: str, modules: Sequence[str]) -> argparse.ArgumentParser:
@@ -65,3 +70,12 @@ def require_config(args: argparse.Namespace, prog: str) -> str:
     if not args.config:
         raise ConfigError([f"{prog} {args.command}: needs -c CONFIG (the YAML config file)"])
     return str(args.config)
+
+
+def print_problems(path: str, problems: Sequence[str]) -> int:
+    """A ``check`` command's failure: ``PATH: N problem(s):`` and one ``  - problem`` line
+    each on stdout; returns the exit code, 1."""
+    print(f"{path}: {len(problems)} problem(s):")
+    for problem in problems:
+        print(f"  - {problem}")
+    return 1

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from district_collector.config import DistrictConfig
+from radio_protocol.credentials import password_in_text
 from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.topics import district_filter, topic
@@ -129,9 +130,9 @@ def conf_text(outdir: Path, config: DistrictConfig, opts: BrokerOptions) -> str:
 def _password_for(source: Path | None, previous: Path) -> str:
     for path in (source, previous):
         if path is not None and path.is_file():
-            text = path.read_text(encoding="utf-8").strip()
-            if text:
-                return text
+            password = password_in_text(path.read_text(encoding="utf-8"))
+            if password:
+                return password
     return secrets.token_urlsafe(24)
 
 

@@ -34,7 +34,7 @@ from district_collector.schedules.catalogue import load_catalogue, schedule_payl
 from district_collector.scoring.period import Period
 from district_collector.scoring.report import decode_payload
 from district_collector.scoring.report import schedules_from_store as stored
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError
 
@@ -172,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
         raise DocumentError(f"cannot build the catalogue: {type(exc).__name__}: {exc}") from exc
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("catalogue", help="the month's broadcast catalogue as catalogue.pdf and catalogue.xlsx",
                        description="Render the monthly broadcast catalogue (danh mục phát sóng) from a "
                                    "catalogue file, or from the schedules published for --month.")

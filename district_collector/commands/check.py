@@ -16,19 +16,17 @@ in an install script before ``keygen``.
 from __future__ import annotations
 
 import argparse
-import ssl
-from pathlib import Path
-from typing import Any
 
-from district_collector.config import DistrictConfig, MqttConfig, load_district_config
-from radio_protocol.cli_base import require_config
+from district_collector.config import DistrictConfig, load_district_config
+from radio_protocol.cli_base import Subcommands, print_problems, require_config
+from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
 from radio_protocol.jose import load_private_key
 
 PROG = "radio-district"
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "check", help="validate the config, the signing key and the broker password/CA files",
         description="Validate the district config and the files it names (signing key if present, "
@@ -49,10 +47,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is not None:
         problems.extend(config_file_problems(config))
     if problems:
-        print(f"{path}: {len(problems)} problem(s):")
-        for problem in problems:
-            print(f"  - {problem}")
-        return 1
+        return print_problems(path, problems)
     assert config is not None
     key_note = "key present" if config.signing_key.exists() else "no key yet (run keygen)"
     print(f"OK: {path} (district {config.district.id}, {len(config.stations)} station(s), {key_note})")
@@ -70,44 +65,7 @@ def config_file_problems(config: DistrictConfig) -> list[str]:
         except CommuneRadioError as exc:
             problems.append(f"{source}: signing_key: {exc}")
     if config.mqtt is not None:
-        problems.extend(_mqtt_problems(config.mqtt, source))
+        tls = config.mqtt.tls
+        problems.extend(login_file_problems(config.mqtt.password_file,
+                                            tls.ca if tls is not None else None, source))
     return problems
-
-
-def _mqtt_problems(mqtt: MqttConfig, source: str) -> list[str]:
-    problems: list[str] = []
-    if mqtt.password_file is not None:
-        problem = _password_problem(mqtt.password_file)
-        if problem:
-            problems.append(f"{source}: mqtt.password_file: {problem}")
-    if mqtt.tls is not None and mqtt.tls.ca is not None:
-        problem = _ca_problem(mqtt.tls.ca)
-        if problem:
-            problems.append(f"{source}: mqtt.tls.ca: {problem}")
-    return problems
-
-
-def _password_problem(path: Path) -> str | None:
-    """Why ``path`` cannot serve as the collector's broker password, or None."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror}"
-    except UnicodeDecodeError:
-        return f"{path} is not UTF-8 text"
-    if not text.strip():
-        return f"{path} is empty"
-    return None
-
-
-def _ca_problem(path: Path) -> str | None:
-    """Why ``path`` cannot serve as the broker's CA file (as paho's ``tls_set`` loads it), or None."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        context.load_verify_locations(cafile=str(path))
-    except ssl.SSLError:
-        return (f"{path} holds no usable PEM CA certificate (expected one or more "
-                "-----BEGIN CERTIFICATE----- blocks)")
-    except OSError as exc:
-        return f"cannot read {path}: {exc.strerror or exc}"
-    return None

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from district_collector.admin.broker_config import (
     DEFAULT_PERSISTENCE_DIR,
@@ -17,7 +16,7 @@ from district_collector.admin.stations_view import render_table, station_lines
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.intake.importer import COUNT_NAMES, import_files
 from district_collector.store.sqlite import SqliteStore
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.jose import (
     Signer,
     jwk_thumbprint,
@@ -94,7 +93,7 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("keygen", help="create the district's Ed25519 signing key (0600) and print its public JWK")
     p.set_defaults(func=cmd_keygen)
 

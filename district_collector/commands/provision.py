@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from district_collector.admin.provision import (
     PIN_FACTORIES,
@@ -21,7 +20,7 @@ from district_collector.admin.provision import (
     checked_jwk,
     provision_station,
 )
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, require_config
 
 PROG = "radio-district"
 
@@ -93,7 +92,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "provision",
         help="prepare a station: station.yaml, broker credential, district key; register its key",

@@ -31,7 +31,7 @@ from district_collector.scoring.report import (
 )
 from district_collector.store.base import Store
 from district_collector.store.records import StoredEvent
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
 from radio_protocol.jose import Signer, load_private_key, public_jwk
@@ -169,7 +169,7 @@ def _dates(p: argparse.ArgumentParser) -> None:
                    help="last day of the period, inclusive (default: 10 December of this year)")
 
 
-def register(sub: Any) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser(
         "report", help="broadcast frequency and points per commune (docs/scoring.md)",
         description="Broadcast frequency and points per commune (docs/scoring.md), from the store. "

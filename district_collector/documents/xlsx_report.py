@@ -14,11 +14,14 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import Cell as XlsxCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from district_collector.documents.i18n import (
     DocumentError,
@@ -44,7 +47,7 @@ GRID_FONT = {"aired": "1B5E20", "not-aired": "B71C1C", "not-required": "9E9E9E"}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _tz(report: Mapping[str, Any]) -> Any:
+def _tz(report: Mapping[str, Any]) -> ZoneInfo:
     try:
         return zone(str((report.get("period") or {}).get("timezone") or "Asia/Ho_Chi_Minh"))
     except ValueError:
@@ -251,8 +254,9 @@ def _align(center: bool, wrap: bool) -> Alignment:
     return Alignment(horizontal="center" if center else None, vertical="center", wrap_text=wrap)
 
 
-def styled(ws: Any, value: Cell | None, *, bold: bool = False, size: float | None = None,
-           fill: str | None = None, colour: str | None = None, center: bool = False, wrap: bool = False) -> Any:
+def styled(ws: WriteOnlyWorksheet, value: Cell | None, *, bold: bool = False, size: float | None = None,
+           fill: str | None = None, colour: str | None = None, center: bool = False,
+           wrap: bool = False) -> XlsxCell:
     """A cell for a write-only sheet with the given look (style objects shared, not rebuilt per cell)."""
     cell = WriteOnlyCell(ws, value=value)
     if bold or size or colour:
@@ -264,7 +268,7 @@ def styled(ws: Any, value: Cell | None, *, bold: bool = False, size: float | Non
     return cell
 
 
-def put_table(ws: Any, header: Sequence[str], rows: Rows) -> None:
+def put_table(ws: WriteOnlyWorksheet, header: Sequence[str], rows: Rows) -> None:
     """Append a bold header, the rows and one blank row to a write-only sheet."""
     ws.append([styled(ws, h, bold=True, fill=HEAD_FILL, wrap=True) for h in header])
     for values in rows:
@@ -272,13 +276,13 @@ def put_table(ws: Any, header: Sequence[str], rows: Rows) -> None:
     ws.append([])
 
 
-def set_widths(ws: Any, widths: Sequence[int]) -> None:
+def set_widths(ws: WriteOnlyWorksheet, widths: Sequence[int]) -> None:
     """Column widths (characters); set before the first row of a write-only sheet."""
     for i, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
 
 
-def _summary_sheet(ws: Any, report: Mapping[str, Any], lang: str) -> None:
+def _summary_sheet(ws: WriteOnlyWorksheet, report: Mapping[str, Any], lang: str) -> None:
     district = report.get("district") or {}
     period = report.get("period") or {}
     set_widths(ws, [28, 14, 60, 40, 14, 12, 12, 12, 16, 40])
@@ -302,7 +306,7 @@ def _summary_sheet(ws: Any, report: Mapping[str, Any], lang: str) -> None:
 _LEGEND = {"aired": "legend_aired", "not-aired": "legend_not_aired", "not-required": "legend_not_required"}
 
 
-def _grid_sheet(ws: Any, report: Mapping[str, Any], lang: str) -> None:
+def _grid_sheet(ws: WriteOnlyWorksheet, report: Mapping[str, Any], lang: str) -> None:
     weeks = list(report.get("weeks") or [])
     months, _ = grid_header(weeks, lang)
     set_widths(ws, [28, 12, 26, 10, *([9] * len(weeks))])

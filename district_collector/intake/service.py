@@ -25,12 +25,12 @@ import signal
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from district_collector.config import DistrictConfig
@@ -99,8 +99,8 @@ class CollectorService:
         client.on_message = self._on_message
         return client
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                    properties: Any) -> None:
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: mqtt.ConnectFlags,
+                    reason_code: ReasonCode, properties: Properties | None) -> None:
         try:
             if reason_code.is_failure:
                 log.error("mqtt connect refused reason=%s", reason_code)
@@ -116,15 +116,15 @@ class CollectorService:
         except Exception:  # never let an exception reach paho's thread
             log.exception("on_connect failed")
 
-    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         try:  # paho retries with backoff (reconnect_min_s..reconnect_max_s): one line per try
             log.warning("mqtt broker unreachable host=%s port=%d; retrying", self.mqtt_config.host,
                         self.mqtt_config.port)
         except Exception:
             log.exception("on_connect_fail failed")
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
-                      properties: Any) -> None:
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int,
+                      reason_codes: list[ReasonCode], properties: Properties | None) -> None:
         """``connected`` is set once the broker granted the subscriptions (SUBACK), so
         a message published after ``connected.wait()`` reaches us even on a first session."""
         try:
@@ -137,8 +137,8 @@ class CollectorService:
         except Exception:
             log.exception("on_subscribe failed")
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
-                       properties: Any) -> None:
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: mqtt.DisconnectFlags,
+                       reason_code: ReasonCode, properties: Properties | None) -> None:
         try:
             self.connected.clear()
             if not self._stop.is_set():
@@ -146,7 +146,7 @@ class CollectorService:
         except Exception:
             log.exception("on_disconnect failed")
 
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         try:
             if self._stop.is_set():
                 # Stopping: take nothing new, so the drain ends even while stations stream.

@@ -18,15 +18,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.clock import SystemClock
+from radio_protocol.credentials import login_file_problems
 from radio_protocol.errors import CommuneRadioError, ConfigError
 from radio_protocol.jose import (
     Signer,
@@ -46,7 +46,7 @@ SLUG = r"[a-z0-9][a-z0-9-]{0,63}"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
+def register(sub: Subcommands) -> None:
     check = sub.add_parser("check", help="validate the config (and the key file if present)")
     check.set_defaults(func=cmd_check)
 
@@ -99,10 +99,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is not None:
         problems.extend(_link_problems(config))
     if problems:
-        print(f"{path}: {len(problems)} problem(s):")
-        for problem in problems:
-            print(f"  - {problem}")
-        return 1
+        return print_problems(path, problems)
     assert config is not None
     key_note = "key present" if config.key_path.exists() else "no key yet (run keygen)"
     provisioned = Path(path).parent / "station.key"
@@ -115,21 +112,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _link_problems(config: StationConfig) -> list[str]:
     """What ``run`` would refuse at startup in the ``mqtt`` section: the password file and
-    the CA file, each checked (``settings_from_config`` stops at the first)."""
-    from firmware_daemon.link.settings import check_ca_file, settings_from_config
-
-    problems: list[str] = []
-    try:
-        settings_from_config(config)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    tls = config.mqtt.tls if config.mqtt is not None else None
-    if problems and tls is not None and tls.ca is not None:
-        try:
-            check_ca_file(tls.ca, str(config.source))
-        except ConfigError as exc:
-            problems.extend(p for p in exc.problems if p not in problems)
-    return problems
+    the CA file, all reported (``run``'s ``settings_from_config`` stops at the first)."""
+    m = config.mqtt
+    if m is None:
+        return []
+    return login_file_problems(m.password_file, m.tls.ca if m.tls is not None else None,
+                               str(config.source))
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:

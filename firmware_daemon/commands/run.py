@@ -7,12 +7,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import Daemon, install_scheduler
 from firmware_daemon.service.instance_lock import instance_lock
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SimulatedClock, SystemClock
 from radio_protocol.errors import ConfigError
 from radio_protocol.timefmt import parse_rfc3339
@@ -20,7 +19,7 @@ from radio_protocol.timefmt import parse_rfc3339
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the station service: amplifier off, outbox, MQTT link to the district",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from firmware_daemon.config import load_station_config
 from firmware_daemon.schedule.media_cache import MediaCache
 from firmware_daemon.schedule.store import ScheduleStore
-from radio_protocol.cli_base import require_config
+from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.schedule.expand import expand, next_slots
 from radio_protocol.timefmt import parse_rfc3339
@@ -16,7 +15,7 @@ from radio_protocol.timefmt import parse_rfc3339
 PROG = "radio-station"
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subcommands) -> None:
     parser = subparsers.add_parser(
         "schedule", help="show the schedule in force and the next slots",
         description="Show the schedule in force at this station (version, validity, segments and "

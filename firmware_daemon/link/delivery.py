@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from paho.mqtt.client import MQTTMessageInfo
 from paho.mqtt.enums import MQTTErrorCode
 
 from firmware_daemon.link.settings import LinkSettings
@@ -70,7 +71,7 @@ class OversizedMessage(bytes):
         return message
 
 
-PublishEvent = Callable[[bytes], Any]  # returns paho's MQTTMessageInfo (rc, mid)
+PublishEvent = Callable[[bytes], MQTTMessageInfo]  # paho's publish: (rc, mid)
 
 
 class DeliveryRounds:

@@ -5,19 +5,21 @@ frozen :class:`LinkSettings`: it reads the password file and loads the TLS CA fi
 so a missing, unreadable or malformed file is a :class:`ConfigError` naming the key and
 the file at startup (``radio-station run`` exits 1 with that line), not an
 ``ssl.SSLError`` traceback from inside paho. :func:`configure_tls` applies the TLS part
-of the settings to a paho client, translating the same failures.
+of the settings to a paho client, translating the same failures. The file checks are
+:mod:`radio_protocol.credentials`' (the district collector makes the same ones).
 """
 
 from __future__ import annotations
 
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from radio_protocol.errors import ConfigError
+from radio_protocol.credentials import check_ca_file, read_password_file, tls_client_context
 
 if TYPE_CHECKING:
+    from paho.mqtt.client import Client
+
     from firmware_daemon.config import StationConfig
 
 MIN_SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -52,59 +54,14 @@ class LinkSettings:
                 f"username={self.username}, tls={'on' if self.tls else 'off'})")
 
 
-def read_password_file(path: Path, source: str) -> str:
-    """The first line of ``path``; ConfigError naming ``mqtt.password_file`` otherwise."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{source}: mqtt.password_file: cannot read {path}: {exc.strerror}"]) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError([f"{source}: mqtt.password_file: {path} is not UTF-8 text"]) from exc
-    password = text.splitlines()[0].strip() if text.strip() else ""
-    if not password:
-        raise ConfigError([f"{source}: mqtt.password_file: {path} is empty"])
-    return password
-
-
-def _ca_problem(path: Path, exc: OSError) -> str:
-    """Why ``path`` cannot serve as the CA file, in one line (``ssl.SSLError`` is an OSError)."""
-    if isinstance(exc, ssl.SSLError):
-        return (f"{path} holds no usable PEM CA certificate (expected one or more "
-                "-----BEGIN CERTIFICATE----- blocks)")
-    return f"cannot read {path}: {exc.strerror or exc}"
-
-
-def _tls_context(ca: Path | None) -> ssl.SSLContext:
-    """A client context as paho's ``tls_set`` builds it: certificates and host names checked."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    if ca is not None:
-        context.load_verify_locations(cafile=str(ca))
-    else:
-        context.load_default_certs()
-    return context
-
-
-def check_ca_file(path: Path, source: str) -> None:
-    """Load ``path`` as the CA file once; ConfigError naming ``mqtt.tls.ca`` if it cannot be."""
-    try:
-        _tls_context(path)
-    except OSError as exc:
-        raise ConfigError([f"{source}: mqtt.tls.ca: {_ca_problem(path, exc)}"]) from exc
-
-
-def configure_tls(client: Any, settings: LinkSettings) -> None:
+def configure_tls(client: Client, settings: LinkSettings) -> None:
     """Apply the TLS part of ``settings`` to a paho client (nothing without ``tls``).
 
     A CA file that cannot be loaded is a ConfigError naming ``mqtt.tls.ca`` and the file.
     """
     if not settings.tls:
         return
-    try:
-        context = _tls_context(settings.tls_ca)
-    except OSError as exc:
-        assert settings.tls_ca is not None  # the system store does not fail this way
-        raise ConfigError([f"mqtt.tls.ca: {_ca_problem(settings.tls_ca, exc)}"]) from exc
-    client.tls_set_context(context)
+    client.tls_set_context(tls_client_context(settings.tls_ca))
     client.tls_insecure_set(settings.tls_insecure)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,7 +41,7 @@ class EvidenceRecorder(Protocol):
 class EventSource(Protocol):
     """The outbox, read-only: used after a restart to settle slots left half-done."""
 
-    def events(self, since_seq: int = 0) -> Any: ...
+    def events(self, since_seq: int = 0) -> Iterator[bytes]: ...
 
     def last_seq(self) -> int: ...
 

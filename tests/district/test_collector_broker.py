@@ -13,7 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 from mqtt_broker import BrokerEnv, make_district
-from test_link_support import wait_until
+from waiting import wait_until
 
 from district_collector.admin.broker_config import (
     DEFAULT_PERSISTENCE_DIR,

@@ -5,7 +5,8 @@ the wire (``through`` + ``also`` exactly as docs/protocol.md).
 
 The invariant checked everywhere: every seq any ack ever claimed is in the store (the
 store is durable, so an ack sent before its commit would show as a claimed-but-missing
-seq after a kill), and at the end every seq is stored exactly once, chain intact.
+seq after a kill), and at the end every seq is stored exactly once, chain intact. (The
+real station's events, live and hand-carried: tests/system/test_delivery_events_import.py.)
 """
 
 from __future__ import annotations
@@ -21,14 +22,12 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-import yaml
 from mqtt_broker import BrokerEnv
 from test_collector_service import MiniStation, _service, _t, _wait
 
-from district_collector.cli import main as district_main
 from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import KeyRing, verify
+from radio_protocol.names import ACK_TYP, EVENT_TYP
 
 KOI = "dak-koi-01"
 RUONG = "dak-ruong-01"
@@ -230,7 +229,7 @@ def test_service_ack_on_the_wire_through_and_also(mqtt_env: BrokerEnv) -> None:
     def last_ack() -> dict[str, object]:
         with lock:
             raw = acks[-1]
-        v = verify(raw, ring, "cr-ack+json")
+        v = verify(raw, ring, ACK_TYP)
         assert v.kid == mqtt_env.district_signer.kid
         return json.loads(v.payload_bytes)  # type: ignore[no-any-return]
     try:
@@ -251,7 +250,7 @@ def test_service_ack_on_the_wire_through_and_also(mqtt_env: BrokerEnv) -> None:
         late.on_message = lambda c, u, m: got.append(bytes(m.payload))
         late.subscribe(_t(KOI, "ack"), qos=1)
         assert _wait(lambda: bool(got))
-        assert json.loads(verify(got[0], ring, "cr-ack+json").payload_bytes)["through"] == 6
+        assert json.loads(verify(got[0], ring, ACK_TYP).payload_bytes)["through"] == 6
     finally:
         service.stop()
 
@@ -263,8 +262,8 @@ def test_service_bad_messages_in_a_stream_lose_nothing_good(mqtt_env: BrokerEnv)
     bad: list[tuple[bytes, str]] = [
         (b"\x00\xff garbage", "bad-json"),
         (b"x" * 100_000, "too-large"),
-        (ruong.sign({"v": 1}, "cr-event+json"), "unknown-kid"),
-        (signer.sign({"v": 1, "type": "airing", "station": KOI}, "cr-event+json"), "district-mismatch"),
+        (ruong.sign({"v": 1}, EVENT_TYP), "unknown-kid"),
+        (signer.sign({"v": 1, "type": "airing", "station": KOI}, EVENT_TYP), "district-mismatch"),
         (b"", "bad-json"),
     ]
     service = _service(mqtt_env)
@@ -283,57 +282,3 @@ def test_service_bad_messages_in_a_stream_lose_nothing_good(mqtt_env: BrokerEnv)
     assert [r[3] for r in rows] == [raw[:65536] for raw, _ in bad]
     assert "100000 bytes" in rows[1][2]
     assert (service.counts["accepted"], service.counts["rejected"]) == (30, 5)
-
-
-def test_import_of_station_events_output_equals_live_delivery(
-        mqtt_env: BrokerEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A real outbox delivered live by the real link; then ``radio-station events`` (the USB
-    hand-carry file) imported into the live store (nothing changes) and into an empty
-    store (the same rows as live delivery)."""
-    from test_link_support import (
-        append_events,
-        make_link,
-        open_outbox,
-        wait_until,
-        write_station_config,
-    )
-
-    from firmware_daemon.config import load_station_config
-
-    config_path = write_station_config(mqtt_env, tmp_path / "st")
-    config = load_station_config(config_path)
-    outbox = open_outbox(config)
-    append_events(outbox, 40)
-    service = _service(mqtt_env)
-    link = make_link(config, outbox)
-    link.start()
-    try:
-        wait_until(lambda: outbox.pending_count() == 0, 15, "live delivery")
-    finally:
-        link.stop()
-        service.stop()
-        outbox.close()
-    export = tmp_path / "station-events.jsonl"
-    export.write_bytes(subprocess.run(
-        [sys.executable, "-m", "firmware_daemon.cli", "-c", str(config_path), "events"], capture_output=True,
-        check=True, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO))).stdout)
-
-    def rows(db: Path) -> tuple[list[tuple[object, ...]], object, object]:
-        with SqliteStore(db) as store:
-            return ([(r.station, r.seq, r.payload_sha256, r.jws, r.kid, r.facts.started_at, r.facts.program,
-                      r.facts.outcome, r.facts.clock_synced, r.facts.slot, r.schedule_version, r.facts.prev)
-                     for r in store.iter_events()],
-                    store.ack_position(KOI), store.seq_summary(KOI))
-    live = rows(mqtt_env.config.database)
-    assert len(live[0]) == 40 and live[1] == (40, [])
-    assert district_main(["-c", str(mqtt_env.district_config), "import", str(export)]) == 0
-    assert capsys.readouterr().out.strip() == "accepted=0 duplicate=40 conflict=0 rejected=0"
-    assert rows(mqtt_env.config.database) == live
-    fresh = yaml.safe_load(mqtt_env.district_config.read_text(encoding="utf-8"))
-    fresh["database"] = str(tmp_path / "fresh.sqlite3")
-    fresh_config = tmp_path / "fresh.yaml"
-    fresh_config.write_text(yaml.safe_dump(fresh, allow_unicode=True), encoding="utf-8")
-    for expected in ("accepted=40 duplicate=0", "accepted=0 duplicate=40"):  # twice: nothing changes
-        assert district_main(["-c", str(fresh_config), "import", str(export)]) == 0
-        assert capsys.readouterr().out.strip() == f"{expected} conflict=0 rejected=0"
-        assert rows(tmp_path / "fresh.sqlite3") == live

@@ -1,5 +1,5 @@
-"""Fixtures shared by the slot runner tests (test_schedule_runner_*.py), the airing
-tests (test_station_airing*.py) and the command tests (test_station_cli*.py)."""
+"""Fixtures shared by the station tests: the slot runner tests (test_schedule_*.py), the
+airing tests (test_station_airing*.py) and the command tests (test_station_cli*.py, amp-off)."""
 
 from __future__ import annotations
 

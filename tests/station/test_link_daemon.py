@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockFactory
-from test_link_support import append_events, minimal_station_yaml, wait_until
+from test_link_support import append_events, minimal_station_yaml
+from waiting import wait_until
 
 from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import StationConfig, load_station_config

@@ -1,14 +1,14 @@
-"""The station as a real process: SIGKILL during delivery, Last Will, clean SIGTERM.
+"""The station as a real process against a real Mosquitto: Last Will after SIGKILL, clean
+SIGTERM, a start with the broker down.
 
-The station side runs in subprocesses (``radio-station run``, or the daemon plus an event
-appender from ``test_link_support.py``); the district side is the real collector in this
-process, against a real Mosquitto.
+The station runs in a subprocess (``radio-station run``); this process watches its status
+as the district would. SIGKILL during delivery to the real collector:
+tests/system/test_delivery_link_to_collector.py.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -18,16 +18,12 @@ from typing import Any
 
 import pytest
 from mqtt_broker import BrokerEnv
-from test_link_delivery import assert_store_exact, start_collector
-from test_link_support import REPO, STATION, spawn_station, wait_until, write_station_config
+from test_link_support import REPO, STATION, write_station_config
+from waiting import wait_until
 
-from firmware_daemon.airing.outbox import Outbox
-from firmware_daemon.config import load_station_config
 from radio_protocol.jose import KeyRing, verify
 from radio_protocol.names import STATUS_TYP
 from radio_protocol.topics import topic
-
-KILLS = 12
 
 
 @pytest.fixture
@@ -66,44 +62,6 @@ class StatusWatcher:
     def last(self) -> dict[str, Any]:
         with self._lock:
             return self.seen[-1]
-
-
-def test_link_station_sigkill_during_delivery_stores_every_seq_once(
-        env: BrokerEnv, tmp_path: Path, stop_list: list[Any], procs: list[subprocess.Popen[bytes]]) -> None:
-    seed = 20261126
-    rng = random.Random(seed)
-    total = 1000
-    config_path = write_station_config(env, tmp_path / "st", republish_s=1.0)
-    config = load_station_config(config_path)
-    start_collector(env, stop_list)
-    log_path = tmp_path / "station.log"
-    for i in range(KILLS):
-        proc = spawn_station(config_path, total, log_path, per_tick=5)
-        procs.append(proc)
-        # Interpreter start-up takes from 0.3 s to several seconds on a loaded machine: time
-        # the kill from the daemon's own "running" line, then at a random point of
-        # connect / delivery / recording.
-        def started(n: int = i + 1) -> bool:
-            return log_path.read_text().count("daemon running") >= n
-
-        wait_until(started, 30, "the station run to start")
-        time.sleep(rng.uniform(0.0, 0.6))
-        proc.kill()
-        assert proc.wait(5) == -9
-    with Outbox(config.outbox_path) as outbox:
-        killed_at = (outbox.last_seq(), outbox.pending_count())
-    assert 0 < killed_at[0] < total, f"the kills did not land during recording: {killed_at}"
-    assert log_path.read_text().count("mqtt connected") >= KILLS // 2, "too few kills during delivery"
-    final_log = tmp_path / "final.log"
-    final = spawn_station(config_path, total, final_log, per_tick=20)
-    procs.append(final)
-    wait_until(lambda: "daemon running" in final_log.read_text(), 15, "the last station run to start")
-    with Outbox(config.outbox_path) as outbox:
-        wait_until(lambda: outbox.last_seq() == total and outbox.pending_count() == 0, 30,
-                   f"all {total} events to be acked (seed {seed}, after kills: {killed_at})", step_s=0.1)
-    final.terminate()
-    assert final.wait(10) == 0
-    assert_store_exact(env, total)
 
 
 def test_link_last_will_offline_after_sigkill(env: BrokerEnv, tmp_path: Path,

@@ -1,8 +1,8 @@
 """Station link against a real Mosquitto and the real district collector: the messages
 besides events. Acks in (a forged one changes nothing, one beyond the last seq is flagged),
 the signed retained status out (it follows changes, names an oversized schedule), schedules
-in (handed over; an oversized one cut to a bounded prefix). Event delivery:
-test_link_delivery.py.
+in (handed over; an oversized one cut to a bounded prefix). Event delivery to the real
+collector: tests/system/test_delivery_link_to_collector.py.
 
 Each test gets its own broker (``mqtt_env``: district config, station credentials, ACL
 as docs/protocol.md); the station side is the real outbox and link, the district side the
@@ -26,9 +26,9 @@ from test_link_support import (
     append_events,
     make_link,
     open_outbox,
-    wait_until,
     write_station_config,
 )
+from waiting import wait_until
 
 from firmware_daemon.config import load_station_config
 from firmware_daemon.link.client import StationLink

@@ -14,7 +14,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ STATION = "dak-koi-01"
 if __name__ == "__main__":  # the subprocess: make the repo and tests/ importable
     sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+
 from firmware_daemon.airing.outbox import Outbox  # noqa: E402
 from firmware_daemon.config import StationConfig, load_station_config  # noqa: E402
 from firmware_daemon.link.client import StationLink  # noqa: E402
@@ -34,18 +34,6 @@ from firmware_daemon.link.settings import settings_from_config  # noqa: E402
 from firmware_daemon.service.status import StationState, StatusBuilder  # noqa: E402
 from radio_protocol.clock import Clock, SystemClock  # noqa: E402
 from radio_protocol.jose import Signer, load_or_create_private_key, load_private_key  # noqa: E402
-
-
-def wait_until(predicate: Callable[[], Any], timeout_s: float, what: str, step_s: float = 0.02) -> Any:
-    """Poll ``predicate`` until it is truthy; fail the test naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(step_s)
 
 
 def write_station_config(env: Any, root: Path, *, station: str = STATION, mqtt: bool = True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from schedule_testkit import new_signer, payload, segment
-from test_schedule_month import station_yaml
+from scheduled_station_kit import station_yaml
 
 from firmware_daemon.cli import main as station_main
 from firmware_daemon.config import load_station_config

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from runner_testkit import Station, WallClock, pump, schedule_jws, start, vn
-from schedule_testkit import make_wav
 
 RUNNER_LOG = "firmware_daemon.schedule.runner"
 KEY = "cds-a@2024-03-04T23:30:00.000000Z"  # 06:30 in Hà Nội
-
-
-@pytest.fixture
-def wav(tmp_path: Path) -> bytes:
-    return make_wav(tmp_path / "seg.wav", seconds=1.0)
-
-
-@pytest.fixture
-def stations() -> Iterator[list[Station]]:
-    made: list[Station] = []
-    yield made
-    for st in made:
-        st.close()
 
 
 def waiting_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:

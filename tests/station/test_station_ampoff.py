@@ -35,20 +35,6 @@ BROKEN_ELSEWHERE = [
 ]
 
 
-@pytest.fixture
-def factory(monkeypatch: pytest.MonkeyPatch) -> MockFactory:
-    made = MockFactory()
-    names: list[str] = []
-
-    def make(name: str) -> MockFactory:
-        names.append(name)
-        assert name == "mock"
-        return made
-
-    monkeypatch.setattr("hal.amplifier.gpio.make_pin_factory", make)
-    return made
-
-
 @pytest.mark.parametrize(("name", "text"), BROKEN_ELSEWHERE, ids=[c[0] for c in BROKEN_ELSEWHERE])
 def test_amp_off_drives_pin_off_whatever_else_is_broken(
         tmp_path: Path, factory: MockFactory, capsys: pytest.CaptureFixture[str],

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 from datetime import timedelta
@@ -27,6 +26,7 @@ import soundfile as sf
 from gpiozero.pins.mock import MockFactory
 from mqtt_broker import BrokerEnv, make_district
 from schedule_testkit import make_wav, media_server, new_signer, payload, segment, sha256_hex
+from scheduled_station_kit import PIN, station_yaml
 from test_schedule_catalogue import example_catalogue, retained, with_media
 
 from district_collector.cli import main as district_main
@@ -50,35 +50,6 @@ from radio_protocol.timefmt import parse_rfc3339
 
 START = "2026-09-30T22:00:00+07:00"
 END = "2026-11-01T00:00:00+07:00"
-PIN = 17
-
-
-def station_yaml(root: Path, env: BrokerEnv | None, extra: str = "") -> Path:
-    kit = None if env is None else env.stations["dak-koi-01"]
-    data_dir = root / "station"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    if kit is not None:
-        shutil.copy(kit.key_path, data_dir / "station.key")
-        os.chmod(data_dir / "station.key", 0o600)
-    lines = [
-        'station: {id: dak-koi-01, district: kon-ray, commune: "23335"}',
-        "timezone: Asia/Ho_Chi_Minh",
-        f"data_dir: {data_dir}",
-        f"amplifier: {{pin: {PIN}, warmup_s: 2.0, tail_s: 1.0}}",
-        "gpio: {pin_factory: mock}",
-        "audio: {device: testout}",
-        "require_synced_clock: true",
-    ]
-    if env is not None and kit is not None:
-        lines += [
-            f"mqtt: {{host: 127.0.0.1, port: {env.broker.port}, username: dak-koi-01, "
-            f"password_file: {kit.password_file}, tls: null, republish_s: 2}}",
-            f"district_keys: [{json.dumps(env.district_jwk)}]",
-        ]
-    path = root / "station.yaml"
-    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
-    return path
 
 
 def stored_events(env: BrokerEnv) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Every event recorded reaches the collector exactly once, whatever happens on the way (TLS,
 broker down at start or SIGKILLed mid-stream, 30 days offline, collector away, failing
-callbacks). Acks, status and schedules: test_link_messages.py.
+callbacks, the station process itself SIGKILLed again and again). Acks, status and
+schedules: tests/station/test_link_messages.py.
 
 Each test gets its own broker (``mqtt_env``: district config, station credentials, ACL
 as docs/protocol.md); the station side is the real outbox and link, the district side the
@@ -11,6 +12,8 @@ real ``CollectorService`` storing into SQLite and signing acks.
 
 from __future__ import annotations
 
+import random
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -23,13 +26,17 @@ from test_link_support import (
     append_events,
     make_link,
     open_outbox,
-    wait_until,
+    spawn_station,
     write_station_config,
 )
+from waiting import wait_until
 
 from district_collector.intake.service import CollectorService
 from district_collector.store.sqlite import SqliteStore
+from firmware_daemon.airing.outbox import Outbox
 from firmware_daemon.config import load_station_config
+
+KILLS = 12
 
 
 @pytest.fixture
@@ -228,3 +235,41 @@ def test_link_backlog_with_collector_away_pages_through_it(env: BrokerEnv, tmp_p
                step_s=0.1)
     assert link.stats.events_published == 600  # no re-publish was needed
     assert_store_exact(env, 600)
+
+
+def test_link_station_sigkill_during_delivery_stores_every_seq_once(
+        env: BrokerEnv, tmp_path: Path, stop_list: list[Any], procs: list[subprocess.Popen[bytes]]) -> None:
+    seed = 20261126
+    rng = random.Random(seed)
+    total = 1000
+    config_path = write_station_config(env, tmp_path / "st", republish_s=1.0)
+    config = load_station_config(config_path)
+    start_collector(env, stop_list)
+    log_path = tmp_path / "station.log"
+    for i in range(KILLS):
+        proc = spawn_station(config_path, total, log_path, per_tick=5)
+        procs.append(proc)
+        # Interpreter start-up takes from 0.3 s to several seconds on a loaded machine: time
+        # the kill from the daemon's own "running" line, then at a random point of
+        # connect / delivery / recording.
+        def started(n: int = i + 1) -> bool:
+            return log_path.read_text().count("daemon running") >= n
+
+        wait_until(started, 30, "the station run to start")
+        time.sleep(rng.uniform(0.0, 0.6))
+        proc.kill()
+        assert proc.wait(5) == -9
+    with Outbox(config.outbox_path) as outbox:
+        killed_at = (outbox.last_seq(), outbox.pending_count())
+    assert 0 < killed_at[0] < total, f"the kills did not land during recording: {killed_at}"
+    assert log_path.read_text().count("mqtt connected") >= KILLS // 2, "too few kills during delivery"
+    final_log = tmp_path / "final.log"
+    final = spawn_station(config_path, total, final_log, per_tick=20)
+    procs.append(final)
+    wait_until(lambda: "daemon running" in final_log.read_text(), 15, "the last station run to start")
+    with Outbox(config.outbox_path) as outbox:
+        wait_until(lambda: outbox.last_seq() == total and outbox.pending_count() == 0, 30,
+                   f"all {total} events to be acked (seed {seed}, after kills: {killed_at})", step_s=0.1)
+    final.terminate()
+    assert final.wait(10) == 0
+    assert_store_exact(env, total)
