@@ -41,7 +41,7 @@ from district_collector.documents.pdf import (
     pdf_fonts,
     signature_block,
 )
-from district_collector.documents.xlsx_report import put_table, save_workbook, set_widths, styled
+from district_collector.documents.xlsx_cells import put_table, save_workbook, set_widths, styled
 from radio_protocol.errors import ScheduleError
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.schedule.rules import build_rule, rule_occurrences

@@ -49,7 +49,7 @@ from district_collector.documents.pdf import (
     pdf_fonts,
     signature_block,
 )
-from district_collector.documents.xlsx_report import (
+from district_collector.documents.report_tables import (
     airing_rows,
     commune_rows,
     excluded_rows,
