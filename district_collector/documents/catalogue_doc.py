@@ -41,7 +41,7 @@ from district_collector.documents.pdf import (
     pdf_fonts,
     signature_block,
 )
-from district_collector.documents.xlsx_report import put_table, save_workbook, set_widths, styled
+from district_collector.documents.xlsx_cells import put_table, save_workbook, set_widths, styled
 from radio_protocol.errors import ScheduleError
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.schedule.rules import build_rule, rule_occurrences
@@ -199,7 +199,7 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
     district = doc.get("district") or {}
     name = str(district.get("name") or district.get("id") or "")
     mm, yyyy = _mm_yyyy(doc)
-    story: list[Flowable] = official_header(styles, name, lang, yyyy, PORTRAIT_W)
+    story: list[Flowable] = official_header(styles, name, lang, yyyy, PORTRAIT_W, doc_code="DM-UBND")
     story += [Paragraph(esc(t("cat_title", lang)), styles.title),
               Paragraph(esc(t("cat_subtitle", lang, mm=mm, yyyy=yyyy)), styles.subtitle),
               Paragraph(esc(t("cat_basis", lang)), styles.body)]

@@ -8,9 +8,18 @@ outcomes, exclusion reasons) stay machine codes in the data and are translated o
 
 from __future__ import annotations
 
-import re
-
+from district_collector.documents.i18n_codes import (
+    code_text,
+    failure_text,
+    finding_text,
+    format_date,
+    format_duration,
+)
 from radio_protocol.errors import CommuneRadioError
+
+__all__ = ["LANGS", "WEEKDAYS", "DocumentError", "check_lang", "code_text", "failure_text", "finding_text",
+           "format_date", "format_duration", "grid_name", "region_place", "region_unit", "t", "tier_name",
+           "weekday_name"]
 
 LANGS = ("vi", "en")
 
@@ -31,6 +40,7 @@ _T: dict[str, tuple[str, str]] = {
     "committee": ("ỦY BAN NHÂN DÂN", "PEOPLE'S COMMITTEE"),
     "nation": ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "SOCIALIST REPUBLIC OF VIET NAM"),
     "motto": ("Độc lập - Tự do - Hạnh phúc", "Independence - Freedom - Happiness"),
+    "doc_number": ("Số: ......../{code}", "No.: ......../{code}"),
     "place_date": ("{place}, ngày ..... tháng ..... năm {year}", "{place}, ..... / ..... / {year}"),
     # evidence report
     "report_doc_title": ("Tài liệu kiểm chứng - Chuyển đổi số", "Verification document - Digital transformation"),
@@ -108,6 +118,13 @@ _T: dict[str, tuple[str, str]] = {
     "manual": ("ngoài lịch", "manual"),
     "col_seq": ("Số thứ tự", "Seq"),
     "col_started": ("Thời điểm", "Started at"),
+    "col_segment_id": ("Mã tiết mục", "Segment ID"),
+    "col_played_s": ("Thời lượng đã phát (giây)", "Seconds played"),
+    "col_started_exact": ("Thời điểm bắt đầu (giờ địa phương)", "Started at (local time)"),
+    "district_level": ("Trạm cấp {unit}", "{unit}-level stations"),
+    "chart_title": ("Số lượt phát được tính theo tuần, từng xã, thị trấn", "Counted airings per week, by commune"),
+    "chart_y": ("Số lượt phát", "Airings"),
+    "chart_x": ("Tuần ISO", "ISO week"),
     "col_reason": ("Lý do không tính", "Reason not counted"),
     "col_seq_range": ("Dải số thứ tự", "Seq range"),
     "col_events": ("Sự kiện", "Events"),
@@ -143,7 +160,7 @@ _T: dict[str, tuple[str, str]] = {
     "verify_cmd": ("radio-district verify THƯ-MỤC", "radio-district verify DIR"),
     "verify_after": (
         "Lệnh kiểm tra lại mọi chữ ký, tính liên tục số thứ tự và chuỗi sự kiện của từng trạm, mã băm "
-        "của các tệp, và tính lại kết quả chấm điểm; kết quả \"verified\" nghĩa là khớp hoàn toàn. "
+        "của các tệp, và tính lại kết quả chấm điểm; kết quả \"ĐÃ XÁC MINH\" nghĩa là khớp hoàn toàn. "
         "Đối chiếu dấu vân tay khóa của {unit} dưới đây với dấu vân tay do UBND {unit} công bố.",
         "The command re-checks every signature, each station's seq and chain continuity, the file "
         "hashes, and recomputes the scores; \"verified\" means everything matches. Compare the "
@@ -211,48 +228,6 @@ _GRID: dict[str, tuple[str, str]] = {
     "not-required": ("không bắt buộc", "not required"),
 }
 
-# Outcomes, failure reasons (docs/protocol.md) and exclusion reasons (docs/scoring.md).
-_CODES: dict[str, tuple[str, str]] = {
-    "completed": ("phát trọn vẹn", "completed"),
-    "interrupted": ("bị gián đoạn", "interrupted"),
-    "failed": ("không phát được", "failed to start"),
-    "missed": ("lỡ khung giờ, không phát", "slot missed"),
-    "media-missing": ("thiếu tệp âm thanh", "media file missing"),
-    "media-corrupt": ("tệp âm thanh bị hỏng", "media file corrupt"),
-    "audio-device": ("lỗi thiết bị âm thanh", "audio device fault"),
-    "amp-fault": ("lỗi bộ khuếch đại", "amplifier fault"),
-    "preempted": ("nhường cho bản tin ưu tiên/khẩn cấp", "pre-empted by a priority/emergency airing"),
-    "shutdown": ("thiết bị tắt giữa chừng", "device shut down"),
-    "clock-unsynced": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
-    "overrun": ("vượt quá thời lượng", "overran its time"),
-    "station-down": ("trạm ngừng hoạt động", "station down"),
-    "bad-signature": ("chữ ký số không hợp lệ", "invalid signature"),
-    "signature": ("chữ ký số không hợp lệ", "invalid signature"),
-    "unknown-kid": ("khóa ký không được đăng ký cho trạm", "signing key not registered for the station"),
-    "unknown-key": ("khóa ký không được đăng ký cho trạm", "signing key not registered for the station"),
-    "unknown-station": ("trạm chưa được đăng ký", "station not registered"),
-    "wrong-station": ("khóa ký thuộc trạm khác", "signed by another station's key"),
-    "bad-payload": ("nội dung sự kiện sai định dạng", "malformed event payload"),
-    "program": ("không thuộc chuyên mục Chuyển đổi số", "not the Digital Transformation programme"),
-    "other-program": ("không thuộc chuyên mục Chuyển đổi số", "not the Digital Transformation programme"),
-    "wrong-program": ("không thuộc chuyên mục Chuyển đổi số", "not the Digital Transformation programme"),
-    "not-completed": ("không phát trọn vẹn", "not completed"),
-    "outcome": ("không phát trọn vẹn", "not completed"),
-    "clock-not-synced": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
-    "clock": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
-    "outside-period": ("ngoài kỳ đánh giá", "outside the evaluation period"),
-    "conflict": ("xung đột: cùng số thứ tự nhưng nội dung khác", "conflict: same seq, different content"),
-    "duplicate": ("bản trùng lặp", "duplicate"),
-    "normal": ("thường", "normal"),
-    "priority": ("ưu tiên", "priority"),
-    "emergency": ("khẩn cấp", "emergency"),
-    "policy": ("chủ trương, chính sách", "policy"),
-    "national-dx-day": ("Ngày Chuyển đổi số quốc gia 10/10", "National Digital Transformation Day"),
-    "models": ("mô hình hay, việc làm thiết thực", "good models"),
-    "benefits": ("lợi ích của chính quyền số, kinh tế số, xã hội số", "benefits"),
-    "ecommerce": ("thương mại điện tử", "e-commerce"),
-}
-
 WEEKDAYS: tuple[tuple[str, str], ...] = (
     ("Thứ Hai", "Monday"), ("Thứ Ba", "Tuesday"), ("Thứ Tư", "Wednesday"), ("Thứ Năm", "Thursday"),
     ("Thứ Sáu", "Friday"), ("Thứ Bảy", "Saturday"), ("Chủ nhật", "Sunday"),
@@ -312,77 +287,8 @@ def grid_name(state: str, lang: str) -> str:
     return _pick(pair, lang) if pair else state
 
 
-def code_text(code: str | None, lang: str) -> str:
-    """An outcome, failure or exclusion code in words.
-
-    A code of the form ``head:detail`` (e.g. ``outcome:interrupted``) reads as both parts;
-    an unknown code is shown as is, so nothing is hidden from the reader.
-    """
-    if not code:
-        return ""
-    if code in _CODES:
-        return _pick(_CODES[code], lang)
-    head, sep, detail = code.partition(":")
-    if sep and head in _CODES:
-        return f"{_pick(_CODES[head], lang)} ({code_text(detail, lang)})"
-    return code
-
-
-# The findings ``scoring`` writes in English, and how they read in Vietnamese.
-_FINDINGS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^Station (\S+) is not in the registry: its (\d+) event\(s\) of the period do not count\.$"),
-     "Trạm {0} không có trong danh sách đăng ký: {1} sự kiện của trạm trong kỳ không được tính."),
-    (re.compile(r"^Station (\S+) \((.+)\) has no events in the period (\S+)\.\.(\S+)\.$"),
-     "Trạm {0} ({1}) không có sự kiện nào trong kỳ {2} - {3}."),
-    (re.compile(r"^Station (\S+): seqs? (\S+) missing \((\d+) event\(s\) not received\)\.$"),
-     "Trạm {0}: thiếu số thứ tự {1} ({2} sự kiện không nhận được)."),
-    (re.compile(r"^Station (\S+): seq (\d+) does not chain to seq (\d+) \(prev differs\)\.$"),
-     "Trạm {0}: sự kiện số {1} không nối chuỗi với sự kiện số {2} (giá trị prev khác)."),
-    (re.compile(r"^Station (\S+): seq (\d+) was received with (\d+) different payloads \(conflict\); "
-                r"none of them counts\.$"),
-     "Trạm {0}: số thứ tự {1} nhận được {2} nội dung khác nhau (xung đột); không nội dung nào được tính."),
-    (re.compile(r"^Station (\S+): (\d+) event\(s\) do not verify with the station's registered keys "
-                r"\(seq (.+)\); they do not count\.$"),
-     "Trạm {0}: {1} sự kiện không khớp chữ ký số với khóa đã đăng ký của trạm (số thứ tự {2}); "
-     "các sự kiện này không được tính."),
-    (re.compile(r"^No events in the period (\S+)\.\.(\S+)\.$"), "Không có sự kiện nào trong kỳ {0} - {1}."),
-    (re.compile(r"^The registry has no commune-level stations: no commune is scored\.$"),
-     "Danh sách đăng ký không có trạm cấp xã nào: không xã nào được chấm điểm."),
-)
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def finding_text(text: str, lang: str) -> str:
-    """A finding of the report in ``lang``; findings of an unknown form are shown unchanged."""
-    if lang == "en":
-        return text
-    for pattern, template in _FINDINGS:
-        match = pattern.match(text)
-        if match:
-            args = [format_date(g, lang) if _ISO_DATE.match(g) else g.replace("-", "..") if g[:1].isdigit() else g
-                    for g in match.groups()]
-            return template.format(*args)
-    return text
-
-
 def weekday_name(index: int, lang: str) -> str:
     """Monday = 0 .. Sunday = 6."""
     return _pick(WEEKDAYS[index], lang)
 
 
-def format_duration(seconds: float | int | None) -> str:
-    """``301.2`` -> ``5:01`` (minutes:seconds), ``3725`` -> ``1:02:05``; empty for None."""
-    if seconds is None:
-        return ""
-    total = int(round(float(seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def format_date(iso: str | None, lang: str) -> str:
-    """``2024-03-05`` -> ``05/03/2024`` (both languages use day/month/year here)."""
-    if not iso or len(iso) < 10:
-        return iso or ""
-    y, m, d = iso[:10].split("-")
-    return f"{d}/{m}/{y}"

@@ -164,16 +164,25 @@ def committee_name(name: str, lang: str) -> str:
     return f"{place} {region_unit(name, lang)}".upper() if place != name else name.upper()
 
 
-def official_header(styles: Styles, district_name: str, lang: str, year: str, width: float) -> list[Flowable]:
-    """The two-column heading of a Vietnamese administrative document and the date line."""
+def official_header(styles: Styles, district_name: str, lang: str, year: str, width: float,
+                    doc_code: str = "BC-UBND") -> list[Flowable]:
+    """The heading of a Vietnamese administrative document (Nghị định 30/2020/NĐ-CP layout).
+
+    Left: the issuing body and under it the number line ``Số: ......../BC-UBND`` (``doc_code``:
+    BC = báo cáo, a report); right: the national name and motto and under them the place and
+    date line ``Kon Rẫy, ngày ..... tháng ..... năm 2024``, left blank for the office to fill in
+    when it registers the document.
+    """
     left = Paragraph(f"{esc(t('committee', lang))}<br/>{esc(committee_name(district_name, lang))}"
                      "<br/>_______", styles.center_bold)
     right = Paragraph(f"{esc(t('nation', lang))}<br/><u>{esc(t('motto', lang))}</u>", styles.center_bold)
-    head = Table([[left, right]], colWidths=[width * 0.42, width * 0.58])
-    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                              ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
+    number = Paragraph(esc(t("doc_number", lang, code=doc_code)), styles.center)
     place = t("place_date", lang, place=esc(district_place(district_name)), year=esc(year))
-    return [head, Spacer(1, 4), Paragraph(f"<i>{place}</i>", styles.right)]
+    head = Table([[left, right], [number, Paragraph(f"<i>{place}</i>", styles.center)]],
+                 colWidths=[width * 0.42, width * 0.58])
+    head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                              ("RIGHTPADDING", (0, 0), (-1, -1), 0), ("TOPPADDING", (0, 1), (-1, 1), 4)]))
+    return [head, Spacer(1, 4)]
 
 
 def signature_block(styles: Styles, lang: str, width: float, keep_with: Sequence[Flowable] = ()) -> Flowable:

@@ -19,6 +19,7 @@ from reportlab.lib import colors
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import (
     Flowable,
+    KeepTogether,
     NextPageTemplate,
     PageBreak,
     Paragraph,
@@ -49,7 +50,8 @@ from district_collector.documents.pdf import (
     pdf_fonts,
     signature_block,
 )
-from district_collector.documents.xlsx_report import (
+from district_collector.documents.pdf_chart import weekly_chart
+from district_collector.documents.report_tables import (
     airing_rows,
     commune_rows,
     excluded_rows,
@@ -204,6 +206,9 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
         story += _grid_tables(styles, report, lang)
         header, crow = commune_rows(report, lang)
         story.append(data_table(styles, header, crow, [110, 34, 70, 44, 44, 38, 38, 38, 52, 289]))
+        chart = weekly_chart(report, lang, LANDSCAPE_W, styles.fonts.regular)
+        if chart is not None:
+            story += [Spacer(1, 8), chart]
         story += [NextPageTemplate("portrait"), PageBreak()]
     else:  # keep the numbering of the sections: say why there is no grid
         story += [*heading(styles, t("sec_grid", lang)), Paragraph(esc(t("no_communes", lang)), styles.body)]
@@ -224,10 +229,11 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     header, srows = station_rows(report, lang)
     story += chunked_tables(styles, header, srows, [78, 86, 56, 40, 120, 44, 40, 46]) if srows else [
         Paragraph(esc(t("none_listed", lang)), styles.body)]
-    story += [Spacer(1, 6), Paragraph(f"<b>{esc(t('findings', lang))}:</b>", styles.body)]
-    findings = finding_rows(report, lang)
-    story += [Paragraph(f"• {esc(f)}", styles.body) for f in findings] or [
+    findings = [Paragraph(f"• {esc(f)}", styles.body) for f in finding_rows(report, lang)] or [
         Paragraph(esc(t("no_findings", lang)), styles.body)]
+    # The label never ends a page without its first finding.
+    story += [KeepTogether([Spacer(1, 6), Paragraph(f"<b>{esc(t('findings', lang))}:</b>", styles.body),
+                            findings[0]]), *findings[1:]]
     verify = _verify_section(styles, report, lang, unit)
     story += verify[:-1]
     story.append(signature_block(styles, lang, PORTRAIT_W, keep_with=verify[-1:]))

@@ -31,6 +31,7 @@ from typing import Any
 
 from district_collector.registry import Registry
 from district_collector.scoring.compute import Period
+from district_collector.scoring.facts import payload_bytes
 from district_collector.scoring.report import report_json
 from district_collector.store.records import StoredEvent
 from radio_protocol import SW_VERSION
@@ -62,7 +63,7 @@ Tiếng Việt
   (không cần cấu hình hay cơ sở dữ liệu).
 - Lệnh kiểm tra chữ ký của từng sự kiện phát sóng (events.jsonl) với khóa công khai của
   từng trạm (keys.json), tính liên tục số thứ tự và chuỗi băm của mỗi trạm, mã SHA-256
-  của mọi tệp (manifest.json), chữ ký của huyện trên manifest (manifest.jws), và tính lại
+  của mọi tệp (bảng kê manifest.json), chữ ký của huyện trên bảng kê (manifest.jws), và tính lại
   báo cáo (report.json) từ các sự kiện.
 - So sánh mã khóa của huyện in ra ({kid}) với mã khóa huyện đã công bố.
 - Kết quả "VERIFIED / ĐÃ XÁC MINH" nghĩa là tài liệu không bị sửa đổi.
@@ -126,19 +127,46 @@ def _remove_partial(out_dir: Path, names: Iterable[str], created: bool) -> None:
             pass
 
 
-def document_view(report: Mapping[str, Any], registry: Registry) -> dict[str, Any]:
-    """The report as the printed documents see it: plus ``commune_names`` (code -> name of
-    every registered station's commune, district-level stations' included), so no table
-    shows a bare commune code. report.json itself is not changed."""
+def _what_happened(events: Iterable[StoredEvent]) -> dict[tuple[str, int, str], dict[str, Any]]:
+    """(station, seq, payload SHA-256) -> the payload's ``outcome``, ``reason``, ``played_s``
+    and ``media_s`` for events that did not complete (what the exclusions table says)."""
+    out: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for event in events:
+        if event.facts.outcome in (None, "completed"):
+            continue
+        try:
+            payload = json.loads(payload_bytes(event.jws))
+        except ValueError:
+            continue
+        if isinstance(payload, dict):
+            out[(event.station, event.seq, event.payload_sha256)] = {
+                "outcome": payload.get("outcome"), "outcome_reason": payload.get("reason"),
+                "played_s": payload.get("played_s"), "media_s": payload.get("media_s")}
+    return out
+
+
+def document_view(report: Mapping[str, Any], registry: Registry,
+                  events: Iterable[StoredEvent] = ()) -> dict[str, Any]:
+    """The report as the printed documents see it; report.json itself is not changed.
+
+    Adds ``commune_names`` (code -> name of every registered station's commune,
+    district-level stations' included), so no table shows a bare commune code, and gives
+    each exclusion for ``outcome`` the event's own ``outcome``, protocol ``outcome_reason``,
+    ``played_s`` and ``media_s`` (from the signed payloads), so the documents say what
+    really happened (e.g. missed: station offline, 0 s played) rather than "not completed".
+    """
     names = {s.commune_code: s.commune_name for s in registry.stations if s.commune_name}
-    return {**report, "commune_names": names}
+    happened = _what_happened(events)
+    excluded = [{**x, **happened.get((x.get("station"), x.get("seq"), x.get("payload_sha256")), {})}
+                if x.get("reason") == "outcome" else x for x in report.get("excluded") or []]
+    return {**report, "commune_names": names, "excluded": excluded}
 
 
 def _render_documents(report: Mapping[str, Any], out_dir: Path, lang: str,
-                      registry: Registry | None = None) -> list[str]:
+                      registry: Registry | None = None, events: Iterable[StoredEvent] = ()) -> list[str]:
     """report.pdf and report.xlsx by the documents modules; names of the files written."""
     if registry is not None:
-        report = document_view(report, registry)
+        report = document_view(report, registry, events)
     written = []
     try:
         from district_collector.documents.pdf_report import write_report_pdf
@@ -199,7 +227,7 @@ def write_bundle(
     try:
         for name, data in files.items():
             atomic_write(out_dir / name, data)
-        for name in _render_documents(report, out_dir, lang, registry):
+        for name in _render_documents(report, out_dir, lang, registry, rows):
             files[name] = (out_dir / name).read_bytes()
         manifest = manifest_bytes(registry, period, generated_at, signer.kid, files,
                                   {"events": len(rows), "schedules": len(schedules)})

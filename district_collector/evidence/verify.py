@@ -28,6 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from district_collector.evidence.altered import (
+    AlteredEvent,
+    claimed_identity,
+    placeholder,
+    settle_identities,
+    stand_in,
+)
 from district_collector.evidence.bundle import (
     EVENTS,
     KEYS,
@@ -151,20 +158,37 @@ def _check_files(result: VerifyResult, manifest: dict[str, Any]) -> None:
 
 
 def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
+    """The facts of the lines of events.jsonl that are readable and verify (or are of an
+    unknown station or key); see :func:`_event_lines`."""
+    return _event_lines(result, registry)[0]
+
+
+def _event_lines(result: VerifyResult, registry: Registry,
+                 said: Any = None) -> tuple[list[EventFacts], list[AlteredEvent]]:
+    """The facts of every line that verifies (or is of an unknown station or key), and the
+    lines changed after export (not readable, or the signature fails), told once each later.
+
+    A key unknown to ``keys.json`` is a key since removed from the registry (a finding) when
+    the signed report ``said`` lists the event among the station's bad signatures; otherwise
+    the line's key id was changed."""
     raw = _read(result, EVENTS) or b""
     facts: list[EventFacts] = []
+    altered: list[AlteredEvent] = []
+    order: list[tuple[int, str, int]] = []
     rings: dict[str, KeyRing] = {}
     signatures = 0
     for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{EVENTS} line {n}"
+        claimed: Any = None
         try:
             _header, _members, body = parse_jws(line)
             claimed = json.loads(body)
             station = claimed.get("station") if isinstance(claimed, dict) else None
         except (JoseError, ValueError) as exc:
-            result.problems.append(f"{where}: not a readable JWS ({exc})")
+            st, seq = claimed_identity(line, claimed if isinstance(claimed, dict) else None)
+            altered.append(AlteredEvent(n, st, seq, f"not a readable JWS ({exc})", placeholder(line)))
             continue
         reg = registry.station(station) if isinstance(station, str) else None
         ok = False
@@ -175,21 +199,23 @@ def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
                 ok = True
                 signatures += 1
             except JoseError as exc:
-                what = f"{where} (station {station}, seq {claimed.get('seq')})"
-                if exc.reason == "unknown-kid":
-                    # Signed with a key since removed from the registry: the report already
-                    # excludes it (bad-signature); a changed kid would break the manifest.
-                    result.findings.append(f"{what}: signed with a key no longer registered for the "
-                                           f"station; excluded from the score.")
-                else:
-                    result.problems.append(f"{what}: signature check failed: {exc} (the collector "
-                                           "stores only verified events: the line was changed after export)")
+                if exc.reason != "unknown-kid" or not _listed_unverified(said, station, claimed.get("seq")):
+                    st, seq = claimed_identity(line, claimed)
+                    altered.append(AlteredEvent(n, st, seq, f"signature check failed: {exc}", placeholder(line),
+                                                readable=True))
+                    continue
+                # Signed with a key since removed from the registry: the report already
+                # excludes it (bad-signature); a changed kid would break the manifest.
+                result.findings.append(f"{where} (station {station}, seq {claimed.get('seq')}): signed with a key "
+                                       f"no longer registered for the station; excluded from the score.")
         try:
             facts.append(facts_from_payload(claimed, sha256_hex(body), ok))
+            order.append((n, facts[-1].station, facts[-1].seq))
         except ValueError as exc:
             result.problems.append(f"{where}: {exc}")
+    settle_identities(altered, order)
     result.checked.append(f"{signatures} event signatures")
-    return facts
+    return facts, altered
 
 
 def _schedules(result: VerifyResult, registry: Registry) -> list[dict[str, Any]]:
@@ -233,6 +259,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= 240 else text[:237] + "..."
 
 
+def _listed_unverified(said: Any, station: object, seq: object) -> bool:
+    """Whether the signed report lists (station, seq) among the events that do not verify."""
+    if not isinstance(said, dict):
+        return True  # nothing to tell otherwise: keep the benign reading
+    for entry in said.get("stations") or []:
+        if isinstance(entry, dict) and entry.get("id") == station:
+            return seq in (entry.get("bad_signatures") or [])
+    return False
+
+
+def _signed_report(result: VerifyResult) -> Any:
+    """report.json as JSON (None, with a problem, when absent or not JSON)."""
+    report_raw = _read(result, REPORT)
+    if report_raw is None:
+        return None
+    try:
+        return json.loads(report_raw)
+    except ValueError:
+        result.problems.append(f"{REPORT}: not JSON")
+        return None
+
+
 def verify_bundle(directory: Path | str, district_key: str | None = None) -> VerifyResult:
     """Check the bundle in ``directory``; never raises for a bad bundle (see ``problems``)."""
     result = VerifyResult(Path(directory), pinned=district_key)
@@ -255,7 +303,10 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     if manifest is None:
         return result
     _check_files(result, manifest)
-    facts = _events(result, registry)
+    said = _signed_report(result)
+    facts, altered = _event_lines(result, registry, said)
+    stand_ins = [stand_in(a, said, facts) if isinstance(said, dict) else None for a in altered]
+    facts += [f for f in stand_ins if f is not None]
     schedules = _schedules(result, registry)
     period_raw = manifest.get("period")
     period_json: dict[str, Any] = period_raw if isinstance(period_raw, dict) else {}
@@ -274,20 +325,16 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     except ScoringError as exc:
         result.problems.append(f"report cannot be recomputed: {exc}")
         return result
-    report_raw = _read(result, REPORT)
     signed_findings: list[Any] = []
-    if report_raw is not None:
-        try:
-            said = json.loads(report_raw)
-        except ValueError:
-            result.problems.append(f"{REPORT}: not JSON")
-        else:
-            diffs: list[str] = []
-            _diff(said, recomputed, "", diffs)
-            result.problems.extend(diffs)
-            result.checked.append(f"{REPORT} recomputed from the events")
-            if isinstance(said, dict) and isinstance(said.get("findings"), list):
-                signed_findings = said["findings"]
+    diffs: list[str] = []
+    if said is not None:
+        _diff(said, recomputed, "", diffs)
+        result.checked.append(f"{REPORT} recomputed from the events")
+        if isinstance(said, dict) and isinstance(said.get("findings"), list):
+            signed_findings = said["findings"]
+    for event, substitute in zip(altered, stand_ins, strict=True):
+        result.problems.append(event.describe(EVENTS, explained=substitute is not None and not diffs))
+    result.problems.extend(diffs)
     # Findings are what the signed report lists and the events confirm; anything else the
     # recomputation finds (e.g. a changed line that no longer verifies) is a report.json
     # difference above, a verification failure.

@@ -51,7 +51,7 @@ def test_i18n_codes_in_words(code: str, vi: str) -> None:
      "Trạm a: thiếu số thứ tự 40..42 (3 sự kiện không nhận được)."),
     ("Station a: seq 4 missing (1 event(s) not received).", "Trạm a: thiếu số thứ tự 4 (1 sự kiện không nhận được)."),
     ("Station a: seq 5 does not chain to seq 4 (prev differs).",
-     "Trạm a: sự kiện số 5 không nối chuỗi với sự kiện số 4 (giá trị prev khác)."),
+     "Trạm a: sự kiện số 5 không nối chuỗi với sự kiện số 4 (mã băm của sự kiện liền trước không khớp)."),
     ("Station a: seq 5 was received with 2 different payloads (conflict); none of them counts.",
      "Trạm a: số thứ tự 5 nhận được 2 nội dung khác nhau (xung đột); không nội dung nào được tính."),
     ("Station a: 2 event(s) do not verify with the station's registered keys (seq 4, 9); they do not count.",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -280,13 +280,13 @@ def test_report_xlsx_sheets_and_cells_read_back(tmp_path: Path, report: dict[str
     assert grid.cell(row=koi_row, column=11).fill.fgColor.rgb.endswith("FFCDD2")
     airings = list(wb["Lượt phát"].iter_rows(values_only=True))
     assert len(airings) - 1 == len(report["airings"])
-    assert airings[1][:8] == (1, "02/01/2024", "06:30:00", "dak-rve-01", "Thị trấn Đăk Rve",
-                              "Chuyển đổi số là gì?", "5:01", "02/01 06:30")
+    assert airings[1][:8] == (1, datetime(2024, 1, 2), time(6, 30), "dak-rve-01", "Thị trấn Đăk Rve",
+                              "Chuyển đổi số là gì?", "5:01", datetime(2024, 1, 2, 6, 30))
     excluded = list(wb["Không tính"].iter_rows(values_only=True))
     reasons = {r[5] for r in excluded[1:]}
     assert {"không phát trọn vẹn", "đồng hồ của trạm chưa được đồng bộ",
             "không thuộc chuyên mục Chuyển đổi số"} <= reasons
-    assert any(r[4] == "14/02/2024 06:30:00" for r in excluded[1:])  # UTC shown in local time
+    assert any(r[4] == datetime(2024, 2, 14, 6, 30) for r in excluded[1:])  # UTC shown in local time
     stations = list(wb["Trạm"].iter_rows(values_only=True))
     pne = next(r for r in stations if r[0] == "dak-pne-01")
     assert pne[2] == "1..99" and pne[4] == "40..42" and pne[5] == "-"
