@@ -57,6 +57,20 @@ class MediaCache:
             return []
         return [seg.id for seg in schedule.segments if not self._size_ok(seg.media)]
 
+    def complete(self, schedule: Schedule) -> bool:
+        """Every media file of ``schedule`` is in the cache with its SHA-256 (each file is
+        hashed once per process; a damaged one is set aside)."""
+        for seg in schedule.segments:
+            sha = seg.media.sha256
+            if not self._size_ok(seg.media):
+                return False
+            if sha not in self._verified:
+                if file_sha256(self.path_for(sha)) != sha:
+                    self._set_aside(self.path_for(sha), sha)
+                    return False
+                self._verified.add(sha)
+        return True
+
     def _size_ok(self, media: Media) -> bool:
         try:
             return self.path_for(media.sha256).stat().st_size == media.bytes
