@@ -180,6 +180,8 @@ def setup_district(paths: Paths, communes: tuple[Commune, ...], broker_port: int
             # plain MQTT to the loopback broker; audio.device stays "default", which
             # config/asound-demo.conf points at ALSA's null device
             "--data-dir", ".", "--pin-factory", "mock", "--plain-mqtt"], log)
+        with paths.station_yaml(commune.station).open("a", encoding="utf-8") as fh:
+            fh.write("media:\n  allow_local_hosts: true  # the demo's media server is on 127.0.0.1\n")
 
 
 def make_media(paths: Paths) -> dict[str, Path]:

@@ -32,7 +32,7 @@ KEY_FILE_NAME = "station.key"
 OUTBOX_FILE_NAME = "outbox.sqlite"
 
 _TOP_KEYS = ("station", "timezone", "data_dir", "amplifier", "gpio", "audio", "mqtt",
-             "district_keys", "require_synced_clock", "schedule", "outbox")
+             "district_keys", "require_synced_clock", "schedule", "outbox", "media")
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,17 @@ class OutboxConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """How media is fetched. ``timeout_s``: longest single wait for the network;
+    ``deadline_s``: longest whole download of one file (what arrived is resumed next round);
+    ``allow_local_hosts``: fetch from loopback, link-local and the station's own networks."""
+
+    allow_local_hosts: bool = False
+    timeout_s: float = 30.0
+    deadline_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class AmpConfig:
     """What ``amp-off`` needs: the relay and the pin factory."""
 
@@ -121,6 +132,7 @@ class StationConfig:
     require_synced_clock: bool
     schedule: ScheduleConfig
     outbox: OutboxConfig
+    media: MediaConfig = MediaConfig()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -290,13 +302,24 @@ def load_station_config(path: Path | str) -> StationConfig:
                          maximum=86400.0)
     outbox_data = reader.mapping(root.get("outbox"), "outbox", ("retention_days",), required=False)
     retention_days = reader.get(outbox_data, "outbox", "retention_days", int, 400, minimum=1)
+    media = _read_media(reader, root)
     reader.finish()
     assert data_dir is not None
     return StationConfig(
         source=path, station=station, timezone=timezone, data_dir=data_dir,
         amplifier=amplifier, gpio=gpio, audio=audio, mqtt=mqtt, district_keys=district_keys,
         require_synced_clock=require_synced_clock, schedule=ScheduleConfig(grace_s),
-        outbox=OutboxConfig(retention_days),
+        outbox=OutboxConfig(retention_days), media=media,
+    )
+
+
+def _read_media(reader: ConfigReader, root: Mapping[str, Any]) -> MediaConfig:
+    data = reader.mapping(root.get("media"), "media", ("allow_local_hosts", "timeout_s", "deadline_s"),
+                          required=False)
+    return MediaConfig(
+        allow_local_hosts=reader.get(data, "media", "allow_local_hosts", bool, False),
+        timeout_s=reader.get(data, "media", "timeout_s", float, 30.0, minimum=0.1, maximum=600.0),
+        deadline_s=reader.get(data, "media", "deadline_s", float, 300.0, minimum=0.1, maximum=86400.0),
     )
 
 

@@ -302,7 +302,7 @@ class Daemon:
         store = ScheduleStore(cfg.data_dir / "schedule", district=cfg.station.district,
                               station=cfg.station.id, keys=self.district_keys)
         self.stack.callback(store.close)
-        cache = MediaCache(cfg.data_dir / "media")
+        cache = MediaCache(cfg.data_dir / "media", cfg.media)
         airer = Airer(amplifier, audio, outbox, self.clock, cfg, tz=self.tz,
                       on_progress=self.supervisor.feed_player())
         runner = SlotRunner(store=store, cache=cache, airer=airer, clock=self.clock,

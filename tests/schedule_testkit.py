@@ -16,7 +16,11 @@ import numpy as np
 import soundfile as sf
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from firmware_daemon.config import MediaConfig
 from radio_protocol.jose import Signer
+
+LOCAL_MEDIA = MediaConfig(allow_local_hosts=True, timeout_s=5.0, deadline_s=30.0)
+"""How the tests' caches fetch: their media servers run on 127.0.0.1, so they opt in."""
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

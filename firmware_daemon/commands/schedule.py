@@ -38,7 +38,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         if schedule is None:
             print(f"no schedule in force at station {config.station.id} (none received yet)")
             return 0 if not store.error else 1
-        cache = MediaCache(config.data_dir / "media")
+        cache = MediaCache(config.data_dir / "media", config.media)
         since = store.since_at
         print(f"schedule version {schedule.version} for {schedule.station} ({schedule.district}), "
               f"valid {schedule.valid_from}..{schedule.valid_until}, timezone {schedule.timezone}")

@@ -1,7 +1,8 @@
 """Content-addressed media cache: ``data_dir/media/<sha256>``.
 
-Media is fetched ahead of time over HTTP(S) (urllib), into ``<sha256>.part``; a broken
-download resumes with a ``Range`` request. A file becomes ``<sha256>`` only once its
+Media is fetched ahead of time over HTTP(S) into ``<sha256>.part`` by
+:func:`~firmware_daemon.schedule.media_fetch.download` (bounded in time and size, no local
+hosts unless configured); a broken download resumes with a ``Range`` request. A file becomes ``<sha256>`` only once its
 SHA-256 matches, and it is hashed again before each airing. A cached file is also hashed
 once per process by the first fetch round (and its size checked at every round): a file
 damaged on disk is set aside as ``<sha256>.corrupt`` and fetched again, so the status
@@ -15,11 +16,11 @@ from __future__ import annotations
 import logging
 import os
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from firmware_daemon.config import MediaConfig
+from firmware_daemon.schedule.media_fetch import FetchError, download
 from hal.errors import MediaError
 from radio_protocol.durable import ensure_private_dir, fsync_dir
 from radio_protocol.jose import file_sha256
@@ -29,23 +30,16 @@ from radio_protocol.schedule.parse import check_media_url
 log = logging.getLogger(__name__)
 
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-_CHUNK = 256 * 1024
-
-
-class FetchError(MediaError):
-    """A media file could not be fetched (network, HTTP status, size or hash mismatch)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__("media-missing", message)
 
 
 class MediaCache:
     """The station's media files, named by their SHA-256."""
 
-    def __init__(self, directory: Path, timeout_s: float = 30.0) -> None:
+    def __init__(self, directory: Path, config: MediaConfig | None = None) -> None:
+        """``config``: how to fetch (:class:`MediaConfig`; its default refuses local hosts)."""
         self.directory = Path(directory)
         ensure_private_dir(self.directory)
-        self.timeout_s = timeout_s
+        self.config = config or MediaConfig()
         self._verified: set[str] = set()  # hashed by this process and found right
 
     def path_for(self, sha256: str) -> Path:
@@ -62,6 +56,20 @@ class MediaCache:
         if schedule is None:
             return []
         return [seg.id for seg in schedule.segments if not self._size_ok(seg.media)]
+
+    def complete(self, schedule: Schedule) -> bool:
+        """Every media file of ``schedule`` is in the cache with its SHA-256 (each file is
+        hashed once per process; a damaged one is set aside)."""
+        for seg in schedule.segments:
+            sha = seg.media.sha256
+            if not self._size_ok(seg.media):
+                return False
+            if sha not in self._verified:
+                if file_sha256(self.path_for(sha)) != sha:
+                    self._set_aside(self.path_for(sha), sha)
+                    return False
+                self._verified.add(sha)
+        return True
 
     def _size_ok(self, media: Media) -> bool:
         try:
@@ -107,7 +115,7 @@ class MediaCache:
             part.unlink()
             have = 0
         if have < media.bytes:
-            self._download(media, part, have)
+            download(media.url, part, have, media.bytes, self.config)
         got = file_sha256(part)
         if got != media.sha256:
             part.unlink(missing_ok=True)
@@ -117,40 +125,6 @@ class MediaCache:
         self._verified.add(media.sha256)
         log.info("media fetched sha256=%s bytes=%d", media.sha256, media.bytes)
         return final
-
-    def _download(self, media: Media, part: Path, have: int) -> None:
-        request = urllib.request.Request(media.url, headers={"User-Agent": "commune-radio-station"})
-        if have:
-            request.add_header("Range", f"bytes={have}-")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                status = response.status
-                if have and status != 206:
-                    have = 0  # the server ignored Range: start over
-                elif status not in (200, 206):
-                    raise FetchError(f"{media.url}: HTTP {status}")
-                with part.open("r+b" if have else "wb") as fh:
-                    fh.seek(have)
-                    fh.truncate()
-                    written = have
-                    while True:
-                        block = response.read(_CHUNK)
-                        if not block:
-                            break
-                        written += len(block)
-                        if written > media.bytes:
-                            raise FetchError(f"{media.url}: more than the announced {media.bytes} bytes")
-                        fh.write(block)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-        except urllib.error.HTTPError as exc:
-            raise FetchError(f"{media.url}: HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            if isinstance(exc, FetchError):
-                raise
-            raise FetchError(f"{media.url}: {exc}") from exc
-        if part.stat().st_size != media.bytes:
-            raise FetchError(f"{media.url}: got {part.stat().st_size} of {media.bytes} bytes (will resume)")
 
     def fetch_all(self, schedule: Schedule | None) -> list[str]:
         """Fetch every media file of ``schedule``; return the ids of segments still missing."""
@@ -165,6 +139,8 @@ class MediaCache:
                 self.fetch(seg.media)
             except FetchError as exc:
                 log.warning("media fetch failed segment=%s error=%s", seg.id, exc)
+            except Exception:  # one segment's surprise must not keep the others unfetched
+                log.exception("media fetch failed segment=%s", seg.id)
         return self.missing(schedule)
 
     def prune(self, keep: Iterable[str]) -> int:

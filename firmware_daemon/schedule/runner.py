@@ -24,7 +24,10 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
   ``media-corrupt``).
 
 Media is fetched by a background thread (:meth:`start_fetcher`) as soon as a schedule
-is accepted, retried every ``fetch_retry_s``; media no schedule refers to is pruned.
+is accepted, retried every ``fetch_retry_s``; media no schedule refers to is pruned. Until
+a new schedule's media is complete and verified, the schedule it replaced
+(``store.previous``) airs its still-valid slots and keeps its media; the status reports
+the new one's ``media_missing`` and a ``media-missing:`` ``schedule_error``.
 
 Slots a crash left half-done are settled when the runner is built
 (:mod:`firmware_daemon.schedule.restart`); the daemon wires the runner in through
@@ -106,6 +109,7 @@ class SlotRunner:
         result = self.store.offer(raw, self.clock.now())
         if result.accepted:
             self._media_missing = tuple(self.cache.missing(self.store.current))
+            self._release_if_complete()
             if self.clock.simulated:
                 self.fetch_now()  # simulated time must not run ahead of the download
             else:
@@ -123,11 +127,29 @@ class SlotRunner:
         """Fetch the current schedule's media, prune what no schedule uses; the missing ids."""
         schedule = self.store.current
         missing = self.cache.fetch_all(schedule)
+        self.cache.fetch_all(self.store.previous)  # a damaged file of the one airing meanwhile
+        self._release_if_complete()
+        previous = self.store.previous
         if schedule is not None:
-            self.cache.prune({seg.media.sha256 for seg in schedule.segments})
+            self.cache.prune({seg.media.sha256 for kept in (schedule, previous) if kept is not None
+                              for seg in kept.segments})
         self._media_missing = tuple(missing)
         self.publish_state()
         return missing
+
+    def _release_if_complete(self) -> None:
+        """Put the current schedule in force once its media is complete and verified."""
+        current = self.store.current
+        if current is not None and self.store.previous is not None and self.cache.complete(current):
+            self.store.release_previous(self.clock.now())
+
+    def _in_force(self) -> tuple[Schedule | None, datetime | None]:
+        """The schedule to air and when it came in force: the current one, or the previous
+        one while the current one's media is incomplete."""
+        previous = self.store.previous
+        if previous is not None:
+            return previous, self.store.previous_since_at
+        return self.store.current, self.store.since_at
 
     def _fetch_loop(self) -> None:
         while not self._fetch_stop.is_set():
@@ -144,10 +166,16 @@ class SlotRunner:
 
     def schedule_state(self) -> ScheduleState:
         schedule = self.store.current
-        upcoming = next_slots(schedule, self.clock.now(), 1, self.store.done_keys()) if schedule else []
+        airing, _ = self._in_force()
+        upcoming = next_slots(airing, self.clock.now(), 1, self.store.done_keys()) if airing else []
+        media_wait = None
+        if schedule is not None and airing is not None and airing is not schedule:
+            media_wait = (f"media-missing: schedule version {schedule.version} waits for its media; "
+                          f"version {airing.version} airs meanwhile")
         return ScheduleState(
             schedule_version=schedule.version if schedule else None,
-            schedule_error="; ".join(e for e in (self.store.error, self.waiting_reason) if e) or None,
+            schedule_error="; ".join(e for e in (self.store.error, media_wait, self.waiting_reason)
+                                     if e) or None,
             next_slot=upcoming[0].at if upcoming else None,
             media_missing=self._media_missing,
         )
@@ -227,12 +255,12 @@ class SlotRunner:
         now_at = self.clock.now()
         stepped = self._detect_wall_step(now_at)
         self._finish_airing()
-        schedule = self.store.current
+        schedule, since_at = self._in_force()
         if schedule is None:
             self.publish_state()
             return self.max_step_s
         done = self.store.done_keys()
-        due = due_slots(schedule, now_at, done=done, since_at=self.store.since_at,
+        due = due_slots(schedule, now_at, done=done, since_at=since_at,
                         grace_s=self.grace_s, lead_s=self.lead_s)
         synced = self.clock.simulated or not self.require_synced_clock or self._clock_synced()
         self.waiting_reason = None if synced else UNSYNCED_MESSAGE
@@ -334,7 +362,7 @@ class SlotRunner:
                                      media_s=slot.segment.media.duration_s)
             self.store.mark(slot.key, slot.at, slot.segment.id, schedule.version, "failed", now_at)
             self._on_event()
-            self._media_missing = tuple(self.cache.missing(schedule))
+            self._media_missing = tuple(self.cache.missing(self.store.current))
             self._fetch_kick.set()
             return
         stop = threading.Event()

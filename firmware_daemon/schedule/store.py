@@ -8,6 +8,12 @@ re-delivery: re-acked, nothing else); it parses completely
 (:func:`~radio_protocol.schedule.parse.parse_schedule`). Otherwise the current schedule
 stays in force and :attr:`ScheduleStore.error` says why (reported as ``schedule_error``).
 
+An accepted schedule becomes :attr:`ScheduleStore.current` at once, and the one it replaced
+is kept as :attr:`ScheduleStore.previous` (``previous.jws``) until the runner has the new
+one's media complete and verified and calls :meth:`ScheduleStore.release_previous`: until
+then the previous schedule's still-valid slots air and its media is not pruned, so a
+well-signed schedule whose media cannot be fetched does not silence the station.
+
 Durability: the accepted JWS is written with ``atomic_write`` (temp file, fsync, rename,
 fsync of the directory) to ``data_dir/schedule/current.jws`` and re-verified at start,
 so it survives a reboot with no network. Slot states live in
@@ -95,12 +101,42 @@ class ScheduleStore:
         self._db.executescript(_SCHEMA)
         self._schedule: Schedule | None = None
         self._jws: bytes | None = None
+        self._previous: Schedule | None = None
         self.error: str | None = self._meta("schedule_error")
         self._load()
 
     @property
     def path(self) -> Path:
         return self.directory / "current.jws"
+
+    @property
+    def previous_path(self) -> Path:
+        return self.directory / "previous.jws"
+
+    @property
+    def previous(self) -> Schedule | None:
+        """The schedule the current one replaced, while the current one's media is incomplete."""
+        with self._lock:
+            return self._previous
+
+    @property
+    def previous_since_at(self) -> datetime | None:
+        value = self._meta("previous_since_at")
+        return parse_rfc3339(value) if value else None
+
+    def release_previous(self, now_at: datetime) -> bool:
+        """The current schedule's media is complete: it is in force from ``now_at`` (its
+        slots before that are not this station's) and the previous one is forgotten.
+        True if there was a previous schedule."""
+        with self._lock:
+            if self._previous is None:
+                return False
+            self._set_meta("since_at", format_rfc3339(now_at))
+            self._previous = None
+            self.previous_path.unlink(missing_ok=True)
+            self._set_meta("previous_since_at", None)
+            log.info("schedule in force station=%s version=%s media complete", self.station, self.version)
+            return True
 
     # --- the schedule ------------------------------------------------------------------
 
@@ -135,6 +171,14 @@ class ScheduleStore:
         except (JoseError, ScheduleError) as exc:
             self.error = _bounded(f"stored schedule no longer valid: {exc}")
             log.error("schedule stored-invalid station=%s error=%s", self.station, exc)
+        if self._schedule is not None and self.previous_path.exists():
+            try:
+                previous = self._check(self.previous_path.read_bytes())
+            except (JoseError, ScheduleError) as exc:
+                log.error("schedule previous-invalid station=%s error=%s", self.station, exc)
+                return
+            if previous.version < self._schedule.version:
+                self._previous = previous
 
     def _check(self, raw: bytes) -> Schedule:
         verified = verify(raw, self._keys, SCHEDULE_TYP, max_bytes=MAX_SCHEDULE_BYTES)
@@ -189,6 +233,10 @@ class ScheduleStore:
                                    "with other content")
             return OfferResult("rejected", schedule.version,
                                f"old-version: {schedule.version} is not above {current.version}")
+        if current is not None and self._jws is not None and self._previous is None:
+            atomic_write(self.previous_path, self._jws, mode=0o600)  # before current.jws changes
+            self._set_meta("previous_since_at", self._meta("since_at"))
+            self._previous = current
         atomic_write(self.path, raw, mode=0o600)
         self._set_meta("since_at", format_rfc3339(now_at))
         self._schedule = schedule

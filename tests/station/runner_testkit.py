@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from gpiozero.pins.mock import MockFactory
-from schedule_testkit import payload, segment, sha256_hex
+from schedule_testkit import LOCAL_MEDIA, payload, segment, sha256_hex
 from test_schedule_store import DISTRICT as STORE_DISTRICT
 
 from firmware_daemon.airing.airer import Airer
@@ -107,7 +107,7 @@ class Station:
         self.district = DISTRICT
         self.store = ScheduleStore(self.config.data_dir / "schedule", district="kon-ray",
                                    station="dak-koi-01", keys=KeyRing.from_jwks([DISTRICT.public_jwk]))
-        self.cache = MediaCache(self.config.data_dir / "media")
+        self.cache = MediaCache(self.config.data_dir / "media", LOCAL_MEDIA)
         self.state = StationState()
         self.runner = SlotRunner(store=self.store, cache=self.cache, airer=self.airer, clock=clock,
                                  warmup_s=2.0, grace_s=600.0, require_synced_clock=require_synced,

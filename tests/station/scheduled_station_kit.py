@@ -50,6 +50,7 @@ def station_yaml(root: Path, env: BrokerEnv | None, extra: str = "") -> Path:
         "gpio: {pin_factory: mock}",
         "audio: {device: testout}",
         "require_synced_clock: true",
+        "media: {allow_local_hosts: true, timeout_s: 5, deadline_s: 30}  # test media servers are on 127.0.0.1",
     ]
     if env is not None and kit is not None:
         lines += [

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from schedule_testkit import media_server, payload, segment, sha256_hex
+from schedule_testkit import LOCAL_MEDIA, media_server, payload, segment, sha256_hex
 
 from firmware_daemon.schedule.media_cache import FetchError, MediaCache
 from hal.errors import MediaError
@@ -18,7 +18,7 @@ SHA = sha256_hex(DATA)
 
 
 def test_media_fetch_verifies_and_names_by_sha(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     hostile = "/m/evil%20name%3B.mp3?name=../../etc/passwd"  # what the URL calls it never matters
     with media_server() as server:
         server.files[hostile] = DATA
@@ -30,7 +30,7 @@ def test_media_fetch_verifies_and_names_by_sha(tmp_path: Path) -> None:
 
 
 def test_media_resume_after_broken_download(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     media_info = None
     with media_server() as server:
         server.files["/m/seg.mp3"] = DATA
@@ -47,7 +47,7 @@ def test_media_resume_after_broken_download(tmp_path: Path) -> None:
 
 
 def test_media_wrong_hash_is_not_kept(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     with media_server() as server:
         server.files["/m/seg.mp3"] = DATA[:-1] + b"\x00"
         with pytest.raises(FetchError, match="does not match"):
@@ -56,7 +56,7 @@ def test_media_wrong_hash_is_not_kept(tmp_path: Path) -> None:
 
 
 def test_media_larger_than_announced_is_refused(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     with media_server() as server:
         server.files["/m/seg.mp3"] = DATA + b"more"
         with pytest.raises(FetchError, match="more than the announced"):
@@ -64,7 +64,7 @@ def test_media_larger_than_announced_is_refused(tmp_path: Path) -> None:
 
 
 def test_media_http_error_and_refused_scheme(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     with media_server() as server:
         with pytest.raises(FetchError, match="HTTP 404"):
             cache.fetch(Media(SHA, server.url("/nope.mp3"), len(DATA), 10.0))
@@ -73,7 +73,7 @@ def test_media_http_error_and_refused_scheme(tmp_path: Path) -> None:
 
 
 def test_media_corrupt_at_airing_time_is_set_aside(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     (tmp_path / "media" / SHA).write_bytes(DATA[:-1] + b"!")
     with pytest.raises(MediaError) as info:
         cache.for_airing(SHA)
@@ -85,7 +85,7 @@ def test_media_corrupt_at_airing_time_is_set_aside(tmp_path: Path) -> None:
 
 
 def test_media_prune_keeps_only_referenced(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     keep, old = "1" * 64, "2" * 64
     for name in (keep, old, f"{old}.part", f"{old}.corrupt"):
         (tmp_path / "media" / name).write_bytes(b"x")
@@ -96,11 +96,11 @@ def test_media_prune_keeps_only_referenced(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", ["../etc/passwd", "A" * 64, "abc", ""])
 def test_media_cache_never_uses_other_names_as_paths(tmp_path: Path, bad: str) -> None:
     with pytest.raises(ValueError):
-        MediaCache(tmp_path / "media").path_for(bad)
+        MediaCache(tmp_path / "media", LOCAL_MEDIA).path_for(bad)
 
 
 def test_media_damaged_on_disk_is_listed_before_its_slot_and_fetched_again(tmp_path: Path) -> None:
-    cache = MediaCache(tmp_path / "media")
+    cache = MediaCache(tmp_path / "media", LOCAL_MEDIA)
     final = tmp_path / "media" / SHA
     with media_server() as server:
         server.files["/m/seg.mp3"] = DATA

@@ -40,10 +40,12 @@ def test_config_example_documents_every_key_and_loads() -> None:
     assert config.mqtt is not None and config.mqtt.session_expiry_s >= 7 * 24 * 3600
     assert len(config.district_keys) == 1
     assert len(config.district_keyring()) == 1
+    assert config.media.allow_local_hosts is False  # media from loopback/own networks only on request
     text = EXAMPLE.read_text(encoding="utf-8")
     for key in ("warmup_s", "tail_s", "feedback_pin", "pin_factory", "latency", "margin_s",
                 "password_file", "insecure", "keepalive_s", "session_expiry_s", "republish_s",
-                "district_keys", "require_synced_clock", "grace_s", "retention_days", "timezone"):
+                "district_keys", "require_synced_clock", "grace_s", "retention_days", "timezone",
+                "allow_local_hosts", "deadline_s"):
         assert f"{key}:" in text
 
 
@@ -113,6 +115,11 @@ BAD_CONFIGS = [
      "true or false"),
     ("grace", MINIMAL + "schedule: {grace_s: -5}\n", "schedule.grace_s", ">= 0"),
     ("retention", MINIMAL + "outbox: {retention_days: 0}\n", "outbox.retention_days", ">= 1"),
+    ("media local hosts", MINIMAL + "media: {allow_local_hosts: sometimes}\n", "media.allow_local_hosts",
+     "true or false"),
+    ("media deadline", MINIMAL + "media: {deadline_s: 0}\n", "media.deadline_s", ">= 0.1"),
+    ("media unknown key", MINIMAL + "media: {allow_loopback: true}\n", "media.allow_loopback",
+     "allow_local_hosts"),
     ("not a mapping", "- a\n- b\n", "(top level)", "mapping"),
     ("invalid yaml", "station: {id: [\n", "invalid YAML", "line"),
 ]
