@@ -68,7 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_stations(args: argparse.Namespace) -> int:
     config = _config(args)
-    with SqliteStore(config.database) as store:
+    with SqliteStore.open_read_only(config.database) as store:
         print(render_table(station_lines(config, store)))
     return 0
 

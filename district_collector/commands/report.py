@@ -58,12 +58,10 @@ def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> P
 
 
 def _open_store(config: DistrictConfig) -> Store:
+    """The store, read-only; NoStoreError ("no store at PATH ...") when there is none."""
     from district_collector.store.sqlite import SqliteStore
 
-    if not config.database.exists():
-        raise ScoringError(f"no database at {config.database}: the collector has stored no event yet "
-                           f"(run '{PROG} run' or '{PROG} import' first)")
-    return SqliteStore(config.database)
+    return SqliteStore.open_read_only(config.database)
 
 
 def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str]]:

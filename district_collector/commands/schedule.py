@@ -134,7 +134,7 @@ def schedule_rows(config: DistrictConfig, store: Store, station: str | None = No
 
 def cmd_show(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
-    with SqliteStore(config.database) as store:
+    with SqliteStore.open_read_only(config.database) as store:
         rows = schedule_rows(config, store, args.station)
     print(f"{'station':<20} {'published':>9} {'acked':>5}  {'state':<8} {'next slot':<30} problems")
     for r in rows:
