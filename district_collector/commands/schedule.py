@@ -138,14 +138,27 @@ def cmd_show(args: argparse.Namespace) -> int:
         rows = schedule_rows(config, store, args.station)
     print(f"{'station':<20} {'published':>9} {'acked':>5}  {'state':<8} {'next slot':<30} problems")
     for r in rows:
-        problems = []
-        if r.published is not None and r.acked != r.published:
-            problems.append("not yet applied" if r.state else "no status yet")
-        if r.status is not None and r.status.schedule_error:
-            problems.append(f"error: {r.status.schedule_error}")
-        if r.status is not None and r.status.media_missing:
-            problems.append("media missing: " + ", ".join(r.status.media_missing))
+        problems = _problems(r)
         print(f"{r.station:<20} {r.published if r.published is not None else '-':>9} "
               f"{r.acked if r.acked is not None else '-':>5}  {r.state or '-':<8} "
               f"{r.next_slot or '-':<30} {'; '.join(problems) or 'ok'}")
     return 0
+
+
+def _problems(r: ScheduleRow) -> list[str]:
+    """What stands between the station and airing its published schedule ([] when nothing)."""
+    problems = []
+    if r.status is None:
+        problems.append("never seen (no status received)" if r.published is None else "no status yet")
+    elif r.status.state == "offline":
+        since = f"offline since {_when(r.status.at)}"
+        problems.append(f"{since}: gets version {r.published} when it reconnects"
+                        if r.published is not None and r.acked != r.published
+                        else f"{since}: nothing heard from it until it reconnects")
+    if r.published is not None and r.acked != r.published and r.status is not None:
+        problems.append("not yet applied")
+    if r.status is not None and r.status.schedule_error:
+        problems.append(f"error: {r.status.schedule_error}")
+    if r.status is not None and r.status.media_missing:
+        problems.append("media missing: " + ", ".join(r.status.media_missing))
+    return problems
