@@ -181,12 +181,18 @@ def register(sub: Subcommands) -> None:
                    help="json: also list every counted airing (member 'airings'; large: "
                         "about 500 MB for a million events)")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR")
+    p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR",
+                       description="Write the evidence bundle of a period into DIR: report.pdf/.xlsx/.json, "
+                                   "events.jsonl (the JWS as received), schedules.jsonl, keys.json and a "
+                                   "manifest signed with the district key. A failed run keeps nothing.")
     _dates(p)
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of report.pdf/.xlsx")
     p.set_defaults(func=cmd_evidence)
-    p = sub.add_parser("verify", help="check an evidence bundle (no config, no database needed)")
+    p = sub.add_parser("verify", help="check an evidence bundle (no config, no database needed)",
+                       description="Check an evidence bundle from its files alone: every signature, each "
+                                   "station's seq/chain continuity, the manifest's hashes and signature, and "
+                                   "the report recomputed from the events. Exit 0 when verified, else 1.")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--district-key", metavar="KID",
                    help="require the manifest to be signed by this district key (RFC 7638 thumbprint)")

@@ -44,7 +44,11 @@ def register(subparsers: Any) -> None:
     pub.add_argument("--stations", help="comma-separated station ids (default: the catalogue's, else all)")
     pub.add_argument("--no-send", action="store_true", help="sign and store only (e.g. broker down)")
     pub.set_defaults(func=cmd_publish)
-    show = sub.add_parser("show", help="per station: version published, version acked, errors, missing media")
+    show = sub.add_parser("show", help="per station: version published, version acked, errors, missing media",
+                          description="Per station, from the store (read-only): the schedule version "
+                                      "published, the version its latest status says it applied, its state "
+                                      "and next slot, and its problems (offline, never seen, not yet "
+                                      "applied, schedule error, media missing).")
     show.add_argument("station", nargs="?", help="one station id (default: all)")
     show.set_defaults(func=cmd_show)
 
