@@ -50,13 +50,12 @@ from demo.services import (
     start_collector,
 )
 from demo.timeline import StationPlan, plan_month, split_phases
+from demo.try_commands import alsa_config_path, try_lines, write_wrappers
 from district_collector.admin.local_broker import free_port
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import jwk_thumbprint
 from radio_protocol.timefmt import format_rfc3339, zone
 
-REPO = Path(__file__).resolve().parent.parent
-ASOUND_CONF = REPO / "config" / "asound-demo.conf"
 MARKER = ".commune-radio-demo"
 READY_TIMEOUT_S = 90.0
 DRAIN_TIMEOUT_S = 60.0
@@ -95,7 +94,7 @@ class Demo:
         self.last_day = self.first_day + timedelta(days=self.days - 1)
         self.communes = COMMUNES[: args.stations]
         self.view = CollectorView(self.paths.database)
-        self.env = dict(os.environ, ALSA_CONFIG_PATH=f"/usr/share/alsa/alsa.conf:{ASOUND_CONF}",
+        self.env = dict(os.environ, ALSA_CONFIG_PATH=alsa_config_path(),
                         PYTHONUNBUFFERED="1", LOG_LEVEL=os.environ.get("LOG_LEVEL", "INFO"))
         self.runs: list[StationRun] = []
         self.sim_go = threading.Event()  # set when every station has its schedule and media
@@ -190,7 +189,9 @@ class Demo:
                             ("evidence bundle (PDF, XLSX, events, keys)", p.evidence),
                             ("logs of every process", p.logs)):
             say(f"  {what:<42} {rel(where)}")
-        say(f"  try: radio-district -c {rel(p.district_yaml)} stations")
+        write_wrappers(p)
+        for line in try_lines(p, self.communes[0].station, self.first_day, self.last_day, rel):
+            say(line)
         return 1 if failed else 0
 
     # --- one station's month ------------------------------------------------------------

@@ -3,7 +3,9 @@
 Each program's ``cli.py`` lists command modules; each module has
 ``register(subparsers) -> None`` and sets ``func=handler`` on its parsers, where
 ``handler(args) -> int``. A :class:`CommuneRadioError` becomes a clear message on
-stderr and exit code 1 (no stack trace for officials); usage errors exit 2.
+stderr and exit code 1 (no stack trace for officials); usage errors exit 2. Any other
+exception is a bug of ours: one line on stderr saying so, exit 1; its stack trace is
+logged only with ``-v``. No traceback reaches a user.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def run_main(prog: str, description: str, modules: Sequence[str], argv: Sequence
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as exc:  # a bug of ours: one line, not a page of Python, for the user
+        logging.getLogger(prog).debug("unexpected error in %s", args.command, exc_info=True)
+        print(f"{prog}: unexpected error ({type(exc).__name__}: {exc}); this is a bug: run the "
+              "command again with -v for the details and report them", file=sys.stderr)
+        return 1
 
 
 def require_config(args: argparse.Namespace, prog: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from radio_protocol.errors import ConfigError
+from radio_protocol.yaml_read import SafeTextLoader, key_line
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,6 @@ class _Required:
 
 
 REQUIRED: Any = _Required()
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "a list", dict: "a mapping"}
 
@@ -60,8 +60,9 @@ def load_yaml_file(path: Path) -> Any:
             pass
     try:
         # The safe loader, in C where libyaml is there: a 10,000-station registry loads in
-        # about 2 s instead of 6 s. Same semantics as yaml.safe_load (no object tags).
-        return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a SafeLoader
+        # about 2 s instead of 6 s. Same semantics as yaml.safe_load (no object tags), except
+        # that no ValueError escapes it (radio_protocol.yaml_read: `2026-02-30` stays text).
+        return yaml.load(text, Loader=SafeTextLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -79,15 +80,21 @@ def config_path(base: Path, value: str | None) -> Path | None:
 
 
 class ConfigReader:
-    """Collects problems while reading one config file."""
+    """Collects problems while reading one config file.
+
+    Each problem reads ``FILE: KEY: message``; :meth:`finish` adds ``(line N)`` where the
+    key (or the section holding it) is in the file.
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.problems: list[str] = []
         self.warnings: list[str] = []
+        self._keys: list[str] = []  # the key of each problem, for finish() to find its line
 
     def error(self, key: str, message: str) -> None:
         self.problems.append(f"{self.source}: {key}: {message}" if key else f"{self.source}: {message}")
+        self._keys.append(key)
 
     def mapping(
         self,
@@ -170,7 +177,20 @@ class ConfigReader:
         for warning in self.warnings:
             log.warning("config %s", warning)
         if self.problems:
-            raise ConfigError(self.problems)
+            raise ConfigError(self._with_lines())
+
+    def _with_lines(self) -> list[str]:
+        """The problems, each with ``(line N)`` of its key when the source file has it."""
+        try:
+            text = Path(self.source).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            return list(self.problems)
+        out = []
+        keys = self._keys + [""] * (len(self.problems) - len(self._keys))  # lines appended directly
+        for problem, key in zip(self.problems, keys, strict=False):
+            line = key_line(text, key) if key and not key.startswith("(") else None
+            out.append(f"{problem} (line {line})" if line else problem)
+        return out
 
 
 def mask_secret(value: str | None) -> str:

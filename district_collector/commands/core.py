@@ -68,7 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_stations(args: argparse.Namespace) -> int:
     config = _config(args)
-    with SqliteStore(config.database) as store:
+    with SqliteStore.open_read_only(config.database) as store:
         print(render_table(station_lines(config, store)))
     return 0
 
@@ -94,10 +94,16 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subcommands) -> None:
-    p = sub.add_parser("keygen", help="create the district's Ed25519 signing key (0600) and print its public JWK")
+    p = sub.add_parser("keygen", help="create the district's Ed25519 signing key (0600) and print its public JWK",
+                       description="Create the district's Ed25519 signing key at signing_key (mode 0600) if "
+                                   "it does not exist (an existing key is kept) and print its kid (RFC 7638 "
+                                   "thumbprint) and public JWK: the district_keys entry of every station.")
     p.set_defaults(func=cmd_keygen)
 
-    p = sub.add_parser("run", help="the collector service: subscribe, verify, store, ack (SIGTERM stops)")
+    p = sub.add_parser("run", help="the collector service: subscribe, verify, store, ack (SIGTERM stops)",
+                       description="Run the collector service until SIGTERM/SIGINT: subscribe to every "
+                                   "registered station's events and status, verify each against the "
+                                   "station's keys, commit it to the store (created if missing), then ack.")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -112,10 +118,17 @@ def register(sub: Subcommands) -> None:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("stations", help="each station: online/offline since, last seq, gaps, pending, ...")
+    p = sub.add_parser("stations", help="each station: online/offline since, last seq, gaps, pending, ...",
+                       description="One line per registered station from the store (read-only): online or "
+                                   "offline since when, last seq, gaps, chain breaks, conflicts, events "
+                                   "pending at the station, schedule version, last airing. Without a store "
+                                   "(the collector has not run yet) it says so and creates nothing.")
     p.set_defaults(func=cmd_stations)
 
-    p = sub.add_parser("broker-config", help="write a Mosquitto config, passwords and ACL into OUTDIR")
+    p = sub.add_parser("broker-config", help="write a Mosquitto config, passwords and ACL into OUTDIR",
+                       description="Write mosquitto.conf, the password file, the ACL of docs/protocol.md "
+                                   "and one credential per station and for the collector "
+                                   "(OUTDIR/credentials/<user>.password, 0600) into OUTDIR.")
     p.add_argument("outdir", metavar="OUTDIR")
     p.add_argument("--port", type=int, default=None, help="TLS listener port (default: mqtt.port)")
     p.add_argument("--cert", help="server certificate (PEM); default OUTDIR/tls/server.crt")

@@ -1,8 +1,9 @@
 """``radio-district`` report commands: ``report``, ``evidence`` and ``verify``.
 
-``report`` and ``evidence`` read the collector's store and config; ``verify`` needs
-neither (it reads only the bundle). Dates default to 1 January .. 10 December of the
-current year in the district's timezone, "current" taken from the clock
+``report`` and ``evidence`` read the collector's store (read-only) and config; ``verify``
+needs neither (it reads only the bundle). Without ``--from``/``--to`` they cover this
+year's scoring period, or the latest month with events when that period has none
+(:mod:`district_collector.commands.report_period`), "this year" taken from the clock
 (:func:`default_clock`, replaced in tests).
 """
 
@@ -11,10 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from district_collector.commands.report_period import choose_period
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.evidence.bundle import write_bundle
 from district_collector.evidence.verify import format_result, in_vietnamese, verify_bundle
@@ -35,7 +36,6 @@ from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
 from radio_protocol.jose import Signer, load_private_key, public_jwk
-from radio_protocol.timefmt import parse_date, zone
 
 PROG = "radio-district"
 
@@ -45,25 +45,20 @@ def default_clock() -> Clock:
 
 
 def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> Period:
-    year = clock.now().astimezone(zone(config.district.timezone)).year
-    start = args.date_from or date(year, 1, 1).isoformat()
-    end = args.date_to or date(year, 12, 10).isoformat()
-    for option, text in (("--from", start), ("--to", end)):
-        try:
-            parse_date(text)
-        except ValueError as exc:
-            reason = str(exc) if "YYYY-MM-DD" in str(exc) else f"{exc}, give a real date as YYYY-MM-DD"
-            raise ScoringError(f"bad period: {option} {text}: {reason}") from exc
-    return Period.parse(start, end, config.district.timezone)
+    """The period to cover (:func:`choose_period`); its notes go to stderr, so the report
+    on stdout stays one table or JSON object. NoStoreError when there is no store."""
+    _open_store(config).close()
+    period, notes = choose_period(args, config.district.timezone, clock, config.database)
+    for note in notes:
+        print(f"{PROG} {args.command}: {note}", file=sys.stderr)
+    return period
 
 
 def _open_store(config: DistrictConfig) -> Store:
+    """The store, read-only; NoStoreError ("no store at PATH ...") when there is none."""
     from district_collector.store.sqlite import SqliteStore
 
-    if not config.database.exists():
-        raise ScoringError(f"no database at {config.database}: the collector has stored no event yet "
-                           f"(run '{PROG} run' or '{PROG} import' first)")
-    return SqliteStore(config.database)
+    return SqliteStore.open_read_only(config.database)
 
 
 def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str]]:
@@ -164,7 +159,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def _dates(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD",
-                   help="first day of the period (default: 1 January of this year)")
+                   help="first day of the period (default: 1 January of this year; without "
+                        "--from/--to and no event in this year's 1 January .. 10 December, the "
+                        "latest month with events)")
     p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD",
                    help="last day of the period, inclusive (default: 10 December of this year)")
 
@@ -184,12 +181,18 @@ def register(sub: Subcommands) -> None:
                    help="json: also list every counted airing (member 'airings'; large: "
                         "about 500 MB for a million events)")
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR")
+    p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR",
+                       description="Write the evidence bundle of a period into DIR: report.pdf/.xlsx/.json, "
+                                   "events.jsonl (the JWS as received), schedules.jsonl, keys.json and a "
+                                   "manifest signed with the district key. A failed run keeps nothing.")
     _dates(p)
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of report.pdf/.xlsx")
     p.set_defaults(func=cmd_evidence)
-    p = sub.add_parser("verify", help="check an evidence bundle (no config, no database needed)")
+    p = sub.add_parser("verify", help="check an evidence bundle (no config, no database needed)",
+                       description="Check an evidence bundle from its files alone: every signature, each "
+                                   "station's seq/chain continuity, the manifest's hashes and signature, and "
+                                   "the report recomputed from the events. Exit 0 when verified, else 1.")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--district-key", metavar="KID",
                    help="require the manifest to be signed by this district key (RFC 7638 thumbprint)")

@@ -44,7 +44,11 @@ def register(subparsers: Any) -> None:
     pub.add_argument("--stations", help="comma-separated station ids (default: the catalogue's, else all)")
     pub.add_argument("--no-send", action="store_true", help="sign and store only (e.g. broker down)")
     pub.set_defaults(func=cmd_publish)
-    show = sub.add_parser("show", help="per station: version published, version acked, errors, missing media")
+    show = sub.add_parser("show", help="per station: version published, version acked, errors, missing media",
+                          description="Per station, from the store (read-only): the schedule version "
+                                      "published, the version its latest status says it applied, its state "
+                                      "and next slot, and its problems (offline, never seen, not yet "
+                                      "applied, schedule error, media missing).")
     show.add_argument("station", nargs="?", help="one station id (default: all)")
     show.set_defaults(func=cmd_show)
 
@@ -134,18 +138,31 @@ def schedule_rows(config: DistrictConfig, store: Store, station: str | None = No
 
 def cmd_show(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
-    with SqliteStore(config.database) as store:
+    with SqliteStore.open_read_only(config.database) as store:
         rows = schedule_rows(config, store, args.station)
     print(f"{'station':<20} {'published':>9} {'acked':>5}  {'state':<8} {'next slot':<30} problems")
     for r in rows:
-        problems = []
-        if r.published is not None and r.acked != r.published:
-            problems.append("not yet applied" if r.state else "no status yet")
-        if r.status is not None and r.status.schedule_error:
-            problems.append(f"error: {r.status.schedule_error}")
-        if r.status is not None and r.status.media_missing:
-            problems.append("media missing: " + ", ".join(r.status.media_missing))
+        problems = _problems(r)
         print(f"{r.station:<20} {r.published if r.published is not None else '-':>9} "
               f"{r.acked if r.acked is not None else '-':>5}  {r.state or '-':<8} "
               f"{r.next_slot or '-':<30} {'; '.join(problems) or 'ok'}")
     return 0
+
+
+def _problems(r: ScheduleRow) -> list[str]:
+    """What stands between the station and airing its published schedule ([] when nothing)."""
+    problems = []
+    if r.status is None:
+        problems.append("never seen (no status received)" if r.published is None else "no status yet")
+    elif r.status.state == "offline":
+        since = f"offline since {_when(r.status.at)}"
+        problems.append(f"{since}: gets version {r.published} when it reconnects"
+                        if r.published is not None and r.acked != r.published
+                        else f"{since}: nothing heard from it until it reconnects")
+    if r.published is not None and r.acked != r.published and r.status is not None:
+        problems.append("not yet applied")
+    if r.status is not None and r.status.schedule_error:
+        problems.append(f"error: {r.status.schedule_error}")
+    if r.status is not None and r.status.media_missing:
+        problems.append("media missing: " + ", ".join(r.status.media_missing))
+    return problems

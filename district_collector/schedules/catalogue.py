@@ -38,7 +38,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from district_collector.schedules.yaml_lines import Problems, line_of, load_yaml
+from district_collector.schedules.yaml_lines import NotADate, Problems, line_of, load_yaml
 from radio_protocol import PRIORITIES
 from radio_protocol.errors import ConfigError, ScheduleError
 from radio_protocol.schedule.build import build_schedule, media_from
@@ -221,7 +221,9 @@ def _read_slot(p: Problems, raw: Any, i: int, segment_ids: set[str], year: int,
     else:
         items = raw["dates"] if isinstance(raw["dates"], list) else [raw["dates"]]
         for item in items:
-            if not isinstance(item, date) or isinstance(item, datetime):
+            if isinstance(item, NotADate):
+                p.add(line_of(raw, "dates"), f"{where}dates", f"{item} is not a real date ({item.reason})")
+            elif not isinstance(item, date) or isinstance(item, datetime):
                 p.add(line_of(raw, "dates"), f"{where}dates", f"expected dates YYYY-MM-DD, got {item!r}")
             elif (item.year, item.month) != (year, month):
                 p.add(line_of(raw, "dates"), f"{where}dates", f"{item} is not in the catalogue's month {year}-{month:02d}")

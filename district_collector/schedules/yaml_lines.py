@@ -6,7 +6,10 @@
   problem can say ``catalogue.yaml:14: slots[2].at: ...``;
 - refuses a key given twice in one mapping (YAML would silently keep the last one: a
   lost line of the office's);
-- reads ``17:00`` as the text ``"17:00"``, not the base-60 integer 1020.
+- reads ``17:00`` as the text ``"17:00"``, not the base-60 integer 1020;
+- lets no Python exception out (:func:`~radio_protocol.yaml_read.harden_loader`): an
+  impossible date such as ``2026-02-30`` stays text, a :class:`NotADate`, for the reader
+  of its key to report with the line.
 
 Errors are :class:`~radio_protocol.errors.ConfigError` naming the file and line.
 """
@@ -19,6 +22,9 @@ from typing import Any
 import yaml
 
 from radio_protocol.errors import ConfigError
+from radio_protocol.yaml_read import NotADate, harden_loader
+
+__all__ = ["Lines", "NotADate", "Problems", "line_of", "load_yaml"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -57,6 +63,7 @@ def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> Any:
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[arg-type]
+harden_loader(_Loader)
 
 
 def line_of(obj: Any, key: Any = None) -> int:

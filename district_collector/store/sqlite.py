@@ -45,6 +45,11 @@ from district_collector.store.schema import (
 )
 from radio_protocol.timefmt import parse_rfc3339
 
+
+class NoStoreError(StoreError):
+    """A read-only command found no store: the collector has not run (or not here)."""
+
+
 # The stored payload hashes of a batch's (station, seq) pairs, given as a JSON array of pairs.
 _STORED_SHAS = """
 SELECT e.station, e.seq, e.payload_sha256 FROM json_each(?) j CROSS JOIN events e
@@ -77,6 +82,29 @@ class SqliteStore(Store):
             migrate(self._db, self.path)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+
+    @classmethod
+    def open_read_only(cls, path: Path | str) -> SqliteStore:
+        """The existing store at ``path``, for reading only: nothing is created, migrated or
+        written (what ``stations``, ``report``, ``evidence`` and ``schedule show`` use).
+
+        NoStoreError when there is no store at ``path``; StoreError when it cannot be read."""
+        path = Path(path)
+        if not path.is_file():
+            raise NoStoreError(f"no store at {path} (the collector has not run yet)")
+        store = cls.__new__(cls)
+        store.path = path
+        try:
+            store._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                        isolation_level=None, timeout=30.0)
+            tables = {row[0] for row in store._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot read the store: {exc}") from exc
+        if "events" not in tables:
+            store._db.close()
+            raise NoStoreError(f"no store at {path} (the file has no collector tables: the collector "
+                               "has not run yet)")
+        return store
 
     def close(self) -> None:
         self._db.close()

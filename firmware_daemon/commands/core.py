@@ -47,10 +47,19 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def register(sub: Subcommands) -> None:
-    check = sub.add_parser("check", help="validate the config (and the key file if present)")
+    check = sub.add_parser(
+        "check", help="validate the config, the key file, the broker login files and the sound card",
+        description="Validate everything run would hit at startup without airing or changing anything: "
+                    "every config key, the station key (if present), mqtt.password_file, mqtt.tls.ca "
+                    "and that audio.device names an output device PortAudio can see. Prints OK, or every "
+                    "problem found and exits 1.")
     check.set_defaults(func=cmd_check)
 
-    keygen = sub.add_parser("keygen", help="create the station key if absent; print its public JWK")
+    keygen = sub.add_parser(
+        "keygen", help="create the station key if absent; print its public JWK",
+        description="Create data_dir/station.key (Ed25519, mode 0600, directory 0700) if it does not "
+                    "exist, and print its public JWK with its kid (RFC 7638 thumbprint) for the "
+                    "district's registry. An existing key is kept, never replaced.")
     keygen.set_defaults(func=cmd_keygen)
 
     play = sub.add_parser(
@@ -70,10 +79,18 @@ def register(sub: Subcommands) -> None:
                       help="airing priority (default normal)")
     play.set_defaults(func=cmd_play)
 
-    amp_off = sub.add_parser("amp-off", help="force the amplifier off")
+    amp_off = sub.add_parser(
+        "amp-off", help="force the amplifier off",
+        description="Drive the amplifier relay pin to off. Reads only amplifier.pin, "
+                    "amplifier.active_high and gpio.pin_factory, so it works with the rest of the "
+                    "config broken; systemd runs it before the service starts and after it stops.")
     amp_off.set_defaults(func=cmd_amp_off)
 
-    events = sub.add_parser("events", help="print the outbox as JSON Lines (one JWS per line)")
+    events = sub.add_parser(
+        "events", help="print the outbox as JSON Lines (one JWS per line)",
+        description="Print the signed events in the outbox, oldest first, as JSON Lines: one flattened "
+                    "JWS per line, the exact bytes signed (for 'radio-district import' by USB). Works "
+                    "while the service runs.")
     events.add_argument("--since", type=int, default=0, metavar="SEQ",
                         help="only events after SEQ (default 0: all)")
     events.set_defaults(func=cmd_events)
@@ -98,6 +115,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems.append(str(exc))
     if config is not None:
         problems.extend(_link_problems(config))
+        problems.extend(_audio_device_problems(config))
     if problems:
         return print_problems(path, problems)
     assert config is not None
@@ -118,6 +136,18 @@ def _link_problems(config: StationConfig) -> list[str]:
         return []
     return login_file_problems(m.password_file, m.tls.ca if m.tls is not None else None,
                                str(config.source))
+
+
+def _audio_device_problems(config: StationConfig) -> list[str]:
+    """Whether ``audio.device`` names an output PortAudio sees now, as ``play`` and ``run``
+    would open it: an unknown card is found here, before any airing records it as failed."""
+    from hal.audio import PortAudioOutput
+
+    try:
+        PortAudioOutput(config.audio.device, latency=config.audio.latency).resolve_device()
+    except CommuneRadioError as exc:
+        return [f"{config.source}: audio.device: {exc}"]
+    return []
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:

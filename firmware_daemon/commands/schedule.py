@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from datetime import tzinfo
 
 from firmware_daemon.config import load_station_config
 from firmware_daemon.schedule.media_cache import MediaCache
 from firmware_daemon.schedule.store import ScheduleStore
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import SystemClock
-from radio_protocol.schedule.expand import expand, next_slots
+from radio_protocol.schedule.expand import Slot, expand, next_slots
 from radio_protocol.timefmt import parse_rfc3339
 
 PROG = "radio-station"
@@ -21,7 +23,9 @@ def register(subparsers: Subcommands) -> None:
         description="Show the schedule in force at this station (version, validity, segments and "
                     "whether their media is cached), the last schedule error, and the next slots.")
     parser.add_argument("--next", type=int, default=10, metavar="N", help="how many next slots (default 10)")
-    parser.add_argument("--at", metavar="TIME", help="list slots after TIME (RFC 3339) instead of now")
+    parser.add_argument("--at", metavar="TIME",
+                        help="list slots after TIME (RFC 3339, e.g. 2024-03-01T00:00:00+07:00) instead of "
+                             "this machine's clock (a station run with --simulate aired on its own clock)")
     parser.set_defaults(func=cmd_schedule)
 
 
@@ -56,15 +60,27 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         counts = store.state_counts(keys)
         so_far = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none yet"
         print(f"slots so far: {so_far} (of {len(keys)} in this schedule)")
-        upcoming = next_slots(schedule, now_at, max(0, args.next), store.done_keys())
-        print(f"next {len(upcoming)} slot(s) still to air after {now_at.astimezone(tz):%Y-%m-%d %H:%M}:")
-        for slot in upcoming:
-            local = slot.at.astimezone(tz)
-            print(f"  {local:%Y-%m-%d %a %H:%M}  {slot.segment.id:<{width}}  {slot.segment.priority:<9} "
-                  f"{slot.segment.title}")
+        done = store.done_keys()
+        upcoming = next_slots(schedule, now_at, max(0, args.next), done)
+        clock = "--at" if args.at else "this machine's clock; --at TIME for another moment"
+        print(f"next {len(upcoming)} slot(s) still to air after {now_at.astimezone(tz):%Y-%m-%d %H:%M} "
+              f"({clock}):")
+        _print_slots(upcoming, tz, width)
         if not upcoming:
-            print("  (none left in this schedule)")
+            left = next_slots(schedule, schedule.start_at, max(0, args.next), done)
+            if left:
+                print(f"  (none after that moment; this schedule's slots not yet aired, from {schedule.valid_from}:)")
+                _print_slots(left, tz, width)
+            else:
+                print(f"  (none left: every slot of this schedule ({len(keys)}) is aired or recorded)")
     finally:
         store.close()
     return 0
 
+
+
+def _print_slots(slots: Sequence[Slot], tz: tzinfo, width: int) -> None:
+    for slot in slots:
+        local = slot.at.astimezone(tz)
+        print(f"  {local:%Y-%m-%d %a %H:%M}  {slot.segment.id:<{width}}  {slot.segment.priority:<9} "
+              f"{slot.segment.title}")

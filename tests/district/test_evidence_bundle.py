@@ -80,13 +80,39 @@ def test_report_table_and_csv(district: District, capsys: pytest.CaptureFixture[
 
 def test_report_default_period_from_clock(district: District, capsys: pytest.CaptureFixture[str],
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    # 2024-12-31 20:00 UTC is already 2025 in Vietnam.
+    # 2023-12-31 20:00 UTC is already 2024 in Vietnam: this year's scoring period, which has events.
+    monkeypatch.setattr(commands_report, "default_clock",
+                        lambda: SimulatedClock(datetime(2023, 12, 31, 20, 0, tzinfo=UTC)))
+    assert main(["-c", str(district.config_path), "report", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    assert report["period"]["from"] == "2024-01-01" and report["period"]["to"] == "2024-12-10"
+    assert report["district"]["airings"] > 0
+    assert "no --from/--to: this year's scoring period 2024-01-01 .. 2024-12-10" in out.err
+
+
+def test_report_default_period_without_events_is_the_latest_month_with_events(
+        district: District, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # 2024-12-31 20:00 UTC is already 2025 in Vietnam, and 2025 holds no event (issue 11: the
+    # report then said "airings 0" for every commune): the latest month with events, said.
     monkeypatch.setattr(commands_report, "default_clock",
                         lambda: SimulatedClock(datetime(2024, 12, 31, 20, 0, tzinfo=UTC)))
     assert main(["-c", str(district.config_path), "report", "--format", "json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    assert report["period"]["from"] == "2025-01-01" and report["period"]["to"] == "2025-12-10"
-    assert report["district"]["airings"] == 0
+    out = capsys.readouterr()
+    report = json.loads(out.out)
+    period = report["period"]
+    assert period["from"].startswith("2024-") and period["from"].endswith("-01")
+    assert period["from"][:7] == period["to"][:7]  # one whole calendar month
+    assert report["district"]["airings"] > 0
+    assert (f"this year's scoring period 2025-01-01 .. 2025-12-10 holds no event: reporting "
+            f"{period['from'][:7]}, the latest month with events") in out.err
+
+
+def test_report_period_without_events_says_so(district: District, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-c", str(district.config_path), "report", "--from", "2030-01-01", "--to", "2030-01-31"]) == 0
+    out = capsys.readouterr()
+    assert "no events at all in 2030-01-01 .. 2030-01-31 (the latest event is of 2024-" in out.err
+    assert "airings 0" in out.out
 
 
 @pytest.mark.parametrize(
@@ -112,7 +138,7 @@ def test_report_without_database_says_so(tmp_path: Path, district: District,
     shutil.copytree(district.config_path.parent / "keys", tmp_path / "keys")
     (tmp_path / "d.yaml").write_text(text, encoding="utf-8")
     assert main(["-c", str(tmp_path / "d.yaml"), "report"]) == 1
-    assert "no database" in capsys.readouterr().err
+    assert "no store at" in capsys.readouterr().err
 
 
 def test_evidence_bundle_files_and_manifest(bundle: Path, district: District) -> None:
