@@ -17,7 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from district_collector.region import REGION_LEVELS, RegionLevel, region_level
 from district_collector.registry import LEVELS, RegisteredStation
 from district_collector.scoring.criteria import CriteriaSet
-from district_collector.scoring.criteria.choice import CriteriaPeriod, criteria_for, read_criteria_periods
+from district_collector.scoring.criteria.choice import (
+    CriteriaPeriod,
+    criteria_for,
+    read_criteria_periods,
+)
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.credentials import read_password_file, tls_client_context
 from radio_protocol.errors import JoseError
