@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 import yaml
 from openpyxl import load_workbook
-from test_evidence_support import PERIOD, District, build_district, pdf_text, rewrite_manifest_hashes
+from test_evidence_support import (
+    PERIOD,
+    District,
+    build_district,
+    pdf_text,
+    rewrite_manifest_hashes,
+)
 
 from district_collector.cli import main
 from radio_protocol.jose import Signer, load_private_key
