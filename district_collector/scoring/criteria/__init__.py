@@ -10,8 +10,7 @@ from district_collector.scoring.criteria.sets import (
     default_criteria,
     load_criteria,
     parse_criteria,
-    same_rules,
 )
 
 __all__ = ["LEVELS", "RULES", "TIERS", "CriteriaSet", "Criterion", "default_criteria", "load_criteria",
-           "parse_criteria", "same_rules"]
+           "parse_criteria"]

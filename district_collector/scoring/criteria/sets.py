@@ -205,10 +205,5 @@ def default_criteria() -> CriteriaSet:
     return parse_criteria(data, f"(shipped) {DEFAULT_FILE}")
 
 
-def same_rules(a: CriteriaSet, b: CriteriaSet) -> bool:
-    """Whether two sets score alike (everything but where they were read from)."""
-    return a.as_json() == b.as_json()
-
-
 __all__ = ["LEVELS", "RULES", "TIERS", "CriteriaSet", "Criterion", "default_criteria", "load_criteria",
-           "parse_criteria", "same_rules"]
+           "parse_criteria"]
