@@ -8,12 +8,20 @@ of the config file, so a config and its keys can travel together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from district_collector.region import REGION_LEVELS, RegionLevel, region_level
 from district_collector.registry import LEVELS, RegisteredStation
+from district_collector.scoring.criteria import CriteriaSet
+from district_collector.scoring.criteria.choice import (
+    CriteriaPeriod,
+    criteria_for,
+    read_criteria_periods,
+)
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.credentials import read_password_file, tls_client_context
 from radio_protocol.errors import JoseError
@@ -24,7 +32,7 @@ from radio_protocol.topics import DISTRICT_RE, STATION_RE
 if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
-_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media")
+_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria")
 _MQTT_KEYS = ("host", "port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
 _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
@@ -32,9 +40,19 @@ _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
 
 @dataclass(frozen=True)
 class DistrictInfo:
+    """The region the collector serves. ``level``: the configured ``district.level`` code
+    (:data:`~district_collector.region.REGION_LEVELS`), None when the config leaves it to
+    the name (see :attr:`region`)."""
+
     id: str
     name: str
     timezone: str
+    level: str | None = None
+
+    @property
+    def region(self) -> RegionLevel:
+        """The region's level and its words (``huyện``/``tỉnh``...)."""
+        return region_level(self.name, self.level)
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,12 @@ class DistrictConfig:
     stations: tuple[RegisteredStation, ...]
     ack: AckConfig
     media: MediaConfig | None
+    criteria: tuple[CriteriaPeriod, ...] = ()
+
+    def criteria_for(self, last_day: date) -> CriteriaSet:
+        """The criteria set scoring a period whose last day is ``last_day`` (the config's
+        ``criteria`` list; the letter's set without one)."""
+        return criteria_for(self.criteria, last_day)
 
     def station(self, station_id: str) -> RegisteredStation | None:
         for entry in self.stations:
@@ -181,10 +205,15 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
     base = source.resolve().parent
     r = ConfigReader(str(source))
     top = r.mapping(data, "", _TOP_KEYS)
-    d = r.mapping(top.get("district"), "district", ("id", "name", "timezone"))
+    d = r.mapping(top.get("district"), "district", ("id", "name", "timezone", "level"))
     did = r.get(d, "district", "id", str, pattern=DISTRICT_RE.pattern.strip("^$")) if d else None
     dname = r.get(d, "district", "name", str) if d else None
     tz = r.get(d, "district", "timezone", str, "Asia/Ho_Chi_Minh") if d else None
+    level = r.get(d, "district", "level", str, None, nullable=True) if d else None
+    if level is not None and level not in REGION_LEVELS:
+        r.error("district.level", f"must be one of {', '.join(REGION_LEVELS)} (huyen = Huyện, tinh = Tỉnh, "
+                                  f"xa = Xã...), got {level!r}")
+        level = None
     if isinstance(tz, str):
         try:
             zone(tz)
@@ -228,18 +257,20 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
         mdir = r.get(md, "media", "dir", str)
         if url and mdir:
             media = MediaConfig(base_url=url.rstrip("/"), dir=config_path(base, mdir) or Path(mdir))
+    criteria = read_criteria_periods(r, top.get("criteria"), base)
     r.finish()
     assert did is not None and dname is not None and tz is not None
     assert database is not None and signing_key is not None
     return DistrictConfig(
         source=source,
-        district=DistrictInfo(id=did, name=dname, timezone=tz),
+        district=DistrictInfo(id=did, name=dname, timezone=tz, level=level),
         database=config_path(base, database) or Path(database),
         signing_key=config_path(base, signing_key) or Path(signing_key),
         mqtt=mqtt,
         stations=tuple(stations),
         ack=ack,
         media=media,
+        criteria=criteria,
     )
 
 

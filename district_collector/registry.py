@@ -1,7 +1,8 @@
 """The station registry as scoring and verification see it, whatever it was built from.
 
 A :class:`Registry` holds the district (id, name, timezone, public JWKs) and its
-stations in registry order (id, commune code and name, level, public JWKs). It is
+stations in registry order (id, commune code and name, level, public JWKs). The district's
+``level`` (``district.level``, e.g. ``tinh``) is there only when the config sets it. It is
 built from the collector's :class:`~district_collector.config.DistrictConfig` (the
 district's public key comes from its signing key) or from an evidence bundle's
 ``keys.json`` (:meth:`Registry.from_keys_json`), and written back with
@@ -11,7 +12,7 @@ recomputed by ``verify`` from the bundle see the same registry.
 ``keys.json``::
 
     {"district": {"id": "kon-ray", "name": "...", "timezone": "Asia/Ho_Chi_Minh",
-                  "keys": [JWK, ...]},
+                  "keys": [JWK, ...], "level": "huyen"},
      "stations": [{"id": "dak-koi-01", "district": "kon-ray",
                    "commune": {"code": "23335", "name": "Xã Đăk Kôi"},
                    "level": "commune", "keys": [JWK, ...]}, ...]}
@@ -23,8 +24,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
+from district_collector.region import REGION_LEVELS, RegionLevel, region_level
 from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint
 from radio_protocol.timefmt import zone
@@ -62,6 +64,7 @@ class KeysJsonDistrict(TypedDict):
     name: str
     timezone: str
     keys: list[dict[str, str]]
+    level: NotRequired[str]  # district.level when the config sets it (see district_collector.region)
 
 
 class KeysJson(TypedDict):
@@ -113,9 +116,15 @@ class Registry:
     district_keys: tuple[dict[str, str], ...]
     stations: tuple[RegisteredStation, ...]
     _by_id: dict[str, RegisteredStation] = field(default_factory=dict, repr=False, compare=False)
+    level: str | None = None  # the configured district.level code; None: read from the name
 
     def __post_init__(self) -> None:
         self._by_id.update({s.id: s for s in self.stations})
+
+    @property
+    def region(self) -> RegionLevel:
+        """The region's level and its words (configured, else from its name)."""
+        return region_level(self.district_name, self.level)
 
     # --- lookups ------------------------------------------------------------------------
 
@@ -193,7 +202,7 @@ class Registry:
         district = cls.build(config.district.id, config.district.name, config.district.timezone,
                              district_keys, ())
         return cls(district.district_id, district.district_name, district.timezone, district.district_keys,
-                   config.stations)
+                   config.stations, level=config.district.level)
 
     @classmethod
     def from_keys_json(cls, data: object) -> Registry:
@@ -227,12 +236,20 @@ class Registry:
             if s.get("district", d["id"]) != d["id"]:
                 raise RegistryError(f"{where}.district: {s.get('district')!r} is not {d['id']!r}")
             rows.append((s["id"], commune["code"], commune["name"], str(s.get("level", "commune")), keys))
-        return cls.build(d["id"], d["name"], d["timezone"], dkeys, rows)
+        level = d.get("level")
+        if level is not None and level not in REGION_LEVELS:
+            raise RegistryError(f"keys.json: district.level {level!r} is not one of {', '.join(REGION_LEVELS)}")
+        built = cls.build(d["id"], d["name"], d["timezone"], dkeys, rows)
+        return cls(built.district_id, built.district_name, built.timezone, built.district_keys, built.stations,
+                   level=level)
 
     def to_keys_json(self) -> KeysJson:
+        district: KeysJsonDistrict = {"id": self.district_id, "name": self.district_name,
+                                      "timezone": self.timezone, "keys": [dict(k) for k in self.district_keys]}
+        if self.level is not None:
+            district["level"] = self.level
         return {
-            "district": {"id": self.district_id, "name": self.district_name,
-                         "timezone": self.timezone, "keys": [dict(k) for k in self.district_keys]},
+            "district": district,
             "stations": [
                 {"id": s.id, "district": self.district_id,
                  "commune": {"code": s.commune_code, "name": s.commune_name},

@@ -136,7 +136,8 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
         raise DocumentError("give a catalogue file (CATALOGUE.yaml) or --month YYYY-MM "
                             "(the schedules published for that month)")
     communes = {s.id: s.commune_name for s in config.stations}
-    district = {"id": config.district.id, "name": config.district.name, "timezone": config.district.timezone}
+    district = {"id": config.district.id, "name": config.district.name, "timezone": config.district.timezone,
+                "level": config.district.level}
     doc = build_catalogue_doc(district, payloads, month, communes, unscheduled)
     for seg in doc["segments"]:
         if seg["id"] in durations:

@@ -86,7 +86,8 @@ def compute_report(config: DistrictConfig, period: Period, district_keys: list[d
     store = _open_store(config)
     try:
         schedules = [decode_payload(s) for s in schedules_from_store(config.database, period)]
-        return report_from_store(store, registry, period, schedules, with_airings)
+        return report_from_store(store, registry, period, schedules, with_airings,
+                                 config.criteria_for(period.end))
     finally:
         store.close()
 
@@ -104,7 +105,7 @@ def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str
         store.close()
     schedules = schedules_from_store(config.database, period)
     report = build_report((e.facts for e in events), registry, period,
-                          [decode_payload(s) for s in schedules])
+                          [decode_payload(s) for s in schedules], config.criteria_for(period.end))
     return registry, events, schedules, report
 
 
@@ -119,7 +120,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     elif args.format == "csv":
         sys.stdout.write(report_csv(report))
     else:
-        sys.stdout.write(report_table(report))
+        sys.stdout.write(report_table(report, config.district.level))
     return 0
 
 
@@ -139,7 +140,7 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     registry, events, schedules, report = compute(config, period, [signer.public_jwk])
     out = write_bundle(Path(args.out), events=events, schedules=schedules, registry=registry,
                        report=report, period=period, signer=signer, generated_at=clock.now(),
-                       lang=args.lang)
+                       lang=args.lang, criteria=config.criteria_for(period.end))
     print(f"evidence written to {out}: {len(events)} events, {len(schedules)} schedules, "
           f"district key {signer.kid}")
     print(f"  check it with / kiểm tra bằng: {PROG} verify {out} --district-key={signer.kid}")

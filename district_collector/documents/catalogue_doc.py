@@ -199,7 +199,9 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
     district = doc.get("district") or {}
     name = str(district.get("name") or district.get("id") or "")
     mm, yyyy = _mm_yyyy(doc)
-    story: list[Flowable] = official_header(styles, name, lang, yyyy, PORTRAIT_W, doc_code="DM-UBND")
+    level = district.get("level")
+    story: list[Flowable] = official_header(styles, name, lang, yyyy, PORTRAIT_W, doc_code="DM-UBND",
+                                            level=level if isinstance(level, str) else None)
     story += [Paragraph(esc(t("cat_title", lang)), styles.title),
               Paragraph(esc(t("cat_subtitle", lang, mm=mm, yyyy=yyyy)), styles.subtitle),
               Paragraph(esc(t("cat_basis", lang)), styles.body)]

@@ -2,8 +2,10 @@
 
 Vietnamese (``vi``) is the language of record; ``en`` is for reviewers. Wording follows the
 district letter: "tài liệu kiểm chứng", "danh mục phát sóng",
-"Chuyển đổi số", "Tiêu chí 1.5/1.6/1.7", "hệ thống truyền thanh cơ sở". Codes (tiers,
+"Chuyển đổi số", "Tiêu chí", "hệ thống truyền thanh cơ sở". Codes (tiers,
 outcomes, exclusion reasons) stay machine codes in the data and are translated only here.
+The criteria's own wording comes from the criteria set (docs/scoring.md "Criteria files"),
+the region's level word ({unit}: huyện, tỉnh...) from the config (``district.level``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from district_collector.documents.i18n_codes import (
     format_date,
     format_duration,
 )
+from district_collector.region import place_name, region_level
 from radio_protocol.errors import CommuneRadioError
 
 __all__ = ["LANGS", "WEEKDAYS", "DocumentError", "check_lang", "code_text", "failure_text", "finding_text",
@@ -70,20 +73,7 @@ _T: dict[str, tuple[str, str]] = {
     "col_result": ("Kết quả", "Result"),
     "col_max": ("Điểm tối đa", "Max points"),
     "col_points": ("Điểm đạt", "Points"),
-    "level_district": ("Huyện", "District"),
-    "crit_1.6": (
-        "Hệ thống truyền thanh cơ sở có chuyên mục riêng về chuyển đổi số",
-        "The grassroots radio system has a dedicated digital-transformation programme",
-    ),
-    "crit_1.7": (
-        "Tần suất hệ thống truyền thanh cơ sở phát sóng chuyên mục riêng về chuyển đổi số",
-        "Broadcast frequency of the dedicated digital-transformation programme",
-    ),
-    "crit_1.5": (
-        "Tuyên truyền về chuyển đổi số trên Đài truyền thanh cấp xã (theo hướng dẫn của UBND cấp huyện), thực hiện đầy đủ",
-        "The commune radio broadcasts the digital-transformation programme as the district instructs, fully",
-    ),
-    "district_total": ("Cộng điểm các tiêu chí về truyền thanh cấp huyện", "Total of the district's radio criteria"),
+    "district_total": ("Cộng điểm các tiêu chí về truyền thanh cấp {unit}", "Total of the {unit}'s radio criteria"),
     "has_programme": ("Có chuyên mục ({n} lượt phát)", "Programme present ({n} airings)"),
     "no_programme": ("Không có lượt phát nào", "No airing"),
     "col_commune": ("Xã, thị trấn", "Commune"),
@@ -139,8 +129,8 @@ _T: dict[str, tuple[str, str]] = {
         "No data: the registry has no commune, or there is no event in the evaluation period.",
     ),
     "no_communes": (
-        "Chưa có trạm cấp xã nào được đăng ký: không có xã, phường, thị trấn nào để chấm Tiêu chí 1.5.",
-        "No commune-level station is registered: no commune to score for criterion 1.5.",
+        "Chưa có trạm cấp xã nào được đăng ký: không có xã, phường, thị trấn nào để chấm Tiêu chí {ids}.",
+        "No commune-level station is registered: no commune to score for criterion {ids}.",
     ),
     "no_airings": ("Không có lượt phát nào được tính trong kỳ.", "No counted airing in the period."),
     "truncated": (
@@ -167,7 +157,7 @@ _T: dict[str, tuple[str, str]] = {
         "{unit} key thumbprint below with the one the {unit} office publishes.",
     ),
     "thumbprint": ("Dấu vân tay khóa của {unit} (RFC 7638)", "Key thumbprint of the {unit} (RFC 7638)"),
-    "thumbprint_unknown": ("xem khóa cấp huyện trong keys.json", "see the district-level key in keys.json"),
+    "thumbprint_unknown": ("xem khóa cấp {unit} trong keys.json", "see the {unit}-level key in keys.json"),
     "prepared_by": ("NGƯỜI LẬP", "PREPARED BY"),
     "on_behalf": ("TM. ỦY BAN NHÂN DÂN", "FOR THE PEOPLE'S COMMITTEE"),
     "sign_hint": ("(Ký, ghi rõ họ tên)", "(Signature, full name)"),
@@ -234,35 +224,16 @@ WEEKDAYS: tuple[tuple[str, str], ...] = (
 )
 
 
-# Administrative units a configured region's name may start with (after the 2025
-# reorganisation the "district" of this system may be a province, a ward or a commune).
-_UNITS: tuple[tuple[str, str, str], ...] = (
-    ("Thành phố", "thành phố", "city"), ("Thị xã", "thị xã", "town"),
-    ("Thị trấn", "thị trấn", "township"), ("Đặc khu", "đặc khu", "special zone"),
-    ("Huyện", "huyện", "district"), ("Quận", "quận", "district"), ("Tỉnh", "tỉnh", "province"),
-    ("Phường", "phường", "ward"), ("Xã", "xã", "commune"),
-)
-
-
-def _unit_of(name: str) -> tuple[str, str, str] | None:
-    for unit in _UNITS:
-        prefix = unit[0]
-        if name[:len(prefix) + 1].casefold() == prefix.casefold() + " ":
-            return unit
-    return None
-
-
-def region_unit(name: str, lang: str) -> str:
-    """The kind of unit a region's name says, lower case: ``Tỉnh Quảng Ngãi`` -> ``tỉnh``
-    (``province``); ``huyện`` (``district``) when the name does not say."""
-    unit = _unit_of(name) or _UNITS[4]
-    return unit[1] if lang == "vi" else unit[2]
+def region_unit(name: str, lang: str, level: str | None = None) -> str:
+    """The region's level word, lower case: the configured ``level`` code's when given, else
+    the one its name says (``Tỉnh Quảng Ngãi`` -> ``tỉnh``/``province``), else ``huyện``
+    (``district``); see :mod:`district_collector.region`."""
+    return region_level(name, level).unit(lang)
 
 
 def region_place(name: str) -> str:
     """The place name without its unit: ``Huyện Kon Rẫy`` -> ``Kon Rẫy`` (for the date line)."""
-    unit = _unit_of(name)
-    return name[len(unit[0]) + 1:].strip() if unit else name
+    return place_name(name)
 
 
 def _pick(pair: tuple[str, str], lang: str) -> str:

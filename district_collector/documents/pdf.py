@@ -39,6 +39,7 @@ from reportlab.platypus import (
 )
 
 from district_collector.documents.i18n import DocumentError, region_place, region_unit, t
+from district_collector.region import region_level
 from radio_protocol.durable import atomic_write
 
 FONT_DIRS = (
@@ -155,25 +156,31 @@ def district_place(name: str) -> str:
     return region_place(name)
 
 
-def committee_name(name: str, lang: str) -> str:
+def committee_name(name: str, lang: str, level: str | None = None) -> str:
     """The issuing body as printed top left, from the configured name (never a hard-coded
-    unit): ``HUYỆN KON RẪY`` / ``KON RẪY DISTRICT``, ``TỈNH QUẢNG NGÃI`` / ``QUẢNG NGÃI PROVINCE``."""
+    unit): ``HUYỆN KON RẪY`` / ``KON RẪY DISTRICT``, ``TỈNH QUẢNG NGÃI`` / ``QUẢNG NGÃI PROVINCE``.
+    ``level``: the configured ``district.level`` code; it names the unit when the name does
+    not (``Quảng Ngãi`` with ``tinh``: ``TỈNH QUẢNG NGÃI``)."""
+    place = region_place(name)
+    if level is not None and place == name:
+        unit = region_level(name, level)
+        return (f"{unit.title} {name}" if lang == "vi" else f"{name} {unit.english}").upper()
     if lang == "vi":
         return name.upper()
-    place = region_place(name)
-    return f"{place} {region_unit(name, lang)}".upper() if place != name else name.upper()
+    return f"{place} {region_unit(name, lang, level)}".upper() if place != name else name.upper()
 
 
 def official_header(styles: Styles, district_name: str, lang: str, year: str, width: float,
-                    doc_code: str = "BC-UBND") -> list[Flowable]:
+                    doc_code: str = "BC-UBND", level: str | None = None) -> list[Flowable]:
     """The heading of a Vietnamese administrative document (Nghị định 30/2020/NĐ-CP layout).
 
     Left: the issuing body and under it the number line ``Số: ......../BC-UBND`` (``doc_code``:
     BC = báo cáo, a report); right: the national name and motto and under them the place and
     date line ``Kon Rẫy, ngày ..... tháng ..... năm 2024``, left blank for the office to fill in
-    when it registers the document.
+    when it registers the document. ``level``: the region's configured level code (see
+    :func:`committee_name`).
     """
-    left = Paragraph(f"{esc(t('committee', lang))}<br/>{esc(committee_name(district_name, lang))}"
+    left = Paragraph(f"{esc(t('committee', lang))}<br/>{esc(committee_name(district_name, lang, level))}"
                      "<br/>_______", styles.center_bold)
     right = Paragraph(f"{esc(t('nation', lang))}<br/><u>{esc(t('motto', lang))}</u>", styles.center_bold)
     number = Paragraph(esc(t("doc_number", lang, code=doc_code)), styles.center)

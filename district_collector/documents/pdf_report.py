@@ -32,7 +32,6 @@ from district_collector.documents.i18n import (
     DocumentError,
     check_lang,
     format_date,
-    region_unit,
     t,
     tier_name,
 )
@@ -51,6 +50,7 @@ from district_collector.documents.pdf import (
     signature_block,
 )
 from district_collector.documents.pdf_chart import weekly_chart
+from district_collector.documents.report_rules import report_criteria, report_unit
 from district_collector.documents.report_tables import (
     airing_rows,
     commune_rows,
@@ -59,6 +59,7 @@ from district_collector.documents.report_tables import (
     grid_header,
     grid_lines,
     points_rows,
+    points_total_row,
     station_rows,
 )
 
@@ -174,7 +175,9 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
     period = dict(report.get("period") or {})
     name = str(district.get("name") or district.get("id") or "")
     year = str(period.get("to") or period.get("from") or "")[:4]
-    story: list[Flowable] = official_header(styles, name, lang, year, PORTRAIT_W)
+    level = report.get("region_level")
+    story: list[Flowable] = official_header(styles, name, lang, year, PORTRAIT_W,
+                                            level=level if isinstance(level, str) else None)
     story += [Paragraph(esc(t("report_title", lang)), styles.title),
               Paragraph(esc(t("report_subtitle", lang)), styles.subtitle),
               Paragraph(f"<b>{esc(t('district', lang))}:</b> {esc(name)}", styles.body),
@@ -183,11 +186,12 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
                   tz=period.get("timezone", ""))), styles.body)]
     communes = list(report.get("communes") or [])
     airings = list(report.get("airings") or [])
+    no_communes = t("no_communes", lang, ids=", ".join(c.id for c in report_criteria(report).of_level("commune")))
     if not communes and not airings:
         story += [Spacer(1, 12), Paragraph(f"<b>{esc(t('empty_report', lang))}</b>", styles.body)]
     elif not communes:
-        story += [Spacer(1, 6), Paragraph(f"<b>{esc(t('no_communes', lang))}</b>", styles.body)]
-    unit = region_unit(name, lang)
+        story += [Spacer(1, 6), Paragraph(f"<b>{esc(no_communes)}</b>", styles.body)]
+    unit = report_unit(report, lang)
     story.append(Paragraph(esc(t("summary_line", lang, unit=unit, airings=district.get("airings", 0),
                                  weeks_aired=district.get("weeks_aired", 0),
                                  required_weeks=district.get("required_weeks", 0),
@@ -196,10 +200,12 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
                                  tier=tier_label(district.get("tier"), lang))), styles.body))
     story += heading(styles, t("sec_points", lang))
     header, rows = points_rows(report, lang)
+    total = points_total_row(report)
     story.append(data_table(styles, header, rows, [90, 46, 160, 124, 45, 45],
                             extra=[("ALIGN", (4, 1), (5, -1), "CENTER"),
-                                   ("FONT", (0, 3), (-1, 3), styles.fonts.bold, 8),
-                                   ("LINEBELOW", (0, 3), (-1, 3), 1.0, colors.black)]))
+                                   *([("FONT", (0, total), (-1, total), styles.fonts.bold, 8),
+                                      ("LINEBELOW", (0, total), (-1, total), 1.0, colors.black)]
+                                     if total is not None else [])]))
     if communes:
         story += [NextPageTemplate("landscape"), PageBreak(),
                   *heading(styles, t("sec_grid", lang)), _legend(styles, lang), Spacer(1, 4)]
@@ -211,7 +217,7 @@ def report_story(report: Mapping[str, Any], lang: str) -> list[Flowable]:
             story += [Spacer(1, 8), chart]
         story += [NextPageTemplate("portrait"), PageBreak()]
     else:  # keep the numbering of the sections: say why there is no grid
-        story += [*heading(styles, t("sec_grid", lang)), Paragraph(esc(t("no_communes", lang)), styles.body)]
+        story += [*heading(styles, t("sec_grid", lang)), Paragraph(esc(no_communes), styles.body)]
     story += heading(styles, t("sec_airings", lang))
     header, arows = airing_rows(report, lang, limit=MAX_PDF_AIRINGS)
     total = len(airings)
@@ -257,7 +263,8 @@ def _verify_section(styles: Styles, report: Mapping[str, Any], lang: str, unit: 
             Paragraph(esc(t("verify_text", lang, unit=unit)), styles.body),
             Paragraph(esc(command), styles.mono),
             Paragraph(esc(t("verify_after", lang, unit=unit)), styles.body),
-            Paragraph(f"<b>{esc(t('thumbprint', lang, unit=unit))}:</b> {esc(thumb or t('thumbprint_unknown', lang))}",
+            Paragraph(f"<b>{esc(t('thumbprint', lang, unit=unit))}:</b> "
+                      f"{esc(thumb or t('thumbprint_unknown', lang, unit=unit))}",
                       styles.body)]
 
 

@@ -1,6 +1,6 @@
 """The evidence report's tables in words: one builder per table, shared by the PDF and the XLSX.
 
-The row builders (``points_rows``, ``commune_rows``, ``airing_rows``, ``excluded_rows``,
+The row builders (``points_rows`` with ``points_total_row``, ``commune_rows``, ``airing_rows``, ``excluded_rows``,
 ``station_rows``, ``grid_header``, ``grid_lines``) turn the report dict into the tables an
 official reads, with every code translated (see ``i18n``); ``pdf_report`` prints them and
 ``xlsx_report`` writes them, so paper and spreadsheet always agree. With ``excel=True`` the
@@ -21,10 +21,17 @@ from district_collector.documents.i18n import (
     finding_text,
     format_date,
     format_duration,
-    region_unit,
     t,
     tier_name,
 )
+from district_collector.documents.report_rules import (
+    report_criteria,
+    report_region,
+    report_unit,
+    scope_points,
+    tier_points_text,
+)
+from district_collector.scoring.criteria import Criterion
 from radio_protocol.timefmt import parse_rfc3339, zone
 
 Cell = str | int | float | date | time | datetime
@@ -63,29 +70,43 @@ def _commune_name(names: Mapping[str, str], code: object) -> str:
 
 
 def points_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
-    """Criteria 1.6 and 1.7 for the district and their sum, then 1.5 for each commune."""
+    """The criteria set's ``region`` criteria for the whole region and, with two or more,
+    their sum; then each commune's ``commune`` criteria (letter's set: 1.6, 1.7, 1.6 + 1.7,
+    then 1.5 per commune). Wording and maximum points come from the set
+    (:func:`~district_collector.documents.report_rules.report_criteria`)."""
+    rules = report_criteria(report)
+    unit = report_unit(report, lang)
     district = report.get("district") or {}
-    criteria = district.get("criteria") or {}
-    airings = int(district.get("airings") or 0)
     header = [t(k, lang) for k in ("col_unit", "col_criterion", "col_content", "col_result",
                                    "col_max", "col_points")]
-    name = str(district.get("name") or district.get("id") or t("level_district", lang))
-    has = t("has_programme", lang, n=airings) if airings else t("no_programme", lang)
-    rows: Rows = [
-        [name, "1.6", t("crit_1.6", lang), has, 10, int(criteria.get("1.6") or 0)],
-        [name, "1.7", t("crit_1.7", lang),
-         f"{tier_name(district.get('tier'), lang)}; {district.get('weeks_aired', 0)}/"
-         f"{district.get('required_weeks', 0)} {t('col_week', lang).lower()}",
-         10, int(criteria.get("1.7") or 0)],
-        [name, "1.6 + 1.7", t("district_total", lang), "", 20,
-         int(criteria.get("1.6") or 0) + int(criteria.get("1.7") or 0)],
-    ]
+    name = str(district.get("name") or district.get("id") or report_region(report).title)
+    region = rules.of_level("region")
+    rows: Rows = [[name, c.id, c.text(lang), _result(district, c, lang), c.max_points, scope_points(district, c)]
+                  for c in region]
+    if len(region) > 1:
+        rows.append([name, " + ".join(c.id for c in region), t("district_total", lang, unit=unit), "",
+                     sum(c.max_points for c in region), sum(scope_points(district, c) for c in region)])
     for commune in report.get("communes") or []:
-        rows.append([str(commune.get("name") or commune.get("code") or ""), "1.5", t("crit_1.5", lang),
-                     f"{tier_name(commune.get('tier'), lang)}; {commune.get('weeks_aired', 0)}/"
-                     f"{commune.get('required_weeks', 0)} {t('col_week', lang).lower()}",
-                     20, int((commune.get("criteria") or {}).get("1.5") or 0)])
+        rows += [[str(commune.get("name") or commune.get("code") or ""), c.id, c.text(lang),
+                  _result(commune, c, lang), c.max_points, scope_points(commune, c)]
+                 for c in rules.of_level("commune")]
     return header, rows
+
+
+def points_total_row(report: Mapping[str, Any]) -> int | None:
+    """The table row (header = 0) of the region's total in :func:`points_rows`, if any."""
+    region = report_criteria(report).of_level("region")
+    return len(region) + 1 if len(region) > 1 else None
+
+
+def _result(scope: Mapping[str, Any], criterion: Criterion, lang: str) -> str:
+    """What a scope achieved for a criterion: its airings (``has-airing``) or its tier and
+    required weeks aired (``tier``)."""
+    if criterion.rule == "has-airing":
+        airings = int(scope.get("airings") or 0)
+        return t("has_programme", lang, n=airings) if airings else t("no_programme", lang)
+    return (f"{tier_name(scope.get('tier'), lang)}; {scope.get('weeks_aired', 0)}/"
+            f"{scope.get('required_weeks', 0)} {t('col_week', lang).lower()}")
 
 
 def commune_rows(report: Mapping[str, Any], lang: str) -> tuple[list[str], Rows]:
@@ -258,17 +279,18 @@ def grid_header(weeks: Sequence[Mapping[str, Any]], lang: str) -> tuple[list[str
 def grid_lines(report: Mapping[str, Any], lang: str) -> list[tuple[str, Mapping[str, Any], str]]:
     """Rows of the weeks grid: (label, scope with ``weeks_grid``, points text).
 
-    The whole district comes first when the report has its grid (points of criterion 1.7),
-    then each commune (points of criterion 1.5).
+    The whole region comes first when the report has its grid, then each commune; points
+    text: the scope's points of the set's tier criteria (letter's set: ``10 (1.7)``, ``20 (1.5)``).
     """
     lines: list[tuple[str, Mapping[str, Any], str]] = []
+    rules = report_criteria(report)
     district = report.get("district") or {}
     if district.get("weeks_grid"):
-        unit = region_unit(str(district.get("name") or ""), lang)
-        lines.append((t("whole_district", lang, unit=unit), district,
-                      f"{(district.get('criteria') or {}).get('1.7', 0)} (1.7)"))
+        lines.append((t("whole_district", lang, unit=report_unit(report, lang)), district,
+                      tier_points_text(district, rules.of_level("region"))))
+    communal = rules.of_level("commune")
     for c in report.get("communes") or []:
-        lines.append((str(c.get("name", c.get("code", ""))), c, f"{(c.get('criteria') or {}).get('1.5', 0)} (1.5)"))
+        lines.append((str(c.get("name", c.get("code", ""))), c, tier_points_text(c, communal)))
     return lines
 
 
@@ -298,7 +320,5 @@ def weekly_airings(report: Mapping[str, Any], lang: str) -> tuple[list[str], lis
         (counts.get(str(a.get("commune")), other))[i] += 1
     series = [(names.get(code, code), counts[code]) for code in communes]
     if any(other):
-        district = report.get("district") or {}
-        unit = region_unit(str(district.get("name") or ""), lang)
-        series.append((t("district_level", lang, unit=unit), other))
+        series.append((t("district_level", lang, unit=report_unit(report, lang)), other))
     return weeks, series

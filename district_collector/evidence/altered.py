@@ -100,8 +100,10 @@ def _station_entry(report: Mapping[str, Any], station: str) -> Mapping[str, Any]
     return {}
 
 
-def stand_in(event: AlteredEvent, report: Mapping[str, Any], facts: Sequence[EventFacts]) -> EventFacts | None:
+def stand_in(event: AlteredEvent, report: Mapping[str, Any], facts: Sequence[EventFacts],
+             program: str = PROGRAM) -> EventFacts | None:
     """The facts of the changed event as the signed report lists it (None without station and seq).
+    ``program``: the programme the bundle's criteria set counts.
 
     An airing of the report gives a counted event; an exclusion gives one excluded for the same
     reason; an event the report does not list (a neighbour just outside the period) is present
@@ -122,7 +124,7 @@ def stand_in(event: AlteredEvent, report: Mapping[str, Any], facts: Sequence[Eve
     for a in report.get("airings") or []:
         if isinstance(a, Mapping) and a.get("station") == station and a.get("seq") == seq:
             started = a.get("started_at") if isinstance(a.get("started_at"), str) else None
-            return EventFacts(station, seq, sha, True, a.get("commune"), started, PROGRAM, "completed", True,
+            return EventFacts(station, seq, sha, True, a.get("commune"), started, program, "completed", True,
                               a.get("slot"), prev, a.get("segment_id"), a.get("title"), a.get("played_s"),
                               utc_us(started))
     for x in report.get("excluded") or []:
@@ -131,7 +133,7 @@ def stand_in(event: AlteredEvent, report: Mapping[str, Any], facts: Sequence[Eve
             reason = x.get("reason")
             started = x.get("started_at") if isinstance(x.get("started_at"), str) else None
             return EventFacts(station, seq, str(x.get("payload_sha256") or sha), reason != "bad-signature",
-                              x.get("commune"), started, "other" if reason == "program" else PROGRAM,
+                              x.get("commune"), started, "other" if reason == "program" else program,
                               "interrupted" if reason == "outcome" else "completed", reason != "clock-unsynced",
                               None, prev, None, None, None, utc_us(started))
     return EventFacts(station, seq, sha, True, None, None, None, None, None, None, prev, None, None, None, None)

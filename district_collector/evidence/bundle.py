@@ -10,6 +10,8 @@
   check the chain into and out of the period.
 - ``schedules.jsonl``: the district-signed schedules whose validity overlaps the period.
 - ``keys.json``: the registry (district and station public JWKs, communes, levels).
+- ``criteria.json``: the criteria set the report was scored with (docs/scoring.md
+  "Criteria files"), so ``verify`` recomputes with the same rules.
 - ``report.json``: the report; ``report.pdf`` and ``report.xlsx``: the same for people.
 - ``VERIFY.txt``: how to check the bundle (Vietnamese and English).
 - ``manifest.json``: SHA-256 and size of every file above, the period, when and by
@@ -31,6 +33,7 @@ from typing import Any
 
 from district_collector.registry import Registry
 from district_collector.scoring.compute import Period
+from district_collector.scoring.criteria import CriteriaSet, default_criteria
 from district_collector.scoring.facts import payload_bytes
 from district_collector.scoring.report import report_json
 from district_collector.store.records import StoredEvent
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 EVENTS = "events.jsonl"
 SCHEDULES = "schedules.jsonl"
 KEYS = "keys.json"
+CRITERIA = "criteria.json"
 REPORT = "report.json"
 REPORT_PDF = "report.pdf"
 REPORT_XLSX = "report.xlsx"
@@ -63,18 +67,19 @@ Tiếng Việt
   (không cần cấu hình hay cơ sở dữ liệu).
 - Lệnh kiểm tra chữ ký của từng sự kiện phát sóng (events.jsonl) với khóa công khai của
   từng trạm (keys.json), tính liên tục số thứ tự và chuỗi băm của mỗi trạm, mã SHA-256
-  của mọi tệp (bảng kê manifest.json), chữ ký của huyện trên bảng kê (manifest.jws), và tính lại
-  báo cáo (report.json) từ các sự kiện.
-- So sánh mã khóa của huyện in ra ({kid}) với mã khóa huyện đã công bố.
+  của mọi tệp (bảng kê manifest.json), chữ ký của {unit_vi} trên bảng kê (manifest.jws), và tính lại
+  báo cáo (report.json) từ các sự kiện theo bộ tiêu chí đã dùng (criteria.json).
+- So sánh mã khóa của {unit_vi} in ra ({kid}) với mã khóa {unit_vi} đã công bố.
 - Kết quả "VERIFIED / ĐÃ XÁC MINH" nghĩa là tài liệu không bị sửa đổi.
 
 English
 - Run: radio-district verify DIR --district-key={kid}  (no config, no database).
 - It checks every airing event's signature (events.jsonl) against its station's public
   key (keys.json), each station's seq and hash-chain continuity, the SHA-256 of every file
-  (manifest.json), the district's signature over the manifest (manifest.jws), and
-  recomputes the report (report.json) from the events.
-- Compare the district key id it prints ({kid}) with the district's published key.
+  (manifest.json), the {unit_en}'s signature over the manifest (manifest.jws), and
+  recomputes the report (report.json) from the events with the criteria set it used
+  (criteria.json).
+- Compare the {unit_en} key id it prints ({kid}) with the {unit_en}'s published key.
 - Any stock JOSE library can check the signatures: flattened JWS, EdDSA (Ed25519).
 """
 
@@ -146,11 +151,14 @@ def _what_happened(events: Iterable[StoredEvent]) -> dict[tuple[str, int, str], 
 
 
 def document_view(report: Mapping[str, Any], registry: Registry,
-                  events: Iterable[StoredEvent] = ()) -> dict[str, Any]:
+                  events: Iterable[StoredEvent] = (), criteria: CriteriaSet | None = None) -> dict[str, Any]:
     """The report as the printed documents see it; report.json itself is not changed.
 
-    Adds ``commune_names`` (code -> name of every registered station's commune,
-    district-level stations' included), so no table shows a bare commune code, and gives
+    Adds ``criteria_set`` (the set scored, :meth:`CriteriaSet.as_json`: the documents'
+    criteria wording and maximum points), ``region_level`` (the configured level code,
+    ``huyen``, ``tinh``...; None: the documents read it from the name), ``commune_names``
+    (code -> name of every registered station's commune, district-level stations'
+    included), so no table shows a bare commune code, and gives
     each exclusion for ``outcome`` the event's own ``outcome``, protocol ``outcome_reason``,
     ``played_s`` and ``media_s`` (from the signed payloads), so the documents say what
     really happened (e.g. missed: station offline, 0 s played) rather than "not completed".
@@ -159,14 +167,16 @@ def document_view(report: Mapping[str, Any], registry: Registry,
     happened = _what_happened(events)
     excluded = [{**x, **happened.get((x.get("station"), x.get("seq"), x.get("payload_sha256")), {})}
                 if x.get("reason") == "outcome" else x for x in report.get("excluded") or []]
-    return {**report, "commune_names": names, "excluded": excluded}
+    return {**report, "criteria_set": (criteria or default_criteria()).as_json(),
+            "region_level": registry.level, "commune_names": names, "excluded": excluded}
 
 
 def _render_documents(report: Mapping[str, Any], out_dir: Path, lang: str,
-                      registry: Registry | None = None, events: Iterable[StoredEvent] = ()) -> list[str]:
+                      registry: Registry | None = None, events: Iterable[StoredEvent] = (),
+                      criteria: CriteriaSet | None = None) -> list[str]:
     """report.pdf and report.xlsx by the documents modules; names of the files written."""
     if registry is not None:
-        report = document_view(report, registry, events)
+        report = document_view(report, registry, events, criteria)
     written = []
     try:
         from district_collector.documents.pdf_report import write_report_pdf
@@ -209,8 +219,10 @@ def write_bundle(
     signer: Signer,
     generated_at: datetime,
     lang: str = "vi",
+    criteria: CriteriaSet | None = None,
 ) -> Path:
-    """Write the bundle into ``out_dir`` (new or empty); returns the directory."""
+    """Write the bundle into ``out_dir`` (new or empty); returns the directory. ``criteria``:
+    the set ``report`` was scored with (default: the letter's), written as ``criteria.json``."""
     out_dir = Path(out_dir)
     if signer.kid not in registry.district_kids:
         raise EvidenceError("the signing key is not the district key of the registry")
@@ -220,14 +232,16 @@ def write_bundle(
         EVENTS: b"".join(jsonl_line(e.jws) for e in rows),
         SCHEDULES: b"".join(jsonl_line(s) for s in schedules),
         KEYS: (json.dumps(registry.to_keys_json(), ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
+        CRITERIA: (criteria or default_criteria()).json_bytes(),
         REPORT: report_json(report),
-        README: VERIFY_TEXT.format(kid=signer.kid).encode("utf-8"),
+        README: VERIFY_TEXT.format(kid=signer.kid, unit_vi=registry.region.word,
+                                   unit_en=registry.region.english).encode("utf-8"),
     }
     every = [*files, REPORT_PDF, REPORT_XLSX, MANIFEST, MANIFEST_JWS]
     try:
         for name, data in files.items():
             atomic_write(out_dir / name, data)
-        for name in _render_documents(report, out_dir, lang, registry, rows):
+        for name in _render_documents(report, out_dir, lang, registry, rows, criteria):
             files[name] = (out_dir / name).read_bytes()
         manifest = manifest_bytes(registry, period, generated_at, signer.kid, files,
                                   {"events": len(rows), "schedules": len(schedules)})

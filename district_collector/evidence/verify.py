@@ -10,8 +10,9 @@ Checks, each reported exactly when it fails:
 4. every line of ``events.jsonl`` is a JWS that verifies against its station's keys
    (``cr-event+json``), and every line of ``schedules.jsonl`` one that verifies against
    the district's keys (``cr-schedule+json``);
-5. the report recomputed from the events, the registry and the schedules equals
-   ``report.json`` (which lists each station's seq range, gaps, chain breaks and
+5. the report recomputed from the events, the registry and the schedules, with the
+   criteria set of ``criteria.json`` (the letter's set when the manifest lists none, as in
+   bundles made before criteria were data), equals ``report.json`` (which lists each station's seq range, gaps, chain breaks and
    conflicts, so a removed or altered event cannot hide).
 
 Gaps, chain breaks and conflicts that the signed report lists (and the events confirm)
@@ -36,6 +37,7 @@ from district_collector.evidence.altered import (
     stand_in,
 )
 from district_collector.evidence.bundle import (
+    CRITERIA,
     EVENTS,
     KEYS,
     MANIFEST,
@@ -43,6 +45,7 @@ from district_collector.evidence.bundle import (
     REPORT,
     SCHEDULES,
 )
+from district_collector.evidence.report_diff import report_differences
 from district_collector.registry import Registry, RegistryError
 from district_collector.scoring.compute import (
     EventFacts,
@@ -51,13 +54,13 @@ from district_collector.scoring.compute import (
     facts_from_payload,
     select_period_events,
 )
+from district_collector.scoring.criteria import CriteriaSet, default_criteria, parse_criteria
 from district_collector.scoring.report import build_report
-from radio_protocol.errors import JoseError
+from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, parse_jws, sha256_hex, verify
 from radio_protocol.names import EVENT_TYP, MANIFEST_TYP, SCHEDULE_TYP
 
 REQUIRED_FILES = (EVENTS, KEYS, REPORT)
-MAX_DIFFS = 25
 
 
 @dataclass
@@ -72,6 +75,8 @@ class VerifyResult:
     period: str | None = None
     checked: list[str] = field(default_factory=list)
     pinned: str | None = None
+    region: str = "district"  # the English word of the region's level (keys.json, else its name)
+    criteria: str | None = None  # the criteria set recomputed with: "id (name)"
 
     @property
     def ok(self) -> bool:
@@ -157,6 +162,26 @@ def _check_files(result: VerifyResult, manifest: dict[str, Any]) -> None:
     result.checked.append(f"{len(listed)} files against {MANIFEST}")
 
 
+def _criteria(result: VerifyResult, manifest: dict[str, Any]) -> CriteriaSet | None:
+    """The criteria set to recompute with: ``criteria.json`` when the manifest lists it
+    (its bytes were checked against the manifest), else the letter's set; None, with a
+    problem, when the listed file is not a readable set."""
+    entries = manifest.get("files")
+    listed = {e.get("name") for e in entries if isinstance(e, dict)} if isinstance(entries, list) else set()
+    if CRITERIA not in listed:
+        return default_criteria()
+    raw = _read(result, CRITERIA)
+    if raw is None:
+        return None
+    try:
+        return parse_criteria(json.loads(raw), CRITERIA)
+    except ValueError:
+        result.problems.append(f"{CRITERIA}: not JSON")
+    except ConfigError as exc:
+        result.problems += exc.problems
+    return None
+
+
 def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
     """The facts of the lines of events.jsonl that are readable and verify (or are of an
     unknown station or key); see :func:`_event_lines`."""
@@ -233,32 +258,6 @@ def _schedules(result: VerifyResult, registry: Registry) -> list[dict[str, Any]]
     return out
 
 
-def _diff(said: Any, recomputed: Any, path: str, out: list[str]) -> None:
-    if len(out) >= MAX_DIFFS or said == recomputed:
-        return
-    if isinstance(said, dict) and isinstance(recomputed, dict):
-        for key in list(said) + [k for k in recomputed if k not in said]:
-            _diff(said.get(key, "(absent)"), recomputed.get(key, "(absent)"), f"{path}.{key}", out)
-    elif isinstance(said, list) and isinstance(recomputed, list) and len(said) == len(recomputed):
-        for i, (a, b) in enumerate(zip(said, recomputed, strict=True)):
-            _diff(a, b, f"{path}[{i}]", out)
-    elif isinstance(said, list) and isinstance(recomputed, list):
-        # Different lengths: name the count and the first entry that differs, not two
-        # long prefixes that look alike.
-        first = next((i for i, (a, b) in enumerate(zip(said, recomputed, strict=False)) if a != b),
-                     min(len(said), len(recomputed)))
-        out.append(f"{REPORT}: {path[1:]} lists {len(said)} entries, the events give {len(recomputed)}; "
-                   f"first difference at [{first}]: says {_short(said[first:first + 1])}, "
-                   f"the events give {_short(recomputed[first:first + 1])}")
-    else:
-        out.append(f"{REPORT}: {path[1:]} says {_short(said)}, the events give {_short(recomputed)}")
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 240 else text[:237] + "..."
-
-
 def _listed_unverified(said: Any, station: object, seq: object) -> bool:
     """Whether the signed report lists (station, seq) among the events that do not verify."""
     if not isinstance(said, dict):
@@ -299,13 +298,18 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
         result.problems.append(f"{KEYS}: {exc}")
         return result
     result.district = f"{registry.district_name} ({registry.district_id})"
+    result.region = registry.region.english
     manifest = _check_manifest(result, registry, district_key)
     if manifest is None:
         return result
     _check_files(result, manifest)
+    rules = _criteria(result, manifest)
+    if rules is None:
+        return result
+    result.criteria = f"{rules.id} ({rules.name_en})"
     said = _signed_report(result)
     facts, altered = _event_lines(result, registry, said)
-    stand_ins = [stand_in(a, said, facts) if isinstance(said, dict) else None for a in altered]
+    stand_ins = [stand_in(a, said, facts, rules.program) if isinstance(said, dict) else None for a in altered]
     facts += [f for f in stand_ins if f is not None]
     schedules = _schedules(result, registry)
     period_raw = manifest.get("period")
@@ -321,14 +325,14 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     if outside:
         result.problems.append(f"{EVENTS}: {outside} event(s) outside the period's seq ranges")
     try:
-        recomputed = build_report(facts, registry, period, schedules)
+        recomputed = build_report(facts, registry, period, schedules, rules)
     except ScoringError as exc:
         result.problems.append(f"report cannot be recomputed: {exc}")
         return result
     signed_findings: list[Any] = []
     diffs: list[str] = []
     if said is not None:
-        _diff(said, recomputed, "", diffs)
+        diffs = report_differences(said, recomputed)
         result.checked.append(f"{REPORT} recomputed from the events")
         if isinstance(said, dict) and isinstance(said.get("findings"), list):
             signed_findings = said["findings"]
@@ -355,7 +359,10 @@ def format_result(result: VerifyResult) -> str:
     district key, since anyone can make a consistent bundle with keys of their own."""
     lines = [f"Bundle / Bộ tài liệu: {result.directory}"]
     if result.district:
-        lines.append(f"District / Đơn vị: {result.district}" + (f", period {result.period}" if result.period else ""))
+        lines.append(f"{result.region[:1].upper()}{result.region[1:]} / Đơn vị: {result.district}"
+                     + (f", period {result.period}" if result.period else ""))
+    if result.criteria:
+        lines.append(f"Criteria set / Bộ tiêu chí: {result.criteria}")
     if result.district_kid:
         lines.append(f"Manifest signed by district key / Khóa ký của đơn vị (RFC 7638): {result.district_kid}")
     if result.checked:

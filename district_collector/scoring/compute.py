@@ -38,6 +38,7 @@ from operator import itemgetter
 from typing import Any
 
 from district_collector.registry import Registry
+from district_collector.scoring.criteria import CriteriaSet, default_criteria
 from district_collector.scoring.facts import (
     EventFacts,
     Facts,
@@ -59,9 +60,6 @@ from district_collector.scoring.period import (
 )
 from district_collector.scoring.station_findings import station_summary
 from district_collector.scoring.tiers import (
-    POINTS_1_5,
-    POINTS_1_6,
-    POINTS_1_7,
     ScopeTally,
     commune_json,
     district_json,
@@ -69,11 +67,11 @@ from district_collector.scoring.tiers import (
 )
 from district_collector.store.facts import StationSummary
 
-PROGRAM = "chuyen-doi-so"
+PROGRAM = default_criteria().program  # the letter's programme; a criteria set may name another
 REASONS = ("unknown-station", "bad-signature", "program", "outcome", "clock-unsynced", "conflict")
-__all__ = ["POINTS_1_5", "POINTS_1_6", "POINTS_1_7", "EventFacts", "Facts", "Period", "ScoringError",
+__all__ = ["CriteriaSet", "EventFacts", "Facts", "Period", "ScoringError",
            "facts_from_payload", "no_gc_pauses", "period_months", "period_weeks", "score", "score_stations",
-           "select_period_events", "tier"]
+           "select_period_events", "tier", "default_criteria"]
 
 
 @contextmanager
@@ -99,12 +97,14 @@ def score(
     registry: Registry,
     period: Period,
     scheduled: Mapping[str, Collection[datetime]] | None = None,
+    criteria: CriteriaSet | None = None,
 ) -> dict[str, Any]:
     """The report dict of docs/scoring.md (plus weeks, months, airings, excluded, stations, findings).
 
     ``facts``: the events (any order, duplicates allowed): EventFacts of a bundle's
     payloads, or plain tuples in EventFacts field order. ``scheduled``: per station, the
-    instants of its ``chuyen-doi-so`` slots inside the period.
+    instants of its slots of the counted programme inside the period. ``criteria``: the
+    set scored (default: the letter's, :func:`default_criteria`).
     """
     groups: dict[str, list[Facts]] = {}
     with no_gc_pauses():
@@ -114,7 +114,7 @@ def score(
                 groups[f[0]] = [f]
             else:
                 got.append(f)
-        return _score(groups.items(), registry, period, scheduled or {})
+        return _score(groups.items(), registry, period, scheduled or {}, criteria=criteria)
 
 
 def score_stations(
@@ -124,15 +124,17 @@ def score_stations(
     scheduled: Mapping[str, Collection[datetime]] | None = None,
     with_airings: bool = True,
     summaries: Iterable[StationSummary] = (),
+    criteria: CriteriaSet | None = None,
 ) -> dict[str, Any]:
     """:func:`score` over events already grouped by station, each station once (the store
     streams them in station order): only one station's events are held at a time.
     ``with_airings=False``: the result has no ``airings`` member (no per-airing dict is
     built); everything else is the same. ``summaries``: stations SQLite grouped (see
     :func:`~district_collector.store.facts.grouped_period`; only without airings, with a
-    fixed UTC offset over the period), none of them also in ``groups``."""
+    fixed UTC offset over the period, and a criteria set whose tiers need one airing a
+    week and month), none of them also in ``groups``."""
     with no_gc_pauses():
-        return _score(groups, registry, period, scheduled or {}, with_airings, summaries)
+        return _score(groups, registry, period, scheduled or {}, with_airings, summaries, criteria)
 
 
 _BY_SEQ_SHA = itemgetter(1, 2)
@@ -145,7 +147,10 @@ def _score(
     scheduled: Mapping[str, Collection[datetime]],
     with_airings: bool = True,
     summaries: Iterable[StationSummary] = (),
+    criteria: CriteriaSet | None = None,
 ) -> dict[str, Any]:
+    rules = criteria or default_criteria()
+    program_counted, counting = rules.program, rules.counts_airings
     start_us, end_us = period.start_us, period.end_us
     weeks = period_weeks(period)
     months = period_months(period)
@@ -215,7 +220,7 @@ def _score(
                 n_unknown += 1
             elif not signature_ok:
                 reason = "bad-signature"
-            elif program != PROGRAM:
+            elif program != program_counted:
                 reason = "program"
             elif outcome != "completed":
                 reason = "outcome"
@@ -248,6 +253,10 @@ def _score(
                 tally.weeks.add(wi)
                 tally.months.add(mi)
                 tally.airings += 1
+            if counting:
+                district.count(wi, mi)
+                if tally is not None:
+                    tally.count(wi, mi)
             if slot is not None and slots:
                 slot_at = slot_instants.get(slot, EPOCH)
                 if slot_at is EPOCH:
@@ -269,9 +278,9 @@ def _score(
     for summary in summaries:
         sid = summary.station
         reg = registry.station(sid)
-        if sid in stations or reg is None or offset is None or with_airings:
-            raise ValueError(f"station {sid}: a summary needs a registered station given once, "
-                             f"a fixed UTC offset and no airings list")
+        if sid in stations or reg is None or offset is None or with_airings or counting:
+            raise ValueError(f"station {sid}: a summary needs a registered station given once, no airing "
+                             f"thresholds, a fixed UTC offset and no airings list")
         commune = reg.commune_code
         tally = tallies.get(commune_of.get(sid, ""))
         week_ids = [i for i in range(len(weeks)) if summary.weeks >> i & 1]
@@ -285,7 +294,7 @@ def _score(
             tally.airings += summary.airings
         for seq, sha, started_at, program, outcome, ts in summary.excluded:
             # The per-row reasons left for a registered, signed station without conflicts.
-            reason = ("program" if program != PROGRAM else "outcome" if outcome != "completed"
+            reason = ("program" if program != program_counted else "outcome" if outcome != "completed"
                       else "clock-unsynced")
             excluded.append((ts, sid, seq, sha, {
                 "station": sid, "commune": commune, "seq": seq, "started_at": started_at,
@@ -304,8 +313,10 @@ def _score(
                 scope_tally.scheduled += n_sched
                 scope_tally.scheduled_aired += n_aired
 
-    district_out = district_json(district, registry, weeks, months, len(excluded))
-    communes_out = [commune_json(c, tallies[c.code], weeks, months) for c in communes]
+    for scope_tally in (district, *tallies.values()):
+        scope_tally.keep_thresholds(rules)
+    district_out = district_json(district, registry, weeks, months, len(excluded), rules)
+    communes_out = [commune_json(c, tallies[c.code], weeks, months, rules) for c in communes]
 
     ids = [s.id for s in registry.stations]
     ids += sorted(set(stations) - set(ids))

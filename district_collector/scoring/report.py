@@ -28,9 +28,11 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from district_collector.region import region_level
 from district_collector.registry import Registry
 from district_collector.scoring.compute import (
     PROGRAM,
+    CriteriaSet,
     EventFacts,
     Facts,
     Period,
@@ -96,24 +98,32 @@ def report_from_store(
     period: Period,
     schedules: Iterable[Mapping[str, Any]] = (),
     with_airings: bool = True,
+    criteria: CriteriaSet | None = None,
 ) -> dict[str, Any]:
     """:func:`build_report` over the store without holding the events: the same bytes as
     ``build_report`` over the same events' payloads (what ``verify`` recomputes).
-    ``with_airings=False`` leaves the ``airings`` member out (and never builds it)."""
+    ``with_airings=False`` leaves the ``airings`` member out (and never builds it).
+    ``criteria``: the set scored (default: the letter's)."""
     if not registry.stations:
         raise ScoringError("the registry has no stations: add stations (with their commune) to the config")
-    slots = scheduled_slots(schedules, period)
+    program = criteria.program if criteria is not None else PROGRAM
+    slots = scheduled_slots(schedules, period, program)
     offset = period.fixed_offset_us()
+    # SQLite's summaries say which weeks and months were aired, not how often: a set whose
+    # tier needs more than one airing a week or month is scored from the rows.
     if (with_airings or offset is None or period.start_us + offset < 0
+            or (criteria is not None and criteria.counts_airings)
             or len(period_weeks(period)) > MAX_GRID or len(period_months(period)) > MAX_GRID):
-        return score_stations(facts_from_store(store, registry, period), registry, period, slots, with_airings)
-    summaries, rows = grouped_period_from_store(store, registry, period, offset, slots)
+        return score_stations(facts_from_store(store, registry, period), registry, period, slots, with_airings,
+                              criteria=criteria)
+    summaries, rows = grouped_period_from_store(store, registry, period, offset, slots, program)
     groups = ((station, list(group)) for station, group in itertools.groupby(rows, key=_STATION))
-    return score_stations(groups, registry, period, slots, False, summaries)
+    return score_stations(groups, registry, period, slots, False, summaries, criteria)
 
 
 def grouped_period_from_store(
     store: Store, registry: Registry, period: Period, offset_us: int, slots: Mapping[str, Collection[datetime]],
+    program: str = PROGRAM,
 ) -> tuple[list[StationSummary], Iterator[Facts]]:
     """The period as SQLite summaries of the clean registered stations without scheduled
     slots, and the rows of every other station (:func:`~district_collector.store.facts.grouped_period`)."""
@@ -122,7 +132,7 @@ def grouped_period_from_store(
     month_starts = [date.fromisoformat(m["month"] + "-01").toordinal() - EPOCH_ORDINAL
                     for m in period_months(period)[1:]]
     return store.grouped_period(period.start_us, period.end_us, _kids(registry), offset_us, first_monday,
-                                month_starts, eligible, PROGRAM)
+                                month_starts, eligible, program)
 
 
 def schedules_from_store(database: Path, period: Period) -> list[bytes]:
@@ -156,8 +166,10 @@ def schedules_from_store(database: Path, period: Period) -> list[bytes]:
 # --- schedule slots ----------------------------------------------------------------------
 
 
-def scheduled_slots(schedules: Iterable[Mapping[str, Any]], period: Period) -> dict[str, set[datetime]]:
-    """Per station, the instants of its ``chuyen-doi-so`` slots inside the period.
+def scheduled_slots(schedules: Iterable[Mapping[str, Any]], period: Period,
+                    program: str = PROGRAM) -> dict[str, set[datetime]]:
+    """Per station, the instants of its slots of ``program`` (the counted programme) inside
+    the period.
 
     For each station and each month of the period the latest schedule (highest
     version) valid in that month applies; its slots within the month, its validity and
@@ -185,7 +197,7 @@ def scheduled_slots(schedules: Iterable[Mapping[str, Any]], period: Period) -> d
             hi = min(month_last, valid_until, period.end)
             lo_at = datetime.combine(lo, time(0), tz)
             hi_at = datetime.combine(hi + timedelta(days=1), time(0), tz)
-            out.setdefault(station, set()).update(_expand(sched, lo_at, hi_at, cache))
+            out.setdefault(station, set()).update(_expand(sched, lo_at, hi_at, cache, program))
     return out
 
 
@@ -198,9 +210,10 @@ def _months(period: Period) -> Iterator[tuple[date, date]]:
 
 
 def _expand(sched: Mapping[str, Any], lo_at: datetime, hi_at: datetime,
-            cache: dict[tuple[str, str, str, datetime, datetime], tuple[datetime, ...]]) -> set[datetime]:
+            cache: dict[tuple[str, str, str, datetime, datetime], tuple[datetime, ...]],
+            program: str) -> set[datetime]:
     segments = sched.get("segments") if isinstance(sched.get("segments"), list) else []
-    programme = {s.get("id") for s in segments or [] if isinstance(s, dict) and s.get("program") == PROGRAM}
+    programme = {s.get("id") for s in segments or [] if isinstance(s, dict) and s.get("program") == program}
     tz_name = str(sched.get("timezone"))  # rules run in the schedule's own timezone (docs/protocol.md)
     try:
         zone(tz_name)
@@ -235,12 +248,15 @@ def build_report(
     registry: Registry,
     period: Period,
     schedules: Iterable[Mapping[str, Any]] = (),
+    criteria: CriteriaSet | None = None,
 ) -> dict[str, Any]:
-    """The report dict for ``period`` (deterministic from its inputs; no generation time)."""
+    """The report dict for ``period`` (deterministic from its inputs; no generation time),
+    scored with ``criteria`` (default: the letter's set)."""
     if not registry.stations:
         raise ScoringError("the registry has no stations: add stations (with their commune) to the config")
     selected = select_period_events(facts, period)
-    return score(selected, registry, period, scheduled_slots(schedules, period))
+    program = criteria.program if criteria is not None else PROGRAM
+    return score(selected, registry, period, scheduled_slots(schedules, period, program), criteria)
 
 
 def report_json(report: Mapping[str, Any]) -> bytes:
@@ -254,7 +270,8 @@ CSV_COLUMNS = ("level", "code", "name", "stations", "tier", "required_weeks", "w
 
 
 def report_csv(report: Mapping[str, Any]) -> str:
-    """One row for the district, then one per commune (points: 1.6+1.7, resp. 1.5)."""
+    """One row for the district (the whole region), then one per commune; points: the sum of
+    the criteria points of the row (letter's set: 1.6 + 1.7, resp. 1.5)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -262,13 +279,13 @@ def report_csv(report: Mapping[str, Any]) -> str:
     w.writerow(["district", d["id"], d["name"], "", d["tier"], d["required_weeks"], d["weeks_aired"],
                 d["required_months"], d["months_aired"], d["airings"], d["excluded"], "",
                 d["schedule"]["scheduled"], d["schedule"]["aired"],
-                d["criteria"]["1.6"] + d["criteria"]["1.7"],
+                sum(d["criteria"].values()),
                 " ".join(d["missing_weeks"]), " ".join(d["missing_months"])])
     for c in report["communes"]:
         w.writerow(["commune", c["code"], c["name"], " ".join(c["stations"]), c["tier"],
                     c["required_weeks"], c["weeks_aired"], c["required_months"], c["months_aired"],
                     c["airings"], c["excluded"], c["conflicts"], c["schedule"]["scheduled"],
-                    c["schedule"]["aired"], c["criteria"]["1.5"], " ".join(c["missing_weeks"]),
+                    c["schedule"]["aired"], sum(c["criteria"].values()), " ".join(c["missing_weeks"]),
                     " ".join(c["missing_months"])])
     return buf.getvalue()
 
@@ -280,21 +297,27 @@ def _short_weeks(weeks: list[str], limit: int = 8) -> str:
     return shown + (f" (+{len(weeks) - limit})" if len(weeks) > limit else "")
 
 
-def report_table(report: Mapping[str, Any]) -> str:
-    """A readable terminal table: commune, weeks and months aired / required, tier, points."""
+def report_table(report: Mapping[str, Any], level: str | None = None) -> str:
+    """A readable terminal table: commune, weeks and months aired / required, tier, points
+    (one column per commune criterion). ``level``: the region's level code (``district.level``;
+    None: read from its name), whose English word heads the region's line."""
     p, d = report["period"], report["district"]
+    region = region_level(str(d["name"]), level).english
+    points = ", ".join(f"{cid} = {value}" for cid, value in d["criteria"].items())
     lines = [
         f"{d['name']} ({d['id']})  {p['from']} .. {p['to']}  ({p['timezone']})",
-        f"District: tier {d['tier']}, weeks {d['weeks_aired']}/{d['required_weeks']}, "
-        f"months {d['months_aired']}/{d['required_months']}, airings {d['airings']}, "
-        f"points 1.6 = {d['criteria']['1.6']}, 1.7 = {d['criteria']['1.7']}",
+        f"{region[:1].upper()}{region[1:]}: tier {d['tier']}, weeks {d['weeks_aired']}/{d['required_weeks']}, "
+        f"months {d['months_aired']}/{d['required_months']}, airings {d['airings']}"
+        + (f", points {points}" if points else ""),
         "",
     ]
-    rows = [("Commune", "Code", "Weeks", "Months", "Tier", "1.5", "Airings", "Excl.", "Schedule",
+    ids = list(report["communes"][0]["criteria"]) if report["communes"] else []
+    rows = [("Commune", "Code", "Weeks", "Months", "Tier", *ids, "Airings", "Excl.", "Schedule",
              "Missing weeks")]
     for c in report["communes"]:
         rows.append((c["name"], c["code"], f"{c['weeks_aired']}/{c['required_weeks']}",
-                     f"{c['months_aired']}/{c['required_months']}", c["tier"], str(c["criteria"]["1.5"]),
+                     f"{c['months_aired']}/{c['required_months']}", c["tier"],
+                     *(str(c["criteria"].get(cid, 0)) for cid in ids),
                      str(c["airings"]), str(c["excluded"]),
                      f"{c['schedule']['aired']}/{c['schedule']['scheduled']}", _short_weeks(c["missing_weeks"])))
     if len(rows) == 1:

@@ -1,14 +1,12 @@
-"""Tiers and points of a scope (a commune, or the whole district), from the weeks and months
+"""Tiers and points of a scope (a commune, or the whole region), from the weeks and months
 it aired (docs/scoring.md).
 
 :class:`ScopeTally` is what :func:`~district_collector.scoring.compute.score` accumulates per
 scope while it walks the events; :func:`scope_json` turns one into the report's per-scope
 members (tier, required/aired/missing weeks and months, grids); :func:`district_json` and
-:func:`commune_json` add the criteria points:
-
-- 1.5 (a commune): :data:`POINTS_1_5` when its tier is ``weekly``, else 0;
-- 1.6 (the district): :data:`POINTS_1_6` when at least one airing counted anywhere;
-- 1.7 (the district): :data:`POINTS_1_7` of the district's tier.
+:func:`commune_json` add the points of the criteria set's ``region`` resp. ``commune``
+criteria (:class:`~district_collector.scoring.criteria.CriteriaSet`; the letter's set gives
+1.6 and 1.7 to the district, 1.5 to each commune).
 """
 
 from __future__ import annotations
@@ -17,10 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from district_collector.registry import Commune, Registry
-
-POINTS_1_5 = 20
-POINTS_1_6 = 10
-POINTS_1_7 = {"weekly": 10, "monthly": 5, "none": 0}
+from district_collector.scoring.criteria import CriteriaSet
 
 
 def tier(required: list[bool], aired: set[int], required_m: list[bool], aired_m: set[int]) -> str:
@@ -35,16 +30,32 @@ def tier(required: list[bool], aired: set[int], required_m: list[bool], aired_m:
 
 class ScopeTally:
     """Weeks and months aired (indexes into the period's lists), airings, exclusions and
-    schedule counts of one scope."""
+    schedule counts of one scope. ``week_airings``/``month_airings``: counted airings per
+    week/month index, kept only when the criteria set's tier needs more than one
+    (:meth:`keep_thresholds` then narrows ``weeks``/``months`` to those that reach it)."""
 
     def __init__(self) -> None:
         self.weeks: set[int] = set()
         self.months: set[int] = set()
+        self.week_airings: dict[int, int] = {}
+        self.month_airings: dict[int, int] = {}
         self.airings = 0
         self.excluded = 0
         self.conflicts = 0
         self.scheduled = 0
         self.scheduled_aired = 0
+
+    def count(self, week: int, month: int) -> None:
+        """One more counted airing in week index ``week`` and month index ``month``."""
+        self.week_airings[week] = self.week_airings.get(week, 0) + 1
+        self.month_airings[month] = self.month_airings.get(month, 0) + 1
+
+    def keep_thresholds(self, criteria: CriteriaSet) -> None:
+        """A week (month) is aired for the tier only with at least the set's ``tiers.weekly``
+        (``tiers.monthly``) counted airings; without counts (threshold 1) nothing changes."""
+        if criteria.counts_airings:
+            self.weeks = {i for i in self.weeks if self.week_airings.get(i, 0) >= criteria.weekly_min}
+            self.months = {i for i in self.months if self.month_airings.get(i, 0) >= criteria.monthly_min}
 
 
 def scope_json(t: ScopeTally, weeks: Sequence[dict[str, Any]], months: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -72,9 +83,10 @@ def scope_json(t: ScopeTally, weeks: Sequence[dict[str, Any]], months: Sequence[
 
 
 def district_json(district: ScopeTally, registry: Registry, weeks: Sequence[dict[str, Any]],
-                  months: Sequence[dict[str, Any]], n_excluded: int) -> dict[str, Any]:
-    """The report's ``district`` member: its scope, key thumbprint and criteria 1.6 and 1.7.
-    ``n_excluded``: every event of the period left out, whatever its station."""
+                  months: Sequence[dict[str, Any]], n_excluded: int, criteria: CriteriaSet) -> dict[str, Any]:
+    """The report's ``district`` member (the whole region): its scope, key thumbprint and the
+    points of the set's ``region`` criteria. ``n_excluded``: every event of the period left
+    out, whatever its station."""
     d = scope_json(district, weeks, months)
     return {
         "id": registry.district_id, "name": registry.district_name,
@@ -83,7 +95,7 @@ def district_json(district: ScopeTally, registry: Registry, weeks: Sequence[dict
         "required_weeks": d["required_weeks"], "weeks_aired": d["weeks_aired"],
         "required_months": d["required_months"], "months_aired": d["months_aired"],
         "airings": d["airings"],
-        "criteria": {"1.6": POINTS_1_6 if district.airings > 0 else 0, "1.7": POINTS_1_7[d["tier"]]},
+        "criteria": criteria.scores("region", d["tier"], district.airings),
         "missing_weeks": d["missing_weeks"], "missing_months": d["missing_months"],
         "excluded": n_excluded, "schedule": d["schedule"],
         "weeks_grid": d["weeks_grid"], "months_grid": d["months_grid"],
@@ -91,8 +103,9 @@ def district_json(district: ScopeTally, registry: Registry, weeks: Sequence[dict
 
 
 def commune_json(commune: Commune, tally: ScopeTally, weeks: Sequence[dict[str, Any]],
-                 months: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """One entry of the report's ``communes``: its scope and criterion 1.5."""
+                 months: Sequence[dict[str, Any]], criteria: CriteriaSet) -> dict[str, Any]:
+    """One entry of the report's ``communes``: its scope and the points of the set's
+    ``commune`` criteria."""
     s = scope_json(tally, weeks, months)
     return {"code": commune.code, "name": commune.name, "stations": list(commune.stations), **s,
-            "criteria": {"1.5": POINTS_1_5 if s["tier"] == "weekly" else 0}}
+            "criteria": criteria.scores("commune", s["tier"], tally.airings)}
