@@ -256,6 +256,12 @@ def test_link_station_sigkill_during_delivery_stores_every_seq_once(
             return log_path.read_text().count("daemon running") >= n
 
         wait_until(started, 30, "the station run to start")
+        if i % 2:
+            # every other kill waits for this run's first new event, so some kills land while
+            # it records however slow the machine is (the others fall anywhere after start-up)
+            recorded_before = _last_seq(config.outbox_path)
+            wait_until(lambda before=recorded_before: _last_seq(config.outbox_path) > before, 30,
+                       "the station run to record an event")
         time.sleep(rng.uniform(0.0, 0.6))
         proc.kill()
         assert proc.wait(5) == -9
@@ -273,3 +279,11 @@ def test_link_station_sigkill_during_delivery_stores_every_seq_once(
     final.terminate()
     assert final.wait(10) == 0
     assert_store_exact(env, total)
+
+
+def _last_seq(outbox_path: Path) -> int:
+    """The outbox's last seq, read through a short-lived connection (the station writes it)."""
+    if not outbox_path.exists():
+        return 0
+    with Outbox(outbox_path) as outbox:
+        return outbox.last_seq()
