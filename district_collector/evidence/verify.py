@@ -47,6 +47,7 @@ from district_collector.scoring.compute import (
 from district_collector.scoring.report import build_report
 from radio_protocol.errors import JoseError
 from radio_protocol.jose import KeyRing, parse_jws, sha256_hex, verify
+from radio_protocol.jsonlimits import loads_bounded
 from radio_protocol.names import EVENT_TYP, MANIFEST_TYP, SCHEDULE_TYP
 
 REQUIRED_FILES = (EVENTS, KEYS, REPORT)
@@ -114,7 +115,7 @@ def _check_manifest(result: VerifyResult, registry: Registry, pinned: str | None
                 result.problems.append(f"{MANIFEST}: differs from the manifest the district signed "
                                        f"({MANIFEST_JWS})")
     try:
-        manifest = json.loads(manifest_raw)
+        manifest = loads_bounded(manifest_raw)
     except ValueError:
         manifest = None
     if not isinstance(manifest, dict):
@@ -161,7 +162,7 @@ def _events(result: VerifyResult, registry: Registry) -> list[EventFacts]:
         where = f"{EVENTS} line {n}"
         try:
             _header, _members, body = parse_jws(line)
-            claimed = json.loads(body)
+            claimed = loads_bounded(body)
             station = claimed.get("station") if isinstance(claimed, dict) else None
         except (JoseError, ValueError) as exc:
             result.problems.append(f"{where}: not a readable JWS ({exc})")
@@ -243,7 +244,7 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     if keys_raw is None:
         return result
     try:
-        registry = Registry.from_keys_json(json.loads(keys_raw))
+        registry = Registry.from_keys_json(loads_bounded(keys_raw))
     except UnicodeDecodeError:
         result.problems.append(f"{KEYS}: not UTF-8 JSON text")
         return result
@@ -278,7 +279,7 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     signed_findings: list[Any] = []
     if report_raw is not None:
         try:
-            said = json.loads(report_raw)
+            said = loads_bounded(report_raw)
         except ValueError:
             result.problems.append(f"{REPORT}: not JSON")
         else:

@@ -12,6 +12,7 @@ become paths. Files no schedule refers to are pruned.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import re
@@ -145,7 +146,7 @@ class MediaCache:
                     os.fsync(fh.fileno())
         except urllib.error.HTTPError as exc:
             raise FetchError(f"{media.url}: HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             if isinstance(exc, FetchError):
                 raise
             raise FetchError(f"{media.url}: {exc}") from exc
