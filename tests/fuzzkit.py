@@ -9,7 +9,8 @@ tests/conftest.py so pytest-xdist workers share it) and printed by the terminal 
 
 Profiles (``CR_FUZZ_PROFILE``): ``ci`` (default: ``CR_FUZZ_EXAMPLES`` cases per target,
 500 unless set; derandomized and without an example database, so a run is reproducible)
-and ``bench`` (``bench/fuzz.py``: 100,000 cases per target).
+and ``bench`` (``bench/fuzz.py``: 100,000 cases per target, ``CR_FUZZ_EXAMPLES`` if set,
+randomized so each run explores further).
 """
 
 from __future__ import annotations
@@ -35,12 +36,16 @@ _COMMON: dict[str, Any] = {
                               HealthCheck.data_too_large, HealthCheck.filter_too_much],
 }
 settings.register_profile("ci", max_examples=CI_EXAMPLES, **_COMMON)
-settings.register_profile("bench", max_examples=BENCH_EXAMPLES, **_COMMON)
+settings.register_profile("bench", max_examples=int(os.environ.get("CR_FUZZ_EXAMPLES", BENCH_EXAMPLES)),
+                          **{**_COMMON, "derandomize": False})
 settings.load_profile(os.environ.get("CR_FUZZ_PROFILE", "ci"))
 
 
 def scaled(fraction: float) -> settings:
-    """Settings for a slow target: ``fraction`` of the profile's cases (at least 50)."""
+    """Settings for a slow target: in CI ``fraction`` of the profile's cases (at least 50);
+    under the ``bench`` profile every target runs all of them."""
+    if os.environ.get("CR_FUZZ_PROFILE") == "bench":
+        return settings(max_examples=settings.default.max_examples)
     return settings(max_examples=max(50, int(settings.default.max_examples * fraction)))
 
 
