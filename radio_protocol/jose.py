@@ -23,12 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from radio_protocol.durable import atomic_write, ensure_private_dir
 from radio_protocol.errors import JoseError, KeyFileError
+from radio_protocol.jsonlimits import JsonLimitError, loads_bounded
 from radio_protocol.names import MANIFEST_TYP, MAX_JWS_BYTES, SIGNABLE_TYPS, TOPIC_TYPS
 
 # Re-exported: importers of these names from here predate radio_protocol.names.
 __all__ = [
     "MANIFEST_TYP", "MAX_JWS_BYTES", "SIGNABLE_TYPS", "TYPS", "KeyRing", "Signer", "Verified",
-    "b64url_decode", "b64url_encode", "canonical_json", "file_sha256", "jwk_thumbprint",
+    "b64url_decode", "b64url_encode", "canonical_json", "decode_payload", "file_sha256", "jwk_thumbprint",
     "jwk_to_public_key", "load_or_create_private_key", "load_private_key", "parse_jws",
     "public_jwk", "sha256_hex", "verify",
 ]
@@ -112,7 +113,8 @@ class KeyRing:
     def from_jwks(cls, jwks: Iterable[Mapping[str, Any]]) -> KeyRing:
         keys: dict[str, Ed25519PublicKey] = {}
         for jwk in jwks:
-            keys[jwk_thumbprint(jwk)] = jwk_to_public_key(jwk)
+            key = jwk_to_public_key(jwk)  # first: it says what is wrong with a bad JWK
+            keys[jwk_thumbprint(jwk)] = key
         return cls(keys)
 
     def __contains__(self, kid: object) -> bool:
@@ -214,22 +216,32 @@ class Verified:
 
 
 def parse_jws(jws: bytes | str, max_bytes: int = MAX_JWS_BYTES) -> tuple[dict[str, Any], dict[str, str], bytes]:
-    """Parse without verifying: ``(header, jws_members, payload_bytes)``; raises JoseError."""
-    raw = jws.encode("utf-8") if isinstance(jws, str) else bytes(jws)
+    """Parse without verifying: ``(header, jws_members, payload_bytes)``; raises JoseError.
+
+    Size and nesting are checked before any JSON is decoded (docs/protocol.md, "Bounds"):
+    a JWS over ``max_bytes`` is ``too-large``, one nested deeper than ``MAX_JSON_DEPTH``
+    (or with NaN/Infinity) ``bad-json``; the header likewise. The payload is not decoded
+    here (:func:`decode_payload` does, within the same bounds).
+    """
+    raw = jws.encode("utf-8", "surrogatepass") if isinstance(jws, str) else bytes(jws)
     if len(raw) > max_bytes:
         raise JoseError("too-large", f"{len(raw)} bytes, limit {max_bytes}")
     try:
-        obj = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        obj = loads_bounded(raw)
+    except JsonLimitError as exc:
+        raise JoseError("bad-json", str(exc)) from exc
+    except ValueError as exc:
         raise JoseError("bad-json", "not a UTF-8 JSON object") from exc
     if not isinstance(obj, dict) or set(obj) != {"protected", "payload", "signature"}:
         raise JoseError("bad-json", "expected exactly protected, payload, signature")
     if not all(isinstance(v, str) for v in obj.values()):
         raise JoseError("bad-json", "JWS members must be strings")
     try:
-        header = json.loads(b64url_decode(obj["protected"]).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise JoseError("bad-json", "protected header is not JSON") from exc
+        header = loads_bounded(b64url_decode(obj["protected"]))
+    except JoseError:
+        raise
+    except ValueError as exc:
+        raise JoseError("bad-json", f"protected header is not JSON: {exc}"[:200]) from exc
     if not isinstance(header, dict):
         raise JoseError("bad-json", "protected header is not an object")
     payload_bytes = b64url_decode(obj["payload"])
@@ -264,11 +276,20 @@ def verify(
         keys.keys[kid].verify(signature, signing_input)
     except InvalidSignature as exc:
         raise JoseError("bad-signature", "signature does not verify") from exc
+    payload = decode_payload(payload_bytes)
+    raw = jws.encode("utf-8", "surrogatepass") if isinstance(jws, str) else bytes(jws)
+    return Verified(raw, payload_bytes, payload, kid, str(typ))
+
+
+def decode_payload(payload_bytes: bytes) -> dict[str, Any]:
+    """The JSON object of a JWS payload, decoded within docs/protocol.md's bounds (nesting
+    at most ``MAX_JSON_DEPTH``, no NaN/Infinity); raises JoseError(bad-payload)."""
     try:
-        payload = json.loads(payload_bytes.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        payload = loads_bounded(payload_bytes)
+    except JsonLimitError as exc:
+        raise JoseError("bad-payload", str(exc)) from exc
+    except ValueError as exc:
         raise JoseError("bad-payload", "payload is not UTF-8 JSON") from exc
     if not isinstance(payload, dict):
         raise JoseError("bad-payload", "payload is not a JSON object")
-    raw = jws.encode("utf-8") if isinstance(jws, str) else bytes(jws)
-    return Verified(raw, payload_bytes, payload, kid, str(typ))
+    return payload

@@ -5,6 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from radio_protocol.names import MAX_TIME_CHARS, MAX_YEAR, MIN_YEAR
+
+MAX_ZONE_CHARS = 64
+"""Longest IANA timezone name accepted (the longest real one has 32 characters)."""
+
 
 def format_rfc3339(at: datetime) -> str:
     """Format an aware datetime as ``2024-03-05T06:30:00.012+07:00``.
@@ -24,31 +29,45 @@ def format_rfc3339(at: datetime) -> str:
 def parse_rfc3339(text: str) -> datetime:
     """Parse an RFC 3339 time with an explicit offset into an aware datetime.
 
-    Raises ValueError when the string is not such a time (naive times are rejected).
+    Raises ValueError when the string is not such a time (naive times are rejected), is
+    longer than ``MAX_TIME_CHARS``, or its year is outside ``MIN_YEAR..MAX_YEAR`` (so every
+    time read can be converted to any zone and moved by a year without overflowing).
     """
     if not isinstance(text, str):
         raise ValueError(f"not a time string: {text!r}")
+    if len(text) > MAX_TIME_CHARS:
+        raise ValueError(f"not a time: longer than {MAX_TIME_CHARS} characters")
     s = text.strip()
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     at = datetime.fromisoformat(s)
     if at.tzinfo is None:
         raise ValueError(f"time without offset: {text!r}")
+    if not MIN_YEAR <= at.year <= MAX_YEAR:
+        raise ValueError(f"time out of range (years {MIN_YEAR}..{MAX_YEAR}): {text!r}")
     return at
 
 
 def parse_date(text: str) -> date:
-    """Parse ``YYYY-MM-DD``; raises ValueError otherwise."""
+    """Parse ``YYYY-MM-DD`` (years ``MIN_YEAR..MAX_YEAR``); raises ValueError otherwise."""
     if not isinstance(text, str) or len(text) != 10:
         raise ValueError(f"not a YYYY-MM-DD date: {text!r}")
-    return date.fromisoformat(text)
+    day = date.fromisoformat(text)
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(f"date out of range (years {MIN_YEAR}..{MAX_YEAR}): {text!r}")
+    return day
 
 
 def zone(name: str) -> ZoneInfo:
-    """The IANA timezone ``name``; raises ValueError with the name when unknown."""
+    """The IANA timezone ``name``; raises ValueError with the name when unknown (a name
+    that is not a string, longer than ``MAX_ZONE_CHARS``, or that the OS cannot look up
+    as a file, e.g. ENAMETOOLONG, is unknown too)."""
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_ZONE_CHARS:
+        shown = name[:MAX_ZONE_CHARS] + "..." if isinstance(name, str) and name else name
+        raise ValueError(f"unknown IANA timezone {shown!r}")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
         raise ValueError(f"unknown IANA timezone {name!r}") from exc
 
 

@@ -85,3 +85,27 @@ def record_subprocess_runs(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list
         return seen
 
     return start
+
+
+# --- fuzz counts (tests/fuzzkit.py): one directory per run, shared with xdist workers ----
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not os.environ.get("CR_FUZZ_COUNTS"):  # the controller; workers inherit it
+        import tempfile
+
+        os.environ["CR_FUZZ_COUNTS"] = tempfile.mkdtemp(prefix="cr-fuzz-")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    directory = Path(os.environ.get("CR_FUZZ_COUNTS", ""))
+    if hasattr(terminalreporter.config, "workerinput") or not directory.is_dir():
+        return
+    files = list(directory.glob("*.json"))
+    if not files:
+        return
+    from fuzzkit import format_counts, read_counts
+
+    terminalreporter.section("fuzz targets: cases and outcomes")
+    for line in format_counts(read_counts(directory)):
+        terminalreporter.write_line(line)

@@ -24,7 +24,6 @@ so such a line was changed after export.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ from district_collector.scoring.criteria import CriteriaSet, default_criteria, p
 from district_collector.scoring.report import build_report
 from radio_protocol.errors import ConfigError, JoseError
 from radio_protocol.jose import KeyRing, parse_jws, sha256_hex, verify
+from radio_protocol.jsonlimits import loads_bounded
 from radio_protocol.names import EVENT_TYP, MANIFEST_TYP, SCHEDULE_TYP
 
 REQUIRED_FILES = (EVENTS, KEYS, REPORT)
@@ -126,7 +126,7 @@ def _check_manifest(result: VerifyResult, registry: Registry, pinned: str | None
                 result.problems.append(f"{MANIFEST}: differs from the manifest the district signed "
                                        f"({MANIFEST_JWS})")
     try:
-        manifest = json.loads(manifest_raw)
+        manifest = loads_bounded(manifest_raw)
     except ValueError:
         manifest = None
     if not isinstance(manifest, dict):
@@ -174,7 +174,7 @@ def _criteria(result: VerifyResult, manifest: dict[str, Any]) -> CriteriaSet | N
     if raw is None:
         return None
     try:
-        return parse_criteria(json.loads(raw), CRITERIA)
+        return parse_criteria(loads_bounded(raw), CRITERIA)
     except ValueError:
         result.problems.append(f"{CRITERIA}: not JSON")
     except ConfigError as exc:
@@ -209,7 +209,7 @@ def _event_lines(result: VerifyResult, registry: Registry,
         claimed: Any = None
         try:
             _header, _members, body = parse_jws(line)
-            claimed = json.loads(body)
+            claimed = loads_bounded(body)
             station = claimed.get("station") if isinstance(claimed, dict) else None
         except (JoseError, ValueError) as exc:
             st, seq = claimed_identity(line, claimed if isinstance(claimed, dict) else None)
@@ -274,7 +274,7 @@ def _signed_report(result: VerifyResult) -> Any:
     if report_raw is None:
         return None
     try:
-        return json.loads(report_raw)
+        return loads_bounded(report_raw)
     except ValueError:
         result.problems.append(f"{REPORT}: not JSON")
         return None
@@ -290,7 +290,7 @@ def verify_bundle(directory: Path | str, district_key: str | None = None) -> Ver
     if keys_raw is None:
         return result
     try:
-        registry = Registry.from_keys_json(json.loads(keys_raw))
+        registry = Registry.from_keys_json(loads_bounded(keys_raw))
     except UnicodeDecodeError:
         result.problems.append(f"{KEYS}: not UTF-8 JSON text")
         return result

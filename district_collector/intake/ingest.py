@@ -12,14 +12,15 @@ Quarantine reasons: the JOSE codes of :class:`radio_protocol.errors.JoseError`
 (``too-large``, ``bad-json``, ``bad-base64``, ``alg``, ``typ``, ``unknown-kid``,
 ``bad-signature``, ``bad-payload``) and ``bad-topic``, ``unknown-station``,
 ``station-mismatch``, ``district-mismatch``, ``commune-mismatch``, ``invalid-event``,
-``invalid-status``, and ``internal-error`` (a check that failed unexpectedly: logged with
-its traceback; the other messages of the batch are stored as usual). A message over 64 KiB
+``invalid-status``, ``internal-error`` (a check that failed unexpectedly: logged with
+its traceback; the other messages of the batch are stored as usual) and ``store-refused``
+(a record that verified but that the store cannot hold: the batch is rolled back and its
+records stored one by one, so only that one goes to quarantine). A message over 64 KiB
 keeps its first 64 KiB in quarantine, the detail giving its size and SHA-256.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -28,10 +29,10 @@ from datetime import datetime
 from typing import Any
 
 from district_collector.config import DistrictConfig
-from district_collector.store.base import Store
+from district_collector.store.base import RecordRefused, Store, StoreError
 from district_collector.store.records import QuarantineRecord, StatusRecord, StoredEvent
 from radio_protocol.errors import CommuneRadioError, EventError, JoseError, StatusError
-from radio_protocol.jose import parse_jws, sha256_hex, verify
+from radio_protocol.jose import decode_payload, parse_jws, sha256_hex, verify
 from radio_protocol.messages.event import AiringEvent, parse_event
 from radio_protocol.messages.status import Status, parse_status
 from radio_protocol.names import MAX_JWS_BYTES, TYP_BY_KIND
@@ -150,12 +151,10 @@ class Ingestor:
     def _claimed_station(raw: bytes) -> str:
         try:
             _, _, payload_bytes = parse_jws(raw)
-            payload = json.loads(payload_bytes.decode("utf-8"))
+            payload = decode_payload(payload_bytes)
         except JoseError as exc:
             raise Rejected(exc.reason, exc.detail) from exc
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise Rejected("bad-payload", "payload is not UTF-8 JSON") from exc
-        station = payload.get("station") if isinstance(payload, dict) else None
+        station = payload.get("station")
         if not isinstance(station, str):
             raise Rejected("invalid-event", "station: missing or not a string")
         return station
@@ -197,11 +196,56 @@ class Ingestor:
             else:
                 statuses.append(rec)
                 result.counts["status"] += 1
-        outcomes = self.store.add_batch(events, result.rejects, statuses)
-        for rec, outcome in zip(events, outcomes, strict=True):
+        stored = self._commit(result, events, statuses, received_at)
+        for rec, outcome in stored:
             result.counts[outcome] += 1
             result.event_stations.add(rec.station)
             if outcome == "conflict":
                 log.warning("event conflict station=%s seq=%d sha256=%s", rec.station, rec.seq,
                             rec.payload_sha256)
         return result
+
+    def _commit(self, result: BatchResult, events: list[StoredEvent], statuses: list[StatusRecord],
+                received_at: datetime) -> list[tuple[StoredEvent, str]]:
+        """Store the batch in one transaction; the stored events with their outcomes.
+
+        When the store refuses a record (RecordRefused, or any error that is not the store
+        being unavailable), the batch was rolled back: each event and status is then stored
+        on its own, and one the store still refuses goes to quarantine (``store-refused``)
+        with the batch's other rejects. A plain StoreError (the store is unavailable)
+        propagates: nothing is acked and the stations send again.
+        """
+        try:
+            outcomes = self.store.add_batch(events, result.rejects, statuses)
+            return list(zip(events, outcomes, strict=True))
+        except RecordRefused as exc:
+            log.warning("batch refused by the store, storing its records one by one: %s", exc)
+        except StoreError:
+            raise
+        except Exception:
+            log.exception("batch failed in the store, storing its records one by one")
+        stored: list[tuple[StoredEvent, str]] = []
+        records: list[StoredEvent | StatusRecord] = [*events, *statuses]
+        for rec in records:
+            try:
+                if isinstance(rec, StoredEvent):
+                    stored.append((rec, self.store.add_batch([rec])[0]))
+                else:
+                    self.store.add_batch([], (), [rec])
+            except StoreError as exc:
+                if not isinstance(exc, RecordRefused):
+                    raise
+                self._refused(result, rec, exc, received_at)
+            except Exception as exc:
+                log.exception("record failed in the store station=%s", rec.station)
+                self._refused(result, rec, exc, received_at)
+        self.store.add_batch([], result.rejects, [])
+        return stored
+
+    def _refused(self, result: BatchResult, rec: StoredEvent | StatusRecord, exc: Exception,
+                 received_at: datetime) -> None:
+        source = rec.source if isinstance(rec, StoredEvent) else "mqtt"
+        if isinstance(rec, StatusRecord):
+            result.counts["status"] -= 1
+        self._quarantine(result, source, rec.station, "store-refused", f"{type(exc).__name__}: {exc}",
+                         rec.jws, received_at)

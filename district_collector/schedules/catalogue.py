@@ -326,9 +326,13 @@ def _check_rules(p: Problems, catalogue: Catalogue) -> None:
             parsed = parse_schedule(body)
         except ScheduleError as exc:
             for problem in exc.problems:
+                if " never fires between " in problem:  # said in the catalogue's words, below
+                    continue
                 p.add(slot.line, f"slots[{i}]", problem.split(": ", 1)[-1])
-            continue
-        if not expand(parsed):
+            if not any(" never fires between " in problem for problem in exc.problems):
+                continue
+            parsed = None
+        if parsed is None or not expand(parsed):
             p.add(slot.line, f"slots[{i}].rrule", f"{slot.rrule!r} has no date in "
                   f"{catalogue.year}-{catalogue.month:02d}: nothing would air")
 

@@ -16,6 +16,7 @@ Errors are :class:`~radio_protocol.errors.ConfigError` naming the file and line.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any
     data.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, Hashable):  # "? [a]": a list or mapping as a key
+            raise yaml.constructor.ConstructorError(None, None, f"a key must be a name, got {key!r}",
+                                                    key_node.start_mark)
         if key in data:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r} (first on line {data.lines[key]})", key_node.start_mark)

@@ -44,6 +44,12 @@ class StoreError(CommuneRadioError):
     """The store cannot be opened or written (the call stored nothing)."""
 
 
+class RecordRefused(StoreError):
+    """The store cannot hold a value of the batch (an integer beyond 64 bits, a missing
+    required value...): the batch was rolled back and nothing of it is stored, but the
+    store itself works. Storing the batch's records one by one finds the one at fault."""
+
+
 class Store(ABC):
     """The collector's evidence store. A backend overrides every abstract method."""
 
@@ -76,7 +82,9 @@ class Store(ABC):
         reason, station and raw bytes) is not stored again, so a re-import changes nothing.
         A status replaces the station's latest unless it is the same JWS again; the
         stored ``received_at`` stays when the state did not change. StoreError: nothing
-        of the batch is stored.
+        of the batch is stored; RecordRefused (a StoreError) when a record is at fault
+        rather than the store. On any exception the transaction is rolled back, so the
+        next call starts clean.
         """
 
     @abstractmethod

@@ -20,7 +20,7 @@ from pathlib import Path
 from district_collector.scoring.facts import EventFacts, FactsRow
 from district_collector.scoring.period import EPOCH, US
 from district_collector.store import facts as store_facts
-from district_collector.store.base import Store, StoreError
+from district_collector.store.base import RecordRefused, Store, StoreError
 from district_collector.store.facts import StationSummary
 from district_collector.store.records import (
     ACCEPTED,
@@ -65,6 +65,10 @@ FROM events e JOIN event_facts f
 ORDER BY e.station, e.seq, e.received_at
 """
 _N_FACTS = len(EventFacts._fields)
+# What a bad value raises in a statement (a record at fault, not the store): an int beyond
+# 64 bits (OverflowError), a NOT NULL or CHECK constraint, a type SQLite cannot bind.
+_RECORD_FAULTS = (OverflowError, ValueError, TypeError, sqlite3.IntegrityError, sqlite3.DataError,
+                  sqlite3.InterfaceError)
 
 
 class SqliteStore(Store):
@@ -143,11 +147,23 @@ class SqliteStore(Store):
             for station in touched:
                 self._advance_through(station)
             db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"{self.path}: batch not stored: {exc}") from exc
+        except BaseException as exc:
+            self._rollback()
+            if isinstance(exc, _RECORD_FAULTS):
+                raise RecordRefused(f"{self.path}: batch not stored, a record is out of range: "
+                                    f"{type(exc).__name__}: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{self.path}: batch not stored: {exc}") from exc
+            raise
         return outcomes
+
+    def _rollback(self) -> None:
+        """End the batch's transaction whatever broke it, so the next batch can begin."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is gone; the next call reports it
 
     def _classify(self, events: Sequence[StoredEvent]) -> tuple[list[Outcome], list[StoredEvent]]:
         """Each event's outcome against the store and the batch's earlier events (one

@@ -19,7 +19,8 @@ from typing import Any
 
 from radio_protocol import PROTOCOL_VERSION
 from radio_protocol.errors import AckError
-from radio_protocol.messages.fields import format_time, is_int, time_member
+from radio_protocol.messages.fields import format_time, is_int, is_str, time_member
+from radio_protocol.names import MAX_NAME_CHARS
 
 MAX_ACK_ALSO = 100_000
 """Most seqs an ``also`` list may hold (a district sends at most its ``ack.max_also``)."""
@@ -54,6 +55,8 @@ def parse_ack(payload: Mapping[str, Any], station: str | None = None) -> Ack:
         raise AckError(f"ack names station {named!r}, not ours")
     if not isinstance(named, str):
         raise AckError(f"station must be a string, got {named!r}")
+    if not is_str(named):
+        raise AckError(f"station must be at most {MAX_NAME_CHARS} characters, got {len(named)}")
     if payload.get("v", 1) != 1:
         raise AckError(f"v must be 1, got {payload.get('v')!r}")
     through = payload.get("through", 0)

@@ -9,7 +9,8 @@ that breaks the protocol's rules (unknown outcome or priority, a reason with
 
 :func:`parse_event` reads a verified payload as a district does: it raises
 :class:`~radio_protocol.errors.EventError` (reason ``invalid-event``) naming the first
-member that is missing or of the wrong kind. Members the protocol marks optional, and
+member that is missing, of the wrong kind or out of the protocol's bounds (``seq``
+1..2**63-1, strings by length: docs/protocol.md, "Bounds"). Members the protocol marks optional, and
 members a reader does not know, are accepted (forward compatibility).
 """
 
@@ -23,7 +24,14 @@ from typing import Any
 
 from radio_protocol import PRIORITIES, PROTOCOL_VERSION, SW_VERSION
 from radio_protocol.errors import EventError
-from radio_protocol.messages.fields import format_time, is_int, is_num, optional_member, time_member
+from radio_protocol.messages.fields import (
+    format_time,
+    is_int,
+    is_num,
+    optional_member,
+    time_member,
+)
+from radio_protocol.names import MAX_NAME_CHARS, MAX_SEQ, MAX_TEXT_CHARS
 
 OUTCOMES = ("completed", "interrupted", "failed", "missed")
 """``outcome`` values: the whole segment went out / stopped early / could not start / no attempt."""
@@ -155,6 +163,12 @@ def build_event(event: AiringEvent, tz: tzinfo | None = None) -> dict[str, Any]:
     }
 
 
+def _bounded(name: str, value: Any, max_chars: int = MAX_NAME_CHARS) -> None:
+    """Refuse a string member longer than docs/protocol.md allows ("Bounds")."""
+    if isinstance(value, str) and len(value) > max_chars:
+        raise EventError(f"{name}: must be at most {max_chars} characters, got {len(value)}")
+
+
 def _need(p: Mapping[str, Any], name: str, ok: bool, what: str) -> None:
     if name not in p:
         raise EventError(f"{name}: missing (required)")
@@ -172,6 +186,8 @@ def _segment(p: Mapping[str, Any]) -> Segment:
     title = optional_member(seg, "title", lambda v: isinstance(v, str), "a string", EventError, "segment.")
     topic = optional_member(seg, "topic", lambda v: isinstance(v, str), "a string", EventError, "segment.")
     sha256 = optional_member(seg, "sha256", lambda v: isinstance(v, str), "a string", EventError, "segment.")
+    for name in ("id", "program", "topic", "sha256", "title"):
+        _bounded(f"segment.{name}", seg.get(name), MAX_TEXT_CHARS if name == "title" else MAX_NAME_CHARS)
     priority = p.get("priority")
     return Segment(seg["id"], title or "", seg["program"], topic, sha256,
                    priority if isinstance(priority, str) else "normal")
@@ -201,7 +217,11 @@ def parse_event(p: Mapping[str, Any]) -> AiringEvent:
     _need(p, "type", p.get("type") == "airing", '"airing"')
     for name in ("district", "station", "commune", "boot_id", "sw"):
         _need(p, name, isinstance(p.get(name), str), "a string")
-    _need(p, "seq", is_int(p.get("seq")) and p["seq"] >= 1, "an integer >= 1")
+        _bounded(name, p[name])
+    seq: Any = p.get("seq")
+    _need(p, "seq", isinstance(seq, int) and not isinstance(seq, bool) and seq >= 1, "an integer >= 1")
+    if seq > MAX_SEQ:
+        raise EventError(f"seq: must be at most {MAX_SEQ} (2**63 - 1), got {seq}")
     prev = p.get("prev")
     _need(p, "prev", prev is None or (isinstance(prev, str) and len(prev) == 64), "null or a hex SHA-256")
     segment = _segment(p)
@@ -210,6 +230,7 @@ def parse_event(p: Mapping[str, Any]) -> AiringEvent:
           "an integer or null")
     _need(p, "outcome", p.get("outcome") in OUTCOMES, " or ".join(OUTCOMES))
     _need(p, "reason", p.get("reason") is None or isinstance(p.get("reason"), str), "a string or null")
+    _bounded("reason", p.get("reason"))
     _need(p, "clock_synced", isinstance(p.get("clock_synced"), bool), "true or false")
     _need(p, "played_s", is_num(p.get("played_s")), "a number")
     _need(p, "media_s", p.get("media_s") is None or is_num(p.get("media_s")), "a number or null")

@@ -1,31 +1,42 @@
 """Member checks shared by the message parsers: JSON types as the protocol means them.
 
 JSON has no integer type of its own and Python's ``bool`` is an ``int``: these helpers
-say "integer" and "number" the way docs/protocol.md does (``true`` is neither). Each
+say "integer" and "number" the way docs/protocol.md does (``true`` is neither), within
+its bounds (section "Bounds"): an integer fits a signed 64-bit integer, a number is
+finite and within the same range, a string has a bounded length. Each
 ``*_member`` reads one member of a payload and raises the caller's error class with a
 detail that names the member (``seq: must be an integer >= 1, got 0``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from datetime import datetime, tzinfo
 from typing import Any
 
 from radio_protocol.errors import MessageError
+from radio_protocol.names import MAX_NAME_CHARS, MAX_SEQ
 from radio_protocol.timefmt import format_rfc3339, parse_rfc3339
 
 ErrorFactory = Callable[[str], MessageError]
 
 
 def is_int(value: Any) -> bool:
-    """An integer that is not a boolean."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer that is not a boolean, in ``-MAX_SEQ..MAX_SEQ`` (a signed 64-bit integer)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_SEQ <= value <= MAX_SEQ
 
 
 def is_num(value: Any) -> bool:
-    """An integer or a float that is not a boolean."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """An integer (as :func:`is_int`) or a finite float, not a boolean."""
+    if isinstance(value, float):
+        return math.isfinite(value) and -MAX_SEQ <= value <= MAX_SEQ
+    return is_int(value)
+
+
+def is_str(value: Any, max_chars: int = MAX_NAME_CHARS) -> bool:
+    """A string of at most ``max_chars`` characters."""
+    return isinstance(value, str) and len(value) <= max_chars
 
 
 def time_member(payload: Mapping[str, Any], name: str, nullable: bool, error: ErrorFactory,

@@ -21,7 +21,15 @@ from typing import Any
 
 from radio_protocol import PROTOCOL_VERSION, SW_VERSION
 from radio_protocol.errors import StatusError
-from radio_protocol.messages.fields import format_time, is_int, is_num, optional_member, time_member
+from radio_protocol.messages.fields import (
+    format_time,
+    is_int,
+    is_num,
+    is_str,
+    optional_member,
+    time_member,
+)
+from radio_protocol.names import MAX_NAME_CHARS, MAX_TEXT_CHARS
 
 STATES = ("online", "offline")
 AMP_STATES = ("on", "off")
@@ -73,8 +81,12 @@ def _count(value: Any) -> bool:
     return is_int(value) and value >= 0
 
 
+MAX_MEDIA_MISSING = 1000
+"""Most segment ids a ``media_missing`` list may hold (a schedule has fewer segments)."""
+
+
 def _names(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, list) and len(value) <= MAX_MEDIA_MISSING and all(is_str(item) for item in value)
 
 
 def parse_status(p: Mapping[str, Any]) -> Status:
@@ -86,6 +98,8 @@ def parse_status(p: Mapping[str, Any]) -> Status:
     station = p.get("station")
     if not isinstance(station, str):
         raise StatusError(f"station: must be a string, got {station!r}")
+    if len(station) > MAX_NAME_CHARS:
+        raise StatusError(f"station: must be at most {MAX_NAME_CHARS} characters, got {len(station)}")
     at = time_member(p, "at", False, StatusError, "not an RFC 3339 time")
     assert at is not None
 
@@ -101,6 +115,9 @@ def parse_status(p: Mapping[str, Any]) -> Status:
     clock_synced = member("clock_synced", lambda v: isinstance(v, bool), "true or false")
     amp = member("amp", lambda v: v in AMP_STATES, '"on" or "off"')
     sw = member("sw", lambda v: isinstance(v, str), "a string")
+    for name, value, limit in (("schedule_error", schedule_error, MAX_TEXT_CHARS), ("sw", sw, MAX_NAME_CHARS)):
+        if value is not None and len(value) > limit:
+            raise StatusError(f"{name}: must be at most {limit} characters, got {len(value)}")
     uptime_s = member("uptime_s", is_num, "a number of seconds")
     return Status(
         station=station, state=p["state"], at=at, schedule_version=schedule_version,

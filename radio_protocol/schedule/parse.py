@@ -7,7 +7,9 @@ station keeps its previous schedule when this raises.
 
 Rejected on purpose (a public loudspeaker must not be turned into a siren):
 - a recurrence rule that fires more often than every ``MIN_INTERVAL_S`` seconds or
-  yields more than ``MAX_SLOTS_PER_MONTH`` occurrences in a calendar month;
+  yields more than ``MAX_SLOTS_PER_MONTH`` occurrences in a calendar month, or that never
+  fires between ``valid_from`` and ``valid_until`` (found in bounded time: the search
+  stops a month past the validity, :func:`~radio_protocol.schedule.rules.rule_occurrences`);
 - a malformed rule, ``DTSTART``/``EXDATE``/``RDATE`` inside the rule (one RRULE line only:
   skip a date by listing the slots with ``at``), ``COUNT`` with ``UNTIL``, a date-only
   ``UNTIL`` (RFC 5545: same value type as DTSTART, e.g. ``UNTIL=20261031T235959Z``);
@@ -216,11 +218,11 @@ def parse_schedule(payload: Mapping[str, Any]) -> Schedule:
         if count > 1:
             p.add("segments", f"segment id {seg_id!r} appears {count} times")
     # a slot naming a segment that is itself broken is reported once, at the segment
-    named = {raw.get("id") for raw in raw_segments if isinstance(raw, Mapping)}
+    named: set[str] = {raw["id"] for raw in raw_segments if isinstance(raw, Mapping) and isinstance(raw.get("id"), str)}
     slots: list[SlotRule] = []
     if tz is not None:
         for i, raw in enumerate(raw_slots):
-            slot = _parse_slot(p, raw, f"slots[{i}]", i, tz, set(ids) | {n for n in named if isinstance(n, str)})
+            slot = _parse_slot(p, raw, f"slots[{i}]", i, tz, set(ids) | named)
             if slot is not None:
                 slots.append(slot)
     if p.problems:
@@ -244,8 +246,12 @@ def parse_schedule(payload: Mapping[str, Any]) -> Schedule:
         if why:
             p.add(f"slots[{slot.index}].rrule", why)
             continue
-        for occ in window_occurrences(slot.rrule, slot.dtstart, schedule.timezone,
-                                      schedule.start_at, schedule.end_at):
+        occurrences = window_occurrences(slot.rrule, slot.dtstart, schedule.timezone,
+                                         schedule.start_at, schedule.end_at)
+        if not occurrences:
+            p.add(f"slots[{slot.index}].rrule", f"{slot.rrule!r} never fires between valid_from "
+                  f"{schedule.valid_from} and valid_until {schedule.valid_until}")
+        for occ in occurrences:
             per_month[(occ.year, occ.month)] += 1
     for (year, month), count in sorted(per_month.items()):
         if count > MAX_TOTAL_SLOTS_PER_MONTH:

@@ -3,15 +3,25 @@
 :func:`build_rule` turns a slot's ``rrule`` text and ``dtstart`` into a dateutil rule;
 :func:`window_occurrences` lists its occurrences in a window (memoized: the scheduler asks
 for the same window every step); :func:`check_rule_rate` says why a rule fires too often.
+
+Bounded work: dateutil looks for the next occurrence period by period up to the year
+9999, so a rule that never fires (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) costs seconds
+per question. :func:`rule_occurrences` stops dateutil one month past the end of its
+window: dateutil rebuilds its calendar tables at every new month it reaches, and the
+month it is about to search is checked there (:class:`_WindowIterInfo`, installed once
+into dateutil; without a window set for the current thread it behaves as dateutil's).
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+from dateutil import rrule as dateutil_rrule
 from dateutil.rrule import rrule, rrulestr
 
 from radio_protocol.schedule.model import MAX_SLOTS_PER_MONTH, MIN_INTERVAL_S
@@ -53,14 +63,46 @@ def build_rule(text: str, dtstart: datetime) -> rrule:
     return rule
 
 
+class _PastWindow(Exception):
+    """dateutil reached a month after the window being evaluated: nothing more to find."""
+
+
+_window = threading.local()  # .last: the last (year, month) worth searching, or absent
+
+
+class _WindowIterInfo(dateutil_rrule._iterinfo):  # type: ignore[name-defined,misc]
+    """dateutil's per-iteration calendar tables, refusing to build a month past the window."""
+
+    def rebuild(self, year: int, month: int) -> Any:
+        last = getattr(_window, "last", None)
+        if last is not None and (year, month) > last:
+            raise _PastWindow
+        return super().rebuild(year, month)
+
+
+dateutil_rrule._iterinfo = _WindowIterInfo  # type: ignore[attr-defined,misc]
+
+
 def rule_occurrences(rule: rrule, start_at: datetime, end_at: datetime) -> Iterator[datetime]:
     """Occurrences of ``rule`` in ``[start_at, end_at)`` (aware), in order.
 
-    dateutil searches up to the year 9999 for an occurrence that never comes (e.g.
-    ``BYMONTH=2;BYMONTHDAY=30``: seconds per call), so callers that look repeatedly use
-    :func:`window_occurrences`, computed once per rule and window.
+    The search ends one month after ``end_at`` (in the rule's timezone) whether or not
+    the rule fires again, so a never-firing rule costs what its window costs. Callers that
+    look repeatedly use :func:`window_occurrences`, computed once per rule and window.
     """
-    for occ in rule.xafter(start_at, inc=True):
+    dtstart: datetime = getattr(rule, "_dtstart")  # noqa: B009 - dateutil keeps it private
+    local_end = end_at.astimezone(dtstart.tzinfo)
+    last = (local_end.year, local_end.month + 1) if local_end.month < 12 else (local_end.year + 1, 1)
+    outer = getattr(_window, "last", None)
+    found = rule.xafter(start_at, inc=True)
+    while True:
+        _window.last = last
+        try:
+            occ = next(found)
+        except (StopIteration, _PastWindow):
+            return
+        finally:
+            _window.last = outer
         if occ >= end_at:
             return
         yield occ
