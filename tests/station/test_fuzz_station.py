@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from fuzzkit import FuzzRecorder, mutated, scaled  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from schedule_testkit import LOCAL_MEDIA  # noqa: E402
 from schedule_testkit import payload as schedule_payload  # noqa: E402
 
 from firmware_daemon.schedule.media_cache import FetchError, MediaCache  # noqa: E402
@@ -132,7 +133,7 @@ def test_fuzz_media_http_response(fuzz: FuzzRecorder, server: _Server, tmp_path_
                                            HEADER_VALUES), max_size=3))
     status = data.draw(st.sampled_from([200, 206, 204, 301, 302, 304, 404, 416, 500, 999]))
     server.response = (status, headers, body)
-    cache = MediaCache(tmp_path_factory.mktemp("cache"), timeout_s=2.0)
+    cache = MediaCache(tmp_path_factory.mktemp("cache"), LOCAL_MEDIA)
     media = Media(sha256_hex(b"hello"), f"http://127.0.0.1:{server.server_address[1]}/m.wav", 5, 1.0)
     with fuzz.case(FetchError, reason=lambda exc: ""):
         path = cache.fetch(media)
