@@ -21,9 +21,12 @@ from types import FrameType
 
 from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.airing.outbox_recovery import open_station_outbox
+from firmware_daemon.airing.start_recovery import recover_at_start
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
+from firmware_daemon.service.storage import StorageGuard
 from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.credentials import login_file_problems
@@ -192,9 +195,13 @@ def cmd_play(args: argparse.Namespace) -> int:
 def _play_locked(config: StationConfig, segment: Segment, media: Path, signer: Signer) -> int:
     stop = threading.Event()
     received: list[int] = []
-    with StationHardware.open(config) as hardware, Outbox(config.outbox_path, signer) as outbox, \
-            _stop_on_signals(stop, received):
-        airer = Airer(hardware.amplifier, hardware.audio, outbox, SystemClock(), config)
+    clock = SystemClock()
+    storage = StorageGuard(config.data_dir)
+    storage.look()
+    outbox, loss = open_station_outbox(config.outbox_path, signer, clock, on_full=storage.on_full)
+    with StationHardware.open(config) as hardware, outbox, _stop_on_signals(stop, received):
+        recover_at_start(outbox, loss, config, clock)  # what a crash or a lost outbox left
+        airer = Airer(hardware.amplifier, hardware.audio, outbox, clock, config)
         payload = airer.air(segment, media, stop=stop, stop_reason="shutdown")
     # the event is committed: now report
     summary = (f"{payload['outcome']} seq={payload['seq']} segment={segment.id} "
