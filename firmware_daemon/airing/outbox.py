@@ -125,6 +125,13 @@ def _translated(path: Path, action: str) -> Iterator[None]:
         raise kind(f"{path}: outbox {action} failed: {exc}") from exc
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: SQLite already rolled back after some
+    errors (a full disk), and a second ROLLBACK would hide the real error."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def _utc_text(at: datetime) -> str:
     """A sortable UTC timestamp for the bookkeeping columns."""
     return format_rfc3339(at.astimezone(UTC))
@@ -229,7 +236,7 @@ class Outbox:
                     conn.execute("DELETE FROM meta WHERE key = ?", (done_meta,))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return _Committed(seq, jws, payload, digest)
 
@@ -289,7 +296,7 @@ class Outbox:
                     ).rowcount
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                _rollback(self._conn)
                 raise
         return int(count)
 

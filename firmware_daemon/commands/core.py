@@ -21,12 +21,12 @@ from types import FrameType
 
 from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.outbox import Outbox
-from firmware_daemon.airing.outbox_recovery import open_station_outbox
+from firmware_daemon.airing.outbox_recovery import open_station_outbox, outbox_problems
 from firmware_daemon.airing.start_recovery import recover_at_start
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
-from firmware_daemon.service.storage import StorageGuard
+from firmware_daemon.service.storage import StorageGuard, free_space_problem
 from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.credentials import login_file_problems
@@ -101,6 +101,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems.append(str(exc))
     if config is not None:
         problems.extend(_link_problems(config))
+        problems.extend(_storage_problems(config))
     if problems:
         return print_problems(path, problems)
     assert config is not None
@@ -121,6 +122,16 @@ def _link_problems(config: StationConfig) -> list[str]:
         return []
     return login_file_problems(m.password_file, m.tls.ca if m.tls is not None else None,
                                str(config.source))
+
+
+def _storage_problems(config: StationConfig) -> list[str]:
+    """What would cost evidence in ``data_dir``: a damaged, lost or replaced outbox
+    (``PRAGMA quick_check`` and its marker) and a disk without room to record."""
+    problems = outbox_problems(config.outbox_path)
+    low = free_space_problem(config.data_dir)
+    if low is not None:
+        problems.append(f"{low}: airings cannot be recorded; free some space")
+    return problems
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:

@@ -40,16 +40,23 @@ LOOK_EVERY_S = 30.0
 _CHUNK = 64 * 1024
 
 
-def free_space_problem(data_dir: Path, min_free: int = MIN_FREE_BYTES) -> str | None:
-    """``disk-low: ...`` when ``data_dir`` has less than ``min_free`` bytes free, else None
-    (a missing ``data_dir`` is measured at its nearest existing parent)."""
+def free_space_problem(data_dir: Path, min_free: int = MIN_FREE_BYTES,
+                       reserve_bytes: int = RESERVE_BYTES) -> str | None:
+    """``disk-low: ...`` when ``data_dir`` has less than ``min_free`` bytes free, or has no
+    reserve file and no room to make one; else None (a missing ``data_dir`` is measured
+    at its nearest existing parent)."""
     where = Path(data_dir)
     while not where.exists() and where != where.parent:
         where = where.parent
     free = shutil.disk_usage(where).free
-    if free >= min_free:
-        return None
-    return f"disk-low: {free} bytes free in {data_dir} (needs {min_free})"
+    reserve = Path(data_dir) / RESERVE_NAME
+    reserved = reserve.exists() and reserve.stat().st_size >= reserve_bytes
+    if free < min_free:
+        return f"disk-low: {free} bytes free in {data_dir} (needs {min_free})"
+    if not reserved and free < reserve_bytes + min_free:
+        return (f"disk-low: {free} bytes free in {data_dir}, no storage reserve and no room "
+                f"for one (needs {reserve_bytes + min_free})")
+    return None
 
 
 class StorageGuard:
