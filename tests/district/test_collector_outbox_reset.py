@@ -88,3 +88,15 @@ def test_outbox_reset_round_trips() -> None:
     payload = reset_payload(7, "ab" * 32)
     assert build_outbox_reset(parse_outbox_reset(payload)) == payload
     assert list(payload)[:3] == ["v", "type", "district"] and payload["type"] == "outbox-reset"
+
+
+def test_status_storage_error_round_trips_and_is_checked() -> None:
+    from radio_protocol.errors import StatusError
+    from radio_protocol.messages.status import Status, build_status, parse_status
+
+    at = datetime(2024, 3, 5, 7, 0, tzinfo=UTC)
+    built = build_status(Status(KOI, "online", at, storage_error="disk-full: no space"))
+    assert list(built)[-1] == "storage_error" and parse_status(built).storage_error == "disk-full: no space"
+    assert "storage_error" not in build_status(Status(KOI, "online", at))
+    with pytest.raises(StatusError, match="storage_error: must be a string or null"):
+        parse_status({**built, "storage_error": 3})
