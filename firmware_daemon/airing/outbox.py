@@ -12,7 +12,7 @@ progress (:mod:`firmware_daemon.airing.in_progress`, cleared in the same transac
 that commits the airing's event) and, after a reset, where the new chain starts.
 
 Next to the file, a small marker (:mod:`firmware_daemon.airing.outbox_marker`) holds the
-last seq and payload hash, rewritten atomically right after each commit: it outlives a
+last seq and payload hash, rewritten durably right after each commit: it outlives a
 lost or truncated outbox, so the station never reuses a seq
 (:mod:`firmware_daemon.airing.outbox_recovery`).
 
@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from firmware_daemon.airing.outbox_marker import (
+    MarkerWriter,
     OutboxMarker,
     marker_path,
     read_marker,
-    write_marker,
 )
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.durable import ensure_private_dir
@@ -144,6 +144,7 @@ class Outbox:
                  clock: Clock | None = None, *, on_full: OnFull | None = None) -> None:
         self.path = Path(path)
         self.marker_path = marker_path(self.path)
+        self._marker = MarkerWriter(self.marker_path)
         self._signer = signer
         self._clock: Clock = clock or SystemClock()
         self._on_full = on_full
@@ -167,6 +168,7 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+            self._marker.close()
 
     def durability(self) -> tuple[str, int]:
         """This connection's ``(journal_mode, synchronous)``: ``("wal", 2)`` is WAL + FULL."""
@@ -272,7 +274,8 @@ class Outbox:
                 return
             seq, sha256 = int(row[0]), str(row[1])
         try:
-            write_marker(self.marker_path, OutboxMarker(seq, sha256))
+            with self._lock:
+                self._marker.write(OutboxMarker(seq, sha256))
         except OSError as exc:
             log.warning("outbox marker not written path=%s seq=%d error=%s", self.marker_path, seq, exc)
 

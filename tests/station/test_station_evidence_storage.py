@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gpiozero.pins.mock import MockFactory
 
 from firmware_daemon.airing.outbox import Outbox, OutboxFullError, is_disk_full
+from firmware_daemon.airing.outbox_marker import SLOT_BYTES, OutboxMarker, read_marker
 from firmware_daemon.airing.outbox_recovery import open_station_outbox
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import FULL_RETRY_S, Daemon
@@ -173,10 +174,15 @@ def test_daemon_timer_failing_on_a_full_disk_releases_the_reserve(tmp_path: Path
         db.close()
 
 
-def test_outbox_writes_a_marker_beside_it(tmp_path: Path) -> None:
+def test_outbox_marker_follows_every_commit_and_survives_a_torn_slot(tmp_path: Path) -> None:
     signer = Signer(Ed25519PrivateKey.generate())
     with Outbox(tmp_path / "outbox.sqlite", signer) as outbox:
-        entry = outbox.append(lambda seq, prev: {"seq": seq, "prev": prev})
-    marker = (tmp_path / "outbox.last.json").read_text()
-    digest = hashlib.sha256(parse_jws(entry.jws)[2]).hexdigest()
-    assert marker == f'{{"seq":1,"sha256":"{digest}"}}'
+        entries = [outbox.append(lambda seq, prev: {"seq": seq, "prev": prev}) for _ in range(3)]
+    path = tmp_path / "outbox.last"
+    digests = [hashlib.sha256(parse_jws(e.jws)[2]).hexdigest() for e in entries]
+    assert read_marker(path) == OutboxMarker(3, digests[2])
+    data = bytearray(path.read_bytes())
+    newest = 0 if data.startswith(b"3 ") else SLOT_BYTES
+    data[newest + 5:newest + 40] = b"\0" * 35  # a torn write of the newest slot
+    path.write_bytes(bytes(data))
+    assert read_marker(path) == OutboxMarker(2, digests[1])  # the other slot still reads
