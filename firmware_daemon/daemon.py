@@ -9,7 +9,12 @@ an orderly shutdown:
    amplifier relay, forced **off** at once (whatever a crash left behind), and the
    audio output (``UnavailableAudio`` when it cannot be set up: airings record why);
 2. the station's signing key (``data_dir/station.key``; ``keygen`` creates it);
-3. the outbox (SQLite, WAL, ``synchronous=FULL``);
+3. the storage guard (:class:`~firmware_daemon.service.storage.StorageGuard`: the reserve
+   file released when the disk is full, ``storage_error`` in the status), then the outbox
+   (SQLite, WAL, ``synchronous=FULL``), checked against its marker: a lost or damaged one
+   is moved aside and continued (:func:`~firmware_daemon.airing.outbox_recovery.open_station_outbox`),
+   and what a crash or the loss left unrecorded is recorded now
+   (:func:`~firmware_daemon.airing.start_recovery.recover_at_start`);
 4. the live status (:class:`~firmware_daemon.service.status.StationState`) and the MQTT link
    (only with an ``mqtt`` section; without one the station airs and keeps its evidence
    locally, for USB hand-carry). The broker may be down: the link keeps retrying and
@@ -23,7 +28,9 @@ Extension points (for the scheduler and anything else that runs in the daemon):
 - ``daemon.add_timer(name, callback, first_mono=None)``: Klipper-style timers.
   ``callback(now_mono) -> float | None`` runs in the main thread and returns the
   monotonic time it wants to run next (None: never again). An exception is logged
-  and the timer retried after ``TIMER_RETRY_S``. The retention prune is one of them.
+  and the timer retried after ``TIMER_RETRY_S`` (after ``FULL_RETRY_S`` when it failed for a
+  full disk: the storage reserve is released first). The retention prune and the storage
+  look are timers too.
 - ``daemon.startup_hooks.append(install_scheduler)``: air the schedule
   (:meth:`Daemon.attach_scheduler`; ``radio-station run`` does this).
 - ``daemon.startup_hooks.append(hook)``: ``hook(daemon)`` runs after steps 1-4, in the
@@ -54,7 +61,9 @@ from types import FrameType
 from zoneinfo import ZoneInfo
 
 from firmware_daemon.airing.airer import Airer
-from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.airing.outbox import Outbox, is_disk_full
+from firmware_daemon.airing.outbox_recovery import open_station_outbox
+from firmware_daemon.airing.start_recovery import recover_at_start
 from firmware_daemon.config import StationConfig
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.link.client import StationLink
@@ -63,6 +72,7 @@ from firmware_daemon.schedule.media_cache import MediaCache
 from firmware_daemon.schedule.runner import SlotRunner
 from firmware_daemon.schedule.store import ScheduleStore
 from firmware_daemon.service.status import StationState, StatusBuilder
+from firmware_daemon.service.storage import LOOK_EVERY_S, StorageGuard
 from firmware_daemon.service.sysinfo import kernel_clock_synced
 from firmware_daemon.service.watchdog import StationSupervisor
 from hal.amplifier import Amplifier, PinFactory
@@ -75,6 +85,7 @@ log = logging.getLogger(__name__)
 TimerCallback = Callable[[float], float | None]
 DAY_S = 86400.0
 TIMER_RETRY_S = 60.0
+FULL_RETRY_S = 1.0
 MAX_IDLE_S = 1.0
 PRUNE_FIRST_DELAY_S = 5.0
 
@@ -112,6 +123,7 @@ class Daemon:
         self.audio: AudioOutput | None = None
         self.signer: Signer | None = None
         self.outbox: Outbox | None = None
+        self.storage = StorageGuard(config.data_dir, on_change=self.state.storage_changed)
         self.status: StatusBuilder | None = None
         self.link: StationLink | None = None
         self._pin_factory = pin_factory
@@ -168,9 +180,18 @@ class Daemon:
         self._install_signals()  # first: a SIGTERM during startup still shuts down in order
         self._start_hardware()
         self.signer = Signer(load_private_key(cfg.key_path))
-        outbox = Outbox(cfg.outbox_path, self.signer, self.clock)
+        storage = self.storage
+        self.state.storage_source = lambda: storage.error
+        storage.look()  # the reserve, before anything else takes the space
+        outbox, loss = open_station_outbox(cfg.outbox_path, self.signer, self.clock,
+                                           on_full=storage.on_full)
         self.outbox = outbox
         self.stack.callback(self._close_outbox)
+        recover_at_start(outbox, loss, cfg, self.clock, tz=self.tz)
+        if loss is not None:
+            storage.note(f"outbox-reset: {loss.reason}: damaged outbox moved to {loss.moved_to}, "
+                         f"continued at seq {loss.next_seq}")
+        self.add_timer("storage", self._look_at_storage, self.clock.monotonic() + LOOK_EVERY_S)
         log.info("outbox open path=%s last_seq=%d pending=%d", cfg.outbox_path, outbox.last_seq(),
                  outbox.pending_count())
         amp = self.amplifier
@@ -244,7 +265,12 @@ class Daemon:
     def _fire(self, timer: Timer, now_mono: float) -> None:
         try:
             wanted = timer.callback(now_mono)
-        except Exception:
+        except Exception as exc:
+            if is_disk_full(exc):  # free the reserve, so the retry can record
+                self.storage.on_full()
+                log.error("timer failed name=%s: disk full; retrying in %.0f s", timer.name, FULL_RETRY_S)
+                timer.next_mono = now_mono + FULL_RETRY_S
+                return
             log.exception("timer failed name=%s; retrying in %.0f s", timer.name, TIMER_RETRY_S)
             timer.next_mono = now_mono + TIMER_RETRY_S
             return
@@ -282,6 +308,11 @@ class Daemon:
             log.info("retention prune done deleted=%d retention_days=%d", deleted,
                      self.config.outbox.retention_days)
         return now_mono + DAY_S
+
+    def _look_at_storage(self, now_mono: float) -> float:
+        """Free space and the reserve (``storage_error``), every ``LOOK_EVERY_S``."""
+        self.storage.look()
+        return now_mono + LOOK_EVERY_S
 
     # --- the schedule ------------------------------------------------------------------
 

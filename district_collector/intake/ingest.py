@@ -34,6 +34,7 @@ from district_collector.store.records import QuarantineRecord, StatusRecord, Sto
 from radio_protocol.errors import CommuneRadioError, EventError, JoseError, StatusError
 from radio_protocol.jose import decode_payload, parse_jws, sha256_hex, verify
 from radio_protocol.messages.event import AiringEvent, parse_event
+from radio_protocol.messages.outbox_reset import OUTBOX_RESET_TYPE, OutboxReset, parse_outbox_reset
 from radio_protocol.messages.status import Status, parse_status
 from radio_protocol.names import MAX_JWS_BYTES, TYP_BY_KIND
 from radio_protocol.topics import parse_topic
@@ -66,10 +67,13 @@ class BatchResult:
     rejects: list[QuarantineRecord] = field(default_factory=list)
 
 
-def check_event_payload(p: dict[str, Any]) -> AiringEvent:
-    """Required members and types of an ``airing`` event (:func:`parse_event`); raise
-    Rejected (``invalid-event``) naming the member."""
+def check_event_payload(p: dict[str, Any]) -> AiringEvent | OutboxReset:
+    """Required members and types of an ``airing`` event (:func:`parse_event`) or of an
+    ``outbox-reset`` event (:func:`parse_outbox_reset`: stored in the station's chain,
+    never scored as an airing); raise Rejected (``invalid-event``) naming the member."""
     try:
+        if p.get("type") == OUTBOX_RESET_TYPE:
+            return parse_outbox_reset(p)
         return parse_event(p)
     except EventError as exc:
         raise Rejected(exc.reason, exc.detail) from exc

@@ -14,6 +14,14 @@ leaves at the slot time. On a simulated clock the audio takes simulated time too
 clock advances by each block's length), so simulated events are consistent and a long
 segment really overlaps the next slot.
 
+Evidence under faults: right before the amplifier goes on, the airing's start (segment,
+slot, ``amp.on_at``) is stored durably as the outbox's in-progress mark
+(:mod:`firmware_daemon.airing.in_progress`), refreshed every ``PROGRESS_MARK_S`` of audio
+and deleted in the transaction that commits the event. A station that dies mid-airing
+therefore records it ``interrupted``/``station-down`` at its next start. A mark that
+cannot be written (disk full past the reserve) is logged and the airing goes on: the
+loudspeakers are the station's purpose.
+
 Outcomes (docs/protocol.md): ``completed`` (the whole segment went out; a stop during the tail
 only shortens the tail), ``interrupted`` (the amp was on, then the airing stopped early),
 ``failed`` (could not start: media missing/corrupt or device missing/refusing, found
@@ -31,7 +39,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.airing.in_progress import (
+    IN_PROGRESS_KEY,
+    PROGRESS_MARK_S,
+    AiringStart,
+    start_to_json,
+)
+from firmware_daemon.airing.outbox import Outbox, OutboxError
 from firmware_daemon.config import StationConfig
 from firmware_daemon.service.sysinfo import boot_id as kernel_boot_id
 from firmware_daemon.service.sysinfo import kernel_clock_synced
@@ -69,6 +83,7 @@ class _Progress:
     result: PlaybackResult | None = None
     outcome: str = "completed"
     reason: str | None = None
+    mark: AiringStart | None = None  # the durable in-progress mark, once written
 
     def fail(self, reason: str) -> None:
         """An error: ``interrupted`` once audio has started, else ``failed`` (could not start)."""
@@ -136,7 +151,9 @@ class Airer:
             if stop.is_set():
                 progress.stop(_reason(stop_reason))
             else:
-                self._run(stop, stop_reason, progress, prepared, slot_at)
+                template = AiringStart(segment, priority or segment.priority, schedule_version, slot_at,
+                                       progress.attempt_at, progress.attempt_at, progress.media_s)
+                self._run(stop, stop_reason, progress, prepared, slot_at, template)
         except HalError as exc:  # AudioDeviceError, MediaError, AmplifierError
             log.error("airing error segment=%s reason=%s detail=%s", segment.id, exc.reason,
                       exc.detail)
@@ -154,7 +171,7 @@ class Airer:
             if prepared is not None:
                 _release(prepared)
         payload = self._commit(self._record(segment, progress, slot_at, schedule_version,
-                                            priority))
+                                            priority), done_meta=IN_PROGRESS_KEY)
         if interrupt is not None:
             raise interrupt
         return payload
@@ -165,7 +182,7 @@ class Airer:
         return self._audio.prepare(media_path, margin_s=self._config.audio.margin_s)
 
     def _run(self, stop: threading.Event, stop_reason: StopReason, progress: _Progress,
-             prepared: PreparedAudio, slot_at: datetime | None) -> None:
+             prepared: PreparedAudio, slot_at: datetime | None, template: AiringStart) -> None:
         """[wait for slot - warm-up] -> amp on -> warm-up [until the slot] -> audio -> tail;
         the caller switches off.
 
@@ -181,8 +198,11 @@ class Airer:
             if self._wait_until(slot_mono - amp_cfg.warmup_s, stop):
                 progress.stop(_reason(stop_reason))  # the amp never went on
                 return
+        on_at = self._clock.now()
+        progress.mark = replace(template, amp_on_at=on_at)
+        self._mark(progress.mark)  # durable before the speakers go live
         self._amp.on()
-        progress.amp_on_at = self._clock.now()
+        progress.amp_on_at = on_at
         first_mono = self._clock.monotonic() + amp_cfg.warmup_s
         stopped = self._wait_until(max(first_mono, slot_mono or first_mono), stop)
         progress.confirmations.append(self._amp.confirmed)
@@ -196,12 +216,18 @@ class Airer:
 
         simulated = self._clock.simulated
         played = [0.0]  # seconds of audio the simulated clock has been advanced by
+        sent = [0.0, self._clock.monotonic()]  # seconds written, monotonic time of the last mark
 
         def on_block(seconds: float) -> None:
             self._on_progress()
             if simulated:  # simulated playback takes simulated time, block by block
                 self._clock.sleep(seconds)
                 played[0] += seconds
+            sent[0] += seconds
+            if progress.mark is not None and self._clock.monotonic() - sent[1] >= PROGRESS_MARK_S:
+                sent[1] = self._clock.monotonic()
+                progress.mark = progress.mark.progressed(progress.started_at, sent[0], self._clock.now())
+                self._mark(progress.mark)
 
         result = prepared.run(stop=stop, on_start=on_start, on_block=on_block)
         progress.result = result
@@ -212,6 +238,13 @@ class Airer:
             progress.stop(_reason(stop_reason))
             return
         self._wait(amp_cfg.tail_s, stop)  # a stop here only shortens the tail
+
+    def _mark(self, mark: AiringStart) -> None:
+        """Store the in-progress mark durably; a failure is logged and the airing goes on."""
+        try:
+            self._outbox.set_meta(IN_PROGRESS_KEY, start_to_json(mark))
+        except OutboxError as exc:
+            log.error("airing start not recorded segment=%s error=%s", mark.segment.id, exc)
 
     def _wait(self, seconds: float, stop: threading.Event) -> bool:
         """Wait ``seconds`` on the clock; True as soon as ``stop`` is set."""
@@ -314,10 +347,12 @@ class Airer:
             clock_synced=self._clock_synced(), boot_id=self._boot_id,
         )
 
-    def _commit(self, event: AiringEvent) -> dict[str, Any]:
-        """Chain ``event`` as the outbox's next seq, sign and commit it; the payload."""
+    def _commit(self, event: AiringEvent, done_meta: str | None = None) -> dict[str, Any]:
+        """Chain ``event`` as the outbox's next seq, sign and commit it (deleting meta key
+        ``done_meta`` in the same transaction); the payload."""
         entry = self._outbox.append(
-            lambda seq, prev: build_event(replace(event, seq=seq, prev=prev), self._tz))
+            lambda seq, prev: build_event(replace(event, seq=seq, prev=prev), self._tz),
+            done_meta=done_meta)
         log.info("airing %s station=%s seq=%d segment=%s reason=%s played_s=%.3f",
                  event.outcome, event.station, entry.seq, event.segment.id,
                  event.reason, event.played_s)

@@ -21,9 +21,12 @@ from types import FrameType
 
 from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.outbox import Outbox
+from firmware_daemon.airing.outbox_recovery import open_station_outbox, outbox_problems
+from firmware_daemon.airing.start_recovery import recover_at_start
 from firmware_daemon.config import StationConfig, load_amp_config, load_station_config
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
+from firmware_daemon.service.storage import StorageGuard, free_space_problem
 from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.credentials import login_file_problems
@@ -116,6 +119,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if config is not None:
         problems.extend(_link_problems(config))
         problems.extend(_audio_device_problems(config))
+        problems.extend(_storage_problems(config))
     if problems:
         return print_problems(path, problems)
     assert config is not None
@@ -148,6 +152,16 @@ def _audio_device_problems(config: StationConfig) -> list[str]:
     except CommuneRadioError as exc:
         return [f"{config.source}: audio.device: {exc}"]
     return []
+
+
+def _storage_problems(config: StationConfig) -> list[str]:
+    """What would cost evidence in ``data_dir``: a damaged, lost or replaced outbox
+    (``PRAGMA quick_check`` and its marker) and a disk without room to record."""
+    problems = outbox_problems(config.outbox_path)
+    low = free_space_problem(config.data_dir)
+    if low is not None:
+        problems.append(f"{low}: airings cannot be recorded; free some space")
+    return problems
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
@@ -222,9 +236,13 @@ def cmd_play(args: argparse.Namespace) -> int:
 def _play_locked(config: StationConfig, segment: Segment, media: Path, signer: Signer) -> int:
     stop = threading.Event()
     received: list[int] = []
-    with StationHardware.open(config) as hardware, Outbox(config.outbox_path, signer) as outbox, \
-            _stop_on_signals(stop, received):
-        airer = Airer(hardware.amplifier, hardware.audio, outbox, SystemClock(), config)
+    clock = SystemClock()
+    storage = StorageGuard(config.data_dir)
+    storage.look()
+    outbox, loss = open_station_outbox(config.outbox_path, signer, clock, on_full=storage.on_full)
+    with StationHardware.open(config) as hardware, outbox, _stop_on_signals(stop, received):
+        recover_at_start(outbox, loss, config, clock)  # what a crash or a lost outbox left
+        airer = Airer(hardware.amplifier, hardware.audio, outbox, clock, config)
         payload = airer.air(segment, media, stop=stop, stop_reason="shutdown")
     # the event is committed: now report
     summary = (f"{payload['outcome']} seq={payload['seq']} segment={segment.id} "

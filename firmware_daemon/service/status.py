@@ -6,7 +6,9 @@ The payload (model, members and their order, builder, parser) is
 - :class:`StationState` is a small thread-safe holder the daemon shares between
   threads. The amp state is read from ``amp_source`` (the daemon passes
   ``lambda: amplifier.is_on``) or else set with ``set_amp(True/False)``;
-  the scheduler calls ``set_schedule(ScheduleState(...))``. Reading it never blocks
+  the scheduler calls ``set_schedule(ScheduleState(...))``; ``storage_source`` (the
+  daemon passes its :class:`~firmware_daemon.service.storage.StorageGuard`'s ``error``)
+  gives ``storage_error``. Reading it never blocks
   for long, so the MQTT link's thread can build a status at any time.
 - ``outbox_pending`` and ``last_seq`` are passed in by the caller (the link reads
   them from its own outbox connection).
@@ -60,6 +62,7 @@ class StationState:
         self.amp_source = amp_source
         self._schedule = schedule or ScheduleState()
         self._listeners: list[Callable[[], None]] = []
+        self.storage_source: Callable[[], str | None] | None = None
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """``listener()`` is called (in the setter's thread) after each change; must not block."""
@@ -83,6 +86,21 @@ class StationState:
                 return False
         with self._lock:
             return self._amp_on
+
+    @property
+    def storage_error(self) -> str | None:
+        """What is wrong with the station's storage (disk full, outbox reset), or None."""
+        source = self.storage_source
+        if source is None:
+            return None
+        try:
+            return source()
+        except Exception:  # a status must never fail because of a probe
+            return "storage state unknown"
+
+    def storage_changed(self) -> None:
+        """``storage_source``'s answer changed: tell the listeners (a new status is due)."""
+        self._changed()
 
     @property
     def schedule(self) -> ScheduleState:
@@ -157,6 +175,7 @@ class StatusBuilder:
             next_slot=schedule.next_slot, media_missing=tuple(schedule.media_missing),
             outbox_pending=outbox_pending, last_seq=last_seq, clock_synced=self.clock_synced(),
             amp_on=self.state.amp_on, sw=self.sw, uptime_s=self.clock.monotonic() - self.started_mono,
+            storage_error=self.state.storage_error,
         )
 
     def payload(self, state: str, *, outbox_pending: int, last_seq: int) -> dict[str, Any]:
@@ -181,4 +200,5 @@ class StatusBuilder:
             schedule.next_slot,
             tuple(schedule.media_missing),
             self.clock_synced(),
+            self.state.storage_error,
         )

@@ -1,8 +1,9 @@
 """The station status (docs/protocol.md, "status"): model, parser and builder.
 
 Members, in this order: ``v, type, station, state, at, schedule_version, schedule_error,
-next_slot, media_missing, outbox_pending, last_seq, clock_synced, amp, sw`` and the extra
-``uptime_s`` (the protocol welcomes more members). A station publishes it retained and
+next_slot, media_missing, outbox_pending, last_seq, clock_synced, amp, sw`` and the extras
+``uptime_s`` and, only while there is one, ``storage_error`` (the protocol welcomes more
+members). A station publishes it retained and
 signs an ``offline`` one as its Last Will.
 
 :func:`parse_status` requires ``type``, ``station``, ``state`` and ``at`` (what a district
@@ -52,13 +53,15 @@ class Status:
     amp_on: bool | None = None
     sw: str | None = SW_VERSION
     uptime_s: float | None = None
+    storage_error: str | None = None
 
 
 def build_status(status: Status, tz: tzinfo | None = None) -> dict[str, Any]:
-    """The payload of ``status``; times converted to ``tz`` when given. Raises ValueError."""
+    """The payload of ``status``; times converted to ``tz`` when given; ``storage_error``
+    written only when there is one. Raises ValueError."""
     if status.state not in STATES:
         raise ValueError(f"status state must be one of {STATES}, got {status.state!r}")
-    return {
+    payload: dict[str, Any] = {
         "v": PROTOCOL_VERSION,
         "type": "status",
         "station": status.station,
@@ -75,6 +78,9 @@ def build_status(status: Status, tz: tzinfo | None = None) -> dict[str, Any]:
         "sw": status.sw,
         "uptime_s": None if status.uptime_s is None else round(max(0.0, status.uptime_s), 1),
     }
+    if status.storage_error is not None:
+        payload["storage_error"] = status.storage_error
+    return payload
 
 
 def _count(value: Any) -> bool:
@@ -119,10 +125,11 @@ def parse_status(p: Mapping[str, Any]) -> Status:
         if value is not None and len(value) > limit:
             raise StatusError(f"{name}: must be at most {limit} characters, got {len(value)}")
     uptime_s = member("uptime_s", is_num, "a number of seconds")
+    storage_error = member("storage_error", lambda v: isinstance(v, str), "a string or null")
     return Status(
         station=station, state=p["state"], at=at, schedule_version=schedule_version,
         schedule_error=schedule_error, next_slot=next_slot, media_missing=tuple(media_missing or ()),
         outbox_pending=outbox_pending, last_seq=last_seq, clock_synced=clock_synced,
         amp_on=None if amp is None else amp == "on", sw=sw,
-        uptime_s=None if uptime_s is None else float(uptime_s),
+        uptime_s=None if uptime_s is None else float(uptime_s), storage_error=storage_error,
     )

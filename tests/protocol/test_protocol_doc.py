@@ -18,6 +18,7 @@ from jwcrypto import jws as jw_jws
 from radio_protocol.jose import KeyRing, Signer, jwk_thumbprint, jwk_to_public_key, verify
 from radio_protocol.messages.ack import build_ack, parse_ack
 from radio_protocol.messages.event import build_event, parse_event
+from radio_protocol.messages.outbox_reset import build_outbox_reset, parse_outbox_reset
 from radio_protocol.messages.status import build_status, parse_status
 from radio_protocol.names import ACK_TYP, MANIFEST_TYP, TOPIC_TYPS, TYP_BY_KIND
 from radio_protocol.schedule.build import build_schedule
@@ -29,6 +30,7 @@ EXAMPLE_KEY_SEED = b"commune-radio docs/protocol.md example key"
 # message type -> (topic kind, parser, builder)
 MESSAGES: dict[str, tuple[str, Callable[[Any], Any], Callable[[Any], dict[str, Any]]]] = {
     "airing": ("event", parse_event, build_event),
+    "outbox-reset": ("event", parse_outbox_reset, build_outbox_reset),
     "status": ("status", parse_status, build_status),
     "schedule": ("schedule", parse_schedule, build_schedule),
     "ack": ("ack", parse_ack, build_ack),
