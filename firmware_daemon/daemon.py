@@ -62,7 +62,7 @@ from zoneinfo import ZoneInfo
 
 from firmware_daemon.airing.airer import Airer
 from firmware_daemon.airing.outbox import Outbox, is_disk_full
-from firmware_daemon.airing.outbox_recovery import open_station_outbox
+from firmware_daemon.airing.outbox_recovery import OutboxLoss, open_station_outbox
 from firmware_daemon.airing.start_recovery import recover_at_start
 from firmware_daemon.config import StationConfig
 from firmware_daemon.hardware import StationHardware
@@ -210,6 +210,7 @@ class Daemon:
             self.link = StationLink(
                 settings, district_keys=self.district_keys, outbox_factory=lambda: outbox,
                 status=self.status, clock=self.clock, on_schedule=self._on_schedule,
+                on_ack_ahead=lambda through: self.post(lambda: self._continue_after_ack(through)),
             )
             self.link.start()
             self.stack.callback(self.link.stop)
@@ -347,6 +348,29 @@ class Daemon:
         self.slot_runner = runner
         log.info("scheduler attached version=%s since=%s", store.version, store.since_at)
         return runner
+
+    def _continue_after_ack(self, through: int) -> None:
+        """Main thread: the district's signed ack covers seqs ``1..through`` and this
+        station's outbox holds none (outbox and marker replaced, e.g. a restored SD card).
+        Continue at ``through + 1`` with a signed ``outbox-reset`` event instead of reusing
+        seqs the district already holds. Events recorded meanwhile cannot be renumbered: then
+        this only logs (the district will see conflicts, and the reset reason in the log)."""
+        outbox = self.outbox
+        if outbox is None:
+            return
+        if outbox.last_seq():
+            log.error("outbox behind the district's ack through=%d but it already holds events "
+                      "last_seq=%d: not renumbered", through, outbox.last_seq())
+            return
+        outbox.start_chain_at(through + 1, None)
+        loss = OutboxLoss(
+            reason="outbox-behind", next_seq=through + 1, prev=None, found_seq=0, moved_to=None,
+            last_known_seq=through,
+            detail=f"the district's signed ack covers seqs 1..{through}; this station's outbox "
+                   "and its marker held none",
+        )
+        recover_at_start(outbox, loss, self.config, self.clock, tz=self.tz)
+        self.event_recorded()
 
     def _on_schedule(self, raw: bytes) -> None:
         """Link thread: hand the schedule to the main thread."""

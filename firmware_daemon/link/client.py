@@ -73,7 +73,11 @@ class StationLink:
         clock: Clock,
         on_schedule: Callable[[bytes], None] | None = None,
         outbox_close: Callable[[LinkOutbox], None] | None = None,
+        on_ack_ahead: Callable[[int], None] | None = None,
     ) -> None:
+        """``on_ack_ahead(through)``: called (link thread) when a verified ack covers seqs
+        ``1..through`` while this station's outbox holds no event at all: the outbox and its
+        marker were both replaced, and the chain must continue after the district's record."""
         if settings.session_expiry_s < MIN_SESSION_EXPIRY_S:
             raise ValueError("session_expiry_s must be at least 7 days (docs/protocol.md)")
         self.settings = settings
@@ -81,6 +85,7 @@ class StationLink:
         self.status = status
         self.clock = clock
         self.on_schedule = on_schedule or _default_on_schedule
+        self.on_ack_ahead = on_ack_ahead
         self.stats = LinkStats()
         self._outbox_factory = outbox_factory
         self._outbox_close = outbox_close
@@ -248,6 +253,11 @@ class StationLink:
         through, also = ack.through, list(ack.also)
         last = outbox.last_seq()
         within = within_recorded(through, also, last)
+        if last == 0 and through > 0 and self.on_ack_ahead is not None:
+            log.error("ack covers seqs 1..%d but this station's outbox is empty station=%s "
+                      "(outbox and marker replaced?); continuing the chain after them", through, station)
+            self.on_ack_ahead(through)
+            return
         if within is not None:
             log.warning("ack covers seqs this station never recorded station=%s through=%d "
                         "last_seq=%d (outbox replaced?); applying only up to last_seq", station, through, last)

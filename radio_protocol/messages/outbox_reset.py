@@ -29,7 +29,8 @@ __all__ = ["OUTBOX_RESET_TYPE", "RESET_REASONS", "OutboxReset", "build_outbox_re
 OUTBOX_RESET_TYPE = "outbox-reset"
 RESET_REASONS = ("outbox-malformed", "outbox-missing", "outbox-behind")
 """``reason`` codes this project writes (readers accept any string): the file was
-unreadable / absent / held fewer events than the station had recorded."""
+unreadable / absent / held fewer events than the station had recorded (its marker) or
+than the district's signed ack covers."""
 MAX_DETAIL_CHARS = 600
 
 
