@@ -55,8 +55,11 @@ def b64url_decode(text: str) -> bytes:
 
 
 def canonical_json(obj: Any) -> bytes:
-    """The bytes we sign for a payload we create (compact, UTF-8, key order kept)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The bytes we sign for a payload we create (compact, UTF-8, key order kept).
+
+    Raises ValueError for NaN or Infinity: they are not JSON (RFC 8259), every reader
+    refuses them, so signing them would make evidence no verifier accepts."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -8,7 +8,7 @@ target's counts are written to ``$CR_FUZZ_COUNTS`` (a directory, set once per ru
 tests/conftest.py so pytest-xdist workers share it) and printed by the terminal summary.
 
 Profiles (``CR_FUZZ_PROFILE``): ``ci`` (default: ``CR_FUZZ_EXAMPLES`` cases per target,
-500 unless set; derandomized and without an example database, so a run is reproducible)
+2,000 unless set; derandomized and without an example database, so a run is reproducible)
 and ``bench`` (``bench/fuzz.py``: 100,000 cases per target, ``CR_FUZZ_EXAMPLES`` if set,
 randomized so each run explores further).
 """
@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 COUNTS_ENV = "CR_FUZZ_COUNTS"
-CI_EXAMPLES = int(os.environ.get("CR_FUZZ_EXAMPLES", "500"))
+CI_EXAMPLES = int(os.environ.get("CR_FUZZ_EXAMPLES", "2000"))
 BENCH_EXAMPLES = 100_000
 _COMMON: dict[str, Any] = {
     "deadline": None, "database": None, "derandomize": True, "print_blob": False,
@@ -133,3 +133,18 @@ def mutated(draw: st.DrawFn, base: dict[str, Any], depth: int = 2) -> dict[str, 
         else:
             node[key] = copy.deepcopy(draw(MEMBER_VALUES))  # sampled values are shared objects
     return out
+
+
+def json_bytes(p: Any) -> bytes:
+    """``canonical_json(p)``, or the example rejected when ``p`` holds NaN/Infinity: those
+    are not JSON and canonical_json refuses them, so no signer of ours can send them (the
+    byte-level targets feed them to the readers instead)."""
+    from hypothesis import assume
+
+    from radio_protocol.jose import canonical_json
+
+    try:
+        return canonical_json(p)
+    except ValueError:
+        assume(False)
+        raise  # unreachable: assume(False) ends the example

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fuzzkit import FuzzRecorder, mutated, scaled  # noqa: E402
+from fuzzkit import FuzzRecorder, json_bytes, mutated, scaled  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from mqtt_broker import DistrictKit, make_airing_payload, make_district  # noqa: E402
@@ -28,7 +28,6 @@ from district_collector.intake.ingest import Ingestor  # noqa: E402
 from district_collector.schedules.catalogue import load_catalogue  # noqa: E402
 from district_collector.store.sqlite import SqliteStore  # noqa: E402
 from radio_protocol.errors import ConfigError  # noqa: E402
-from radio_protocol.jose import canonical_json  # noqa: E402
 from radio_protocol.names import EVENT_TYP, STATUS_TYP  # noqa: E402
 
 KOI = "dak-koi-01"
@@ -54,10 +53,10 @@ def messages(draw: st.DrawFn, kit: DistrictKit) -> bytes:
     signer = kit.stations[KOI].signer
     if draw(st.booleans()):
         p = draw(mutated(make_airing_payload(KOI, draw(st.integers(1, 5)), None, commune=kit.stations[KOI].commune)))
-        return signer.sign(canonical_json(p), EVENT_TYP)
+        return signer.sign(json_bytes(p), EVENT_TYP)
     if draw(st.booleans()):
         status = {"v": 1, "type": "status", "station": KOI, "state": "online", "at": "2024-03-05T06:40:00+07:00"}
-        return signer.sign(canonical_json(draw(mutated(status))), STATUS_TYP)
+        return signer.sign(json_bytes(draw(mutated(status))), STATUS_TYP)
     return draw(st.binary(max_size=200))
 
 

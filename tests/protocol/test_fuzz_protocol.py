@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from fuzzkit import MEMBER_VALUES, FuzzRecorder, mutated, scaled  # noqa: E402
+from fuzzkit import MEMBER_VALUES, FuzzRecorder, json_bytes, mutated, scaled  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from mqtt_broker import make_airing_payload  # noqa: E402
 from schedule_testkit import payload as schedule_payload  # noqa: E402
 
 from radio_protocol.errors import AckError, EventError, JoseError, ScheduleError, StatusError  # noqa: E402
-from radio_protocol.jose import KeyRing, Signer, canonical_json, verify  # noqa: E402
+from radio_protocol.jose import KeyRing, Signer, verify  # noqa: E402
 from radio_protocol.jsonlimits import loads_bounded  # noqa: E402
 from radio_protocol.messages.ack import parse_ack  # noqa: E402
 from radio_protocol.messages.event import parse_event  # noqa: E402
@@ -88,7 +88,7 @@ def test_fuzz_json_bounded(fuzz: FuzzRecorder, data: bytes | str) -> None:
 @given(mutated(make_airing_payload("dak-koi-01", 1, None)))
 def test_fuzz_event_payload(fuzz: FuzzRecorder, p: dict[str, Any]) -> None:
     with fuzz.case(EventError):
-        parse_event(verify(SIGNER.sign(canonical_json(p), EVENT_TYP), RING, EVENT_TYP).payload)
+        parse_event(verify(SIGNER.sign(json_bytes(p), EVENT_TYP), RING, EVENT_TYP).payload)
 
 
 @given(mutated(STATUS))

@@ -18,6 +18,7 @@ from radio_protocol.jose import (
     Signer,
     b64url_decode,
     b64url_encode,
+    canonical_json,
     jwk_thumbprint,
     load_or_create_private_key,
     load_private_key,
@@ -125,3 +126,12 @@ def test_jose_key_file_world_readable_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(KeyFileError, match="chmod 600"):
         load_private_key(path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_jose_canonical_json_refuses_what_is_not_json(signer: Signer, value: float) -> None:
+    """NaN and Infinity are not JSON: signed, they would be evidence no verifier accepts."""
+    with pytest.raises(ValueError):
+        canonical_json({"v": 1, "played_s": value})
+    with pytest.raises(ValueError):
+        signer.sign({"v": 1, "played_s": value}, EVENT_TYP)

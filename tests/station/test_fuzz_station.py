@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pytest
 import soundfile as sf  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from fuzzkit import FuzzRecorder, mutated, scaled  # noqa: E402
+from fuzzkit import FuzzRecorder, json_bytes, mutated, scaled  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from schedule_testkit import LOCAL_MEDIA  # noqa: E402
@@ -29,7 +29,7 @@ from firmware_daemon.schedule.media_cache import FetchError, MediaCache  # noqa:
 from firmware_daemon.schedule.store import ScheduleStore  # noqa: E402
 from hal.errors import MediaError  # noqa: E402
 from hal.media import probe  # noqa: E402
-from radio_protocol.jose import KeyRing, Signer, canonical_json, sha256_hex  # noqa: E402
+from radio_protocol.jose import KeyRing, Signer, sha256_hex  # noqa: E402
 from radio_protocol.names import SCHEDULE_TYP  # noqa: E402
 from radio_protocol.schedule.model import Media  # noqa: E402
 
@@ -62,7 +62,7 @@ def test_fuzz_schedule_offer(fuzz: FuzzRecorder, schedule_store: ScheduleStore, 
         depth = data.draw(st.integers(30, 20_000))
         raw = DISTRICT.sign(b"[" * depth + b"]" * depth, SCHEDULE_TYP)
     else:
-        raw = DISTRICT.sign(canonical_json(data.draw(mutated(schedule_payload(), depth=3))), SCHEDULE_TYP)
+        raw = DISTRICT.sign(json_bytes(data.draw(mutated(schedule_payload(), depth=3))), SCHEDULE_TYP)
     with fuzz.case():
         result = schedule_store.offer(raw, NOW)
     assert result.status in ("accepted", "duplicate") or result.error  # a refusal says why
