@@ -234,7 +234,8 @@ def hash_passwd_file(tool: str, path: Path, users: list[tuple[str, str]]) -> Non
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.writelines(f"{user}:{password}\n" for user, password in users)
-        run_mosquitto_passwd(tool, ["-U", str(path)])
+        if users:  # mosquitto_passwd -U fails on an empty file (a district before its first station)
+            run_mosquitto_passwd(tool, ["-U", str(path)])
         lines = path.read_text(encoding="utf-8").splitlines()
     except BaseException:
         path.unlink(missing_ok=True)

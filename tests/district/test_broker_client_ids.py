@@ -169,3 +169,12 @@ def test_provision_refuses_a_station_named_like_the_collector(tmp_path: Path,
                      "--out", str(tmp_path / "out"), "--create-key") == 1
     assert "station id 'collector-kon-ray-schedule' is reserved" in capsys.readouterr().err
     assert district.read_bytes() == before and not (tmp_path / "out").exists()
+
+
+def test_broker_config_before_the_first_station(tmp_path: Path) -> None:
+    """A new district (provision adds the stations later): an empty stations' password file."""
+    kit = make_district(tmp_path)
+    config = dataclasses.replace(kit.config, stations=())
+    files = generate_broker_config(config, tmp_path / "out", BrokerOptions(plain_port=1883, tls=False))
+    assert files.passwd.read_text() == ""
+    assert [line.split(":")[0] for line in files.collector_passwd.read_text().splitlines()] == ["collector"]
