@@ -86,6 +86,10 @@ def _one_run(ctx: Any, district: District, template: Path, count: int, run_id: i
         acked_at = watch.wait({STATION: count}, 120)
         empty = wait_for(lambda: station is not None and station.pending() == 0, 60, 0.05)
         emptied_at = time.monotonic() if empty else None
+        # the baseline logs in as the station, whose client id is its username on the
+        # stations' listener: the daemon goes first, or the two would close each other
+        station.stop()
+        station = None
         # baseline: the same lines through mosquitto_pub (transport only)
         lines = _outbox_lines(template)
         pub = run_measured(["mosquitto_pub", "-p", str(district.port), "-u", STATION, "-P",

@@ -1,10 +1,13 @@
 """A district for benchmarks: keys, a config, signed events and a real Mosquitto.
 
 The same shapes as ``tests/mqtt_broker.py`` (which the benchmarks must not import: it
-needs pytest), trimmed to what the benchmarks use: a plain loopback listener, the broker
-files written by :func:`district_collector.admin.broker_config.generate_broker_config`, and one
-extra read-only ``bench`` user that may read every topic of the district (the observer
-that timestamps acks and status messages; production brokers have no such user).
+needs pytest), trimmed to what the benchmarks use: the stations' plain loopback listener
+(``port``) and the collector's (``collector_port``), the broker files written by
+:func:`district_collector.admin.broker_config.generate_broker_config`, and one extra
+read-only ``bench`` user on the collector's listener that may read every topic of the
+district (the observer that timestamps acks and status messages; production brokers have
+no such user). It logs in there because its clients keep their own ids; on the stations'
+listener every ``bench`` login would get the id ``bench`` and close the previous one.
 """
 
 from __future__ import annotations
@@ -99,7 +102,8 @@ class District:
     district_signer: Signer
     district_jwk: dict[str, str]
     stations: dict[str, StationKeys]
-    port: int = 0
+    port: int = 0  # the stations' listener
+    collector_port: int = 0  # the collector's listener (the collector, the observer)
     broker_dir: Path = Path()
     observer_password: str = ""
     broker: subprocess.Popen[bytes] | None = None
@@ -117,6 +121,9 @@ class District:
 
         A ``client_id`` asked for again gives the same client: a second connection with
         one id would take the session over, and the two would keep kicking each other out.
+        A station logs in on the stations' listener, where its client id is its username
+        whatever ``client_id`` says: ask for ``client_id=station`` to get its one client.
+        The observer logs in on the collector's listener.
         """
         if client_id is not None and client_id in self._by_id:
             return self._by_id[client_id]
@@ -140,7 +147,7 @@ class District:
         c.on_subscribe = lambda *_a: ready.set()
         if on_message is not None:
             c.on_message = lambda _c, _u, msg: on_message(msg)
-        c.connect("127.0.0.1", self.port)
+        c.connect("127.0.0.1", self.collector_port if user == OBSERVER else self.port)
         c.loop_start()
         if not ready.wait(10):
             raise RuntimeError(f"{user} could not connect/subscribe to the bench broker")
@@ -190,6 +197,7 @@ def make_district(root: Path, count: int, *, with_broker: bool = False,
         stations[sid] = StationKeys(sid, commune_code(i), Signer(skey), key_path,
                                     public_jwk(skey.public_key()))
     port = free_port() if with_broker else 1883
+    collector_port = free_port() if with_broker else 1884
     broker_dir = root / "broker"
     cfg: dict[str, Any] = {
         "district": {"id": DISTRICT, "name": "Huyện Kon Rẫy", "timezone": "Asia/Ho_Chi_Minh"},
@@ -200,13 +208,13 @@ def make_district(root: Path, count: int, *, with_broker: bool = False,
                       "level": "commune", "keys": [st.jwk]} for sid, st in stations.items()],
     }
     if with_broker:
-        cfg["mqtt"] = {"host": "127.0.0.1", "port": port, "username": "collector",
+        cfg["mqtt"] = {"host": "127.0.0.1", "port": collector_port, "username": "collector",
                        "password_file": str(broker_dir / "credentials" / "collector.password"),
                        "tls": None, "reconnect_min_s": 0.1, "reconnect_max_s": 1.0}
     config_path = root / "district.yaml"
     config_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     district = District(root, config_path, district_key, Signer(dkey), public_jwk(dkey.public_key()),
-                        stations, port=port, broker_dir=broker_dir)
+                        stations, port=port, collector_port=collector_port, broker_dir=broker_dir)
     if with_broker:
         from district_collector.config import load_district_config
 
@@ -216,7 +224,7 @@ def make_district(root: Path, count: int, *, with_broker: bool = False,
         for sid, st in stations.items():
             st.password_file = files.credentials[sid]
         district.observer_password = secrets.token_urlsafe(16)
-        subprocess.run(["mosquitto_passwd", "-b", str(files.passwd), OBSERVER, district.observer_password],
+        subprocess.run(["mosquitto_passwd", "-b", str(files.collector_passwd), OBSERVER, district.observer_password],
                        check=True, capture_output=True)
         with files.acl.open("a") as acl:
             acl.write(f"\nuser {OBSERVER}\ntopic read cr/v1/{DISTRICT}/#\n")

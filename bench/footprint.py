@@ -55,7 +55,7 @@ def run(ctx: Any) -> list[Figure]:
         tone = make_tone(ctx.workdir / "footprint-tone.wav")
         station.schedule({f"seg-{i}": tone for i in range(3)}, _month_slots(), valid_days=40)
         proc = station.start(AUDIO_CAPTURE_FILE="/dev/null")
-        sub = subprocess.Popen(["mosquitto_sub", "-p", str(district.port), "-u", OBSERVER, "-P",
+        sub = subprocess.Popen(["mosquitto_sub", "-p", str(district.collector_port), "-u", OBSERVER, "-P",
                                 district.observer_password, "-q", "1", "-t", f"cr/v1/{DISTRICT}/#"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(settle_s)

@@ -142,13 +142,13 @@ def _mosquitto_sub_rate(district: District, batches: dict[str, list[tuple[int, b
                         out: Path) -> float | None:
     total = sum(len(v) for v in batches.values())
     warm = next(iter(batches))
-    argv = ["mosquitto_sub", "-p", str(district.port), "-u", OBSERVER, "-P", district.observer_password,
+    argv = ["mosquitto_sub", "-p", str(district.collector_port), "-u", OBSERVER, "-P", district.observer_password,
             "-q", "1", "-V", "mqttv5", "-t", f"cr/v1/{DISTRICT}/station/+/event", "-C", str(total + 1)]
     with out.open("wb") as fh:
         sub = subprocess.Popen(argv, stdout=fh, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)  # subscribed (no handshake to wait on); then one warm-up message
-        warm_client = district.client(warm, district.station_password(warm), client_id=f"{warm}-w")
+        warm_client = district.client(warm, district.station_password(warm), client_id=warm)
         warm_client.publish(f"cr/v1/{DISTRICT}/station/{warm}/event", b"{}", qos=1).wait_for_publish(10)
         deadline = time.monotonic() + 10
         while out.stat().st_size == 0 and time.monotonic() < deadline:
@@ -232,7 +232,7 @@ def run(ctx: Any) -> list[Figure]:
         # latency at a light load: one station, one event every 50 ms (collector idle first)
         _wait_idle(collector.pid)
         sid = sids[0]
-        client = district.client(sid, district.station_password(sid), client_id=f"{sid}-light")
+        client = district.client(sid, district.station_password(sid), client_id=sid)
         sent: dict[int, float] = {}
         for seq in range(next_seq, next_seq + light):
             sent[seq] = time.monotonic()

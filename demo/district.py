@@ -139,12 +139,13 @@ class DemoError(RuntimeError):
     """A step of the demo failed; the message says which and where its log is."""
 
 
-def write_district_yaml(paths: Paths, broker_port: int, http_port: int) -> None:
+def write_district_yaml(paths: Paths, collector_port: int, http_port: int) -> None:
+    """The demo's district.yaml: the collector connects to its own listener, ``collector_port``."""
     cfg = {
         "district": {"id": DISTRICT_ID, "name": DISTRICT_NAME, "timezone": TIMEZONE},
         "database": "collector.sqlite3",
         "signing_key": "district.key",
-        "mqtt": {"host": "127.0.0.1", "port": broker_port, "username": "collector",
+        "mqtt": {"host": "127.0.0.1", "port": collector_port, "username": "collector",
                  "password_file": str(paths.broker_dir / "credentials" / "collector.password"),
                  "tls": None, "client_id": f"collector-{DISTRICT_ID}", "reconnect_max_s": 2},
         "ack": {"max_batch": 500},
@@ -160,11 +161,13 @@ def write_district_yaml(paths: Paths, broker_port: int, http_port: int) -> None:
 
 
 def setup_district(paths: Paths, communes: tuple[Commune, ...], broker_port: int,
-                   http_port: int, station_ports: dict[str, int]) -> None:
-    """keygen, broker-config, provision each commune's station (bench options: see the module doc)."""
+                   http_port: int, station_ports: dict[str, int], collector_port: int) -> None:
+    """keygen, broker-config, provision each commune's station (bench options: see the module doc).
+    The stations log in on the broker's plain listener ``broker_port`` (or their proxy's port
+    in ``station_ports``), the collector on its own listener ``collector_port``."""
     log = paths.logs / "setup.log"
     dcfg = ["-c", str(paths.district_yaml)]
-    write_district_yaml(paths, broker_port, http_port)
+    write_district_yaml(paths, collector_port, http_port)
     run_cli("radio-district", [*dcfg, "keygen"], log)
     run_cli("radio-district", [*dcfg, "broker-config", str(paths.broker_dir), "--no-tls",
                                "--plain-port", str(broker_port), "--user", getpass.getuser(),

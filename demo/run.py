@@ -114,14 +114,14 @@ class Demo:
         p.logs.mkdir(parents=True, exist_ok=True)
         self.procs = ProcessSet(p.logs)
 
-        broker_port = free_port()
+        broker_port, collector_port = free_port(), free_port()  # the stations' listener, the collector's
         self.media = MediaServer(p.served_media)
         plans = plan_month(self.communes, self.first_day, self.days, TIMEZONE)
         for plan in plans:
             if plan.proxied:
                 self.proxies[plan.station] = LinkProxy("127.0.0.1", broker_port)
         setup_district(p, self.communes, broker_port, self.media.port,
-                       {s: px.port for s, px in self.proxies.items()})
+                       {s: px.port for s, px in self.proxies.items()}, collector_port)
         self._step(1, f"district key, broker config, {len(self.communes)} stations provisioned", p.district_dir)
 
         start_broker(self.procs, p, broker_port)

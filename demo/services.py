@@ -54,6 +54,8 @@ class MediaServer:
 
 
 def start_broker(procs: ProcessSet, paths: Paths, port: int) -> None:
+    """Mosquitto with the broker-config directory's config; returns once ``port`` (the
+    stations' listener; Mosquitto opens the collector's at the same time) accepts connections."""
     mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     procs.start("mosquitto", [mosquitto, "-c", str(paths.broker_dir / "mosquitto.conf")])
     wait_port(port, 10, "mosquitto")

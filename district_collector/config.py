@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria")
-_MQTT_KEYS = ("host", "port", "username", "password_file", "tls", "client_id",
+_MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
 _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
 
@@ -65,6 +65,10 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class MqttConfig:
+    """The collector's broker connection. ``host``/``port``: the collector's own listener
+    (broker-config writes it, loopback by default); ``station_port``: the stations' TLS
+    listener (broker-config's and provision's default port for the stations)."""
+
     host: str
     port: int
     username: str
@@ -75,6 +79,7 @@ class MqttConfig:
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 30.0
     session_expiry_s: int = 30 * 86400
+    station_port: int = 8883
     source: str = ""  # the config file, named in password() errors
 
     def password(self) -> str | None:
@@ -136,6 +141,7 @@ def _read_mqtt(r: ConfigReader, data: object, base: Path, district_id: str) -> M
     m = r.mapping(data, "mqtt", _MQTT_KEYS)
     host = r.get(m, "mqtt", "host", str, "localhost")
     port = r.get(m, "mqtt", "port", int, 8883, minimum=1, maximum=65535)
+    station_port = r.get(m, "mqtt", "station_port", int, 8883, minimum=1, maximum=65535)
     username = r.get(m, "mqtt", "username", str, "collector", pattern=r"[A-Za-z0-9_.-]{1,64}")
     password_file = r.get(m, "mqtt", "password_file", str, None, nullable=True)
     client_id = r.get(m, "mqtt", "client_id", str, f"collector-{district_id}")
@@ -156,7 +162,7 @@ def _read_mqtt(r: ConfigReader, data: object, base: Path, district_id: str) -> M
         host=host or "localhost", port=port or 8883, username=username or "collector",
         password_file=config_path(base, password_file), tls=tls, client_id=client_id or f"collector-{district_id}",
         keepalive_s=keepalive or 60, reconnect_min_s=rmin or 1.0, reconnect_max_s=rmax or 30.0,
-        session_expiry_s=expiry or 30 * 86400, source=r.source,
+        session_expiry_s=expiry or 30 * 86400, station_port=station_port or 8883, source=r.source,
     )
 
 

@@ -25,9 +25,10 @@ Usage: sudo $0 --config district.yaml --broker-host NAME [options]
 Installs the district collector: system user '$SERVICE_USER', $CONF_DIR (0750),
 a venv in $PREFIX/.venv built from this checkout, the district signing key (created by
 'radio-district keygen' as the service user, in $STATE_DIR, 0600), Mosquitto configured
-by 'radio-district broker-config' in $BROKER_DIR (TLS, one credential per station, the
-ACL of docs/protocol.md; its database in $BROKER_STATE_DIR), and the systemd unit $UNIT
-(enabled, started).
+by 'radio-district broker-config' in $BROKER_DIR (the stations' TLS listener, where a
+station's client id is its own id; the collector's own listener at mqtt.port on
+127.0.0.1; one credential per station, the ACL of docs/protocol.md; its database in
+$BROKER_STATE_DIR), and the systemd unit $UNIT (enabled, started).
 
   --config FILE       the district config to install as $CONF_DIR/district.yaml
                       (start from config/district.example.yaml); needed the first time
@@ -35,7 +36,8 @@ ACL of docs/protocol.md; its database in $BROKER_STATE_DIR), and the systemd uni
   --tls-cert FILE     server certificate (PEM, full chain) for the broker, and
   --tls-key FILE      its private key; without them a private CA is created once
                       ($CONF_DIR/district-ca.crt, key in $CONF_DIR/private/) and signs one
-  --port N            broker TLS port (default: mqtt.port of the config, 8883)
+  --port N            the stations' TLS port (default: mqtt.station_port of the
+                      config, 8883); the collector's listener is mqtt.port
   --replace           overwrite an installed district.yaml
   --no-apt            do not install Debian packages
   --no-start          install and enable, but do not (re)start the services now
@@ -112,22 +114,26 @@ values = {
     "signing_key": str(c.signing_key),
     "password_file": str(m.password_file) if m and m.password_file else "",
     "ca": str(m.tls.ca) if m and m.tls and m.tls.ca else "",
-    "port": str(m.port) if m else "8883",
+    "station_port": str(m.station_port) if m else "8883",
     "host": m.host if m else "",
 }
 print(values[sys.argv[2]])
 PYEOF
 }
 say "checking $DCONF"
-conf_value port >/dev/null  # a broken config stops here with every problem listed
+conf_value station_port >/dev/null  # a broken config stops here with every problem listed
 SIGNING_KEY="$(conf_value signing_key)"
 install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$(dirname "$SIGNING_KEY")"
 say "creating the district signing key (as $SERVICE_USER) if absent"
 DISTRICT_JWK="$(runuser -u "$SERVICE_USER" -- "$BIN" -c "$DCONF" keygen | tail -n 1)"
 
 # --- TLS for the broker ---------------------------------------------------------------
-[ -n "$PORT" ] || PORT="$(conf_value port)"
-[ -n "$HOST" ] || HOST="$(conf_value host)"
+[ -n "$PORT" ] || PORT="$(conf_value station_port)"
+# mqtt.host is where the collector connects (its listener is on loopback): only a real
+# name will do for the stations and the certificate
+if [ -z "$HOST" ]; then
+    case "$(conf_value host)" in localhost|127.0.0.1|::1) ;; *) HOST="$(conf_value host)" ;; esac
+fi
 install -d -m 0750 -o root -g mosquitto "$BROKER_DIR" "$BROKER_DIR/tls"
 if [ -n "$CERT" ]; then
     install -m 0644 -o root -g mosquitto "$CERT" "$BROKER_DIR/tls/server.crt"
@@ -175,8 +181,9 @@ fi
 "$BIN" -c "$DCONF" broker-config "$BROKER_DIR" --port "$PORT" --user mosquitto \
     --cert "$BROKER_DIR/tls/server.crt" --key "$BROKER_DIR/tls/server.key" \
     --persistence-dir "$PERSIST_DIR"
-chown root:mosquitto "$BROKER_DIR/passwd" "$BROKER_DIR/acl" "$BROKER_DIR/mosquitto.conf"
-chmod 0640 "$BROKER_DIR/passwd" "$BROKER_DIR/acl"
+chown root:mosquitto "$BROKER_DIR/passwd" "$BROKER_DIR/collector.passwd" "$BROKER_DIR/acl" \
+    "$BROKER_DIR/mosquitto.conf"
+chmod 0640 "$BROKER_DIR/passwd" "$BROKER_DIR/collector.passwd" "$BROKER_DIR/acl"
 chown -R root:root "$BROKER_DIR/credentials"; chmod 0700 "$BROKER_DIR/credentials"
 chown -R mosquitto:mosquitto "$PERSIST_DIR"; chmod 0700 "$PERSIST_DIR"
 COLLECTOR_PW="$(conf_value password_file)"

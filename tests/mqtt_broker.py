@@ -5,21 +5,23 @@ The fixture ``mqtt_env`` (importable as ``from mqtt_broker import mqtt_env`` bec
 tests/ is on sys.path; tests/conftest.py re-exports it so any test can just ask for it)
 gives a :class:`BrokerEnv`:
 
-- ``env.broker``: a running ``mosquitto`` subprocess on free ports of 127.0.0.1, plain
-  listener ``env.broker.port`` and TLS listener ``env.broker.tls_port`` (server cert for
-  ``localhost``/``127.0.0.1`` signed by a throwaway CA at ``env.broker.ca``), password file,
+- ``env.broker``: a running ``mosquitto`` subprocess on free ports of 127.0.0.1: the
+  stations' plain listener ``env.broker.port`` and TLS listener ``env.broker.tls_port``
+  (server cert for ``localhost``/``127.0.0.1`` signed by a throwaway CA at ``env.broker.ca``;
+  a station's client id is its username there) and the collector's listener
+  ``env.broker.collector_port`` (plain; TLS with ``make_env(..., collector_tls=True)``), password files,
   ACL exactly as docs/protocol.md, persistence in ``env.broker_dir/data``, raised limits,
   ``user root`` when run as root. ``env.broker.kill()`` is SIGKILL, ``env.broker.start()``
   restarts it on the same ports and data dir, ``env.broker.stop()`` is SIGTERM.
 - ``env.district_config``: path of a district YAML (district ``kon-ray``) whose mqtt section
-  points at the plain listener with the collector's credentials; ``env.config`` is the
+  points at the collector's listener with the collector's credentials; ``env.config`` is the
   loaded :class:`DistrictConfig`; ``env.district_signer`` signs acks/schedules (its key file
   is ``env.district_key``), ``env.district_jwk`` is its public JWK (for ``district_keys``).
 - ``env.stations``: ``{id: StationKit}`` for ``dak-koi-01`` (commune 23335) and
   ``dak-ruong-01`` (23326), each with ``signer``, ``key_path`` (PEM, 0600), ``jwk``,
   ``password`` and ``password_file`` (its broker credential).
 - ``env.client(user, client_id=...)``: a connected paho MQTT 5 client (loop started) with
-  that user's credentials; ``env.event(station, seq, prev)`` a signed airing event
+  that user's credentials, on the collector's listener for ``collector``, else the stations'; ``env.event(station, seq, prev)`` a signed airing event
   (``make_airing_payload`` builds the payload of docs/protocol.md).
 
 ``env.chain(station, n)`` gives n correctly chained signed events (seq 1..n).
@@ -130,8 +132,10 @@ def make_airing_payload(station: str, seq: int, prev: str | None, *, district: s
 class Broker:
     """A mosquitto subprocess on fixed ports; start/kill/stop can be repeated."""
 
-    def __init__(self, conf: Path, port: int, tls_port: int, ca: Path, log_path: Path) -> None:
+    def __init__(self, conf: Path, port: int, tls_port: int, ca: Path, log_path: Path,
+                 collector_port: int = 0) -> None:
         self.conf, self.port, self.tls_port, self.ca, self.log_path = conf, port, tls_port, ca, log_path
+        self.collector_port = collector_port
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 10.0) -> None:
@@ -210,7 +214,8 @@ class BrokerEnv(DistrictKit):
     def client(self, user: str, client_id: str | None = None, *, clean_start: bool = True,
                tls: bool = False, session_expiry_s: int = 0, password: str | None = None,
                timeout_s: float = 5.0) -> mqtt.Client:
-        """A connected paho MQTT 5 client for ``user`` with its loop started."""
+        """A connected paho MQTT 5 client for ``user`` with its loop started: the collector on
+        its listener, a station on the stations' plain (or, ``tls``, TLS) listener."""
         c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or f"test-{user}-{free_port()}",
                         protocol=mqtt.MQTTv5)
         c.username_pw_set(user, self.password(user) if password is None else password)
@@ -224,8 +229,11 @@ class BrokerEnv(DistrictKit):
             props.SessionExpiryInterval = session_expiry_s
         connected = threading.Event()
         c.on_connect = lambda _c, _u, _f, rc, _p: None if rc.is_failure else connected.set()
-        c.connect("127.0.0.1", self.broker.tls_port if tls else self.broker.port,
-                  clean_start=clean_start, properties=props)
+        if user == "collector":
+            port = self.broker.collector_port
+        else:
+            port = self.broker.tls_port if tls else self.broker.port
+        c.connect("127.0.0.1", port, clean_start=clean_start, properties=props)
         c.loop_start()
         assert connected.wait(timeout_s), f"{user} could not connect"
         return c
@@ -241,9 +249,10 @@ class BrokerEnv(DistrictKit):
 
 
 def make_district(root: Path, stations: dict[str, tuple[str, str]] | None = None, *,
-                  port: int = 1883,
-                  password_file: Path | None = None) -> DistrictKit:
-    """Keys (district and stations) and a district config under ``root``."""
+                  port: int = 1884, password_file: Path | None = None,
+                  tls_ca: Path | None = None) -> DistrictKit:
+    """Keys (district and stations) and a district config under ``root``; its ``mqtt``
+    section is the collector's connection (``port``; TLS to ``localhost`` with ``tls_ca``)."""
     stations = stations or DEFAULT_STATIONS
     root.mkdir(parents=True, exist_ok=True)
     district_key = root / "district" / "district.key"
@@ -257,8 +266,9 @@ def make_district(root: Path, stations: dict[str, tuple[str, str]] | None = None
         "district": {"id": DISTRICT, "name": "Huyện Kon Rẫy", "timezone": "Asia/Ho_Chi_Minh"},
         "database": str(root / "district" / "collector.sqlite3"),
         "signing_key": str(district_key),
-        "mqtt": {"host": "127.0.0.1", "port": port, "username": "collector",
-                 "password_file": str(password_file) if password_file else None, "tls": None,
+        "mqtt": {"host": "localhost" if tls_ca else "127.0.0.1", "port": port, "username": "collector",
+                 "password_file": str(password_file) if password_file else None,
+                 "tls": {"ca": str(tls_ca)} if tls_ca else None,
                  "reconnect_min_s": 0.1, "reconnect_max_s": 1.0},
         "ack": {"max_batch": 500},
         "stations": [{"id": sid, "commune": {"code": code, "name": name}, "level": "commune",
@@ -270,20 +280,23 @@ def make_district(root: Path, stations: dict[str, tuple[str, str]] | None = None
                        public_jwk(dkey.public_key()), kits)
 
 
-def make_env(root: Path, stations: dict[str, tuple[str, str]] | None = None) -> BrokerEnv:
-    """Keys, a district config and a running broker under ``root``."""
+def make_env(root: Path, stations: dict[str, tuple[str, str]] | None = None, *,
+             collector_tls: bool = False) -> BrokerEnv:
+    """Keys, a district config and a running broker under ``root``; ``collector_tls``: the
+    collector's listener (and the district config's mqtt section) use TLS."""
     broker_dir = root / "broker"
     ca, cert, key = make_tls_files(broker_dir / "tls")
-    port, tls_port = free_port(), free_port()
-    kit = make_district(root, stations, port=port,
-                        password_file=broker_dir / "credentials" / "collector.password")
+    port, tls_port, collector_port = free_port(), free_port(), free_port()
+    kit = make_district(root, stations, port=collector_port,
+                        password_file=broker_dir / "credentials" / "collector.password",
+                        tls_ca=ca if collector_tls else None)
     opts = BrokerOptions(tls_port=tls_port, certfile=cert, keyfile=key, bind="127.0.0.1", plain_port=port,
                          run_as_user="root" if os.geteuid() == 0 else None, autosave_s=1)
     files = generate_broker_config(kit.config, broker_dir, opts)
     for sid, st in kit.stations.items():
         st.password_file = files.credentials[sid]
         st.password = st.password_file.read_text().strip()
-    broker = Broker(files.conf, port, tls_port, ca, broker_dir / "mosquitto.log")
+    broker = Broker(files.conf, port, tls_port, ca, broker_dir / "mosquitto.log", collector_port)
     broker.start()
     return BrokerEnv(**vars(kit), broker=broker, broker_dir=broker_dir,
                      collector_password=files.credentials["collector"].read_text().strip())

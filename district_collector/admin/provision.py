@@ -28,6 +28,7 @@ from district_collector.admin.broker_config import (
     acl_text,
     hashed_passwd_line,
     require_mosquitto_passwd,
+    reserved_station_id_problem,
 )
 from district_collector.admin.registry_edit import (
     RegistryEntry,
@@ -174,7 +175,8 @@ outbox:
 
 def update_broker(broker_dir: Path, config: DistrictConfig, station_id: str, password: str,
                   mosquitto_passwd: str = "mosquitto_passwd") -> list[str]:
-    """Set the station's password in ``broker_dir/passwd`` and rewrite ``broker_dir/acl``."""
+    """Set the station's password in ``broker_dir/passwd`` (the stations' logins) and
+    rewrite ``broker_dir/acl``."""
     passwd = broker_dir / "passwd"
     if not passwd.exists():
         raise ProvisionError(f"{passwd} does not exist: run radio-district broker-config {broker_dir} first")
@@ -219,7 +221,8 @@ def _broker_address(config: DistrictConfig, req: ProvisionRequest) -> tuple[str,
     if not req.tls and host not in LOCAL_HOSTS:
         raise ProvisionError(f"--plain-mqtt: only for a broker on this machine (127.0.0.1, localhost, ::1), "
                              f"not {host!r}: the station's password would cross the network in clear")
-    port = req.broker_port or (config.mqtt.port if config.mqtt else 8883)
+    # mqtt.port is the collector's own listener; the stations log in on theirs
+    port = req.broker_port or (config.mqtt.station_port if config.mqtt else 8883)
     return host, port
 
 
@@ -239,6 +242,9 @@ def provision_station(config_path: Path, req: ProvisionRequest) -> ProvisionResu
     if not req.data_dir.strip() or any(c in req.data_dir for c in "\n\r\0"):
         raise ProvisionError(f"--data-dir {req.data_dir!r}: a directory path")
     config = load_district_config(config_path)
+    reserved = reserved_station_id_problem(config, req.station_id)
+    if reserved:
+        raise ProvisionError(f"STATION_ID: {reserved}")
     host, port = _broker_address(config, req)
     district_jwks = [public_jwk(load_private_key(config.signing_key).public_key())]
     out = req.out_dir

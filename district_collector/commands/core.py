@@ -80,11 +80,11 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
         certfile=Path(args.cert).resolve() if args.cert else None,
         keyfile=Path(args.key).resolve() if args.key else None,
         cafile=Path(args.cafile).resolve() if args.cafile else None,
-        bind=args.bind, plain_port=args.plain_port, run_as_user=args.user,
+        bind=args.bind, plain_port=args.plain_port, collector_bind=args.collector_bind, run_as_user=args.user,
         autosave_s=args.autosave, persistence_dir=Path(args.persistence_dir).resolve(),
     )
     files = generate_broker_config(config, Path(args.outdir), opts)
-    print(f"wrote {files.conf}, {files.passwd}, {files.acl}")
+    print(f"wrote {files.conf}, {files.passwd}, {files.collector_passwd}, {files.acl}")
     for user, path in sorted(files.credentials.items()):
         print(f"credential {user}: {path}")
     if opts.tls and not (opts.certfile or (Path(args.outdir) / "tls" / "server.crt").exists()):
@@ -126,11 +126,15 @@ def register(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_stations)
 
     p = sub.add_parser("broker-config", help="write a Mosquitto config, passwords and ACL into OUTDIR",
-                       description="Write mosquitto.conf, the password file, the ACL of docs/protocol.md "
+                       description="Write mosquitto.conf, the password files, the ACL of docs/protocol.md "
                                    "and one credential per station and for the collector "
-                                   "(OUTDIR/credentials/<user>.password, 0600) into OUTDIR.")
+                                   "(OUTDIR/credentials/<user>.password, 0600) into OUTDIR. The stations "
+                                   "log in on their own listeners (TLS, and --plain-port), where a "
+                                   "station's client id is always its id; the collector on its own "
+                                   "listener at mqtt.port (loopback unless --collector-bind).")
     p.add_argument("outdir", metavar="OUTDIR")
-    p.add_argument("--port", type=int, default=None, help="TLS listener port (default: mqtt.port)")
+    p.add_argument("--port", type=int, default=None,
+                   help="the stations' TLS listener port (default: mqtt.station_port, 8883)")
     p.add_argument("--cert", help="server certificate (PEM); default OUTDIR/tls/server.crt")
     p.add_argument("--key", help="server private key (PEM); default OUTDIR/tls/server.key")
     p.add_argument("--cafile", help="CA file for the listener (only for client certificates)")
@@ -138,6 +142,9 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--plain-port", type=int, default=None,
                    help="also a plain (non-TLS) listener on 127.0.0.1 at this port")
     p.add_argument("--no-tls", action="store_true", help="no TLS listener (needs --plain-port)")
+    p.add_argument("--collector-bind", default="127.0.0.1", metavar="ADDR",
+                   help="address of the collector's listener (port mqtt.port; default 127.0.0.1; "
+                        "another address needs mqtt.tls)")
     p.add_argument("--user", default=None,
                    help="user mosquitto runs as when started as root (mosquitto's default: mosquitto)")
     p.add_argument("--autosave", type=int, default=5, help="persistence autosave interval, seconds")

@@ -113,7 +113,7 @@ def register(sub: Subcommands) -> None:
                    help="the commune code is registered under another name: rename it to --name "
                         "for every station of that code (without it, provision refuses)")
     p.add_argument("--broker-host", help="broker host name as the stations reach it (default: mqtt.host)")
-    p.add_argument("--broker-port", type=int, help="broker TLS port (default: mqtt.port)")
+    p.add_argument("--broker-port", type=int, help="the stations' broker port (default: mqtt.station_port, 8883)")
     p.add_argument("--broker-dir", metavar="BROKER_DIR",
                    help="the broker-config output directory: update its passwd (mosquitto_passwd) and acl")
     p.add_argument("--amp-pin", type=int, default=17, help="BCM pin of the amplifier relay (default 17)")

@@ -12,7 +12,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
-from mqtt_broker import BrokerEnv, make_district
+from mqtt_broker import BrokerEnv, make_district, make_env
 from waiting import wait_until
 
 from district_collector.admin.broker_config import (
@@ -79,7 +79,10 @@ def test_broker_config_credentials_private_and_stable(tmp_path: Path) -> None:
     for path in files.credentials.values():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     users = [line.split(":")[0] for line in files.passwd.read_text().splitlines()]
-    assert sorted(users) == ["collector", KOI, RUONG]
+    collector_users = [line.split(":")[0] for line in files.collector_passwd.read_text().splitlines()]
+    # the stations' listeners take the stations' logins, the collector's listener the collector's
+    assert sorted(users + collector_users) == ["collector", KOI, RUONG]
+    assert sorted(users) == [KOI, RUONG] and collector_users == ["collector"]
     assert files.credentials[KOI].read_text().strip() not in files.passwd.read_text()  # hashed
     conf = files.conf.read_text()
     for line in ("allow_anonymous false", "persistence true", "max_queued_messages 100000",
@@ -179,9 +182,11 @@ def test_acl_wrong_password_is_refused(mqtt_env: BrokerEnv) -> None:
         mqtt_env.client(KOI, password="not-the-password", timeout_s=1.0)
 
 
-def test_collector_over_tls_stores_events(mqtt_env: BrokerEnv) -> None:
+def test_collector_over_tls_stores_events(tmp_path: Path) -> None:
+    mqtt_env = make_env(tmp_path / "mqtt", collector_tls=True)  # the collector's listener with TLS
     assert mqtt_env.config.mqtt is not None
-    mqtt_cfg = dataclasses.replace(mqtt_env.config.mqtt, host="localhost", port=mqtt_env.broker.tls_port,
+    assert mqtt_env.config.mqtt.port == mqtt_env.broker.collector_port
+    mqtt_cfg = dataclasses.replace(mqtt_env.config.mqtt, host="localhost",
                                    tls=TlsConfig(ca=mqtt_env.broker.ca, insecure=False))
     config = dataclasses.replace(mqtt_env.config, mqtt=mqtt_cfg)
     service = CollectorService(config, mqtt_env.district_signer)
@@ -195,6 +200,7 @@ def test_collector_over_tls_stores_events(mqtt_env: BrokerEnv) -> None:
             wait_until(lambda: store.count_events(KOI) == 5, 5, "5 events stored over TLS")
     finally:
         service.stop()
+        mqtt_env.close()
 
 
 def test_broker_config_reuses_a_stations_own_password_file(tmp_path: Path) -> None:
@@ -241,7 +247,7 @@ def test_broker_config_passwords_never_on_a_command_line(
     passwords = {u: p.read_text().strip() for u, p in files.credentials.items()}
     assert any("mosquitto_passwd" in argv[0] for argv in seen)
     assert not any(pw in arg for argv in seen for arg in argv for pw in passwords.values())
-    passwd = files.passwd.read_text()
+    passwd = files.passwd.read_text() + files.collector_passwd.read_text()
     assert sorted(line.split(":")[0] for line in passwd.splitlines()) == sorted(passwords)
     assert all(line.split(":", 1)[1].startswith("$7$") for line in passwd.splitlines())
     assert not any(pw in passwd for pw in passwords.values())

@@ -29,7 +29,9 @@ def _write(tmp_path: Path, data: Any) -> Path:
 def test_config_example_loads_every_key() -> None:
     c = load_district_config(EXAMPLE)
     assert c.district.id == "kon-ray" and c.district.name == "Huyện Kon Rẫy"
-    assert c.mqtt is not None and c.mqtt.client_id == "collector-kon-ray" and c.mqtt.port == 8883
+    assert c.mqtt is not None and c.mqtt.client_id == "collector-kon-ray"
+    # the collector's own listener, the stations' TLS port (broker-config writes both)
+    assert (c.mqtt.host, c.mqtt.port, c.mqtt.station_port) == ("localhost", 8884, 8883)
     assert c.mqtt.tls is not None and c.mqtt.tls.ca == Path("/etc/commune-radio/district-ca.crt")
     assert [s.id for s in c.stations] == ["dak-koi-01", "dak-ruong-01", "kon-ray-huyen"]
     assert c.station("dak-koi-01") is not None and c.station("dak-koi-01").commune_name == "Xã Đăk Kôi"  # type: ignore[union-attr]

@@ -138,7 +138,8 @@ def test_provision_password_never_on_a_command_line(
     lines = (broker / "passwd").read_text().splitlines()
     (line,) = [x for x in lines if x.startswith("dak-pne-01:")]
     assert line.startswith("dak-pne-01:$7$") and password not in (broker / "passwd").read_text()
-    assert {x.split(":")[0] for x in lines} == {"collector", "dak-koi-01", "dak-pne-01"}
+    assert {x.split(":")[0] for x in lines} == {"dak-koi-01", "dak-pne-01"}  # the stations' logins
+    assert [x.split(":")[0] for x in (broker / "collector.passwd").read_text().splitlines()] == ["collector"]
     assert not list(broker.glob(".passwd-new-*"))
 
 

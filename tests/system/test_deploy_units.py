@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from mqtt_broker import BrokerEnv
+from mqtt_broker import BrokerEnv, make_district
 
 from district_collector.cli import COMMAND_MODULES as DISTRICT_MODULES
 from firmware_daemon.cli import COMMAND_MODULES as STATION_MODULES
@@ -189,6 +189,25 @@ def test_install_script_matches_its_unit(script: str, unit: str, user: str, extr
     assert re.search(r'runuser -u "\$SERVICE_USER" -- "\$BIN" -c "\$[A-Z_]+(/station\.yaml)?"? keygen', text)
     # the docs run the bare command (sudo radio-district ..., sudo -u radio-station radio-station ...)
     assert f'ln -sfn "$BIN" /usr/local/bin/{unit.split(".")[0]}' in text
+
+
+def test_install_district_gives_the_stations_port_and_owns_the_collectors_password_file(
+        tmp_path: Path) -> None:
+    """The broker's TLS listener is the stations' port (mqtt.station_port), never the
+    collector's own (mqtt.port); mosquitto can read both password files."""
+    text = (SYSTEMD / "install-district.sh").read_text(encoding="utf-8")
+    reader = re.search(r"<<'PYEOF'\n(.*?)\nPYEOF", text, re.S)
+    assert reader is not None
+    kit = make_district(tmp_path, port=1884)
+    kit.district_config.write_text(kit.district_config.read_text(encoding="utf-8").replace(
+        "  port: 1884\n", "  port: 1884\n  station_port: 9883\n"), encoding="utf-8")
+    values = {key: subprocess.run([sys.executable, "-", str(kit.district_config), key], input=reader.group(1),
+                                  capture_output=True, text=True, check=True).stdout.strip()
+              for key in ("station_port", "host")}
+    assert values == {"station_port": "9883", "host": "127.0.0.1"}
+    assert '[ -n "$PORT" ] || PORT="$(conf_value station_port)"' in text
+    assert re.search(r'broker-config "\$BROKER_DIR" --port "\$PORT"', text)
+    assert re.search(r'chmod 0640 "\$BROKER_DIR/passwd" "\$BROKER_DIR/collector.passwd"', text)
 
 
 @functools.cache
