@@ -41,7 +41,7 @@ from district_collector.documents.pdf import (
     pdf_fonts,
     signature_block,
 )
-from district_collector.documents.xlsx_cells import put_table, save_workbook, set_widths, styled
+from district_collector.documents.xlsx_cells import SheetWriter, save_workbook, set_widths, styled
 from radio_protocol.errors import ScheduleError
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.schedule.rules import build_rule, rule_occurrences
@@ -255,33 +255,39 @@ def write_catalogue_pdf(doc: Mapping[str, Any], path: Path | str, lang: str = "v
 
 
 def write_catalogue_xlsx(doc: Mapping[str, Any], path: Path | str, lang: str = "vi") -> Path:
-    """The catalogue as a workbook: Segments, Schedule (every airing), Per week."""
+    """The catalogue as a workbook: Segments, Schedule (every airing), Per week. Each table
+    is an Excel table (a filter on every header); dates and times are Excel dates and times."""
     check_lang(lang)
     mm, yyyy = _mm_yyyy(doc)
     wb = Workbook(write_only=True)
+    names: set[str] = set()
     ws = wb.create_sheet(t("sheet_segments", lang))
     set_widths(ws, [8, 50, 36, 12, 14, 24])
-    ws.append([styled(ws, t("cat_title", lang), bold=True, size=14)])
-    ws.append([styled(ws, t("cat_subtitle", lang, mm=mm, yyyy=yyyy), bold=True)])
+    segments = SheetWriter(ws, names)
+    segments.append([styled(ws, t("cat_title", lang), bold=True, size=14)])
+    segments.append([styled(ws, t("cat_subtitle", lang, mm=mm, yyyy=yyyy), bold=True)])
     district = doc.get("district") or {}
-    ws.append([t("district", lang), str(district.get("name") or district.get("id") or "")])
+    segments.append([t("district", lang), str(district.get("name") or district.get("id") or "")])
     if not doc.get("stations"):
-        ws.append([styled(ws, t("no_stations", lang), bold=True)])
-    ws.append([])
-    put_table(ws, *_segment_rows(doc, lang))
-    slots = wb.create_sheet(t("sheet_slots", lang))
-    set_widths(slots, [18, 22, 10, 12, 8, 44, 20, 10])
+        segments.append([styled(ws, t("no_stations", lang), bold=True)])
+    segments.append([])
+    segments.table("segments", *_segment_rows(doc, lang))
+    slots_ws = wb.create_sheet(t("sheet_slots", lang))
+    set_widths(slots_ws, [18, 22, 10, 12, 8, 44, 20, 10])
     all_rows = []
     for s in doc.get("stations") or []:
         for a in s.get("airings") or []:
             all_rows.append([s["id"], s.get("commune", ""), weekday_name(a["weekday"], lang),
-                             format_date(a["date"], lang), a["time"], a["title"], a["segment"], a["week"]])
-    put_table(slots, [t("col_station", lang), t("col_commune", lang), t("col_weekday", lang),
-                      t("col_date", lang), t("col_time", lang), t("col_segment", lang), "ID",
-                      t("col_week", lang)], all_rows)
-    weekly = wb.create_sheet(t("sheet_weekly", lang))
-    set_widths(weekly, [18, 22, *([9] * len(doc.get("weeks") or [])), 8, 30])
-    put_table(weekly, *_week_rows(doc, lang))
+                             date.fromisoformat(a["date"]), time.fromisoformat(a["time"]), a["title"],
+                             a["segment"], a["week"]])
+    SheetWriter(slots_ws, names).table(
+        "schedule", [t("col_station", lang), t("col_commune", lang), t("col_weekday", lang),
+                     t("col_date", lang), t("col_time", lang), t("col_segment", lang), "ID",
+                     t("col_week", lang)], all_rows)
+    weekly_ws = wb.create_sheet(t("sheet_weekly", lang))
+    set_widths(weekly_ws, [18, 22, *([9] * len(doc.get("weeks") or [])), 8, 30])
+    weekly = SheetWriter(weekly_ws, names)
+    weekly.table("per_week", *_week_rows(doc, lang))
     weekly.append([t("min_weekly_note", lang)])
     wb.properties.title = f"{t('cat_doc_title', lang)} - {mm}/{yyyy}"
     wb.properties.creator = "radio-district"

@@ -75,14 +75,6 @@ def excel_value(ws: Any, value: Value) -> Any:
     return value
 
 
-def put_table(ws: Any, header: Sequence[str], rows: Sequence[Sequence[Value]]) -> None:
-    """Append a bold header, the rows and one blank row to a write-only sheet."""
-    ws.append([styled(ws, h, bold=True, fill=HEAD_FILL, wrap=True) for h in header])
-    for values in rows:
-        ws.append([excel_value(ws, v) for v in values])
-    ws.append([])
-
-
 def set_widths(ws: Any, widths: Sequence[int]) -> None:
     """Column widths (characters); set before the first row of a write-only sheet."""
     for i, w in enumerate(widths, start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,17 @@ def test_catalogue_xlsx_reads_back(tmp_path: Path, doc: dict[str, Any]) -> None:
     assert seg_rows[0][0] == "DANH MỤC PHÁT SÓNG"
     assert (1, "Chuyển đổi số là gì?", "chủ trương, chính sách", "5:01", "thường", "cds-2024-03-a") in seg_rows
     slots = list(wb["Lịch phát"].iter_rows(values_only=True))
-    assert slots[1] == ("dak-rve-01", "Thị trấn Đăk Rve", "Thứ Sáu", "01/03/2024", "17:00",
+    # dates and times are Excel dates and times (sortable, filterable), not text
+    assert slots[1] == ("dak-rve-01", "Thị trấn Đăk Rve", "Thứ Sáu", datetime(2024, 3, 1), time(17, 0),
                         "Thương mại điện tử cho bà con", "cds-2024-03-b", "2024-W09")
+    cells = next(wb["Lịch phát"].iter_rows(min_row=2, max_row=2))
+    assert (cells[3].number_format, cells[4].number_format) == ("dd/mm/yyyy", "hh:mm:ss")
     assert len(slots) - 1 == sum(len(s["airings"]) for s in doc["stations"])
+    # every table is an Excel table with a filter on its header row
+    for sheet, header_row in (("Tiết mục", 5), ("Lịch phát", 1), ("Số lần theo tuần", 1)):
+        tables = list(wb[sheet].tables.values())
+        assert len(tables) == 1 and tables[0].autoFilter is not None, sheet
+        assert tables[0].ref.split(":")[0].endswith(str(header_row)), (sheet, tables[0].ref)
     weekly = list(wb["Số lần theo tuần"].iter_rows(values_only=True))
     assert weekly[0] == ("Trạm", "Xã, thị trấn", "W09*", "W10", "W11", "W12", "W13", "Tổng",
                          "Đạt tối thiểu 01 lần/tuần")
