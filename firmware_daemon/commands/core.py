@@ -27,6 +27,7 @@ from firmware_daemon.config import StationConfig, load_amp_config, load_station_
 from firmware_daemon.hardware import StationHardware
 from firmware_daemon.service.instance_lock import instance_lock
 from firmware_daemon.service.storage import StorageGuard, free_space_problem
+from radio_protocol import PRIORITIES
 from radio_protocol.cli_base import Subcommands, print_problems, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.credentials import login_file_problems
@@ -78,7 +79,7 @@ def register(sub: Subcommands) -> None:
                            "counts for the district's broadcast-frequency score")
     play.add_argument("--topic", help="topic slug, e.g. policy")
     play.add_argument("--segment-id", help="segment id (default: manual-<file name>)")
-    play.add_argument("--priority", default="normal", choices=("normal", "priority", "emergency"),
+    play.add_argument("--priority", default="normal", choices=PRIORITIES,
                       help="airing priority (default normal)")
     play.set_defaults(func=cmd_play)
 
