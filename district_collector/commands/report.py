@@ -47,8 +47,11 @@ def default_clock() -> Clock:
 def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> Period:
     """The period to cover (:func:`choose_period`); its notes go to stderr, so the report
     on stdout stays one table or JSON object. NoStoreError when there is no store."""
-    _open_store(config).close()
-    period, notes = choose_period(args, config.district.timezone, clock, config.database)
+    store = _open_store(config)
+    try:
+        period, notes = choose_period(args, config.district.timezone, clock, store)
+    finally:
+        store.close()
     for note in notes:
         print(f"{PROG} {args.command}: {note}", file=sys.stderr)
     return period

@@ -10,20 +10,18 @@ Without either, it is the period a user means:
 3. otherwise (no event stored at all) this year's scoring period.
 
 :func:`choose_period` returns the period and the notes to print: which default was taken
-and why, and whether the period holds no event at all. The store is read read-only
-(its ``event_facts`` table); "this year" comes from the clock passed in.
+and why, and whether the period holds no event at all. The store (opened read-only by
+the caller) answers through its interface; "this year" comes from the clock passed in.
 """
 
 from __future__ import annotations
 
 import argparse
 import calendar
-import sqlite3
-from contextlib import closing
-from datetime import date, datetime, timedelta
-from pathlib import Path
+from datetime import date, timedelta
 
 from district_collector.scoring.period import EPOCH, Period, ScoringError
+from district_collector.store.base import Store
 from radio_protocol.clock import Clock
 from radio_protocol.timefmt import parse_date, zone
 
@@ -39,38 +37,21 @@ def _checked(option: str, text: str) -> str:
     return text
 
 
-def _us(at: datetime) -> int:
-    return (at - EPOCH) // timedelta(microseconds=1)
-
-
-def _query(database: Path, sql: str, params: tuple[int, ...] = ()) -> int | None:
-    """One integer from the store (None: no store, no table or NULL), read-only."""
-    if not database.is_file():
-        return None
-    try:
-        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as db:
-            row = db.execute(sql, params).fetchone()
-    except sqlite3.Error:
-        return None
-    return None if row is None or row[0] is None else int(row[0])
-
-
-def events_in(database: Path, period: Period) -> bool:
+def events_in(store: Store, period: Period) -> bool:
     """Whether the store holds any event that started inside ``period``."""
-    return bool(_query(database, "SELECT EXISTS(SELECT 1 FROM event_facts WHERE started_utc_us >= ? "
-                                 "AND started_utc_us < ?)", (period.start_us, period.end_us)))
+    return store.has_events_between(period.start_us, period.end_us)
 
 
-def latest_event_day(database: Path, timezone: str) -> date | None:
+def latest_event_day(store: Store, timezone: str) -> date | None:
     """The local date of the latest event in the store, or None when it holds none."""
-    latest_us = _query(database, "SELECT MAX(started_utc_us) FROM event_facts")
+    latest_us = store.latest_started_us()
     if latest_us is None:
         return None
     return (EPOCH + timedelta(microseconds=latest_us)).astimezone(zone(timezone)).date()
 
 
 def choose_period(args: argparse.Namespace, timezone: str, clock: Clock,
-                  database: Path) -> tuple[Period, list[str]]:
+                  store: Store) -> tuple[Period, list[str]]:
     """``(period, notes)`` for ``--from``/``--to`` (``args.date_from``/``date_to``) as in the
     module doc. Raises ScoringError for a date that is not one or an empty period."""
     year = clock.now().astimezone(zone(timezone)).year
@@ -82,8 +63,8 @@ def choose_period(args: argparse.Namespace, timezone: str, clock: Clock,
         period = Period.parse(start, end, timezone)
     else:
         period = Period.parse(*scoring, timezone)
-        latest = latest_event_day(database, timezone)
-        if latest is not None and not events_in(database, period):
+        latest = latest_event_day(store, timezone)
+        if latest is not None and not events_in(store, period):
             last_day = calendar.monthrange(latest.year, latest.month)[1]
             period = Period(latest.replace(day=1), latest.replace(day=last_day), timezone)
             notes.append(f"no --from/--to, and this year's scoring period {scoring[0]} .. {scoring[1]} holds no "
@@ -91,8 +72,8 @@ def choose_period(args: argparse.Namespace, timezone: str, clock: Clock,
                          f"({period.start} .. {period.end}; give --from/--to for another period)")
             return period, notes
         notes.append(f"no --from/--to: this year's scoring period {scoring[0]} .. {scoring[1]}")
-    if not events_in(database, period):
-        latest = latest_event_day(database, timezone)
+    if not events_in(store, period):
+        latest = latest_event_day(store, timezone)
         where = f"the latest event is of {latest}" if latest else "the store holds no event at all"
         notes.append(f"no events at all in {period.start} .. {period.end} ({where})")
     return period, notes

@@ -168,6 +168,15 @@ class Store(ABC):
         :func:`district_collector.store.facts.grouped_period`, which the SQLite store runs."""
 
     @abstractmethod
+    def latest_started_us(self) -> int | None:
+        """The latest ``started`` time of any stored event (integer UTC microseconds since
+        the Unix epoch, as the facts hold it); None when no event has one."""
+
+    @abstractmethod
+    def has_events_between(self, start_us: int, end_us: int) -> bool:
+        """Whether any stored event started in ``[start_us, end_us)`` (UTC microseconds)."""
+
+    @abstractmethod
     def last_airing(self, station: str) -> str | None:
         """``started_at`` (as stored) of the station's highest-seq event that has one."""
 

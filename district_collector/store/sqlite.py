@@ -316,6 +316,25 @@ class SqliteStore(Store):
         return store_facts.grouped_period(self._db, start_us, end_us, kids, offset_us, first_monday,
                                           month_starts, eligible, program)
 
+    def latest_started_us(self) -> int | None:
+        row = self._facts_query("SELECT MAX(started_utc_us) FROM event_facts")
+        return row[0] if row is not None and isinstance(row[0], int) else None
+
+    def has_events_between(self, start_us: int, end_us: int) -> bool:
+        row = self._facts_query("SELECT EXISTS(SELECT 1 FROM event_facts WHERE started_utc_us >= ?"
+                                " AND started_utc_us < ?)", (start_us, end_us))
+        return bool(row and row[0])
+
+    def _facts_query(self, sql: str, params: tuple[int, ...] = ()) -> tuple[object, ...] | None:
+        """One row from ``event_facts``; None when a store opened read-only predates that
+        table (it is added when the collector next opens the store for writing)."""
+        try:
+            return self._db.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise StoreError(f"{self.path}: cannot read the store: {exc}") from exc
+
     def last_airing(self, station: str) -> str | None:
         row = self._db.execute(
             "SELECT started_at FROM events WHERE station=? AND started_at IS NOT NULL"
