@@ -34,6 +34,7 @@ from district_collector.schedules.catalogue import load_catalogue, schedule_payl
 from district_collector.scoring.period import Period
 from district_collector.scoring.report import decode_payload
 from district_collector.scoring.report import schedules_from_store as stored
+from district_collector.store.sqlite import NoStoreError, SqliteStore
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError
@@ -84,11 +85,21 @@ def schedules_from_catalogue(path: str, config: DistrictConfig) -> tuple[str, li
     return f"{catalogue.year:04d}-{catalogue.month:02d}", payloads, unscheduled, durations
 
 
+def _published(config: DistrictConfig, period: Period) -> list[bytes]:
+    """The published schedules overlapping ``period``; none before the collector's store exists."""
+    try:
+        store = SqliteStore.open_read_only(config.database)
+    except NoStoreError:
+        return []
+    with store:
+        return stored(store, period)
+
+
 def schedules_from_store(config: DistrictConfig, month: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The latest published schedule of each station overlapping ``month``, and the stations without."""
     first, last = month_range(month)
     latest: dict[str, dict[str, Any]] = {}
-    for jws in stored(config.database, Period(first, last, config.district.timezone)):
+    for jws in _published(config, Period(first, last, config.district.timezone)):
         payload = decode_payload(jws)
         if not _overlaps(payload, first, last):  # an older month's schedule: not this catalogue
             continue

@@ -88,7 +88,7 @@ def compute_report(config: DistrictConfig, period: Period, district_keys: list[d
     registry = _registry(config, district_keys)
     store = _open_store(config)
     try:
-        schedules = [decode_payload(s) for s in schedules_from_store(config.database, period)]
+        schedules = [decode_payload(s) for s in schedules_from_store(store, period)]
         return report_from_store(store, registry, period, schedules, with_airings,
                                  config.criteria_for(period.end))
     finally:
@@ -104,9 +104,9 @@ def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str
     try:
         with no_gc_pauses():
             events = list(period_events_from_store(store, registry, period))
+        schedules = schedules_from_store(store, period)
     finally:
         store.close()
-    schedules = schedules_from_store(config.database, period)
     report = build_report((e.facts for e in events), registry, period,
                           [decode_payload(s) for s in schedules], config.criteria_for(period.end))
     return registry, events, schedules, report

@@ -21,11 +21,9 @@ import csv
 import io
 import itertools
 import json
-import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import date, datetime, time, timedelta
 from operator import itemgetter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from district_collector.region import region_level
@@ -135,31 +133,18 @@ def grouped_period_from_store(
                                 month_starts, eligible, program)
 
 
-def schedules_from_store(database: Path, period: Period) -> list[bytes]:
-    """Every published schedule JWS whose validity overlaps the period (station, version order).
-
-    Read-only on the collector's ``schedules`` table; no table (no schedule published
-    yet) gives an empty list.
-    """
-    if not Path(database).exists():
-        return []
-    db = sqlite3.connect(f"file:{Path(database).resolve()}?mode=ro", uri=True)
-    try:
-        rows = db.execute("SELECT station, version, jws FROM schedules ORDER BY station, version").fetchall()
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        db.close()
+def schedules_from_store(store: Store, period: Period) -> list[bytes]:
+    """Every published schedule JWS whose validity overlaps the period (station, version order)."""
     out = []
-    for _station, _version, jws in rows:
+    for jws in store.published_schedules():
         try:
-            payload = decode_payload(bytes(jws))
+            payload = decode_payload(jws)
             valid_from = parse_date(payload["valid_from"])
             valid_until = parse_date(payload["valid_until"])
         except (ScoringError, KeyError, ValueError, TypeError):
             continue
         if valid_from <= period.end and valid_until >= period.start:
-            out.append(bytes(jws))
+            out.append(jws)
     return out
 
 

@@ -191,5 +191,9 @@ class Store(ABC):
         """Every quarantined message, oldest first."""
 
     @abstractmethod
+    def published_schedules(self) -> list[bytes]:
+        """Every published schedule's JWS, in station then version order."""
+
+    @abstractmethod
     def latest_schedule(self, station: str) -> tuple[int, bytes] | None:
         """``(version, jws)`` of the station's highest published schedule version."""

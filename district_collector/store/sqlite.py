@@ -350,6 +350,9 @@ class SqliteStore(Store):
         return [QuarantineRow(r[0], r[1], r[2], bytes(r[3])) for r in self._db.execute(
             "SELECT station, reason, detail, raw FROM quarantine ORDER BY id")]
 
+    def published_schedules(self) -> list[bytes]:
+        return [bytes(r[0]) for r in self._db.execute("SELECT jws FROM schedules ORDER BY station, version")]
+
     def latest_schedule(self, station: str) -> tuple[int, bytes] | None:
         r = self._db.execute("SELECT version, jws FROM schedules WHERE station=? ORDER BY version DESC"
                              " LIMIT 1", (station,)).fetchone()
