@@ -26,7 +26,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from district_collector.admin.broker_config import BrokerOptions, generate_broker_config
-from district_collector.admin.local_broker import free_port, start_mosquitto
+from district_collector.admin.local_broker import free_ports, start_mosquitto
 from radio_protocol.jose import (
     Signer,
     canonical_json,
@@ -196,8 +196,7 @@ def make_district(root: Path, count: int, *, with_broker: bool = False,
         skey, _ = load_or_create_private_key(key_path)
         stations[sid] = StationKeys(sid, commune_code(i), Signer(skey), key_path,
                                     public_jwk(skey.public_key()))
-    port = free_port() if with_broker else 1883
-    collector_port = free_port() if with_broker else 1884
+    port, collector_port = free_ports(2) if with_broker else (1883, 1884)
     broker_dir = root / "broker"
     cfg: dict[str, Any] = {
         "district": {"id": DISTRICT, "name": "Huyện Kon Rẫy", "timezone": "Asia/Ho_Chi_Minh"},

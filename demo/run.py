@@ -51,7 +51,7 @@ from demo.services import (
 )
 from demo.timeline import StationPlan, plan_month, split_phases
 from demo.try_commands import alsa_config_path, try_lines, write_wrappers
-from district_collector.admin.local_broker import free_port
+from district_collector.admin.local_broker import free_ports
 from radio_protocol.clock import SystemClock
 from radio_protocol.jose import jwk_thumbprint
 from radio_protocol.timefmt import format_rfc3339, zone
@@ -114,7 +114,7 @@ class Demo:
         p.logs.mkdir(parents=True, exist_ok=True)
         self.procs = ProcessSet(p.logs)
 
-        broker_port, collector_port = free_port(), free_port()  # the stations' listener, the collector's
+        broker_port, collector_port = free_ports(2)  # the stations' listener, the collector's
         self.media = MediaServer(p.served_media)
         plans = plan_month(self.communes, self.first_day, self.days, TIMEZONE)
         for plan in plans:

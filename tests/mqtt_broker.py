@@ -56,7 +56,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from district_collector.admin.broker_config import BrokerOptions, generate_broker_config
-from district_collector.admin.local_broker import free_port, start_mosquitto
+from district_collector.admin.local_broker import free_port, free_ports, start_mosquitto
 from district_collector.config import DistrictConfig, load_district_config
 from radio_protocol.jose import (
     Signer,
@@ -286,7 +286,7 @@ def make_env(root: Path, stations: dict[str, tuple[str, str]] | None = None, *,
     collector's listener (and the district config's mqtt section) use TLS."""
     broker_dir = root / "broker"
     ca, cert, key = make_tls_files(broker_dir / "tls")
-    port, tls_port, collector_port = free_port(), free_port(), free_port()
+    port, tls_port, collector_port = free_ports(3)
     kit = make_district(root, stations, port=collector_port,
                         password_file=broker_dir / "credentials" / "collector.password",
                         tls_ca=ca if collector_tls else None)
