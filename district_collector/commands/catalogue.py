@@ -34,7 +34,8 @@ from district_collector.schedules.catalogue import load_catalogue, schedule_payl
 from district_collector.scoring.period import Period
 from district_collector.scoring.report import decode_payload
 from district_collector.scoring.report import schedules_from_store as stored
-from district_collector.store.sqlite import NoStoreError, SqliteStore
+from district_collector.store.opening import open_store
+from district_collector.store.sqlite import NoStoreError
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import CommuneRadioError
@@ -88,7 +89,7 @@ def schedules_from_catalogue(path: str, config: DistrictConfig) -> tuple[str, li
 def _published(config: DistrictConfig, period: Period) -> list[bytes]:
     """The published schedules overlapping ``period``; none before the collector's store exists."""
     try:
-        store = SqliteStore.open_read_only(config.database)
+        store = open_store(config, read_only=True)
     except NoStoreError:
         return []
     with store:

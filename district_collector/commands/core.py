@@ -15,7 +15,7 @@ from district_collector.admin.broker_config import (
 from district_collector.admin.stations_view import render_table, station_lines
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.intake.importer import COUNT_NAMES, import_files
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.opening import open_store
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.jose import (
     Signer,
@@ -47,13 +47,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = _config(args)
     signer = Signer(load_private_key(config.signing_key))
-    SqliteStore(config.database).close()  # fail early (exit 1) when the store cannot be opened
+    open_store(config).close()  # fail early (exit 1) when the store cannot be opened
     return CollectorService(config, signer).run_until_signal()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
     config = _config(args)
-    with SqliteStore(config.database) as store:
+    with open_store(config) as store:
         counts = import_files(config, store, [Path(p) for p in args.files])
     print(" ".join(f"{name}={counts[name]}" for name in COUNT_NAMES))
     rejected = counts["rejected"]
@@ -68,7 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_stations(args: argparse.Namespace) -> int:
     config = _config(args)
-    with SqliteStore.open_read_only(config.database) as store:
+    with open_store(config, read_only=True) as store:
         print(render_table(station_lines(config, store)))
     return 0
 

@@ -59,9 +59,9 @@ def _period(args: argparse.Namespace, config: DistrictConfig, clock: Clock) -> P
 
 def _open_store(config: DistrictConfig) -> Store:
     """The store, read-only; NoStoreError ("no store at PATH ...") when there is none."""
-    from district_collector.store.sqlite import SqliteStore
+    from district_collector.store.opening import open_store
 
-    return SqliteStore.open_read_only(config.database)
+    return open_store(config, read_only=True)
 
 
 def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str]]:

@@ -16,7 +16,7 @@ from district_collector.schedules.publish import (
     target_stations,
 )
 from district_collector.store.base import Store
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.opening import open_store
 from radio_protocol.cli_base import require_config
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import ConfigError
@@ -64,7 +64,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     stations = target_stations(catalogue, config, only)
     signer = Signer(load_private_key(config.signing_key))
     media = resolve_media(catalogue, config)
-    with SqliteStore(config.database) as store:
+    with open_store(config) as store:
         prepared = prepare_schedules(catalogue, config, store, signer, media, stations, SystemClock().now())
     results = {p.station: "stored, not sent (--no-send)" for p in prepared} if args.no_send \
         else send_schedules(config, prepared)
@@ -138,7 +138,7 @@ def schedule_rows(config: DistrictConfig, store: Store, station: str | None = No
 
 def cmd_show(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
-    with SqliteStore.open_read_only(config.database) as store:
+    with open_store(config, read_only=True) as store:
         rows = schedule_rows(config, store, args.station)
     print(f"{'station':<20} {'published':>9} {'acked':>5}  {'state':<8} {'next slot':<30} problems")
     for r in rows:

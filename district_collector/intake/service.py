@@ -36,7 +36,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from district_collector.config import DistrictConfig
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.base import Store, StoreError
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.opening import open_store
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import Signer
@@ -181,7 +181,7 @@ class CollectorService:
         return batch
 
     def _work(self) -> None:
-        store: Store = SqliteStore(self.config.database)
+        store: Store = open_store(self.config)
         ingestor = Ingestor(self.config, store)
         try:
             while True:
