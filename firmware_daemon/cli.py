@@ -11,6 +11,7 @@ COMMAND_MODULES: list[str] = [
     "firmware_daemon.commands.core",
     "firmware_daemon.commands.run",
     "firmware_daemon.commands.schedule",
+    "firmware_daemon.commands.status",
 ]
 
 

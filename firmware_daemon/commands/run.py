@@ -11,6 +11,7 @@ from datetime import datetime
 from firmware_daemon.config import load_station_config
 from firmware_daemon.daemon import Daemon, install_scheduler
 from firmware_daemon.service.instance_lock import instance_lock
+from firmware_daemon.service.state_report import install_state_file
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SimulatedClock, SystemClock
 from radio_protocol.errors import ConfigError
@@ -66,6 +67,7 @@ def run_command(args: argparse.Namespace) -> int:
 
         daemon.startup_hooks.append(drain_hook)
     daemon.startup_hooks.append(install_scheduler)
+    daemon.startup_hooks.append(install_state_file)  # what `radio-station status` reads
     if clock is not None:
         daemon.max_idle_s = SIMULATED_MAX_IDLE_S
         if until_at is not None:

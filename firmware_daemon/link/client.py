@@ -28,6 +28,13 @@ only the outbox counters changed (at most every ``status_counters_interval_s``),
 at least every ``status_heartbeat_s``. The
 Last Will is a signed ``offline`` status, re-signed before every (re)connect. On a
 clean stop the link publishes ``offline`` itself (a clean DISCONNECT suppresses the will).
+
+Health (:mod:`firmware_daemon.link.health`): ``link.health`` holds the link's state
+(connecting, connected, down, stopped), the last connect failure classified by
+:mod:`firmware_daemon.link.failure` (TLS handshake, refused credentials, DNS, connection
+refused, timeout...) and logs it at the first failure and then at most every
+``REPORT_EVERY_S`` while it repeats. Its clock is real time (``health_clock``), whatever
+the daemon's clock: connection attempts happen in real time.
 """
 
 from __future__ import annotations
@@ -42,10 +49,11 @@ import paho.mqtt.client as mqtt
 
 from firmware_daemon.link.ack import read_ack
 from firmware_daemon.link.delivery import DeliveryRounds, LinkOutbox, LinkStats
+from firmware_daemon.link.health import LinkHealth
 from firmware_daemon.link.session import NetworkCallbacks, WorkItem, connect_session, new_client
 from firmware_daemon.link.settings import MIN_SESSION_EXPIRY_S, LinkSettings
 from firmware_daemon.service.status import StatusBuilder
-from radio_protocol.clock import Clock
+from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import AckError, JoseError
 from radio_protocol.jose import KeyRing
 from radio_protocol.messages.ack import within_recorded
@@ -74,6 +82,7 @@ class StationLink:
         on_schedule: Callable[[bytes], None] | None = None,
         outbox_close: Callable[[LinkOutbox], None] | None = None,
         on_ack_ahead: Callable[[int], None] | None = None,
+        health_clock: Clock | None = None,
     ) -> None:
         """``on_ack_ahead(through)``: called (link thread) when a verified ack covers seqs
         ``1..through`` while this station's outbox holds no event at all: the outbox and its
@@ -87,6 +96,8 @@ class StationLink:
         self.on_schedule = on_schedule or _default_on_schedule
         self.on_ack_ahead = on_ack_ahead
         self.stats = LinkStats()
+        self.health = LinkHealth(station=settings.station, host=settings.host, port=settings.port,
+                                 tls=settings.tls, clock=health_clock or SystemClock())
         self._outbox_factory = outbox_factory
         self._outbox_close = outbox_close
         self._work: queue.SimpleQueue[WorkItem] = queue.SimpleQueue()
@@ -170,6 +181,7 @@ class StationLink:
             except Exception:
                 log.exception("mqtt loop_stop failed")
             self._connected.clear()
+            self.health.stopped()
             if outbox is not None and self._outbox_close is not None:
                 try:
                     self._outbox_close(outbox)
@@ -198,20 +210,19 @@ class StationLink:
             self._delivery.published(item[1])
         elif kind == "message":
             self._on_message(outbox, item[1], item[2])
+        elif kind == "connect-failed":
+            self.health.attempt_failed(item[1])
         elif kind == "connected":
-            _, failed, reason, session_present = item
-            if failed:
-                log.error("mqtt connect refused station=%s reason=%s", self.settings.station, reason)
-                return
             self._up = True
             self.stats.connects += 1
-            log.info("mqtt connected station=%s session_present=%s", self.settings.station, session_present)
+            self.health.connected(item[1])
             self._delivery.connected()
             self._publish_status(outbox, "online")
             self._delivery.start_round()
         elif kind == "disconnected":
             log.warning("mqtt disconnected station=%s reason=%s", self.settings.station, item[1])
             self._up = False
+            self.health.disconnected()
             self._delivery.disconnected()
             self._set_will(outbox)
 

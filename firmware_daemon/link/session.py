@@ -8,10 +8,18 @@ broker keeps our subscriptions and queues acks and schedules while we are away.
 :class:`NetworkCallbacks` are what paho's network thread runs. They only put small
 tuples on the link's work queue (and never raise: every callback is wrapped, and paho's
 ``suppress_exceptions`` is set as a second guard); the one exception is the subscription,
-made at once inside ``on_connect`` so a reconnect always resubscribes. The items are:
+made at once inside ``on_connect`` so a reconnect always resubscribes.
 
-- ``("connected", failed: bool, reason: str, session_present: bool)``
-- ``("disconnected", reason: str)``
+paho's network thread retries a failed connect by itself and hands ``on_connect_fail``
+no reason; :class:`StationClient` keeps the exception its ``reconnect`` raised (then
+re-raises it, so paho goes on retrying with its back-off) for ``on_connect_fail`` to
+translate. The items are:
+
+- ``("connected", session_present: bool)``: the broker accepted us
+- ``("connect-failed", failure: LinkFailure)``: an attempt failed (the exception paho's
+  reconnect raised, a CONNACK refusal, or the broker closing before any CONNACK), translated
+  by :mod:`firmware_daemon.link.failure`
+- ``("disconnected", reason: str)``: an accepted connection dropped
 - ``("published", mid: int)``
 - ``("message", topic: str, payload: bytes)``: a payload over :data:`MAX_MESSAGE_BYTES`
   is dropped with a log line, except on the schedule topic, where it is cut to an
@@ -33,10 +41,17 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from firmware_daemon.link.delivery import LinkStats, OversizedMessage
+from firmware_daemon.link.failure import (
+    LinkFailure,
+    closed_before_connack,
+    from_connack,
+    from_exception,
+)
 from firmware_daemon.link.settings import LinkSettings, configure_tls
 from radio_protocol.names import MAX_SCHEDULE_BYTES
 
-__all__ = ["MAX_MESSAGE_BYTES", "NetworkCallbacks", "WorkItem", "connect_session", "new_client"]
+__all__ = ["MAX_MESSAGE_BYTES", "NetworkCallbacks", "StationClient", "WorkItem", "connect_session",
+           "new_client"]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +60,25 @@ MAX_MESSAGE_BYTES = MAX_SCHEDULE_BYTES
 
 WorkItem = tuple[Any, ...]
 """One item of the link's work queue: a kind (see the module docstring) and its values."""
+
+
+class StationClient(mqtt.Client):
+    """paho's client, keeping the exception of the last failed connect attempt.
+
+    paho's network thread calls ``reconnect()`` and, when it raises ``OSError`` (TLS, DNS,
+    refused, timeout...), calls ``on_connect_fail`` without the exception and retries.
+    ``last_connect_error`` holds it for that callback (network thread only).
+    """
+
+    last_connect_error: BaseException | None = None
+
+    def reconnect(self) -> mqtt.MQTTErrorCode:
+        self.last_connect_error = None
+        try:
+            return super().reconnect()
+        except BaseException as exc:
+            self.last_connect_error = exc
+            raise
 
 
 class NetworkCallbacks:
@@ -62,6 +96,7 @@ class NetworkCallbacks:
         self.topic_schedule = topic_schedule
         self.topic_ack = topic_ack
         self.connected = threading.Event()
+        self._answered = False  # a CONNACK came for the current connection (network thread)
 
     def attach(self, client: mqtt.Client) -> None:
         """Make these the callbacks of ``client``."""
@@ -74,25 +109,40 @@ class NetworkCallbacks:
     def on_connect(self, client: mqtt.Client, userdata: Any, flags: mqtt.ConnectFlags,
                    reason_code: ReasonCode, properties: Any) -> None:
         try:
-            failed = reason_code.is_failure
-            if not failed:
-                # subscribe at once, inside on_connect (docs/ARCHITECTURE.md: the link)
-                client.subscribe([(self.topic_schedule, 1), (self.topic_ack, 1)])
-                self.connected.set()
-            self.work.put(("connected", failed, str(reason_code), flags.session_present))
+            self._answered = True
+            if reason_code.is_failure:
+                s = self.settings
+                self.work.put(("connect-failed", from_connack(reason_code, s.host, s.port, s.username)))
+                return
+            # subscribe at once, inside on_connect (docs/ARCHITECTURE.md: the link)
+            client.subscribe([(self.topic_schedule, 1), (self.topic_ack, 1)])
+            self.connected.set()
+            self.work.put(("connected", flags.session_present))
         except Exception:
             log.exception("link on_connect callback failed")
 
     def on_connect_fail(self, client: Any, userdata: Any) -> None:
         try:
-            log.debug("mqtt connect attempt failed host=%s port=%d", self.settings.host, self.settings.port)
+            s = self.settings
+            exc = getattr(client, "last_connect_error", None)
+            if exc is None:
+                failure = LinkFailure("network", f"cannot connect to {s.host}:{s.port} (no reason given)")
+            else:
+                failure = from_exception(exc, s.host, s.port)
+            self.work.put(("connect-failed", failure))
         except Exception:
-            pass
+            log.exception("link on_connect_fail callback failed")
 
     def on_disconnect(self, client: Any, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
         try:
+            was_up, answered = self.connected.is_set(), self._answered
             self.connected.clear()
-            self.work.put(("disconnected", str(reason_code)))
+            self._answered = False
+            if was_up:
+                self.work.put(("disconnected", str(reason_code)))
+            elif not answered:  # closed before any CONNACK (a refusal was reported already)
+                s = self.settings
+                self.work.put(("connect-failed", closed_before_connack(str(reason_code), s.host, s.port, s.tls)))
         except Exception:
             log.exception("link on_disconnect callback failed")
 
@@ -123,7 +173,7 @@ def new_client(settings: LinkSettings, callbacks: NetworkCallbacks) -> mqtt.Clie
 
     Raises ConfigError when the TLS settings cannot be applied.
     """
-    client = mqtt.Client(
+    client = StationClient(
         CallbackAPIVersion.VERSION2,
         client_id=settings.station,
         protocol=mqtt.MQTTv5,

@@ -143,7 +143,7 @@ class SlotRunner:
         if current is not None and self.store.previous is not None and self.cache.complete(current):
             self.store.release_previous(self.clock.now())
 
-    def _in_force(self) -> tuple[Schedule | None, datetime | None]:
+    def in_force(self) -> tuple[Schedule | None, datetime | None]:
         """The schedule to air and when it came in force: the current one, or the previous
         one while the current one's media is incomplete."""
         previous = self.store.previous
@@ -166,7 +166,7 @@ class SlotRunner:
 
     def schedule_state(self) -> ScheduleState:
         schedule = self.store.current
-        airing, _ = self._in_force()
+        airing, _ = self.in_force()
         upcoming = next_slots(airing, self.clock.now(), 1, self.store.done_keys()) if airing else []
         media_wait = None
         if schedule is not None and airing is not None and airing is not schedule:
@@ -255,7 +255,7 @@ class SlotRunner:
         now_at = self.clock.now()
         stepped = self._detect_wall_step(now_at)
         self._finish_airing()
-        schedule, since_at = self._in_force()
+        schedule, since_at = self.in_force()
         if schedule is None:
             self.publish_state()
             return self.max_step_s
