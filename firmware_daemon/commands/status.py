@@ -36,6 +36,7 @@ PROG = "radio-station"
 EXIT_OK = 0
 EXIT_NOT_RUNNING = 1
 EXIT_LINK_DOWN = 3
+W = 18  # width of the table's label column
 
 DESCRIPTION = f"""\
 Show what the running station service reports about itself: the link to the district's
@@ -89,10 +90,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 def table(service: str, state: StateFile | None, path: str, now_at: datetime) -> list[str]:
     """The lines ``status`` prints for ``service`` (a :func:`liveness` answer or ``absent``)."""
     if state is None:
-        return [f"{'Service':<{W}}NOT RUNNING: no state file at {path}",
-                f"{'':<{W}}(start it: systemctl start radio-station; see journalctl -u radio-station)"]
+        return [_row("Service", f"NOT RUNNING: no state file at {path}"),
+                _row("", "(start it: systemctl start radio-station; see journalctl -u radio-station)")]
     d = state.data
-    lines = [f"{'Station':<{W}}{d.get('station')} (district {d.get('district')})"]
+    lines = [_row("Station", f"{d.get('station')} (district {d.get('district')})")]
     lines += _service_lines(service, state, now_at)
     lines += _link_lines(d.get("link"), now_at)
     outbox = d.get("outbox") or {}
@@ -108,11 +109,9 @@ def table(service: str, state: StateFile | None, path: str, now_at: datetime) ->
     return lines
 
 
-W = 18  # width of the label column
-
-
 def _row(label: str, value: str) -> str:
-    return f"{label + ':':<{W}}{value}"
+    """One table line: ``Label:`` padded to :data:`W`, then ``value`` (no label: indented)."""
+    return f"{label + ':' if label else '':<{W}}{value}"
 
 
 def _when(text: Any, now_at: datetime | None = None) -> str:
