@@ -10,8 +10,8 @@ paho reports a failed connection in three ways, each translated here into the sa
 - a CONNACK with a failure reason code (:func:`from_connack`): bad user name or password
   and not authorized are ``refused-credentials``; other codes ``connack-refused`` with
   paho's ``ReasonCode`` name;
-- the broker closing the connection before any CONNACK (:func:`closed_before_connack`),
-  e.g. plain MQTT sent to a TLS port.
+- the connection ending before any CONNACK (:func:`closed_before_connack`), e.g. plain
+  MQTT sent to a TLS port.
 
 ``kind`` is a short stable code (:data:`KINDS`), ``detail`` one English sentence for a log
 line, a state file and ``radio-station status``. Neither ever holds a password.
@@ -107,7 +107,8 @@ def from_connack(reason_code: ReasonCode, host: str, port: int, username: str | 
 
 
 def closed_before_connack(reason: str, host: str, port: int, tls: bool) -> LinkFailure:
-    """The broker closed the connection before answering CONNECT (paho's ``reason``)."""
+    """The connection ended before the broker answered CONNECT (paho's ``reason``): the
+    broker closed it, or no CONNACK came within the keepalive."""
     hint = "" if tls else "; plain MQTT to a TLS port? (mqtt.tls)"
     return LinkFailure("closed", _bounded(
-        f"broker {host}:{port} closed the connection before accepting it ({reason}{hint})"))
+        f"the connection to {host}:{port} ended before the broker accepted it ({reason}{hint})"))

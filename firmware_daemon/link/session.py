@@ -73,12 +73,18 @@ class StationClient(mqtt.Client):
     last_connect_error: BaseException | None = None
 
     def reconnect(self) -> mqtt.MQTTErrorCode:
+        """paho's reconnect; keeps what it raised. A non-OSError (e.g. a host name that IDNA
+        cannot encode) is re-raised as ConnectionError, so paho retries instead of its
+        network thread dying silently."""
         self.last_connect_error = None
         try:
             return super().reconnect()
-        except BaseException as exc:
+        except OSError as exc:
             self.last_connect_error = exc
             raise
+        except Exception as exc:
+            self.last_connect_error = exc
+            raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 class NetworkCallbacks:

@@ -113,7 +113,7 @@ class StateReporter:
             "interval_s": self.interval_s,
             "daemon": {"pid": os.getpid(), "started_at": _time(self.started_at, tz),
                        "stopped_at": _time(self.stopped_at, tz), "simulated": d.clock.simulated},
-            "link": None if d.link is None else _link(d.link.health.snapshot(), tz),
+            "link": None if d.link is None else _link(d.link.health.snapshot(), tz, self.stopped_at),
             "outbox": {"pending": pending, "last_seq": last_seq},
             "schedule": schedule,
             "next_slot": next_slot,
@@ -174,10 +174,12 @@ def _time(at: datetime | None, tz: tzinfo) -> str | None:
     return None if at is None else format_rfc3339(at.astimezone(tz))
 
 
-def _link(snap: LinkSnapshot, tz: tzinfo) -> dict[str, Any]:
+def _link(snap: LinkSnapshot, tz: tzinfo, stopped_at: datetime | None) -> dict[str, Any]:
+    """The ``link`` member; at a clean stop (``stopped_at``) its state is ``stopped``."""
     err = snap.last_error
+    state, since = ("stopped", stopped_at) if stopped_at is not None else (snap.state, snap.since)
     return {
-        "state": snap.state, "since": _time(snap.since, tz), "broker": snap.broker, "tls": snap.tls,
+        "state": state, "since": _time(since, tz), "broker": snap.broker, "tls": snap.tls,
         "failures": snap.failures, "failures_total": snap.failures_total,
         "connected_at": _time(snap.connected_at, tz),
         "last_error": None if err is None else {"kind": err.kind, "detail": err.detail,

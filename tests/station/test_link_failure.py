@@ -18,8 +18,11 @@ import pytest
 from mqtt_broker import make_tls_files
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
+from test_link_support import make_link, minimal_station_yaml, open_outbox
+from waiting import wait_until
 
 from district_collector.admin.local_broker import free_port
+from firmware_daemon.config import load_station_config
 from firmware_daemon.link.failure import (
     LinkFailure,
     closed_before_connack,
@@ -231,3 +234,21 @@ def test_link_health_tells_its_listeners(caplog: pytest.LogCaptureFixture) -> No
     health.stopped()
     assert seen == ["down", "connected", "stopped"]
     assert any("link health listener failed" in r.getMessage() for r in caplog.records)
+
+
+def test_link_keeps_retrying_and_reporting_a_host_name_paho_cannot_encode(tmp_path: Path) -> None:
+    """A host name IDNA cannot encode raises UnicodeError (not OSError) inside paho's connect:
+    the real link reports it and paho's network thread goes on retrying."""
+    host = "a" * 70 + ".example"
+    config = load_station_config(minimal_station_yaml(tmp_path, amplifier={"pin": 17},
+                                                      mqtt={"host": host, "port": 1883}))
+    with open_outbox(config) as outbox:
+        link = make_link(config, outbox, reconnect_min_s=0, reconnect_max_s=0)
+        link.start()
+        try:
+            snap = wait_until(lambda: (s := link.health.snapshot()).failures >= 2 and s, 30, "two failed attempts")
+        finally:
+            link.stop()
+    assert snap.state == "down" and snap.last_error is not None
+    assert snap.last_error.kind == "network"
+    assert snap.last_error.detail.startswith(f"cannot connect to {host}:1883: UnicodeError: ")
