@@ -31,7 +31,7 @@ from firmware_daemon.service.state_file import (
     read_state_file,
     write_state_file,
 )
-from firmware_daemon.service.state_report import install_state_file
+from firmware_daemon.service.state_report import StateReporter, install_state_file
 from radio_protocol.timefmt import format_rfc3339
 
 
@@ -172,3 +172,23 @@ def test_status_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]
     for line in ("  0  the service runs and is connected", "  1  the service is not running",
                  "  3  the service runs but is not connected"):
         assert line in out
+
+
+def test_state_file_rewritten_every_interval(tmp_path: Path) -> None:
+    """Nothing changes, yet the running daemon keeps rewriting its state (so a hung one goes stale)."""
+    config = load_station_config(minimal_station_yaml(tmp_path, amplifier={"pin": 17}))
+    daemon = Daemon(config, pin_factory=MockFactory())
+    daemon.startup_hooks.append(lambda d: StateReporter(d, interval_s=0.2).install())
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    state_path = config.data_dir / STATE_FILE_NAME
+    try:
+        first = wait_until(lambda: read_state_file(state_path), 20, "the first state file")
+        later = wait_until(lambda: (s := read_state_file(state_path)) and s.written_at > first.written_at and s,
+                           20, "a rewrite")
+        wait_until(lambda: (s := read_state_file(state_path)) and s.written_at > later.written_at, 20,
+                   "another rewrite")
+        assert later.interval_s == 0.2 and later.stopped_at is None
+    finally:
+        daemon.request_stop("test")
+        thread.join(20)
