@@ -252,3 +252,20 @@ def test_link_keeps_retrying_and_reporting_a_host_name_paho_cannot_encode(tmp_pa
     assert snap.state == "down" and snap.last_error is not None
     assert snap.last_error.kind == "network"
     assert snap.last_error.detail.startswith(f"cannot connect to {host}:1883: UnicodeError: ")
+
+
+def test_link_reports_a_broker_that_never_answers_the_tls_handshake(tmp_path: Path) -> None:
+    """The real link against a server that accepts TCP and stays silent: paho's connect
+    times out (5 s) and the link reports a TLS handshake timeout with host:port."""
+    with tls_server(tmp_path, handshake=False) as (port, ca):
+        config = load_station_config(minimal_station_yaml(
+            tmp_path, amplifier={"pin": 17}, mqtt={"host": "127.0.0.1", "port": port, "tls": {"ca": str(ca)}}))
+        with open_outbox(config) as outbox:
+            link = make_link(config, outbox)
+            link.start()
+            try:
+                snap = wait_until(lambda: (s := link.health.snapshot()).failures >= 1 and s, 60, "a timeout")
+            finally:
+                link.stop()
+    assert snap.last_error is not None and snap.last_error.kind == "timeout"
+    assert snap.last_error.detail.startswith(f"TLS handshake to 127.0.0.1:{port} timed out")
