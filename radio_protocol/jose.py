@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import os
@@ -239,16 +240,25 @@ def parse_jws(jws: bytes | str, max_bytes: int = MAX_JWS_BYTES) -> tuple[dict[st
         raise JoseError("bad-json", "expected exactly protected, payload, signature")
     if not all(isinstance(v, str) for v in obj.values()):
         raise JoseError("bad-json", "JWS members must be strings")
+    header = dict(_protected_header(obj["protected"]))
+    payload_bytes = b64url_decode(obj["payload"])
+    return header, obj, payload_bytes
+
+
+@functools.lru_cache(maxsize=4096)
+def _protected_header(protected: str) -> Mapping[str, Any]:
+    """The decoded protected header. Cached: a station signs every event with the same
+    header (``alg``, ``typ``, ``kid``), so the collector decodes each one once; callers
+    get a copy. Errors are raised, not cached."""
     try:
-        header = loads_bounded(b64url_decode(obj["protected"]))
+        header = loads_bounded(b64url_decode(protected))
     except JoseError:
         raise
     except ValueError as exc:
         raise JoseError("bad-json", f"protected header is not JSON: {exc}"[:200]) from exc
     if not isinstance(header, dict):
         raise JoseError("bad-json", "protected header is not an object")
-    payload_bytes = b64url_decode(obj["payload"])
-    return header, obj, payload_bytes
+    return header
 
 
 def verify(

@@ -23,6 +23,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -237,18 +238,34 @@ class CollectorService:
         self._client.loop_start()
         log.info("collector started district=%s broker=%s:%d", self.config.district.id, m.host, m.port)
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float = 6.0) -> None:
         """Commit and ack what is already queued, then disconnect. Messages arriving once
         stop() began are not queued nor PUBACKed: the broker delivers them again to the
-        persistent session, so a stop under a steady stream still ends promptly."""
+        persistent session, so a stop under a steady stream still ends promptly.
+
+        Bounded: the worker gets ``timeout_s`` to finish its batch and the MQTT network
+        thread as long again to close; whatever is still running then is named in the log
+        and left behind (both are daemon threads, the process exits; an uncommitted batch
+        was never acked, so the broker delivers it again)."""
+        began = time.monotonic()
         self._stop.set()
         if self._worker is not None:
             self._worker.join(timeout_s)
+            if self._worker.is_alive():
+                log.warning("collector stop: worker still busy after %.1f s; leaving it "
+                            "(its batch is not acked and will be delivered again)", timeout_s)
         self._client.disconnect()
-        self._client.loop_stop()
+        closer = threading.Thread(target=self._client.loop_stop, name="collector-mqtt-stop",
+                                  daemon=True)
+        closer.start()
+        closer.join(timeout_s)
+        if closer.is_alive():
+            log.warning("collector stop: MQTT network thread did not end within %.1f s; "
+                        "leaving it", timeout_s)
         self.connected.clear()
         counts = "".join(f"{k}={v} " for k, v in sorted(self.counts.items()))
-        log.info("collector stopped %sleft_for_redelivery=%d", counts, self.dropped_at_stop)
+        log.info("collector stopped %sleft_for_redelivery=%d in %.1f s", counts,
+                 self.dropped_at_stop, time.monotonic() - began)
 
     def run_until_signal(self) -> int:
         """``radio-district run``: start, wait for SIGTERM/SIGINT, stop cleanly; exit code."""
