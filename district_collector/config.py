@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -129,10 +130,13 @@ class DistrictConfig:
         return criteria_for(self.criteria, last_day)
 
     def station(self, station_id: str) -> RegisteredStation | None:
-        for entry in self.stations:
-            if entry.id == station_id:
-                return entry
-        return None
+        """The registered station ``station_id`` (None when unknown); a dict lookup: the
+        collector asks for every message, and a province registers thousands."""
+        return self._station_index.get(station_id)
+
+    @cached_property
+    def _station_index(self) -> dict[str, RegisteredStation]:
+        return {entry.id: entry for entry in self.stations}
 
 
 def _read_mqtt(r: ConfigReader, data: object, base: Path, district_id: str) -> MqttConfig | None:
