@@ -11,6 +11,7 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
   :class:`~firmware_daemon.airing.airer.Airer` opens the media and the stream, switches the amp
   on ``warmup_s`` before the slot and writes the first block at the slot time.
 - Missed reasons: ``station-down`` (the slot passed before this process started),
+  ``expired`` (a bulletin slot's ``until`` passed before it could air),
   ``clock-unsynced`` (the wall clock stepped over it, or airings were waiting for a
   synchronized clock), ``overrun`` (the station was busy airing something else).
 - If the kernel clock is not synchronized and ``require_synced_clock`` is true, scheduled
@@ -308,6 +309,8 @@ class SlotRunner:
         return False
 
     def _miss_reason(self, slot: Slot, stepped: bool, synced: bool) -> str:
+        if slot.until is not None:  # a bulletin whose validity ended before it could air
+            return "expired"
         if slot.at + timedelta(seconds=self.grace_s) <= self._started_at:
             return "station-down"
         unsynced = self._unsynced_seen_at

@@ -33,17 +33,27 @@ def media_member(media: Media) -> dict[str, Any]:
 
 def segment_member(segment: ScheduleSegment) -> dict[str, Any]:
     """One entry of ``segments``; ``topic`` is written as null when there is none."""
-    return {"id": segment.id, "title": segment.title, "program": segment.program, "topic": segment.topic,
-            "priority": segment.priority, "media": media_member(segment.media)}
+    member: dict[str, Any] = {"id": segment.id, "title": segment.title, "program": segment.program,
+                              "topic": segment.topic, "priority": segment.priority,
+                              "media": media_member(segment.media)}
+    if segment.loudness is not None:
+        loud = segment.loudness
+        member["loudness"] = {"measured_lufs": loud.measured_lufs, "target_lufs": loud.target_lufs,
+                              "true_peak_dbtp": loud.true_peak_dbtp}
+    return member
 
 
 def slot_member(slot: SlotRule, tz: tzinfo) -> dict[str, str]:
-    """One entry of ``slots``: ``{segment, at}`` or ``{segment, rrule, dtstart}``, times in ``tz``.
+    """One entry of ``slots``: ``{segment, at}`` (plus ``until`` when set) or
+    ``{segment, rrule, dtstart}``, times in ``tz``.
 
     Raises ValueError for an entry with neither ``at`` nor ``rrule`` and ``dtstart``.
     """
     if slot.at is not None:
-        return {"segment": slot.segment, "at": format_rfc3339(slot.at.astimezone(tz))}
+        member = {"segment": slot.segment, "at": format_rfc3339(slot.at.astimezone(tz))}
+        if slot.until is not None:
+            member["until"] = format_rfc3339(slot.until.astimezone(tz))
+        return member
     if slot.rrule is None or slot.dtstart is None:
         raise ValueError(f"slot {slot.index} has neither 'at' nor 'rrule' with 'dtstart'")
     return {"segment": slot.segment, "rrule": slot.rrule, "dtstart": format_rfc3339(slot.dtstart.astimezone(tz))}
