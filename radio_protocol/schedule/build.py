@@ -14,7 +14,7 @@ from datetime import tzinfo
 from typing import Any
 
 from radio_protocol import PROTOCOL_VERSION
-from radio_protocol.schedule.model import Media, Schedule, ScheduleSegment, SlotRule
+from radio_protocol.schedule.model import Media, Schedule, ScheduleSegment, SegmentLoudness, SlotRule
 from radio_protocol.timefmt import format_rfc3339, zone
 
 
@@ -25,6 +25,16 @@ def media_from(member: Mapping[str, Any]) -> Media:
     """
     return Media(str(member["sha256"]), str(member["url"]), int(member["bytes"]),
                  float(member["duration_s"]))
+
+
+def loudness_from(member: Mapping[str, Any]) -> SegmentLoudness | None:
+    """The :class:`SegmentLoudness` of a media mapping's optional ``loudness`` member, or None."""
+    loud = member.get("loudness")
+    if not isinstance(loud, Mapping):
+        return None
+    target = loud.get("target_lufs")
+    return SegmentLoudness(float(loud["measured_lufs"]), None if target is None else float(target),
+                           float(loud["true_peak_dbtp"]))
 
 
 def media_member(media: Media) -> dict[str, Any]:
