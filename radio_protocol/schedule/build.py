@@ -14,7 +14,13 @@ from datetime import tzinfo
 from typing import Any
 
 from radio_protocol import PROTOCOL_VERSION
-from radio_protocol.schedule.model import Media, Schedule, ScheduleSegment, SegmentLoudness, SlotRule
+from radio_protocol.schedule.model import (
+    Media,
+    Schedule,
+    ScheduleSegment,
+    SegmentLoudness,
+    SlotRule,
+)
 from radio_protocol.timefmt import format_rfc3339, zone
 
 
