@@ -152,14 +152,14 @@ def bulletin_schedule(previous: dict[str, Any] | None, bulletin: Bulletin, *, di
 
 
 def valid_for(text: str) -> timedelta:
-    """``1h``, ``30m``, ``90s``, ``1h30m`` -> a timedelta in 1 minute .. 24 hours; ConfigError otherwise."""
+    """``1h``, ``30m``, ``90s``, ``1h30m`` -> a timedelta in 10 s .. 24 hours; ConfigError otherwise."""
     match = re.fullmatch(r"\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?\s*", text or "")
     if not text or match is None or not any(match.groups()):
         raise ConfigError([f"--valid-for: {text!r} is not a duration like 1h, 30m, 90s or 1h30m"])
     hours, minutes, seconds = (int(g or 0) for g in match.groups())
     span = timedelta(hours=hours, minutes=minutes, seconds=seconds)
-    if not timedelta(minutes=1) <= span <= timedelta(hours=24):
-        raise ConfigError([f"--valid-for: {text!r} must be between 1 minute and 24 hours"])
+    if not timedelta(seconds=10) <= span <= timedelta(hours=24):
+        raise ConfigError([f"--valid-for: {text!r} must be between 10 seconds and 24 hours"])
     return span
 
 
