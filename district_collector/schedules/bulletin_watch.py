@@ -34,8 +34,8 @@ class BulletinOutcome:
 
     def describe(self, since_at: datetime) -> str:
         """One line: ``aired 12:00:03 (+3.1 s), completed, priority emergency, 8.0 s``."""
-        if self.started_at is None:
-            return f"{self.outcome} ({self.reason or 'no reason given'}), priority {self.priority}"
+        if self.started_at is None or self.outcome in ("missed", "failed"):
+            return f"not aired: {self.outcome} ({self.reason or 'no reason given'}), priority {self.priority}"
         late_s = (self.started_at - since_at).total_seconds()
         text = (f"aired {format_rfc3339(self.started_at)} ({late_s:+.1f} s after the command), "
                 f"{self.outcome}")
