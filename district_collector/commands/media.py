@@ -29,7 +29,8 @@ TOLERANCE_LU = 1.0
 
 def register(sub: Subcommands) -> None:
     parser = sub.add_parser("media", help="check media files (loudness, true peak, duration)",
-                            description="Media files: measure before publishing.")
+                            description="Media files: measure their loudness and true peak before "
+                                        "publishing or broadcasting them.")
     actions = parser.add_subparsers(dest="media_command", metavar="ACTION")
     actions.required = True
     check = actions.add_parser(
