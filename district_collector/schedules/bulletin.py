@@ -13,8 +13,8 @@ There is no other path to a station's loudspeaker than its signed schedule, so
 The rest of the previous schedule is kept as it was (its rules, its slots, its earlier
 bulletins). When the bulletin's time lies outside the previous schedule's validity, the
 validity is widened; so that widening never lets a rule fire on days it did not fire
-before, the previous schedule's remaining occurrences (from now on) are then written out
-as ``at`` slots instead of its rules. With no previous schedule (or one that has ended)
+before, the previous schedule's occurrences are then written out as ``at`` slots instead
+of its rules (a station ignores those before the schedule reached it). With no previous schedule (or one that has ended)
 the new schedule holds the bulletin alone.
 
 :func:`stage_bulletin_media` puts the file in the district media directory (normalised
@@ -134,7 +134,7 @@ def bulletin_schedule(previous: dict[str, Any] | None, bulletin: Bulletin, *, di
     body.update(version=version, issued_at=format_rfc3339(now_at.astimezone(old.tz)))
     body["segments"] = [*previous["segments"], bulletin.segment_member()]
     if first_day < old.valid_from or last_day > old.valid_until:
-        remaining = expand(old, now_at)
+        remaining = expand(old)  # all of them: the month's record (scoring, documents) stays whole
         keep_ids = {s.segment.id for s in remaining}
         keep_ids |= {e.segment for e in old.slots if e.until is not None and e.at is not None}
         body["segments"] = [s for s in previous["segments"] if s.get("id") in keep_ids] \
