@@ -110,6 +110,7 @@ class AckConfig:
 class MediaConfig:
     base_url: str
     dir: Path
+    loudness_target_lufs: float | None = -16.0  # None: measure only, publish the source as it is
 
 
 @dataclass(frozen=True)
@@ -262,11 +263,14 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
     )
     media: MediaConfig | None = None
     if top.get("media") is not None:
-        md = r.mapping(top.get("media"), "media", ("base_url", "dir"))
+        md = r.mapping(top.get("media"), "media", ("base_url", "dir", "loudness_target_lufs"))
         url = r.get(md, "media", "base_url", str, pattern=r"https?://\S+")
         mdir = r.get(md, "media", "dir", str)
+        lufs = r.get(md, "media", "loudness_target_lufs", float, -16.0, minimum=-40.0, maximum=-5.0,
+                     nullable=True)
         if url and mdir:
-            media = MediaConfig(base_url=url.rstrip("/"), dir=config_path(base, mdir) or Path(mdir))
+            media = MediaConfig(base_url=url.rstrip("/"), dir=config_path(base, mdir) or Path(mdir),
+                                loudness_target_lufs=lufs)
     criteria = read_criteria_periods(r, top.get("criteria"), base)
     r.finish()
     assert did is not None and dname is not None and tz is not None

@@ -43,6 +43,7 @@ from district_collector.documents.pdf import (
 )
 from district_collector.documents.xlsx_cells import SheetWriter, save_workbook, set_widths, styled
 from radio_protocol.errors import ScheduleError
+from radio_protocol.schedule.model import ScheduleSegment
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.schedule.rules import build_rule, rule_occurrences
 
@@ -131,7 +132,8 @@ def build_catalogue_doc(district: Mapping[str, Any], schedules: Sequence[Mapping
         for seg in schedule.segments:
             entry = segments.setdefault(seg.id, {
                 "id": seg.id, "title": seg.title, "program": seg.program, "topic": seg.topic,
-                "priority": seg.priority, "duration_s": seg.media.duration_s, "stations": []})
+                "priority": seg.priority, "duration_s": seg.media.duration_s, "stations": [],
+                "lufs": _published_lufs(seg)})
             entry["stations"].append(schedule.station)
         per_week = {w["week"]: 0 for w in weeks}
         for a in airings:
@@ -155,11 +157,24 @@ def build_catalogue_doc(district: Mapping[str, Any], schedules: Sequence[Mapping
             "weeks": weeks, "segments": list(segments.values()), "stations": stations}
 
 
+def _published_lufs(seg: ScheduleSegment) -> float | None:
+    """The loudness of the file the stations air: the target when the district normalised
+    it, else what it measured; None when the schedule carries no ``loudness``."""
+    loud = seg.loudness
+    if loud is None:
+        return None
+    return round(loud.target_lufs if loud.target_lufs is not None else loud.measured_lufs, 1)
+
+
 def _segment_rows(doc: Mapping[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
+    """No, title, topic, duration, priority, [loudness (LUFS) when any segment has one], ID."""
+    segments = list(doc.get("segments") or [])
+    loudness = any(s.get("lufs") is not None for s in segments)
     header = [t("col_no", lang), t("col_title", lang), t("col_topic", lang), t("col_duration", lang),
-              t("col_priority", lang), "ID"]
+              t("col_priority", lang), *([t("col_lufs", lang)] if loudness else []), "ID"]
     rows = [[i, s["title"], code_text(s.get("topic"), lang), format_duration(s.get("duration_s")),
-             code_text(s.get("priority"), lang), s["id"]] for i, s in enumerate(doc.get("segments") or [], start=1)]
+             code_text(s.get("priority"), lang), *([s.get("lufs")] if loudness else []), s["id"]]
+            for i, s in enumerate(segments, start=1)]
     return header, rows
 
 
@@ -210,7 +225,9 @@ def catalogue_story(doc: Mapping[str, Any], lang: str) -> list[Flowable]:
         story += [Spacer(1, 10), Paragraph(f"<b>{esc(t('no_stations', lang))}</b>", styles.body)]
     story += heading(styles, t("cat_sec_segments", lang))
     header, rows = _segment_rows(doc, lang)  # the ID column is for the spreadsheet only
-    story.append(data_table(styles, header[:5], [r[:5] for r in rows], [28, 232, 140, 50, 60]) if rows
+    widths = [28, 232, 140, 50, 60] if len(header) == 6 else [28, 196, 120, 50, 60, 56]
+    story.append(data_table(styles, header[:-1], [[*r[:5], *("-" if v is None else f"{v:.1f}" for v in r[5:-1])]
+                                                  for r in rows], widths) if rows
                  else Paragraph(esc(t("none_listed", lang)), styles.body))
     story += heading(styles, t("cat_sec_slots", lang))
     for s in stations:

@@ -104,6 +104,7 @@ _T: dict[str, tuple[str, str]] = {
     "col_station": ("Trạm", "Station"),
     "col_segment": ("Tiết mục", "Segment"),
     "col_duration": ("Thời lượng", "Duration"),
+    "col_lufs": ("Độ to (LUFS)", "Loudness (LUFS)"),
     "col_slot": ("Khung giờ theo lịch", "Scheduled slot"),
     "manual": ("ngoài lịch", "manual"),
     "col_seq": ("Số thứ tự", "Seq"),

@@ -31,6 +31,7 @@ _CODES: dict[str, tuple[str, str]] = {
     "clock-unsynced": ("đồng hồ của trạm chưa được đồng bộ", "station clock not synchronised"),
     "overrun": ("vượt quá thời lượng", "overran its time"),
     "station-down": ("trạm mất kết nối (không hoạt động vào giờ phát)", "station offline at the slot time"),
+    "expired": ("bản tin hết hiệu lực trước khi trạm phát được", "bulletin expired before the station could air it"),
     "bad-signature": ("chữ ký số không hợp lệ", "invalid signature"),
     "signature": ("chữ ký số không hợp lệ", "invalid signature"),
     "unknown-kid": ("khóa ký không được đăng ký cho trạm", "signing key not registered for the station"),

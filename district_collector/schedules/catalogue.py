@@ -41,7 +41,7 @@ from typing import Any
 from district_collector.schedules.yaml_lines import NotADate, Problems, line_of, load_yaml
 from radio_protocol import PRIORITIES
 from radio_protocol.errors import ConfigError, ScheduleError
-from radio_protocol.schedule.build import build_schedule, media_from
+from radio_protocol.schedule.build import build_schedule, loudness_from, media_from
 from radio_protocol.schedule.expand import expand
 from radio_protocol.schedule.model import (
     SEGMENT_ID_RE,
@@ -344,7 +344,8 @@ def _payload(catalogue: Catalogue, station: str, version: int, issued_at: dateti
     rules: list[SlotRule] = []
     for slot in slots:
         rules.extend(_slot_rules(catalogue, slot, len(rules)))
-    segments = tuple(ScheduleSegment(s.id, s.title, s.program, s.topic, s.priority, media_from(media[s.id]))
+    segments = tuple(ScheduleSegment(s.id, s.title, s.program, s.topic, s.priority, media_from(media[s.id]),
+                                     loudness_from(media[s.id]))
                      for s in catalogue.segments if s.id in used)
     return build_schedule(Schedule(district, station, version, issued_at, catalogue.valid_from,
                                    catalogue.valid_until, catalogue.timezone, segments, tuple(rules)))

@@ -3,9 +3,12 @@
 Steps (:func:`publish_catalogue`):
 
 1. :func:`resolve_media`: each distinct media source of the catalogue is read (a local
-   file) or downloaded (an http(s) URL) **once** to compute its SHA-256, size and duration
-   (``soundfile.info``). A local file is copied into the district's media directory as
-   ``<sha256><ext>`` (``media.dir``, served at ``media.base_url``); a URL is kept.
+   file) or downloaded (an http(s) URL) **once** to measure its loudness and, with
+   ``media.loudness_target_lufs``, write a normalised copy that is published instead
+   (:mod:`district_collector.media.publishing`), and to compute its SHA-256, size and
+   duration (``soundfile.info``). A local file is copied into the district's media
+   directory as ``<sha256><ext>`` (``media.dir``, served at ``media.base_url``); a URL is kept
+   unless it was normalised.
 2. :func:`prepare_schedules`: per station, the next version (one above the highest in
    the store's ``schedules`` table), the payload (checked as the station will parse it),
    signed ``cr-schedule+json`` with the district key, and stored before anything is sent.
@@ -36,6 +39,7 @@ from typing import Any
 import soundfile as sf
 
 from district_collector.config import DistrictConfig
+from district_collector.media.publishing import loudness_stage
 from district_collector.schedules.catalogue import Catalogue, schedule_payload
 from district_collector.store.base import Store
 from radio_protocol.durable import fsync_dir
@@ -119,13 +123,16 @@ def resolve_media(catalogue: Catalogue, config: DistrictConfig,
                 with tempfile.TemporaryDirectory() as tmp:
                     local = Path(tmp) / "media"
                     _download(seg.media, local, timeout_s)
-                    sha, size, duration = _describe(local, where)
-                url = seg.media
+                    staged = loudness_stage(local, config, where)  # normalised into media.dir
+                    sha, size, duration = _describe(staged.path, where)
+                url = f"{config.media.base_url}/{staged.path.name}" if staged.normalised and config.media \
+                    else seg.media
             else:
                 if config.media is None:
                     raise ConfigError([f"{where}: media is a local file, so the district config needs "
                                        "media: {base_url, dir} to serve it to the stations"])
-                source = Path(seg.media)
+                staged = loudness_stage(Path(seg.media), config, where)
+                source = staged.path
                 sha, size, duration = _describe(source, where)
                 name = f"{sha}{source.suffix.lower()}"
                 target = config.media.dir / name
@@ -139,6 +146,8 @@ def resolve_media(catalogue: Catalogue, config: DistrictConfig,
                     fsync_dir(config.media.dir)
                 url = f"{config.media.base_url}/{name}"
             by_source[seg.media] = {"sha256": sha, "url": url, "bytes": size, "duration_s": duration}
+            if staged.loudness is not None:
+                by_source[seg.media]["loudness"] = staged.loudness
             log.info("media described segment=%s sha256=%s bytes=%d", seg.id, sha, size)
         out[seg.id] = dict(by_source[seg.media])
     return out

@@ -11,6 +11,8 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
   :class:`~firmware_daemon.airing.airer.Airer` opens the media and the stream, switches the amp
   on ``warmup_s`` before the slot and writes the first block at the slot time.
 - Missed reasons: ``station-down`` (the slot passed before this process started),
+  ``expired`` (a bulletin slot's ``until`` passed before it could air; ``media-missing``
+  when it was still waiting for its media then),
   ``clock-unsynced`` (the wall clock stepped over it, or airings were waiting for a
   synchronized clock), ``overrun`` (the station was busy airing something else).
 - If the kernel clock is not synchronized and ``require_synced_clock`` is true, scheduled
@@ -21,7 +23,7 @@ so an NTP step of the wall clock neither airs a slot twice (slots are keyed and 
   airs. Otherwise slots play one after the other: at the same time the higher priority
   first, equal priority in slot order.
 - Media missing or corrupt at slot time: a ``failed`` event (``media-missing`` /
-  ``media-corrupt``).
+  ``media-corrupt``); a bulletin slot (with ``until``) waits for its media instead.
 
 Media is fetched by a background thread (:meth:`start_fetcher`) as soon as a schedule
 is accepted, retried every ``fetch_retry_s``; media no schedule refers to is pruned. Until
@@ -262,6 +264,8 @@ class SlotRunner:
         done = self.store.done_keys()
         due = due_slots(schedule, now_at, done=done, since_at=since_at,
                         grace_s=self.grace_s, lead_s=self.lead_s)
+        # a bulletin (a slot with ``until``) waits for its media instead of failing at once
+        ready = tuple(s for s in due.ready if s.until is None or s.segment.id not in self._media_missing)
         synced = self.clock.simulated or not self.require_synced_clock or self._clock_synced()
         self.waiting_reason = None if synced else UNSYNCED_MESSAGE
         if not synced:
@@ -272,18 +276,18 @@ class SlotRunner:
             self._record_missed(schedule, slot, self._miss_reason(slot, stepped, synced))
         busy = self._airing
         if busy is not None:
-            better = [s for s in due.ready if s.rank > busy.slot.rank and s.rank >= PREEMPT_RANK]
+            better = [s for s in ready if s.rank > busy.slot.rank and s.rank >= PREEMPT_RANK]
             if better:
                 log.info("airing preempted slot=%s by=%s", busy.slot.key, better[0].key)
                 busy.stop_now("preempted")
             self.publish_state()
             return 0.0
         if not synced:
-            self._log_waiting(schedule, due.ready, now_at)
+            self._log_waiting(schedule, ready, now_at)
             self.publish_state()
             return self.max_step_s
-        if due.ready:
-            self._start(schedule, due.ready[0])
+        if ready:
+            self._start(schedule, ready[0])
             self.publish_state()
             return 0.0
         self.publish_state()
@@ -308,6 +312,8 @@ class SlotRunner:
         return False
 
     def _miss_reason(self, slot: Slot, stepped: bool, synced: bool) -> str:
+        if slot.until is not None:  # a bulletin whose validity ended before it could air
+            return "media-missing" if slot.segment.id in self._media_missing else "expired"
         if slot.at + timedelta(seconds=self.grace_s) <= self._started_at:
             return "station-down"
         unsynced = self._unsynced_seen_at

@@ -36,7 +36,7 @@ from radio_protocol.names import MAX_NAME_CHARS, MAX_SEQ, MAX_TEXT_CHARS
 OUTCOMES = ("completed", "interrupted", "failed", "missed")
 """``outcome`` values: the whole segment went out / stopped early / could not start / no attempt."""
 REASONS = ("media-missing", "media-corrupt", "audio-device", "amp-fault", "preempted", "shutdown",
-           "clock-unsynced", "overrun", "station-down")
+           "clock-unsynced", "overrun", "station-down", "expired")
 """The ``reason`` codes this project writes; readers accept any string."""
 SILENCE_FLOOR_DBFS = -120.0
 

@@ -14,7 +14,13 @@ from datetime import tzinfo
 from typing import Any
 
 from radio_protocol import PROTOCOL_VERSION
-from radio_protocol.schedule.model import Media, Schedule, ScheduleSegment, SlotRule
+from radio_protocol.schedule.model import (
+    Media,
+    Schedule,
+    ScheduleSegment,
+    SegmentLoudness,
+    SlotRule,
+)
 from radio_protocol.timefmt import format_rfc3339, zone
 
 
@@ -27,23 +33,43 @@ def media_from(member: Mapping[str, Any]) -> Media:
                  float(member["duration_s"]))
 
 
+def loudness_from(member: Mapping[str, Any]) -> SegmentLoudness | None:
+    """The :class:`SegmentLoudness` of a media mapping's optional ``loudness`` member, or None."""
+    loud = member.get("loudness")
+    if not isinstance(loud, Mapping):
+        return None
+    target = loud.get("target_lufs")
+    return SegmentLoudness(float(loud["measured_lufs"]), None if target is None else float(target),
+                           float(loud["true_peak_dbtp"]))
+
+
 def media_member(media: Media) -> dict[str, Any]:
     return {"sha256": media.sha256, "url": media.url, "bytes": media.bytes, "duration_s": media.duration_s}
 
 
 def segment_member(segment: ScheduleSegment) -> dict[str, Any]:
     """One entry of ``segments``; ``topic`` is written as null when there is none."""
-    return {"id": segment.id, "title": segment.title, "program": segment.program, "topic": segment.topic,
-            "priority": segment.priority, "media": media_member(segment.media)}
+    member: dict[str, Any] = {"id": segment.id, "title": segment.title, "program": segment.program,
+                              "topic": segment.topic, "priority": segment.priority,
+                              "media": media_member(segment.media)}
+    if segment.loudness is not None:
+        loud = segment.loudness
+        member["loudness"] = {"measured_lufs": loud.measured_lufs, "target_lufs": loud.target_lufs,
+                              "true_peak_dbtp": loud.true_peak_dbtp}
+    return member
 
 
 def slot_member(slot: SlotRule, tz: tzinfo) -> dict[str, str]:
-    """One entry of ``slots``: ``{segment, at}`` or ``{segment, rrule, dtstart}``, times in ``tz``.
+    """One entry of ``slots``: ``{segment, at}`` (plus ``until`` when set) or
+    ``{segment, rrule, dtstart}``, times in ``tz``.
 
     Raises ValueError for an entry with neither ``at`` nor ``rrule`` and ``dtstart``.
     """
     if slot.at is not None:
-        return {"segment": slot.segment, "at": format_rfc3339(slot.at.astimezone(tz))}
+        member = {"segment": slot.segment, "at": format_rfc3339(slot.at.astimezone(tz))}
+        if slot.until is not None:
+            member["until"] = format_rfc3339(slot.until.astimezone(tz))
+        return member
     if slot.rrule is None or slot.dtstart is None:
         raise ValueError(f"slot {slot.index} has neither 'at' nor 'rrule' with 'dtstart'")
     return {"segment": slot.segment, "rrule": slot.rrule, "dtstart": format_rfc3339(slot.dtstart.astimezone(tz))}

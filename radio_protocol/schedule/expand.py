@@ -27,11 +27,13 @@ from radio_protocol.schedule.rules import window_occurrences
 
 @dataclass(frozen=True)
 class Slot:
-    """One scheduled airing: ``at`` (aware, schedule timezone), the segment, the entry index."""
+    """One scheduled airing: ``at`` (aware, schedule timezone), the segment, the entry index;
+    ``until`` (a bulletin's validity, None for an ordinary slot): it may start late until then."""
 
     at: datetime
     segment: ScheduleSegment
     index: int
+    until: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -60,7 +62,8 @@ def expand(schedule: Schedule, start_at: datetime | None = None,
         segment = segments[entry.segment]
         if entry.at is not None:
             if lo <= entry.at < hi:
-                out.append(Slot(entry.at.astimezone(schedule.tz), segment, entry.index))
+                out.append(Slot(entry.at.astimezone(schedule.tz), segment, entry.index,
+                                None if entry.until is None else entry.until.astimezone(schedule.tz)))
             continue
         assert entry.rrule is not None and entry.dtstart is not None
         # the whole validity window once (memoized), then the part asked for
@@ -107,6 +110,10 @@ def due_slots(schedule: Schedule, now_at: datetime, *, done: Container[str] = ()
     - ``missed``: not done, ``since_at <= at`` and ``at + grace_s <= now_at``.
     - slots before ``since_at`` (before the schedule came into force at this station)
       are neither.
+    - a slot with ``until`` (a bulletin) is ready from ``at - lead_s`` until ``until``
+      (instead of ``at + grace_s``) and missed from then on, also when it is older than
+      ``since_at``: a bulletin that reaches a station late airs while still valid, and one
+      that reaches it too late is recorded missed.
     ``lead_s`` is the amplifier warm-up: an airing starts that much before its slot.
     """
     grace = timedelta(seconds=grace_s)
@@ -115,16 +122,19 @@ def due_slots(schedule: Schedule, now_at: datetime, *, done: Container[str] = ()
     ready: list[Slot] = []
     missed: list[Slot] = []
     candidates = expand(schedule, lo, now_at + lead + timedelta(microseconds=1))
+    seen = {slot.key for slot in candidates}
+    candidates += [s for s in expand(schedule, None, lo) if s.until is not None and s.key not in seen] \
+        if any(entry.until is not None for entry in schedule.slots) else []
     for slot in candidates:
         if slot.key in done:
             continue
-        if slot.at + grace <= now_at:
+        if (slot.at + grace if slot.until is None else slot.until) <= now_at:
             missed.append(slot)
         elif slot.at - lead <= now_at:
             ready.append(slot)
     upcoming = next_slots(schedule, now_at + lead + timedelta(microseconds=1), 1, done)
     next_at = upcoming[0].at - lead if upcoming else None
-    return Due(tuple(sorted(ready, key=slot_sort_key)), tuple(missed), next_at)
+    return Due(tuple(sorted(ready, key=slot_sort_key)), tuple(sorted(missed, key=slot_sort_key)), next_at)
 
 
 def media_in_use(schedules: Iterable[Schedule]) -> set[str]:

@@ -21,7 +21,7 @@ __all__ = [
     "MAX_DTSTART_BEFORE_DAYS", "MAX_MEDIA_BYTES", "MAX_MEDIA_DURATION_S", "MAX_SLOTS_PER_MONTH",
     "MAX_TOTAL_SLOTS_PER_MONTH", "MAX_VALIDITY_DAYS", "MIN_INTERVAL_S", "PRIORITIES", "PRIORITY_RANK",
     "SEGMENT_ID_RE", "SHA256_RE", "SLUG_RE", "Media", "Schedule", "ScheduleError", "ScheduleSegment",
-    "SlotRule",
+    "SegmentLoudness", "SlotRule",
 ]
 
 MIN_INTERVAL_S = 15 * 60
@@ -46,6 +46,20 @@ class Media:
 
 
 @dataclass(frozen=True)
+class SegmentLoudness:
+    """Optional ``segments[].loudness``: the district's measurement (ITU-R BS.1770-4).
+
+    ``measured_lufs`` is the integrated loudness of the source before normalisation,
+    ``target_lufs`` the level the published media was normalised to (None: not normalised),
+    ``true_peak_dbtp`` the true peak of the published media file.
+    """
+
+    measured_lufs: float
+    target_lufs: float | None
+    true_peak_dbtp: float
+
+
+@dataclass(frozen=True)
 class ScheduleSegment:
     id: str
     title: str
@@ -53,6 +67,7 @@ class ScheduleSegment:
     topic: str | None
     priority: str
     media: Media
+    loudness: SegmentLoudness | None = None
 
     @property
     def rank(self) -> int:
@@ -65,7 +80,8 @@ class SlotRule:
     """One entry of ``slots``: either a fixed ``at`` time or an ``rrule`` from ``dtstart``.
 
     ``index`` is the entry's position in the payload (the tie-breaker of "slot order").
-    Times are aware datetimes in the schedule's timezone.
+    Times are aware datetimes in the schedule's timezone. ``until`` (``at`` entries only,
+    optional) bounds a bulletin's validity: it may start late until then, never after.
     """
 
     index: int
@@ -73,6 +89,7 @@ class SlotRule:
     at: datetime | None = None
     rrule: str | None = None
     dtstart: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)

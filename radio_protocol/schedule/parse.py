@@ -46,6 +46,7 @@ from radio_protocol.schedule.model import (
     Media,
     Schedule,
     ScheduleSegment,
+    SegmentLoudness,
     SlotRule,
 )
 from radio_protocol.schedule.rules import build_rule, check_rule_rate, window_occurrences
@@ -139,9 +140,31 @@ def _parse_segment(p: _Collector, raw: Any, key: str) -> ScheduleSegment | None:
     if priority not in PRIORITIES:
         p.add(f"{key}.priority", f"must be one of {', '.join(PRIORITIES)}, got {priority!r}")
     media = _parse_media(p, raw.get("media"), f"{key}.media")
+    loudness = _parse_loudness(p, raw.get("loudness"), f"{key}.loudness")
     if len(p.problems) > before or media is None:
         return None
-    return ScheduleSegment(seg_id, title, program, topic, priority, media)
+    return ScheduleSegment(seg_id, title, program, topic, priority, media, loudness)
+
+
+def _parse_loudness(p: _Collector, raw: Any, key: str) -> SegmentLoudness | None:
+    """The optional ``loudness`` member: LUFS/dBTP numbers in -100..+20 (target may be null)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        p.add(key, "must be an object with measured_lufs, target_lufs, true_peak_dbtp")
+        return None
+    values: dict[str, float | None] = {}
+    for name in ("measured_lufs", "target_lufs", "true_peak_dbtp"):
+        value = raw.get(name)
+        if value is None and name == "target_lufs":
+            values[name] = None
+        elif isinstance(value, int | float) and not isinstance(value, bool) and -100.0 <= value <= 20.0:
+            values[name] = float(value)
+        else:
+            p.add(f"{key}.{name}", f"must be a number in -100..20, got {value!r}")
+            return None
+    return SegmentLoudness(values["measured_lufs"], values["target_lufs"],  # type: ignore[arg-type]
+                           values["true_peak_dbtp"])  # type: ignore[arg-type]
 
 
 def _parse_slot(p: _Collector, raw: Any, key: str, index: int, tz: ZoneInfo,
@@ -159,9 +182,12 @@ def _parse_slot(p: _Collector, raw: Any, key: str, index: int, tz: ZoneInfo,
         return None
     if has_at:
         at = _time(p, raw, key, "at", tz)
+        until = _time(p, raw, key, "until", tz) if raw.get("until") is not None else None
+        if at is not None and until is not None and until <= at:
+            p.add(f"{key}.until", "must be after 'at'")
         if len(p.problems) > before or at is None:
             return None
-        return SlotRule(index, str(seg), at=at)
+        return SlotRule(index, str(seg), at=at, until=until)
     dtstart = _time(p, raw, key, "dtstart", tz)
     text = raw.get("rrule")
     if len(p.problems) > before or dtstart is None:
