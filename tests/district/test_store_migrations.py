@@ -22,7 +22,12 @@ from district_collector.scoring.period import Period
 from district_collector.scoring.report import report_from_store, report_json
 from district_collector.store.base import StoreError
 from district_collector.store.migrations.pg_core import V1
-from district_collector.store.migrations.runner import VERSION_TABLE, SchemaAhead, SchemaBehind, code_versions
+from district_collector.store.migrations.runner import (
+    VERSION_TABLE,
+    SchemaAhead,
+    SchemaBehind,
+    code_versions,
+)
 from district_collector.store.opening import open_store
 from district_collector.store.schema import SCHEMA
 from district_collector.store.sqlite import NoStoreError
