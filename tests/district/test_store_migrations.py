@@ -35,13 +35,17 @@ from district_collector.store.sqlite import NoStoreError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def pg_config(kit: DistrictKit, url: str) -> Path:
-    """A copy of the kit's district.yaml whose ``database`` is ``url``."""
-    text = kit.district_config.read_text(encoding="utf-8")
+def pg_config_path(config: Path, url: str, name: str = "district-pg.yaml") -> Path:
+    """A copy of the district config ``config`` (beside it, as ``name``) whose ``database`` is ``url``."""
+    text = config.read_text(encoding="utf-8")
     lines = [f"database: {url}" if line.startswith("database:") else line for line in text.splitlines()]
-    path = kit.district_config.with_name("district-pg.yaml")
+    path = config.with_name(name)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def pg_config(kit: DistrictKit, url: str) -> Path:
+    return pg_config_path(kit.district_config, url)
 
 
 @pytest.fixture
