@@ -5,7 +5,8 @@ For every test that needs the PostgreSQL store (tests/conftest.py re-exports the
 - ``pg_server`` (session scope): a :class:`PgServer`, ``initdb`` in a temp dir (as the
   ``postgres`` user through ``runuser`` when the tests run as root: the server refuses
   root), listening on a free port of 127.0.0.1 with its Unix socket in the temp dir,
-  trust authentication; stopped (``pg_ctl -m fast stop``) and removed at the end. Its
+  trust authentication (except the role ``collector``, which needs
+  its password over TCP: for the password file tests); stopped (``pg_ctl -m fast stop``) and removed at the end. Its
   ``template`` database holds nothing; ``pg_server.new_database()`` gives a fresh empty
   database's URL (``CREATE DATABASE ... TEMPLATE``, milliseconds).
 - ``pg_url``: a fresh database's ``postgresql://`` URL per test.
@@ -52,6 +53,8 @@ class PgServer:
         self.data = self.dir / "data"
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C.UTF-8", "--no-sync")
+        hba = self.data / "pg_hba.conf"  # the role "collector" must give its password (scram)
+        hba.write_text(f"host all collector 127.0.0.1/32 scram-sha-256\n{hba.read_text()}")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-t", "60", "-o",
                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300", "start")

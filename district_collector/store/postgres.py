@@ -102,6 +102,11 @@ class PostgresStore(PostgresReads, Store):
             kwargs["password"] = password
         if read_only:
             kwargs["options"] = "-c default_transaction_read_only=on"
+        try:  # one plain connection first: a refusal is reported at once, with its reason
+            psycopg.connect(url, connect_timeout=15, **kwargs).close()
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: cannot connect to the store: {redact(str(exc)).strip()}"
+                             " (check the host, the role, pg_hba.conf and the password)") from exc
         self._pool = ConnectionPool(url, min_size=1, max_size=max_size, kwargs=kwargs, open=False,
                                     name="district-store")
         try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from mqtt_broker import DistrictKit, make_district
+from pg_server import PgServer
 from test_scoring_store import _events, _jsonl_report, _record
 
 from district_collector.cli import main
@@ -153,3 +154,31 @@ def test_config_refuses_a_postgres_url_it_cannot_use(kit: DistrictKit, url: str,
     err = capsys.readouterr().err
     assert message in err and "database" in err
     assert "s3cret-pw" not in err
+
+
+def test_database_password_file_is_used_and_checked(kit: DistrictKit, pg_server: PgServer,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A role with a password (scram over TCP): the password comes from database_password_file,
+    which check wants 0600; no message shows it."""
+    url = pg_server.new_database()
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute("CREATE ROLE collector LOGIN PASSWORD 'pw-9f8e7d'")
+        conn.execute(f"ALTER DATABASE {url.rsplit('/', 1)[1]} OWNER TO collector")
+    secret = kit.root / "database.password"
+    secret.write_text("pw-9f8e7d\n", encoding="utf-8")
+    secret.chmod(0o644)
+    path = pg_config(kit, url.replace("postgres@", "collector@"))
+    path.write_text(path.read_text(encoding="utf-8") + f"database_password_file: {secret}\n", encoding="utf-8")
+    assert main(["-c", str(path), "check"]) == 1
+    assert "database_password_file" in capsys.readouterr().out + capsys.readouterr().err
+    secret.chmod(0o600)
+    secret.write_text("wrong-pw-1\n", encoding="utf-8")
+    assert main(["-c", str(path), "db", "migrate"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect to the store" in err and "wrong-pw-1" not in err and "Traceback" not in err
+    secret.write_text("pw-9f8e7d\n", encoding="utf-8")
+    assert main(["-c", str(path), "db", "migrate"]) == 0
+    out = capsys.readouterr()
+    assert "core: schema 0 -> 2 (created)" in out.out and "pw-9f8e7d" not in out.out + out.err
+    with open_store(load_district_config(path)) as store:
+        assert store.count_events() == 0
