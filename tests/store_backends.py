@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from district_collector.config import DistrictConfig
+from district_collector.config import DistrictConfig, load_district_config
 from district_collector.store.base import Store
 from district_collector.store.migrations.runner import migrate
 
@@ -45,6 +45,15 @@ class StoreBackend:
         if self.url is None:
             return config
         return dataclasses.replace(config, database_url=self.url, database=Path(self.url))
+
+    def configure_file(self, config_path: Path) -> DistrictConfig:
+        """Rewrite the district config file at ``config_path`` to name this backend's store
+        (unchanged for SQLite), so commands run with ``-c`` use it; the config, reloaded."""
+        if self.url is not None:
+            text = config_path.read_text(encoding="utf-8")
+            lines = [f"database: {self.url}" if line.startswith("database:") else line for line in text.splitlines()]
+            config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return load_district_config(config_path)
 
     def rows(self, path: Path | str, sql: str) -> list[tuple[Any, ...]]:
         """Rows of a plain SQL query on the store (for tests that look at tables directly)."""
