@@ -74,11 +74,11 @@ class PgServer:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def new_database(self) -> str:
-        """A fresh, empty database's URL."""
+    def new_database(self, template: str = "template_test") -> str:
+        """A fresh database's URL: empty, or a copy of ``template`` (which nobody may be connected to)."""
         name = f"t{os.getpid()}_{next(self._counter)}"
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template_test')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
     def stop(self) -> None:

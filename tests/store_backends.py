@@ -73,11 +73,16 @@ class StoreBackend:
 
 
 def migrated_database(pg_server: Any) -> str:
-    """A fresh database on the test server with the current schema: its URL."""
-    url: str = pg_server.new_database()
-    with psycopg.connect(url) as conn:
-        migrate(conn, url)
-    return url
+    """A fresh database on the test server with the current schema: its URL (a copy of a
+    template migrated once per session)."""
+    template = getattr(pg_server, "migrated_template", None)
+    if template is None:
+        url: str = pg_server.new_database()
+        with psycopg.connect(url) as conn:
+            migrate(conn, url)
+        template = pg_server.migrated_template = url.rsplit("/", 1)[1]
+    fresh: str = pg_server.new_database(template)
+    return fresh
 
 
 @pytest.fixture(params=BACKENDS)
