@@ -58,6 +58,11 @@ _EVENT_COLUMNS = ("station, seq, payload_sha256, jws, kid, received_at, source, 
                   " clock_synced, slot, schedule_version, prev")
 _FACTS_COLUMNS = ("station, seq, payload_sha256, kid, commune, started_at, program, outcome, clock_synced, slot,"
                   " prev, segment_id, title, played_s, started_utc_us")
+# Binary COPY: each column's PostgreSQL type, in the column order above.
+_EVENT_TYPES = ["text", "int8", "text", "bytea", "text", "text", "text", "text", "text", "text", "int4", "text",
+                "int8", "text"]
+_FACTS_TYPES = ["text", "int8", "text", "text", "text", "text", "text", "text", "int4", "text", "text", "text",
+                "text", "float8", "int8"]
 _QUARANTINE = """
 INSERT INTO quarantine(received_at, source, station, reason, detail, raw)
 SELECT %(received_at)s, %(source)s, %(station)s, %(reason)s, %(detail)s, %(raw)s
@@ -176,10 +181,12 @@ class PostgresStore(PostgresReads, Store):
                 outcomes, new = _classify(conn, events)
             if new:
                 with conn.cursor() as cur:
-                    with cur.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(_EVENT_TYPES)
                         for ev in new:
                             copy.write_row(tuple(event_row(ev).values()))
-                    with cur.copy(f"COPY event_facts ({_FACTS_COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY event_facts ({_FACTS_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(_FACTS_TYPES)
                         for ev in new:
                             copy.write_row(tuple(facts_row(ev).values()))
             if rejects:
