@@ -58,6 +58,7 @@ _EVENT_COLUMNS = ("station, seq, payload_sha256, jws, kid, received_at, source, 
                   " clock_synced, slot, schedule_version, prev")
 _FACTS_COLUMNS = ("station, seq, payload_sha256, kid, commune, started_at, program, outcome, clock_synced, slot,"
                   " prev, segment_id, title, played_s, started_utc_us")
+_QUARANTINE_LOCK = 0x5155_4152  # advisory lock key of quarantine inserts (taken after any station lock)
 # Binary COPY: each column's PostgreSQL type, in the column order above.
 _EVENT_TYPES = ["text", "int8", "text", "bytea", "text", "text", "text", "text", "text", "text", "int4", "text",
                 "int8", "text"]
@@ -189,7 +190,8 @@ class PostgresStore(PostgresReads, Store):
                         copy.set_types(_FACTS_TYPES)
                         for ev in new:
                             copy.write_row(tuple(facts_row(ev).values()))
-            if rejects:
+            if rejects:  # rare: one lock for every writer's quarantine, so a replay is never stored twice
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUARANTINE_LOCK,))
                 with conn.cursor() as cur:
                     cur.executemany(_QUARANTINE, [
                         {"received_at": time_text(q.received_at), "source": q.source, "station": q.station,
