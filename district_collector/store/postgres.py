@@ -32,7 +32,12 @@ from district_collector.store import pg_facts
 from district_collector.store.base import Store, StoreError
 from district_collector.store.db_url import redact
 from district_collector.store.facts import StationSummary
-from district_collector.store.migrations.runner import check_current, stored_versions
+from district_collector.store.migrations.runner import (
+    PartChange,
+    check_current,
+    migrate,
+    stored_versions,
+)
 from district_collector.store.pg_connect import POOL_MAX, translate
 from district_collector.store.pg_reads import PostgresReads
 from district_collector.store.records import (
@@ -136,6 +141,22 @@ class PostgresStore(PostgresReads, Store):
         """The database's schema versions by part (empty when never migrated)."""
         with self._read() as conn:
             return stored_versions(conn) or {}
+
+    def migrate_schema(self) -> list[PartChange]:
+        """Apply the missing migration steps, in one transaction (see
+        :func:`~district_collector.store.migrations.runner.migrate`); each part's versions."""
+        with self.admin_connection("migration failed, nothing changed") as conn:
+            return migrate(conn, self.where)
+
+    @contextmanager
+    def admin_connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
+        """A pool connection for maintenance (``db migrate``, ``db copy``); a database error
+        becomes a StoreError saying what was being done."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: {doing}: {redact(str(exc)).strip()}") from exc
 
     # --- connections for this class and its mixins -------------------------------------
 
