@@ -135,10 +135,19 @@ def test_db_migrate_on_sqlite_creates_upgrades_and_records_versions(tmp_path: Pa
 
 
 def test_db_migrate_as_the_user_runs_it(kit: DistrictKit, pg_url: str) -> None:
+    """The collector refuses a database it would have to migrate; ``db migrate`` does it."""
     path = pg_config(kit, pg_url)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-m", "district_collector.cli", "-c", str(path), "db", "migrate"],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "district_collector.cli", "-c", str(path), *args],
+                              capture_output=True, text=True, timeout=120, env=env, check=False)
+
+    refused = cli("run")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "schema is behind this program (core 0 -> 2): run `radio-district -c CONFIG db migrate` first" \
+        in refused.stderr
+    done = cli("db", "migrate")
     assert done.returncode == 0, done.stderr
     assert "core: schema 0 -> 2 (created)" in done.stdout
 
