@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TypedDict
 
 from district_collector.scoring.facts import EventFacts, facts_from_payload, payload_bytes
-from district_collector.store.migrations.sqlite_versions import record_versions
 from district_collector.store.records import StoredEvent
 from radio_protocol.timefmt import parse_rfc3339
 
@@ -176,10 +175,8 @@ def _legacy_event(row: sqlite3.Row) -> StoredEvent:
 
 def migrate(db: sqlite3.Connection, path: Path) -> None:
     """Bring an older store to :data:`SCHEMA_VERSION`: create ``event_facts`` and fill
-    it from every ``events`` row, in one transaction (a crash leaves the old schema); then
-    record the ``core`` part's version in ``schema_version`` (as PostgreSQL does)."""
+    it from every ``events`` row, in one transaction (a crash leaves the old schema)."""
     if int(db.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
-        record_versions(db)
         return
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -202,4 +199,3 @@ def migrate(db: sqlite3.Connection, path: Path) -> None:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    record_versions(db)
