@@ -136,10 +136,10 @@ def _media(p: IcsProblems, line: int, attach: str, base: Path) -> str | None:
 
 
 def _stations(p: IcsProblems, line: int, event: Any, config: DistrictConfig) -> tuple[str, ...] | None:
-    explicit = _text(event, "x-cr-stations")
+    explicit = _text(event, "x-cr-stations").replace("\\,", ",")  # TEXT escapes its commas
     if explicit:
         try:
-            return tuple(config.expand_stations(explicit.split(",")))
+            return tuple(config.expand_stations(re.split(r"[,;\s]+", explicit)))
         except CommuneRadioError as exc:
             p.event(line, f"X-CR-STATIONS: {exc}")
             return None
