@@ -152,8 +152,17 @@ def _stations(p: IcsProblems, line: int, event: Any, config: DistrictConfig) -> 
     return tuple(config.expand_stations(wanted)) if wanted else None
 
 
+def _dt(component: Any, name: str) -> Any:
+    """The ``.dt`` of a date/time property; None when absent or broken (icalendar 7 keeps a
+    property it could not parse and raises a ValueError on access)."""
+    try:
+        return getattr(component.get(name), "dt", None)
+    except ValueError:
+        return None
+
+
 def _start(p: IcsProblems, line: int, event: Any, tz_name: str) -> datetime | None:
-    value = getattr(event.get("dtstart"), "dt", None)
+    value = _dt(event, "dtstart")
     if not isinstance(value, datetime):
         p.event(line, "DTSTART: needs a date and time (not an all-day event) / cần ngày và giờ phát")
         return None
@@ -227,11 +236,21 @@ def _event(p: IcsProblems, line: int, event: Any, config: DistrictConfig, base: 
     return (title, program, topic, priority, media), seg_id, slot
 
 
+def _safe_event(p: IcsProblems, line: int, event: Any, config: DistrictConfig, base: Path,
+                month: tuple[int, int], tz_name: str) -> tuple[Content, str | None, CatalogueSlot] | None:
+    """:func:`_event`, with a property icalendar could not parse said as this VEVENT's problem."""
+    try:
+        return _event(p, line, event, config, base, month, tz_name)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        p.event(line, f"cannot read this event / không đọc được sự kiện: {type(exc).__name__}: {exc}"[:300])
+        return None
+
+
 def _month(calendar: Calendar, events: list[Any], tz_name: str) -> tuple[int, int] | None:
     match = re.fullmatch(r"(\d{4})-(\d{2})", _text(calendar, "x-cr-month"))
     if match and 1 <= int(match.group(2)) <= 12:
         return int(match.group(1)), int(match.group(2))
-    starts = [v for e in events if isinstance(v := getattr(e.get("dtstart"), "dt", None), datetime)]
+    starts = [v for e in events if isinstance(v := _dt(e, "dtstart"), datetime)]
     if not starts:
         return None
     first = min(s if s.tzinfo else s.replace(tzinfo=zone(tz_name)) for s in starts).astimezone(zone(tz_name))
@@ -253,7 +272,7 @@ def read_ics_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
     at_line = [lines[i] if i < len(lines) else 0 for i in range(len(events))]
     p.uids = {line: _text(e, "uid") or "(none)" for line, e in zip(at_line, events, strict=True)}
     read = [got for e, line in zip(events, at_line, strict=True)
-            if (got := _event(p, line, e, config, path.parent, month, tz_name)) is not None]
+            if (got := _safe_event(p, line, e, config, path.parent, month, tz_name)) is not None]
     if p.items:
         raise ConfigError(p.items)
     ids: dict[Content, str] = {}

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import warnings
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,9 @@ def _workbook(path: Path) -> Any:
     if size > MAX_BYTES:
         raise ConfigError([f"{path}: tệp quá lớn / file larger than {MAX_BYTES} bytes"])
     try:
-        return load_workbook(path, data_only=True)
+        with warnings.catch_warnings():  # openpyxl warns of what it skips (extensions, odd dates)
+            warnings.simplefilter("ignore")
+            return load_workbook(path, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file: one message for all
         raise ConfigError([f"{path}: không phải tệp Excel .xlsx đọc được / not a readable Excel .xlsx "
                            f"workbook ({type(exc).__name__}: {exc})"[:400]]) from exc
