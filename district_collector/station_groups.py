@@ -34,9 +34,9 @@ class UnknownStationError(CommuneRadioError):
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
-        super().__init__(
-            f"not a registered station or group: {', '.join(repr(n) for n in self.names)} / "
-            f"không phải trạm hay nhóm trạm đã đăng ký")
+        listed = ", ".join(self.names)
+        super().__init__(f"station(s) {listed} not registered: not a station id or group of the district "
+                         f"config / trạm {listed} chưa đăng ký: không phải mã trạm hay nhóm trạm")
 
 
 def read_groups(r: ConfigReader, data: Any, station_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:

@@ -100,7 +100,7 @@ def test_catalogue_ics_round_trip_publishes_the_yaml_slots(tmp_path: Path, name:
 @pytest.mark.parametrize(("broken", "words"), [
     ("RRULE:FREQ=MINUTELY;INTERVAL=5", "RRULE: "),
     ("RDATE;TZID=Asia/Ho_Chi_Minh:20270107T063000", "RDATE: not supported"),
-    ("X-CR-STATIONS:dak-nowhere", "X-CR-STATIONS: not a registered station or group"),
+    ("X-CR-STATIONS:dak-nowhere", "X-CR-STATIONS: station(s) dak-nowhere not registered"),
     ("CATEGORIES:Work", None),
 ])
 def test_catalogue_ics_errors_name_the_vevent(tmp_path: Path, broken: str, words: str | None) -> None:

@@ -70,7 +70,7 @@ def test_catalogue_xlsx_publishes_exactly_like_the_yaml(tmp_path: Path) -> None:
     ("F", "30/02/2027", "cột F (Ngày / Thứ)", "not a real date"),
     ("G", "6 giờ", "cột G (Giờ)", "not a time like 06:30"),
     ("D", "rất gấp", "cột D (Mức ưu tiên)", "pick normal, priority or emergency"),
-    ("H", "dak-nowhere", "cột H (Trạm)", "not a registered station or group"),
+    ("H", "dak-nowhere", "cột H (Trạm)", "station(s) dak-nowhere not registered"),
     ("E", "media/none.wav", "cột E (Tệp âm thanh)", "no such file"),
     ("B", None, "cột B (Chương trình)", "empty (required)"),
 ])

@@ -61,11 +61,11 @@ def test_station_groups_in_publish_stations_and_catalogue(tmp_path: Path,
     assert cli(kit, "schedule", "publish", "--no-send", "--stations", "bac", str(path)) == 0
     assert sorted(published(kit)) == ["dak-koi-01", "dak-ruong-01"]
     assert cli(kit, "schedule", "publish", "--no-send", "--stations", "nam", str(path)) == 1
-    assert "--stations: not a registered station or group: 'nam'" in capsys.readouterr().err
+    assert "--stations: station(s) nam not registered" in capsys.readouterr().err
     path.write_text(YAML.replace("month: 2027-01", "month: 2027-01\nstations: [bac]"), encoding="utf-8")
     other = district(tmp_path / "d2")
     assert cli(other, "schedule", "publish", "--no-send", str(path)) == 0
     assert sorted(published(other)) == ["dak-koi-01", "dak-ruong-01"]
     path.write_text(YAML.replace("stations: [dak-pne-01]", "stations: [nam]"), encoding="utf-8")
     assert cli(other, "schedule", "publish", "--no-send", str(path)) == 1
-    assert f"{path}:12: slots[2].stations: not a registered station or group: 'nam'" in capsys.readouterr().err
+    assert f"{path}:12: slots[2].stations: station(s) nam not registered" in capsys.readouterr().err
