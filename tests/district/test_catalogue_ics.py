@@ -132,3 +132,18 @@ def test_catalogue_ics_all_day_event_and_missing_attach(tmp_path: Path) -> None:
         ["VEVENT UID=good-1", "ATTACH: missing: the media file's URL is required / thiếu tệp âm thanh"],
         ["VEVENT UID=broken-2", "DTSTART: needs a date and time (not an all-day event) / cần ngày và giờ phát"],
     ]
+
+
+def test_catalogue_ics_from_a_phone_calendar(tmp_path: Path) -> None:
+    """A calendar made elsewhere: UTC times, a rule begun last month, a group in CATEGORIES."""
+    media(tmp_path)
+    path = tmp_path / "phone.ics"
+    path.write_text("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nX-CR-MONTH:2027-01\r\nBEGIN:VEVENT\r\nUID:p1\r\n"
+                    "DTSTART:20261201T233000Z\r\nSUMMARY:Chuyển đổi số\r\nDESCRIPTION:Programme: chuyen-doi-so\r\n"
+                    "CATEGORIES:Công việc,bac\r\nATTACH:media/a.wav\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n"
+                    "END:VCALENDAR\r\n", encoding="utf-8")
+    catalogue = read_catalogue(path, district(tmp_path / "d").config)
+    (slot,) = catalogue.slots
+    assert (slot.rrule, slot.start and slot.start.isoformat(), slot.times[0].isoformat()) == \
+        ("FREQ=WEEKLY", "2026-12-02", "06:30:00")  # 23:30 UTC is 06:30 in Hà Nội, Wednesdays
+    assert slot.stations == ("dak-koi-01", "dak-ruong-01")

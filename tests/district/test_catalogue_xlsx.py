@@ -112,3 +112,30 @@ def test_catalogue_xlsx_without_the_month_is_not_a_template(tmp_path: Path) -> N
     kit = district(tmp_path / "d")
     with pytest.raises(ConfigError, match="not a catalogue template"):
         read_catalogue(tmp_path / "own.xlsx", kit.config)
+
+
+@pytest.mark.parametrize(("when", "at", "expected"), [
+    ("Monday, friday", "6h30", ("FREQ=WEEKLY;BYDAY=MO,FR", (), "06:30")),
+    ("thứ 2; CN", 0.25, ("FREQ=WEEKLY;BYDAY=MO,SU", (), "06:00")),
+    ("2027-01-05\n7/1", "17:00", (None, ("2027-01-05", "2027-01-07"), "17:00")),
+    (46392, "05:45", (None, ("2027-01-05",), "05:45")),  # an Excel serial not formatted as a date
+    ("hằng ngày", "17.15", ("FREQ=DAILY", (), "17:15")),
+])
+def test_catalogue_xlsx_dates_and_times_as_typed(tmp_path: Path, when: object, at: object,
+                                                 expected: tuple[str | None, tuple[str, ...], str]) -> None:
+    office = tmp_path / "office"
+    media(office)
+    xlsx = fill(_template(tmp_path), office / "danh-muc.xlsx",
+                [("Chuyển đổi số", "chuyen-doi-so", None, None, "media/a.wav", when, at, None)])
+    slot = read_catalogue(xlsx, district(tmp_path / "d2").config).slots[0]
+    assert (slot.rrule, tuple(d.isoformat() for d in slot.dates), slot.times[0].strftime("%H:%M")) == expected
+
+
+def test_catalogue_xlsx_renders_the_catalogue_documents(tmp_path: Path) -> None:
+    office = tmp_path / "office"
+    media(office)
+    xlsx = fill(_template(tmp_path), office / "danh-muc.xlsx", ROWS)
+    kit = district(tmp_path / "d2")
+    assert cli(kit, "catalogue", str(xlsx), "--out", str(tmp_path / "docs")) == 0
+    assert (tmp_path / "docs" / "catalogue.pdf").stat().st_size > 1000
+    assert (tmp_path / "docs" / "catalogue.xlsx").exists()
