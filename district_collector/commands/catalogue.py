@@ -2,12 +2,14 @@
 
 Two sources, one document:
 
-- ``catalogue CATALOGUE.yaml --out DIR``: the office's catalogue file (``district_collector.
-  catalogue``), turned into each station's schedule exactly as ``schedule publish`` would,
+- ``catalogue CATALOGUE --out DIR``: the office's catalogue file (.yaml, .xlsx or .ics, read by
+  ``district_collector.schedules.reading.read_catalogue``), turned into each station's schedule exactly as ``schedule publish`` would,
   without publishing anything or copying media (local media files are only read for their
   duration; a URL's duration is left blank rather than downloaded).
 - ``catalogue --month YYYY-MM --out DIR``: what was actually published to the stations for
   that month (the latest version per station in the collector's ``schedules`` table).
+
+``catalogue template`` and ``catalogue ics`` are in ``commands/catalogue_files.py``.
 
 Every problem (bad catalogue, unknown station, no schedule, unwritable DIR) is a one-line
 message and exit 1, never a stack trace.

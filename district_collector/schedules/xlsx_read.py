@@ -130,6 +130,8 @@ def _month(path: Path, wb: Any) -> tuple[int, int]:
             value = wb[sheet][ref.replace("$", "")].value
     except (KeyError, ValueError, TypeError, AttributeError):
         value = None
+    if isinstance(value, datetime):  # Excel turned the text 2027-01 into a date when someone re-typed it
+        value = f"{value:%Y-%m}"
     match = re.fullmatch(r"(\d{4})-(\d{2})", _text(value))
     if name is None or match is None or not 1 <= int(match.group(2)) <= 12:
         raise ConfigError([f"{path}: tệp không phải mẫu danh mục (không ghi tháng {MONTH_NAME}); {made} / "
