@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from catalogue_files_kit import district, media
 from fuzzkit import FuzzRecorder, scaled
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
@@ -85,7 +85,11 @@ def test_fuzz_catalogue_xlsx(fuzz: FuzzRecorder, place: tuple[Path, DistrictConf
             del wb.defined_names["DanhMuc_Thang"]
         elif how == "rename-sheet":
             sheet.title = "Sheet1"
-        wb.save(path)
+        try:
+            wb.save(path)
+        except Exception:  # noqa: BLE001 - openpyxl cannot write it (a time in a shared-string cell...):
+            assume(False)  # no such workbook exists to be read
+
     with fuzz.case(ConfigError, reason=lambda exc: ""):
         read_catalogue(path, config)
 
