@@ -21,7 +21,7 @@ import tempfile
 from bench.common import REPO
 
 TARGETS = ["tests/protocol/test_fuzz_protocol.py", "tests/district/test_fuzz_district.py",
-           "tests/station/test_fuzz_station.py"]
+           "tests/station/test_fuzz_station.py", "tests/district/test_fuzz_catalogue_files.py"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ of the config file, so a config and its keys can travel together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -23,6 +24,7 @@ from district_collector.scoring.criteria.choice import (
     criteria_for,
     read_criteria_periods,
 )
+from district_collector.station_groups import expand_stations, read_groups
 from district_collector.store.db_url import is_postgres_url, redact, url_problem
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.credentials import read_password_file, tls_client_context
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria",
-             "database_password_file")
+             "database_password_file", "groups")
 _MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
 _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
@@ -130,6 +132,12 @@ class DistrictConfig:
     # holding its password (else libpq's ~/.pgpass / PGPASSFILE).
     database_url: str | None = None
     database_password_file: Path | None = None
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)  # name -> station ids
+
+    def expand_stations(self, names: Iterable[str]) -> list[str]:
+        """Station ids for station ids / group names / ``all`` (district_collector.station_groups);
+        UnknownStationError naming what is neither."""
+        return expand_stations(names, [s.id for s in self.stations], self.groups)
 
     def criteria_for(self, last_day: date) -> CriteriaSet:
         """The criteria set scoring a period whose last day is ``last_day`` (the config's
@@ -282,6 +290,7 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
             media = MediaConfig(base_url=url.rstrip("/"), dir=config_path(base, mdir) or Path(mdir),
                                 loudness_target_lufs=lufs)
     criteria = read_criteria_periods(r, top.get("criteria"), base)
+    groups = read_groups(r, top.get("groups"), [s.id for s in stations])
     r.finish()
     assert did is not None and dname is not None and tz is not None
     assert database is not None and signing_key is not None
@@ -297,6 +306,7 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
         criteria=criteria,
         database_url=database_url,
         database_password_file=config_path(base, db_password) if db_password else None,
+        groups=groups,
     )
 
 

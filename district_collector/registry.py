@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from district_collector.region import REGION_LEVELS, RegionLevel, region_level
+from district_collector.station_groups import expand_stations
 from radio_protocol.errors import CommuneRadioError, JoseError
 from radio_protocol.jose import KeyRing, jwk_thumbprint
 from radio_protocol.timefmt import zone
@@ -117,6 +118,7 @@ class Registry:
     stations: tuple[RegisteredStation, ...]
     _by_id: dict[str, RegisteredStation] = field(default_factory=dict, repr=False, compare=False)
     level: str | None = None  # the configured district.level code; None: read from the name
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._by_id.update({s.id: s for s in self.stations})
@@ -130,6 +132,12 @@ class Registry:
 
     def station(self, station_id: str) -> RegisteredStation | None:
         return self._by_id.get(station_id)
+
+    def expand_stations(self, names: Iterable[str]) -> list[str]:
+        """Station ids for ``names``: station ids, group names (``groups:`` of district.yaml),
+        ``all``/``tất cả``; first mention first, no repeats. Raises
+        :class:`~district_collector.station_groups.UnknownStationError` naming what is neither."""
+        return expand_stations(names, [s.id for s in self.stations], self.groups)
 
     def district_keyring(self) -> KeyRing:
         return KeyRing.from_jwks(self.district_keys)
@@ -202,7 +210,7 @@ class Registry:
         district = cls.build(config.district.id, config.district.name, config.district.timezone,
                              district_keys, ())
         return cls(district.district_id, district.district_name, district.timezone, district.district_keys,
-                   config.stations, level=config.district.level)
+                   config.stations, level=config.district.level, groups=config.groups)
 
     @classmethod
     def from_keys_json(cls, data: object) -> Registry:

@@ -2,12 +2,14 @@
 
 Two sources, one document:
 
-- ``catalogue CATALOGUE.yaml --out DIR``: the office's catalogue file (``district_collector.
-  catalogue``), turned into each station's schedule exactly as ``schedule publish`` would,
+- ``catalogue CATALOGUE --out DIR``: the office's catalogue file (.yaml, .xlsx or .ics, read by
+  ``district_collector.schedules.reading.read_catalogue``), turned into each station's schedule exactly as ``schedule publish`` would,
   without publishing anything or copying media (local media files are only read for their
   duration; a URL's duration is left blank rather than downloaded).
 - ``catalogue --month YYYY-MM --out DIR``: what was actually published to the stations for
   that month (the latest version per station in the collector's ``schedules`` table).
+
+``catalogue template`` and ``catalogue ics`` are in ``commands/catalogue_files.py``.
 
 Every problem (bad catalogue, unknown station, no schedule, unwritable DIR) is a one-line
 message and exit 1, never a stack trace.
@@ -30,7 +32,8 @@ from district_collector.documents.catalogue_doc import (
     write_catalogue_xlsx,
 )
 from district_collector.documents.i18n import DocumentError
-from district_collector.schedules.catalogue import load_catalogue, schedule_payload
+from district_collector.schedules.catalogue import schedule_payload
+from district_collector.schedules.reading import read_catalogue
 from district_collector.scoring.period import Period
 from district_collector.scoring.report import decode_payload
 from district_collector.scoring.report import schedules_from_store as stored
@@ -62,7 +65,7 @@ def _duration_s(path: Path) -> float | None:
 def schedules_from_catalogue(path: str, config: DistrictConfig) -> tuple[str, list[dict[str, Any]], list[str],
                                                                          dict[str, float | None]]:
     """``(month, payloads, stations without slots, segment durations)`` from a catalogue file."""
-    catalogue = load_catalogue(path, config.district.timezone)
+    catalogue = read_catalogue(path, config)
     registered = [s.id for s in config.stations]
     stations = list(catalogue.stations or registered)
     unknown = [s for s in stations if s not in registered]
@@ -176,7 +179,14 @@ def cmd_catalogue(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from district_collector.commands.catalogue_files import ACTIONS
+
     try:
+        if args.catalogue in ACTIONS:
+            return ACTIONS[args.catalogue](args)
+        if args.source is not None:
+            raise DocumentError(f"one catalogue file only (got {args.catalogue} and {args.source}); "
+                                "the actions are: " + ", ".join(ACTIONS))
         return cmd_catalogue(args)
     except CommuneRadioError:
         raise
@@ -186,11 +196,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: Subcommands) -> None:
-    p = sub.add_parser("catalogue", help="the month's broadcast catalogue as catalogue.pdf and catalogue.xlsx",
+    p = sub.add_parser("catalogue", help="the month's broadcast catalogue as catalogue.pdf and catalogue.xlsx; "
+                                         "the Excel template; calendars (.ics)",
                        description="Render the monthly broadcast catalogue (danh mục phát sóng) from a "
-                                   "catalogue file, or from the schedules published for --month.")
-    p.add_argument("catalogue", nargs="?", metavar="CATALOGUE.yaml", help="the office's catalogue file")
-    p.add_argument("--out", required=True, metavar="DIR", help="directory for catalogue.pdf and catalogue.xlsx")
+                                   "catalogue file, or from the schedules published for --month. "
+                                   "'catalogue template --month YYYY-MM --out FILE.xlsx' writes the Excel "
+                                   "template to fill in; 'catalogue ics CATALOGUE --out DIR' writes one "
+                                   "calendar (.ics) per station and one for all.")
+    p.add_argument("catalogue", nargs="?", metavar="CATALOGUE | template | ics",
+                   help="the office's catalogue file (.yaml, .xlsx, .ics), or an action")
+    p.add_argument("source", nargs="?", metavar="CATALOGUE", help="for ics: the catalogue file")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="directory for catalogue.pdf and catalogue.xlsx (template: the .xlsx file to write)")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the documents (default vi)")
     p.add_argument("--month", metavar="YYYY-MM",
                    help="the month; without a catalogue file, render what was published for it")

@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from district_collector.config import DistrictConfig, load_district_config
-from district_collector.schedules.catalogue import load_catalogue
 from district_collector.schedules.publish import (
     prepare_schedules,
     resolve_media,
     send_schedules,
     target_stations,
 )
+from district_collector.schedules.reading import read_catalogue
+from district_collector.station_groups import UnknownStationError
 from district_collector.store.base import Store
 from district_collector.store.opening import open_store
 from radio_protocol.cli_base import require_config
@@ -40,8 +41,9 @@ def register(subparsers: Any) -> None:
                     "so the slots the previous one still has to air before this catalogue's month "
                     "(from now on) are carried into the new one; its slots inside the month are "
                     "replaced (publishing a month again corrects it).")
-    pub.add_argument("catalogue", help="the catalogue YAML file")
-    pub.add_argument("--stations", help="comma-separated station ids (default: the catalogue's, else all)")
+    pub.add_argument("catalogue", help="the catalogue: YAML, the Excel template (.xlsx) or a calendar (.ics)")
+    pub.add_argument("--stations", help="comma-separated station ids or groups (default: the catalogue's, "
+                                        "else all)")
     pub.add_argument("--no-send", action="store_true", help="sign and store only (e.g. broker down)")
     pub.set_defaults(func=cmd_publish)
     show = sub.add_parser("show", help="per station: version published, version acked, errors, missing media",
@@ -59,8 +61,11 @@ def _when(at: datetime | None) -> str:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
-    catalogue = load_catalogue(args.catalogue, config.district.timezone)
-    only = [s.strip() for s in args.stations.split(",") if s.strip()] if args.stations else None
+    catalogue = read_catalogue(args.catalogue, config)
+    try:
+        only = config.expand_stations(args.stations.split(",")) if args.stations else None
+    except UnknownStationError as exc:
+        raise ConfigError([f"--stations: {exc}"]) from exc
     stations = target_stations(catalogue, config, only)
     signer = Signer(load_private_key(config.signing_key))
     media = resolve_media(catalogue, config)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -40,7 +40,7 @@ from typing import Any
 
 from district_collector.schedules.yaml_lines import NotADate, Problems, line_of, load_yaml
 from radio_protocol import PRIORITIES
-from radio_protocol.errors import ConfigError, ScheduleError
+from radio_protocol.errors import CommuneRadioError, ConfigError, ScheduleError
 from radio_protocol.schedule.build import build_schedule, loudness_from, media_from
 from radio_protocol.schedule.expand import expand
 from radio_protocol.schedule.model import (
@@ -89,6 +89,7 @@ class CatalogueSlot:
     rrule: str | None = None
     stations: tuple[str, ...] | None = None
     line: int = 0
+    start: date | None = None  # a rule's first day (DTSTART's date); None: the month's first day
 
 
 @dataclass(frozen=True)
@@ -196,8 +197,29 @@ def _read_segment(p: Problems, raw: Any, i: int, base: Path) -> CatalogueSegment
                             line_of(raw))
 
 
+Expand = Callable[[Sequence[str]], list[str]]
+"""Station ids / group names -> station ids (``DistrictConfig.expand_stations``)."""
+
+
+def _stations(p: Problems, raw: Mapping[str, Any], where: str, expand: Expand | None) -> list[str] | None:
+    """``raw["stations"]`` read as a list of station ids (groups expanded when ``expand``)."""
+    stations = raw.get("stations")
+    if stations is None or stations == "all":
+        return None
+    if not isinstance(stations, list) or not all(isinstance(s, str) and STATION_RE.match(s) for s in stations):
+        p.add(line_of(raw, "stations"), f"{where}stations", "must be 'all' or a list of station ids or groups")
+        return None
+    if expand is None:
+        return list(stations)
+    try:
+        return expand(stations)
+    except CommuneRadioError as exc:
+        p.add(line_of(raw, "stations"), f"{where}stations", str(exc))
+        return None
+
+
 def _read_slot(p: Problems, raw: Any, i: int, segment_ids: set[str], year: int,
-               month: int) -> CatalogueSlot | None:
+               month: int, expand: Expand | None = None) -> CatalogueSlot | None:
     where = f"slots[{i}]."
     if not isinstance(raw, Mapping):
         p.add(line_of(raw), f"slots[{i}]", "must be a mapping (segment, every/dates/rrule, at)")
@@ -229,19 +251,19 @@ def _read_slot(p: Problems, raw: Any, i: int, segment_ids: set[str], year: int,
                 p.add(line_of(raw, "dates"), f"{where}dates", f"{item} is not in the catalogue's month {year}-{month:02d}")
             else:
                 dates.append(item)
-    stations = raw.get("stations")
-    if stations is not None and (not isinstance(stations, list) or not all(
-            isinstance(s, str) and STATION_RE.match(s) for s in stations)):
-        p.add(line_of(raw, "stations"), f"{where}stations", "must be a list of station ids")
-        stations = None
+    stations = _stations(p, raw, where, expand)
     if len(p.items) > before:
         return None
     return CatalogueSlot(str(seg), times, tuple(dates), rule, tuple(stations) if stations else None,
                          line_of(raw))
 
 
-def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh") -> Catalogue:
-    """Read and validate a catalogue file; ConfigError lists every problem with its line."""
+def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh",
+                   expand: Expand | None = None) -> Catalogue:
+    """Read and validate a catalogue file; ConfigError lists every problem with its line.
+
+    ``expand`` (``DistrictConfig.expand_stations``) turns ``stations`` lists of station ids
+    and group names into station ids; an unknown name is a problem of its line."""
     path = Path(path)
     p = Problems(path)
     data = load_yaml(path)
@@ -260,12 +282,7 @@ def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh")
         zone(str(tz_name))
     except ValueError as exc:
         p.add(line_of(data, "timezone"), "timezone", str(exc))
-    stations = data.get("stations")
-    if stations in (None, "all"):
-        stations = None
-    elif not isinstance(stations, list) or not all(isinstance(s, str) and STATION_RE.match(s) for s in stations):
-        p.add(line_of(data, "stations"), "stations", "must be 'all' or a list of station ids")
-        stations = None
+    stations = _stations(p, data, "", expand)
     raw_segments = data.get("segments")
     if not isinstance(raw_segments, list) or not raw_segments:
         p.add(line_of(data, "segments"), "segments", "must be a non-empty list")
@@ -281,12 +298,12 @@ def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh")
         p.add(line_of(data, "slots"), "slots", "must be a non-empty list")
         raw_slots = []
     ids = {s.id for s in segments} | {str(r.get("id")) for r in raw_segments if isinstance(r, Mapping)}
-    slots = [t for i, raw in enumerate(raw_slots) if (t := _read_slot(p, raw, i, ids, year, month))]
+    slots = [t for i, raw in enumerate(raw_slots) if (t := _read_slot(p, raw, i, ids, year, month, expand))]
     if p.items:
         raise ConfigError(p.items)
     catalogue = Catalogue(path, year, month, str(tz_name), tuple(stations) if stations else None,
                           tuple(segments), tuple(slots))
-    _check_rules(p, catalogue)
+    check_rules(p, catalogue)
     if p.items:
         raise ConfigError(p.items)
     return catalogue
@@ -299,7 +316,7 @@ def _slot_rules(catalogue: Catalogue, slot: CatalogueSlot, first: int) -> list[S
     for at in slot.times:
         if slot.rrule is not None:
             out.append(SlotRule(first + len(out), slot.segment, rrule=slot.rrule,
-                                dtstart=datetime.combine(catalogue.valid_from, at, tz)))
+                                dtstart=datetime.combine(slot.start or catalogue.valid_from, at, tz)))
         for day in slot.dates:
             out.append(SlotRule(first + len(out), slot.segment, at=datetime.combine(day, at, tz)))
     return out
@@ -309,13 +326,16 @@ _PLACEHOLDER_MEDIA = {"sha256": "0" * 64, "url": "https://placeholder.invalid/m"
                       "duration_s": 1.0}
 
 
-def _check_rules(p: Problems, catalogue: Catalogue) -> None:
-    """Validate rules (syntax, rate limits) as the station will, naming the catalogue line."""
+def check_rules(p: Problems, catalogue: Catalogue) -> None:
+    """Validate rules (syntax, rate limits) as the station will, naming the catalogue line
+    (``slot.line``, key ``slots[i].rrule``/``slots[i]``: a reader of another format gives a
+    :class:`Problems` of its own that says them in its words)."""
     for i, slot in enumerate(catalogue.slots):
         if slot.rrule is None:
             continue
         try:
-            build_rule(slot.rrule, datetime.combine(catalogue.valid_from, time(6), zone(catalogue.timezone)))
+            build_rule(slot.rrule, datetime.combine(slot.start or catalogue.valid_from, time(6),
+                                                zone(catalogue.timezone)))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             p.add(slot.line, f"slots[{i}].rrule", f"not a valid RFC 5545 rule {slot.rrule!r}: {exc}")
             continue

@@ -1,4 +1,5 @@
-"""Broken files from users: every command says file, line and key, and never shows a traceback.
+"""Broken files from users: every command says file, line and key (sheet, row and column for Excel;
+the VEVENT's line and UID for calendars), and never shows a traceback.
 
 A table of (what is broken, the broken file, where the message must point) per kind of
 user file (catalogue YAML, district config, station config), crossed with every command
@@ -86,6 +87,59 @@ DISTRICTS = [
     BrokenFile("tagged-int", "max_batch: 500", "max_batch: !!int lots", 5, None),
 ]
 
+GOOD_ICS = """\
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:cds-a-tuesdays
+DTSTART;TZID=Asia/Ho_Chi_Minh:20260203T063000
+SUMMARY:Chuyển đổi số
+DESCRIPTION:Chương trình / Programme: chuyen-doi-so
+ATTACH:a.wav
+RRULE:FREQ=WEEKLY;BYDAY=TU
+END:VEVENT
+BEGIN:VEVENT
+UID:cds-a-10
+DTSTART;TZID=Asia/Ho_Chi_Minh:20260210T170000
+SUMMARY:Chuyển đổi số
+DESCRIPTION:Chương trình / Programme: chuyen-doi-so
+ATTACH:a.wav
+END:VEVENT
+END:VCALENDAR
+"""
+
+CALENDARS = [  # line: the VEVENT's BEGIN; key: the VEVENT's UID
+    BrokenFile("every-5-minutes", "FREQ=WEEKLY;BYDAY=TU", "FREQ=MINUTELY;INTERVAL=5", 4, "VEVENT UID=cds-a-tuesdays"),
+    BrokenFile("all-day", "DTSTART;TZID=Asia/Ho_Chi_Minh:20260210T170000", "DTSTART;VALUE=DATE:20260210", 12,
+               "VEVENT UID=cds-a-10"),
+    BrokenFile("date-outside-month", "20260210T170000", "20260310T170000", 12, "VEVENT UID=cds-a-10"),
+    BrokenFile("no-attach", "ATTACH:a.wav\nEND", "END", 12, "VEVENT UID=cds-a-10"),
+    BrokenFile("unknown-station", "UID:cds-a-10", "UID:cds-a-10\nX-CR-STATIONS:dak-nowhere", 12,
+               "VEVENT UID=cds-a-10"),
+]
+
+
+@dataclass(frozen=True)
+class BrokenCell:
+    """The good Excel row with one cell changed; the message must name sheet, row 3 and the column."""
+
+    name: str
+    column: str
+    value: object
+    header: str
+
+
+GOOD_ROW = ("Chuyển đổi số", "chuyen-doi-so", None, None, "a.wav", "Thứ Ba, 10/02/2026", "06:30", None)
+WORKBOOKS = [
+    BrokenCell("bad-weekday", "F", "Thứ Tám", "Ngày / Thứ"),
+    BrokenCell("date-outside-month", "F", "10/03/2026", "Ngày / Thứ"),
+    BrokenCell("bad-time", "G", "sáu giờ", "Giờ"),
+    BrokenCell("unknown-station", "H", "dak-nowhere", "Trạm"),
+    BrokenCell("no-media", "E", None, "Tệp âm thanh"),
+    BrokenCell("bad-priority", "D", "gấp", "Mức ưu tiên"),
+]
+
 STATIONS = [
     BrokenFile("impossible-date-timezone", "timezone: Asia/Ho_Chi_Minh", "timezone: 2026-02-30", 2, "timezone"),
     BrokenFile("text-for-pin", "pin: 17", "pin: seventeen", 5, "amplifier.pin"),
@@ -117,6 +171,9 @@ STATION_COMMANDS = [Command(n, station_main, a) for n, a in (
     ("check", _d("check")), ("schedule", _d("schedule")), ("events", _d("events")),
     ("play", _d("play", "TMP/a.wav")), ("keygen", _d("keygen")), ("run", _d("run")))]
 CATALOGUE_COMMANDS = [c for c in DISTRICT_COMMANDS if c.name in ("publish", "catalogue")]
+FILE_COMMANDS = [Command(n, district_main, a) for n, a in (
+    ("publish", _d("schedule", "publish", "--no-send", "TMP/FILE")), ("catalogue", _d("catalogue", "TMP/FILE", "--out", "TMP/cat")),
+    ("ics", _d("catalogue", "ics", "TMP/FILE", "--out", "TMP/ics")))]
 
 
 def _run(tmp: Path, command: Command, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -145,6 +202,46 @@ def test_user_file_broken_catalogue_named_by_line_and_key(
     code, text = _run(tmp_path, command, capsys)
     assert code == 1
     _assert_points_at(text, catalogue, broken)
+
+
+@pytest.mark.parametrize("broken", CALENDARS, ids=lambda b: b.name)
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: c.name)
+def test_user_file_broken_calendar_named_by_vevent_line_and_uid(
+        tmp_path: Path, broken: BrokenFile, command: Command, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "conf.yaml").write_text(GOOD_DISTRICT, encoding="utf-8")
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    calendar = tmp_path / "calendar.ics"
+    calendar.write_text(broken.text(GOOD_ICS), encoding="utf-8")
+    code, text = _run(tmp_path, Command(command.name, command.main,
+                                        lambda tmp: [a.replace("FILE", "calendar.ics") for a in command.argv(tmp)]),
+                      capsys)
+    assert code == 1
+    _assert_points_at(text, calendar, broken)
+
+
+@pytest.mark.parametrize("broken", WORKBOOKS, ids=lambda b: b.name)
+@pytest.mark.parametrize("command", FILE_COMMANDS, ids=lambda c: c.name)
+def test_user_file_broken_workbook_named_by_sheet_row_and_column(
+        tmp_path: Path, broken: BrokenCell, command: Command, capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import load_workbook
+
+    (tmp_path / "conf.yaml").write_text(GOOD_DISTRICT, encoding="utf-8")
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    workbook = tmp_path / "danh-muc.xlsx"
+    assert district_main(["-c", str(tmp_path / "conf.yaml"), "catalogue", "template", "--month", "2026-02",
+                          "--out", str(workbook)]) == 0
+    wb = load_workbook(workbook)
+    for column, value in zip("ABCDEFGH", GOOD_ROW, strict=True):
+        wb["Danh mục"][f"{column}3"] = broken.value if column == broken.column else value
+    wb.save(workbook)
+    capsys.readouterr()
+    code, text = _run(tmp_path, Command(command.name, command.main,
+                                        lambda tmp: [a.replace("FILE", "danh-muc.xlsx") for a in command.argv(tmp)]),
+                      capsys)
+    assert code == 1
+    assert "Traceback" not in text and "unexpected error" not in text, text
+    assert f"{workbook}: trang tính 'Danh mục', dòng 3, cột {broken.column} ({broken.header}) / " \
+           f"sheet 'Danh mục', row 3, column {broken.column} (" in text, text
 
 
 @pytest.mark.parametrize("broken", DISTRICTS, ids=lambda b: b.name)
