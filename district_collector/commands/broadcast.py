@@ -33,6 +33,7 @@ from district_collector.schedules.bulletin import (
 )
 from district_collector.schedules.bulletin_watch import BulletinOutcome, bulletin_outcome, why_not
 from district_collector.schedules.publish import PreparedSchedule, send_schedules
+from district_collector.station_groups import UnknownStationError
 from district_collector.store.opening import open_store
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import SystemClock
@@ -55,7 +56,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--title", required=True, help="the bulletin's title (as the evidence shows it)")
     p.add_argument("--priority", required=True, choices=("emergency", "priority"))
     group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--stations", help="comma-separated station ids")
+    group.add_argument("--stations", help="comma-separated station ids or groups (district.yaml groups:)")
     group.add_argument("--commune", help="every station of this commune code")
     group.add_argument("--all", action="store_true", help="every registered station")
     p.add_argument("--at", help="air at this time (HH:MM today, or an RFC 3339 time) instead of now")
@@ -68,8 +69,8 @@ def target_stations(config: DistrictConfig, stations: str | None, commune: str |
                     every: bool) -> list[str]:
     """The station ids chosen by ``--stations``/``--commune``/``--all`` (registry order).
 
-    The one place a station list is expanded (groups will plug in here). ConfigError for
-    an unknown station or a commune without stations.
+    ``--stations`` takes station ids and the registry's groups (``expand_stations``).
+    ConfigError for an unknown name or a commune without stations.
     """
     registered = [s.id for s in config.stations]
     if every:
@@ -80,11 +81,14 @@ def target_stations(config: DistrictConfig, stations: str | None, commune: str |
             raise ConfigError([f"--commune {commune}: no station of {config.source} is in that commune"])
         return chosen
     wanted = [s.strip() for s in (stations or "").split(",") if s.strip()]
-    unknown = [s for s in wanted if s not in registered]
-    if unknown or not wanted:
-        raise ConfigError([f"--stations: {s!r} is not registered in {config.source}" for s in unknown]
-                          or ["--stations: give at least one station id"])
-    return list(dict.fromkeys(wanted))
+    if not wanted:
+        raise ConfigError(["--stations: give at least one station id or group"])
+    try:
+        return config.expand_stations(wanted)
+    except UnknownStationError as exc:
+        raise ConfigError([f"--stations: {s!r} is not registered in {config.source} (not a station "
+                           "id nor a group)"
+                           for s in exc.names]) from exc
 
 
 def airing_time(text: str | None, now_at: datetime, timezone: str) -> datetime:

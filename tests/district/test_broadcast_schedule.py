@@ -135,6 +135,20 @@ def test_target_stations_by_ids_commune_and_all(tmp_path: Path) -> None:
         target_stations(config, None, "99999", False)
 
 
+def test_target_stations_takes_the_registry_groups(tmp_path: Path) -> None:
+    kit = kit_with_media(tmp_path)
+    data = yaml.safe_load(kit.district_config.read_text(encoding="utf-8"))
+    data["groups"] = {"bac": ["dak-ruong-01"], "nam": ["dak-koi-01", "dak-ruong-01"]}
+    kit.district_config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    from district_collector.config import load_district_config
+
+    config = load_district_config(kit.district_config)
+    assert target_stations(config, "bac", None, False) == ["dak-ruong-01"]
+    assert target_stations(config, "dak-koi-01,nam", None, False) == ["dak-koi-01", "dak-ruong-01"]
+    with pytest.raises(ConfigError, match="'tay' is not registered"):
+        target_stations(config, "bac,tay", None, False)
+
+
 @pytest.mark.parametrize(("media", "extra", "message"), [
     (False, [], "broadcast needs media"),
     (True, ["--stations", "nowhere-01"], "'nowhere-01' is not registered"),
