@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ def test_user_cli_first_admin_token_list_and_audit(tmp_path: Path) -> None:
 
     with open_store(load_district_config(config)) as store:
         assert service.authenticate(store, "an", PASSWORD, None, NOW).role == "admin"
-        user = service.token_user(store, token, service._now(None))
+        user = service.token_user(store, token, datetime.now(UTC))
         assert user is not None and user.name == "an"
 
     listed = json.loads(_ok(config, "user", "list", "--format", "json"))

@@ -118,3 +118,12 @@ def test_throttle_forgets_failures_after_a_day(store: Store) -> None:
     assert store.login_failure_times("user", "lan", NOW - timedelta(days=1)) == []
     assert store.login_failure_times("address", "10.0.0.1", NOW - timedelta(days=1)) == []
     assert len(store.login_failure_times("user", "hoa", NOW)) == 1
+
+
+def test_throttle_keys_from_a_request_are_cut_short(store: Store) -> None:
+    name, address = "x" * 5000, "a" * 5000
+    for i in range(5):
+        assert _fail(store, name, address, NOW + i * S) is None
+    assert _fail(store, name, address, NOW + 5 * S) == pytest.approx(59)
+    assert len(store.login_failure_times("user", "x" * 128, NOW)) == 5
+    assert len(store.login_failure_times("address", "a" * 128, NOW)) == 5
