@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import pty
+import select
 import sqlite3
+import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from accounts_kit import NOW, PASSWORD, password_file, run_cli, write_config
+from accounts_kit import NOW, PASSWORD, REPO, password_file, run_cli, write_config
 
 from district_collector.accounts import service
 from district_collector.cli import main as district_main
@@ -155,3 +160,46 @@ def _accounts_rows(db: Path) -> list[tuple[object, ...]]:
     with sqlite3.connect(db) as conn:
         return [row for table in ("users", "api_tokens", "audit_log")
                 for row in conn.execute(f"SELECT * FROM {table}")]
+
+
+def _on_terminal(config: Path, args: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run the CLI on a pseudo-terminal (its controlling terminal, as getpass wants), type
+    each answer after the next ``password`` prompt; (exit status, everything it showed)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: becomes the CLI
+        os.execve(sys.executable, [sys.executable, "-m", "district_collector.cli", "-c", str(config),
+                                   *args], env)
+    shown = b""
+    pending = list(answers)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+            if pending and shown.lower().count(b"password") > len(answers) - len(pending):
+                os.write(fd, pending.pop(0).encode("utf-8") + b"\n")
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode("utf-8", "replace")
+
+
+def test_user_cli_password_typed_twice_on_a_terminal(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    code, shown = _on_terminal(config, ["user", "add", "an", "--role", "admin"], [PASSWORD, PASSWORD])
+    assert code == 0, shown
+    assert "New password for an (at least 10 characters): " in shown and "user an added" in shown
+    assert PASSWORD not in shown  # not echoed
+    code, shown = _on_terminal(config, ["user", "passwd", "an"], [PASSWORD + "1", PASSWORD + "2"])
+    assert code == 1 and "the two passwords differ: nothing changed" in shown
+    with open_store(load_district_config(config)) as store:
+        assert service.authenticate(store, "an", PASSWORD, None, NOW).name == "an"
