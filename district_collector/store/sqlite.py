@@ -43,7 +43,7 @@ from district_collector.store.schema import (
     migrate,
     time_text,
 )
-from district_collector.store.sqlite_accounts import ACCOUNTS_SCHEMA, SqliteAccountsMixin
+from district_collector.store.sqlite_accounts import SqliteAccountsMixin
 from radio_protocol.timefmt import parse_rfc3339
 
 
@@ -84,7 +84,7 @@ class SqliteStore(SqliteAccountsMixin, Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
-            self._db.executescript(ACCOUNTS_SCHEMA)
+            self._open_accounts()
             migrate(self._db, self.path)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc

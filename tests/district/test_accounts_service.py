@@ -226,3 +226,15 @@ def test_accounts_tables_survive_reopening(config: DistrictConfig) -> None:
     tables = {r[0] for r in sqlite3.connect(config.database).execute(
         "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"users", "api_tokens", "sessions", "login_failures", "audit_log"} <= tables
+
+
+def test_accounts_store_files_are_made_private(config: DistrictConfig) -> None:
+    """The store holds password hashes: a store file others could read is made 0600."""
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(config.database).close()
+    config.database.chmod(0o644)
+    with open_store(config) as store:
+        _add(store, config)
+    files = list(config.database.parent.glob(config.database.name + "*"))
+    assert config.database in files
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: "0o600" for f in files}
