@@ -30,6 +30,7 @@ from district_collector.store.base_accounts import (
     TokenRow,
     UserRow,
 )
+from district_collector.store.migrations.sqlite_versions import record_versions
 
 ACCOUNTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -60,6 +61,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
 
 log = logging.getLogger(__name__)
 
+# The accounts part's schema version (as the PostgreSQL steps number it:
+# district_collector.store.migrations.pg_accounts).
+ACCOUNTS_VERSION = 1
 _USER_COLUMNS = "name, role, commune, password_hash, disabled, created_at, last_login_at"
 _T = TypeVar("_T")
 
@@ -83,10 +87,12 @@ class SqliteAccountsMixin(AccountsStore):
     path: Path
 
     def _open_accounts(self) -> None:
-        """Create the accounts tables (:data:`ACCOUNTS_SCHEMA`) and keep the store's files
+        """Create the accounts tables (:data:`ACCOUNTS_SCHEMA`), record their version in
+        ``schema_version`` (part ``accounts``), and keep the store's files
         unreadable by group and others, since they now hold password hashes (a file this
         user cannot chmod is left as it is; the state directory is 0700 anyway)."""
         self._db.executescript(ACCOUNTS_SCHEMA)
+        record_versions(self._db, {"accounts": ACCOUNTS_VERSION})
         for suffix in ("", "-wal", "-shm"):
             path = self.path.with_name(self.path.name + suffix)
             try:
