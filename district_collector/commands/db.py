@@ -53,15 +53,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
     if config.database_url is None:
         return _migrate_sqlite(config)
-    from district_collector.store.migrations.runner import migrate
     from district_collector.store.opening import open_postgres
     from district_collector.store.postgres import PostgresStore
 
     store = open_postgres(config, check_schema=False)
     assert isinstance(store, PostgresStore)
     try:
-        with store._read() as conn:
-            changes = migrate(conn, store.where)
+        changes = store.migrate_schema()
     finally:
         store.close()
     print(f"store {store.where} (PostgreSQL)")
@@ -100,7 +98,6 @@ def cmd_copy(args: argparse.Namespace) -> int:
     if config.database_url is None:
         raise StoreError(f"{config.source}: database: names a SQLite file; db copy copies INTO PostgreSQL "
                          "(set database: postgresql://USER@HOST/DB first)")
-    from district_collector.store.migrations.runner import migrate
     from district_collector.store.opening import open_postgres
     from district_collector.store.pg_copy import copy_sqlite, open_source, verify_copy
     from district_collector.store.postgres import PostgresStore
@@ -110,12 +107,16 @@ def cmd_copy(args: argparse.Namespace) -> int:
     store = open_postgres(config, check_schema=False)
     assert isinstance(store, PostgresStore)
     try:
-        with store._read() as conn:
-            for change in migrate(conn, store.where):
-                if change.before != change.after:
-                    print(f"migrated {store.where}: {change.part} schema {_versions_text(change.before, change.after)}")
-            result = copy_sqlite(db, conn, store.where, args.force)
-            verify_copy(db, conn, result)
+        for change in store.migrate_schema():
+            if change.before != change.after:
+                print(f"migrated {store.where}: {change.part} schema {_versions_text(change.before, change.after)}")
+        try:
+            with store.admin_connection("copy failed, the target is unchanged") as conn:
+                result = copy_sqlite(db, conn, store.where, args.force)
+            with store.admin_connection("the copy is committed, but verifying it failed") as conn:
+                verify_copy(db, conn, result)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{source_path}: cannot read the SQLite store: {exc}") from exc
     finally:
         store.close()
         db.close()

@@ -32,7 +32,12 @@ from district_collector.store import pg_facts
 from district_collector.store.base import Store, StoreError
 from district_collector.store.db_url import redact
 from district_collector.store.facts import StationSummary
-from district_collector.store.migrations.runner import check_current, stored_versions
+from district_collector.store.migrations.runner import (
+    PartChange,
+    check_current,
+    migrate,
+    stored_versions,
+)
 from district_collector.store.pg_connect import POOL_MAX, translate
 from district_collector.store.pg_reads import PostgresReads
 from district_collector.store.postgres_accounts import PostgresAccountsMixin
@@ -59,6 +64,12 @@ _EVENT_COLUMNS = ("station, seq, payload_sha256, jws, kid, received_at, source, 
                   " clock_synced, slot, schedule_version, prev")
 _FACTS_COLUMNS = ("station, seq, payload_sha256, kid, commune, started_at, program, outcome, clock_synced, slot,"
                   " prev, segment_id, title, played_s, started_utc_us")
+_QUARANTINE_LOCK = 0x5155_4152  # advisory lock key of quarantine inserts (taken after any station lock)
+# Binary COPY: each column's PostgreSQL type, in the column order above.
+_EVENT_TYPES = ["text", "int8", "text", "bytea", "text", "text", "text", "text", "text", "text", "int4", "text",
+                "int8", "text"]
+_FACTS_TYPES = ["text", "int8", "text", "text", "text", "text", "text", "text", "int4", "text", "text", "text",
+                "text", "float8", "int8"]
 _QUARANTINE = """
 INSERT INTO quarantine(received_at, source, station, reason, detail, raw)
 SELECT %(received_at)s, %(source)s, %(station)s, %(reason)s, %(detail)s, %(raw)s
@@ -132,6 +143,22 @@ class PostgresStore(PostgresAccountsMixin, PostgresReads, Store):
         with self._read() as conn:
             return stored_versions(conn) or {}
 
+    def migrate_schema(self) -> list[PartChange]:
+        """Apply the missing migration steps, in one transaction (see
+        :func:`~district_collector.store.migrations.runner.migrate`); each part's versions."""
+        with self.admin_connection("migration failed, nothing changed") as conn:
+            return migrate(conn, self.where)
+
+    @contextmanager
+    def admin_connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
+        """A pool connection for maintenance (``db migrate``, ``db copy``); a database error
+        becomes a StoreError saying what was being done."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise StoreError(f"{self.where}: {doing}: {redact(str(exc)).strip()}") from exc
+
     # --- connections for this class and its mixins -------------------------------------
 
     @contextmanager
@@ -177,13 +204,16 @@ class PostgresStore(PostgresAccountsMixin, PostgresReads, Store):
                 outcomes, new = _classify(conn, events)
             if new:
                 with conn.cursor() as cur:
-                    with cur.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY events ({_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(_EVENT_TYPES)
                         for ev in new:
                             copy.write_row(tuple(event_row(ev).values()))
-                    with cur.copy(f"COPY event_facts ({_FACTS_COLUMNS}) FROM STDIN") as copy:
+                    with cur.copy(f"COPY event_facts ({_FACTS_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                        copy.set_types(_FACTS_TYPES)
                         for ev in new:
                             copy.write_row(tuple(facts_row(ev).values()))
-            if rejects:
+            if rejects:  # rare: one lock for every writer's quarantine, so a replay is never stored twice
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUARANTINE_LOCK,))
                 with conn.cursor() as cur:
                     cur.executemany(_QUARANTINE, [
                         {"received_at": time_text(q.received_at), "source": q.source, "station": q.station,

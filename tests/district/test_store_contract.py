@@ -109,3 +109,29 @@ def test_store_iter_events_streams_in_order(kit: DistrictKit, tmp_path: Path, st
         assert [r.seq for r in seen] == list(range(2, 1201))
         assert store.count_events() == 1200 and store.count_events("other") == 0
         assert store.last_airing(KOI) == records[-1].facts.started_at
+
+
+def test_store_two_writers_quarantine_one_record_once(tmp_path: Path, store_backend: StoreBackend) -> None:
+    path = tmp_path / "s.sqlite3"
+    store_backend.open(path).close()
+    records = [QuarantineRecord("mqtt", KOI, "bad-json", "not JSON", f"raw-{i}".encode(), AT) for i in range(30)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def write(order: list[QuarantineRecord]) -> None:
+        try:
+            with store_backend.open(path) as store:
+                start.wait(30)
+                for i in range(0, len(order), 3):
+                    store.add_batch([], order[i:i + 3])
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(o,)) for o in (records, records[::-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    with store_backend.open(path) as store:
+        assert sorted(r.raw for r in store.quarantine_rows()) == sorted(r.raw for r in records)

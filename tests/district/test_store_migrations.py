@@ -135,10 +135,19 @@ def test_db_migrate_on_sqlite_creates_upgrades_and_records_versions(tmp_path: Pa
 
 
 def test_db_migrate_as_the_user_runs_it(kit: DistrictKit, pg_url: str) -> None:
+    """The collector refuses a database it would have to migrate; ``db migrate`` does it."""
     path = pg_config(kit, pg_url)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run([sys.executable, "-m", "district_collector.cli", "-c", str(path), "db", "migrate"],
-                          capture_output=True, text=True, timeout=120, env=env, check=False)
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "district_collector.cli", "-c", str(path), *args],
+                              capture_output=True, text=True, timeout=120, env=env, check=False)
+
+    refused = cli("run")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "schema is behind this program (core 0 -> 2): run `radio-district -c CONFIG db migrate` first" \
+        in refused.stderr
+    done = cli("db", "migrate")
     assert done.returncode == 0, done.stderr
     assert "core: schema 0 -> 2 (created)" in done.stdout
 
@@ -182,3 +191,33 @@ def test_database_password_file_is_used_and_checked(kit: DistrictKit, pg_server:
     assert "core: schema 0 -> 2 (created)" in out.out and "pw-9f8e7d" not in out.out + out.err
     with open_store(load_district_config(path)) as store:
         assert store.count_events() == 0
+
+
+def test_db_copy_of_a_store_older_than_event_facts_fills_them(kit: DistrictKit, pg_url: str, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    jws, _signers, registry = _events("+07:00", "2024-03-31T23:59:59.999+07:00")
+    period = Period.parse("2024-03-01", "2024-03-31", "Asia/Ho_Chi_Minh")
+    old = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(old)  # as written before event_facts existed
+    db.executescript(SCHEMA)
+    for r in map(_record, jws):
+        db.execute("INSERT OR IGNORE INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (r.station, r.seq, r.payload_sha256, r.jws, r.kid, "2024-06-01T00:00:00.000+00:00", r.source,
+                    r.facts.started_at, r.facts.program, r.facts.outcome, int(r.facts.clock_synced or 0),
+                    r.facts.slot, r.schedule_version, r.facts.prev))
+    db.commit()
+    db.close()
+    path = pg_config(kit, pg_url)
+    assert main(["-c", str(path), "db", "copy", "--from", str(old)]) == 0
+    out = capsys.readouterr().out
+    assert f"event_facts filled from {len(jws)} events" in out and "verified:" in out
+    with open_store(load_district_config(path), read_only=True) as store:
+        assert report_json(report_from_store(store, registry, period)) == _jsonl_report(jws, registry, period, [])
+    extra = sqlite3.connect(old)  # a table this version's PostgreSQL schema does not have
+    extra.execute("CREATE TABLE from_the_future (x INTEGER)")
+    extra.commit()
+    extra.close()
+    assert main(["-c", str(path), "db", "copy", "--from", str(old), "--force"]) == 1
+    assert "has no table from_the_future" in capsys.readouterr().err
+    assert main(["-c", str(kit.district_config), "db", "copy", "--from", str(old)]) == 1
+    assert "db copy copies INTO PostgreSQL" in capsys.readouterr().err
