@@ -145,8 +145,8 @@ def test_db_migrate_as_the_user_runs_it(kit: DistrictKit, pg_url: str) -> None:
 
     refused = cli("run")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert "schema is behind this program (core 0 -> 2): run `radio-district -c CONFIG db migrate` first" \
-        in refused.stderr
+    assert "schema is behind this program (accounts 0 -> 1, core 0 -> 2): run `radio-district -c CONFIG db " \
+        "migrate` first" in refused.stderr
     done = cli("db", "migrate")
     assert done.returncode == 0, done.stderr
     assert "core: schema 0 -> 2 (created)" in done.stdout

@@ -20,4 +20,5 @@ from __future__ import annotations
 
 PG_PARTS: list[str] = [
     "district_collector.store.migrations.pg_core",
+    "district_collector.store.migrations.pg_accounts",
 ]
