@@ -32,14 +32,21 @@ statuses and schedule versions), never one query per station.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from district_collector.config import DistrictConfig
+from district_collector.registry import RegisteredStation
+from district_collector.scoring.facts import payload_bytes
 from district_collector.store.base import Store
-from district_collector.views.common import JsonData
+from district_collector.store.base_fleet import StationAggregate
+from district_collector.store.records import StatusRow
+from district_collector.views.common import JsonData, visible_stations
+from radio_protocol.messages.status import Status
+from radio_protocol.timefmt import parse_rfc3339
 
 State = Literal["ok", "offline", "warning", "never-seen"]
 
@@ -93,5 +100,85 @@ class FleetRow(JsonData):
 
 def fleet(store: Store, config: DistrictConfig, now: datetime,
           communes: Collection[str] | None = None) -> list[FleetRow]:
-    """One row per registered station of ``communes`` (None: all), registry order."""
-    raise NotImplementedError
+    """One row per registered station of ``communes`` (None: all), registry order.
+    ``now`` is accepted for the contract (the state is what the station last said)."""
+    aggregates = store.station_aggregates()
+    statuses = store.latest_statuses()
+    published = store.latest_schedule_versions()
+    return [fleet_row(st, aggregates.get(st.id), statuses.get(st.id), published.get(st.id))
+            for st in visible_stations(config, communes)]
+
+
+def fleet_row(st: RegisteredStation, agg: StationAggregate | None, stored: StatusRow | None,
+              published: int | None) -> FleetRow:
+    """The row of one station from its aggregates, latest status and published version."""
+    info = status_info(stored)
+    problems = Problems(agg.gaps, agg.chain_breaks, agg.conflicts, agg.quarantined) if agg \
+        else Problems(0, 0, 0, 0)
+    last = None
+    if agg is not None and agg.last_started_at is not None:
+        last = LastAiring(_instant(agg.last_started_at), agg.last_outcome,
+                          _reason(agg.last_jws), agg.last_program, agg.last_title)
+    online = None if stored is None else stored.state == "online"
+    warning = info is not None and (bool(info.media_missing) or info.clock_synced is False
+                                    or info.schedule_error is not None
+                                    or (published is not None and info.schedule_version != published))
+    state: State = ("never-seen" if stored is None else "offline" if not online
+                    else "warning" if warning or problems.any else "ok")
+    return FleetRow(
+        id=st.id, commune=st.commune_code, commune_name=st.commune_name, online=online,
+        last_seen_at=info.at if info else (_instant(stored.at) if stored else None),
+        last_airing=last, schedule_published=published,
+        schedule_applied=info.schedule_version if info else None,
+        media_missing=info.media_missing if info else (),
+        clock_synced=info.clock_synced if info else None,
+        outbox_pending=info.outbox_pending if info else None, problems=problems,
+        location=location_of(st), state=state,
+        since=_instant(stored.received_at) if stored else None,
+        schedule_error=info.schedule_error if info else None)
+
+
+def location_of(st: RegisteredStation) -> Location | None:
+    """The registry's ``location`` of the station, when it has one."""
+    where = getattr(st, "location", None)
+    if where is None:
+        return None
+    lat, lon = (where.get("lat"), where.get("lon")) if isinstance(where, dict) else \
+        (getattr(where, "lat", None), getattr(where, "lon", None))
+    return Location(float(lat), float(lon)) if lat is not None and lon is not None else None
+
+
+# Decoded statuses by JWS: a fleet re-read every few seconds decodes only what changed.
+_DECODED: dict[bytes, Status | None] = {}
+_MAX_DECODED = 50_000
+
+
+def status_info(stored: StatusRow | None) -> Status | None:
+    """The stored status payload (None without one, or when it no longer reads)."""
+    if stored is None:
+        return None
+    if stored.jws in _DECODED:
+        return _DECODED[stored.jws]
+    if len(_DECODED) >= _MAX_DECODED:
+        _DECODED.clear()
+    info = _DECODED[stored.jws] = stored.status()
+    return info
+
+
+def _reason(jws: bytes | None) -> str | None:
+    if jws is None:
+        return None
+    try:
+        reason = json.loads(payload_bytes(jws)).get("reason")
+    except (ValueError, AttributeError):
+        return None
+    return reason if isinstance(reason, str) else None
+
+
+def _instant(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return parse_rfc3339(text)
+    except ValueError:
+        return None
