@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 from views_testkit import KOI, KOI_COMMUNE, RUONG, RUONG_COMMUNE, ViewsKit, local, make_views_kit
 
+from district_collector.config import load_district_config
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.sqlite import SqliteStore
 from district_collector.views.catalogue import publish_upload, rollout
 from district_collector.views.fleet import fleet
+from radio_protocol.errors import ConfigError
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 CATALOGUE = b"""month: 2026-12
@@ -128,3 +130,18 @@ def test_commune_filter_never_returns_another_communes_station(vk: ViewsKit) -> 
         assert [r.id for r in fleet(store, vk.config, NOW, communes=[RUONG_COMMUNE])] == [RUONG]
         assert fleet(store, vk.config, NOW, communes=[]) == []
         assert [r.station for r in rollout(store, vk.config, communes=[KOI_COMMUNE])] == [KOI]
+
+
+def test_location_from_the_registry(tmp_path: Path) -> None:
+    vk = make_views_kit(tmp_path)
+    text = vk.kit.district_config.read_text(encoding="utf-8")
+    text = text.replace("  level: commune\n", "  level: commune\n  location: {lat: 14.5436, lon: 108}\n", 1)
+    vk.kit.district_config.write_text(text, encoding="utf-8")
+    config = load_district_config(vk.kit.district_config)
+    with SqliteStore(config.database) as store:
+        rows = fleet(store, config, NOW)
+    assert rows[0].location is not None and rows[0].location.as_json() == {"lat": 14.5436, "lon": 108.0}
+    assert rows[1].location is None
+    vk.kit.district_config.write_text(text.replace("lat: 14.5436", "lat: 95"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"location.lat: must be <= 90"):
+        load_district_config(vk.kit.district_config)
