@@ -41,15 +41,17 @@ SELECT e.station, e.seq, 'conflict' AS kind FROM ({pairs}) c CROSS JOIN events e
 WHERE e.station = c.station AND e.seq = c.seq GROUP BY e.station, e.seq HAVING COUNT(*) > 1
 """
 _ALL = "SELECT DISTINCT station, seq FROM events"
+# Per station two seeks in event_facts (clustered by station and seq: no JWS read), and
+# the JWS only of a last airing that did not complete (for its reason).
 _LAST = """
-SELECT a.station, (SELECT MAX(seq) FROM events m WHERE m.station = a.station),
-       f.started_at, f.outcome, f.program, f.title,
-       CASE WHEN f.outcome = 'completed' THEN NULL ELSE e.jws END
+SELECT a.station, (SELECT MAX(m.seq) FROM event_facts m WHERE m.station = a.station),
+       f.started_at, f.outcome, f.program, f.title, e.jws
 FROM ack_state a
 LEFT JOIN event_facts f ON f.station = a.station AND f.seq = (
-    SELECT l.seq FROM events l WHERE l.station = a.station AND l.started_at IS NOT NULL
+    SELECT l.seq FROM event_facts l WHERE l.station = a.station AND l.started_at IS NOT NULL
     ORDER BY l.seq DESC LIMIT 1)
-LEFT JOIN events e ON e.station = f.station AND e.seq = f.seq AND e.payload_sha256 = f.payload_sha256
+LEFT JOIN events e ON f.outcome <> 'completed' AND e.station = f.station AND e.seq = f.seq
+    AND e.payload_sha256 = f.payload_sha256
 ORDER BY a.station, f.payload_sha256
 """
 _GAPS = """
