@@ -44,8 +44,7 @@ _ALL = "SELECT DISTINCT station, seq FROM events"
 # Per station two seeks in event_facts (clustered by station and seq: no JWS read), and
 # the JWS only of a last airing that did not complete (for its reason).
 _LAST = """
-SELECT a.station, (SELECT MAX(m.seq) FROM event_facts m WHERE m.station = a.station),
-       f.started_at, f.outcome, f.program, f.title, e.jws
+SELECT a.station, a.through, f.started_at, f.outcome, f.program, f.title, e.jws
 FROM ack_state a
 LEFT JOIN event_facts f ON f.station = a.station AND f.seq = (
     SELECT l.seq FROM event_facts l WHERE l.station = a.station AND l.started_at IS NOT NULL
@@ -54,12 +53,13 @@ LEFT JOIN events e ON f.outcome <> 'completed' AND e.station = f.station AND e.s
     AND e.payload_sha256 = f.payload_sha256
 ORDER BY a.station, f.payload_sha256
 """
+# Per station with seqs above its through: missing ranges there, and its highest seq.
 _GAPS = """
-SELECT station, COUNT(*) FROM (
+SELECT station, SUM(seq > before + 1), MAX(seq) FROM (
   SELECT g.station, g.seq, LAG(g.seq, 1, g.through) OVER (PARTITION BY g.station ORDER BY g.seq) AS before
   FROM (SELECT DISTINCT ev.station, ev.seq, a.through FROM ack_state a
         CROSS JOIN events ev WHERE ev.station = a.station AND ev.seq > a.through) g
-) WHERE seq > before + 1 GROUP BY station
+) GROUP BY station
 """
 
 
@@ -129,20 +129,19 @@ class SqliteFleet(FleetStore):
         last: dict[str, tuple[Any, ...]] = {}
         for row in db.execute(_LAST):
             last.setdefault(row[0], row)
-        gaps = dict(db.execute(_GAPS).fetchall())
+        above = {r[0]: (int(r[1]), int(r[2])) for r in db.execute(_GAPS)}
         problems = self._seq_problem_counts()
         quarantined = dict(db.execute(
             "SELECT station, COUNT(*) FROM quarantine WHERE station IS NOT NULL GROUP BY station").fetchall())
         out: dict[str, StationAggregate] = {}
         for station in sorted(set(last) | set(quarantined)):
-            r = last.get(station)
-            jws = r[6] if r is not None else None
+            r = last.get(station) or (station, 0, None, None, None, None, None)
+            gaps, highest = above.get(station, (0, 0))
+            jws = r[6]
             out[station] = StationAggregate(
-                station, int(r[1] or 0) if r else 0,
-                _text(r[2]) if r else None, _text(r[3]) if r else None,
-                _text(r[4]) if r else None, _text(r[5]) if r else None,
+                station, max(int(r[1]), highest), _text(r[2]), _text(r[3]), _text(r[4]), _text(r[5]),
                 bytes(jws) if isinstance(jws, bytes | memoryview) else None,
-                int(gaps.get(station, 0)), problems.get((station, "break"), 0),
+                gaps, problems.get((station, "break"), 0),
                 problems.get((station, "conflict"), 0), int(quarantined.get(station, 0)))
         return out
 
