@@ -18,13 +18,49 @@ from collections.abc import Sequence
 from typing import Any
 
 from district_collector.store.base_fleet import FleetStore, StationAggregate
-from district_collector.store.records import ACCEPTED, CONFLICT, Outcome, StatusRow, StoredEvent
+from district_collector.store.records import (
+    ACCEPTED,
+    CONFLICT,
+    DUPLICATE,
+    Outcome,
+    StatusRow,
+    StoredEvent,
+)
 
-FLEET_SCHEMA = """
+SEQ_PROBLEMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS seq_problems (
     station TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
     PRIMARY KEY (station, seq, kind)
-) WITHOUT ROWID;
+) WITHOUT ROWID
+"""
+# Each station's last airing: its highest-seq event with a started_at (the lowest payload
+# hash among conflicting ones), kept by add_batch.
+STATION_LAST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS station_last (
+    station TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload_sha256 TEXT NOT NULL,
+    started_at TEXT, outcome TEXT, program TEXT, title TEXT
+) WITHOUT ROWID
+"""
+_LAST_UPSERT = """
+INSERT INTO station_last(station, seq, payload_sha256, started_at, outcome, program, title) VALUES (?,?,?,?,?,?,?)
+ON CONFLICT(station) DO UPDATE SET seq = excluded.seq, payload_sha256 = excluded.payload_sha256,
+    started_at = excluded.started_at, outcome = excluded.outcome, program = excluded.program, title = excluded.title
+WHERE excluded.seq > station_last.seq
+   OR (excluded.seq = station_last.seq AND excluded.payload_sha256 < station_last.payload_sha256)
+"""
+_LAST_FILL = """
+INSERT INTO station_last(station, seq, payload_sha256, started_at, outcome, program, title)
+SELECT f.station, f.seq, MIN(f.payload_sha256), f.started_at, f.outcome, f.program, f.title
+FROM ack_state a JOIN event_facts f ON f.station = a.station AND f.started_at IS NOT NULL AND f.seq = (
+    SELECT l.seq FROM event_facts l WHERE l.station = a.station AND l.started_at IS NOT NULL
+    ORDER BY l.seq DESC LIMIT 1)
+GROUP BY f.station
+"""
+_KEPT_LAST = """
+SELECT a.station, a.through, s.started_at, s.outcome, s.program, s.title, e.jws
+FROM ack_state a LEFT JOIN station_last s ON s.station = a.station
+LEFT JOIN events e ON s.outcome <> 'completed' AND e.station = s.station AND e.seq = s.seq
+    AND e.payload_sha256 = s.payload_sha256
 """
 _PAIRS = "SELECT j.value ->> 0 AS station, j.value ->> 1 AS seq FROM json_each(?) j"
 # CROSS JOIN keeps the candidates outermost (each one index lookup); CASE keeps the planner
@@ -69,17 +105,22 @@ class SqliteFleet(FleetStore):
     _db: sqlite3.Connection
 
     def _init_fleet(self) -> None:
-        """Create ``seq_problems``; fill it once from the stored events when it is new."""
+        """Create ``seq_problems`` and ``station_last``; fill each once from the stored
+        events when it is new."""
         db = self._db
-        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='seq_problems'").fetchone()
-        if exists:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if {"seq_problems", "station_last"} <= tables:
             return
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(FLEET_SCHEMA)
-            for query in (_BREAK, _CONFLICT):
-                db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
-                           + query.format(pairs=_ALL))
+            if "seq_problems" not in tables:
+                db.execute(SEQ_PROBLEMS_SCHEMA)
+                for query in (_BREAK, _CONFLICT):
+                    db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
+                               + query.format(pairs=_ALL))
+            if "station_last" not in tables:
+                db.execute(STATION_LAST_SCHEMA)
+                db.execute(_LAST_FILL)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -114,6 +155,14 @@ class SqliteFleet(FleetStore):
                 else:
                     check.add(key)
         db = self._db
+        last: dict[str, StoredEvent] = {}
+        for ev, outcome in zip(events, outcomes, strict=True):
+            if outcome != DUPLICATE and ev.facts.started_at is not None:
+                best = last.get(ev.station)
+                if best is None or (ev.seq, best.payload_sha256) > (best.seq, ev.payload_sha256):
+                    last[ev.station] = ev
+        db.executemany(_LAST_UPSERT, [(ev.station, ev.seq, ev.payload_sha256, ev.facts.started_at, ev.facts.outcome,
+                                       ev.facts.program, ev.facts.title) for ev in last.values()])
         insert = "INSERT OR IGNORE INTO seq_problems(station, seq, kind) VALUES (?,?,?)"
         db.executemany(insert, [(st, seq, "conflict") for st, seq in sorted(conflicted)])
         db.executemany(insert, [(st, seq, "break") for st, seq in sorted(breaks)])
@@ -127,7 +176,13 @@ class SqliteFleet(FleetStore):
     def station_aggregates(self) -> dict[str, StationAggregate]:
         db = self._db
         last: dict[str, tuple[Any, ...]] = {}
-        for row in db.execute(_LAST):
+        try:
+            rows = db.execute(_KEPT_LAST).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            rows = db.execute(_LAST).fetchall()  # a store opened read-only that predates station_last
+        for row in rows:
             last.setdefault(row[0], row)
         above = {r[0]: (int(r[1]), int(r[2])) for r in db.execute(_GAPS)}
         problems = self._seq_problem_counts()

@@ -101,6 +101,7 @@ def test_problems_match_the_seq_summary_and_survive_a_rebuilt_table(vk: ViewsKit
     # a store from before the table: filled once on opening
     db = sqlite3.connect(vk.config.database)
     db.execute("DROP TABLE seq_problems")
+    db.execute("DROP TABLE station_last")
     db.close()
     with SqliteStore.open_read_only(vk.config.database) as store:
         assert store.station_aggregates()[KOI] == agg  # computed from the events
@@ -124,6 +125,7 @@ def test_problems_kept_at_ingest_agree_with_the_seq_summary_in_any_order(vk: Vie
             summary, agg = store.seq_summary(KOI), store.station_aggregates()[KOI]
             assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (
                 len(summary.gaps), len(summary.chain_breaks), len(summary.conflicts)), start
+            assert (agg.last_seq, agg.last_started_at) == (summary.last_seq, store.last_airing(KOI)), start
     assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (0, 1, 2)  # the fork at seq 6; conflicts at 1 and 6
 
 
