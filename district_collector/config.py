@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -40,7 +40,7 @@ _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "
              "database_password_file", "groups")
 _MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
-_STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
+_STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file", "location")
 
 
 @dataclass(frozen=True)
@@ -216,12 +216,24 @@ def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> Regist
         jwks.append({"kty": "OKP", "crv": "Ed25519", "x": str(jwk["x"])})
     if raw_keys is not None and not raw_keys:
         r.error(f"{key}.keys", "needs at least one public JWK")
+    location = _read_location(r, s, key)
     if not sid or not code or name is None:
         return None
     return RegisteredStation(
         id=sid, commune_code=code, commune_name=name, level=level or "commune",
         keys=tuple(jwks), keyring=KeyRing(kids), mqtt_password_file=config_path(base, pw),
+        location=location,
     )
+
+
+def _read_location(r: ConfigReader, s: dict[str, Any], key: str) -> tuple[float, float] | None:
+    """The optional ``location: {lat, lon}`` (WGS 84 degrees) the console's map draws."""
+    if s.get("location") is None:
+        return None
+    where = r.mapping(s["location"], f"{key}.location", ("lat", "lon"))
+    lat = r.get(where, f"{key}.location", "lat", float, minimum=-90, maximum=90) if where else None
+    lon = r.get(where, f"{key}.location", "lon", float, minimum=-180, maximum=180) if where else None
+    return None if lat is None or lon is None else (lat, lon)
 
 
 def parse_district_config(data: object, source: Path) -> DistrictConfig:

@@ -93,6 +93,7 @@ class RegisteredStation:
     keys: tuple[dict[str, str], ...]
     keyring: KeyRing = field(repr=False, compare=False)
     mqtt_password_file: Path | None = None
+    location: tuple[float, float] | None = None  # (lat, lon) from the config, for the console's map
 
     @cached_property
     def kids(self) -> tuple[str, ...]:

@@ -257,7 +257,8 @@ def _month(calendar: Calendar, events: list[Any], tz_name: str) -> tuple[int, in
     return first.year, first.month
 
 
-def read_ics_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
+def read_ics_catalogue(path: Path | str, config: DistrictConfig,
+                       media_base: Path | None = None) -> Catalogue:
     """The catalogue in an iCalendar file; ConfigError listing every problem."""
     path = Path(path)
     calendar, lines = _parse(path)
@@ -272,7 +273,7 @@ def read_ics_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
     at_line = [lines[i] if i < len(lines) else 0 for i in range(len(events))]
     p.uids = {line: _text(e, "uid") or "(none)" for line, e in zip(at_line, events, strict=True)}
     read = [got for e, line in zip(events, at_line, strict=True)
-            if (got := _safe_event(p, line, e, config, path.parent, month, tz_name)) is not None]
+            if (got := _safe_event(p, line, e, config, media_base or path.parent, month, tz_name)) is not None]
     if p.items:
         raise ConfigError(p.items)
     ids: dict[Content, str] = {}

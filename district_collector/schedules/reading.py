@@ -25,8 +25,9 @@ _REFUSED = {".xls": "an Excel 97-2003 workbook: save it as .xlsx (Excel Workbook
             ".csv": "a CSV file: use the Excel template (catalogue template --month YYYY-MM)"}
 
 
-def read_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
-    """The catalogue in ``path`` by its suffix; ConfigError listing every problem."""
+def read_catalogue(path: Path | str, config: DistrictConfig, media_base: Path | None = None) -> Catalogue:
+    """The catalogue in ``path`` by its suffix; ConfigError listing every problem.
+    Relative media paths resolve against ``media_base`` (default: the file's folder)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in _REFUSED:
@@ -34,9 +35,9 @@ def read_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
     if suffix == ".xlsx":
         from district_collector.schedules.xlsx_read import read_xlsx_catalogue
 
-        return read_xlsx_catalogue(path, config)
+        return read_xlsx_catalogue(path, config, media_base)
     if suffix == ".ics":
         from district_collector.schedules.ics_read import read_ics_catalogue
 
-        return read_ics_catalogue(path, config)
-    return load_catalogue(path, config.district.timezone, config.expand_stations)
+        return read_ics_catalogue(path, config, media_base)
+    return load_catalogue(path, config.district.timezone, config.expand_stations, media_base)

@@ -280,7 +280,8 @@ def _row(p: XlsxProblems, row: int, cells: dict[str, Any], base: Path, config: D
     return content, CatalogueSlot("", times, tuple(dates), rule, stations, row)
 
 
-def read_xlsx_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
+def read_xlsx_catalogue(path: Path | str, config: DistrictConfig,
+                        media_base: Path | None = None) -> Catalogue:
     """The catalogue in an Excel template workbook; ConfigError listing every problem."""
     path = Path(path)
     wb = _workbook(path)
@@ -298,7 +299,7 @@ def read_xlsx_catalogue(path: Path | str, config: DistrictConfig) -> Catalogue:
         values = {k: v for k, v in values.items() if not (isinstance(v, str) and not v.strip())}
         if all(v is None for v in values.values()):
             continue
-        got = _row(p, cells[0].row, values, path.parent, config, year, month)
+        got = _row(p, cells[0].row, values, media_base or path.parent, config, year, month)
         if got is not None:
             rows.append(got)
     if sheet.max_row > last:
