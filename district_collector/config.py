@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from district_collector.region import REGION_LEVELS, RegionLevel, region_level
-from district_collector.registry import LEVELS, RegisteredStation
+from district_collector.registry import LEVELS, RegisteredStation, read_location
 from district_collector.scoring.criteria import CriteriaSet
 from district_collector.scoring.criteria.choice import (
     CriteriaPeriod,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria")
 _MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
-_STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
+_STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file", "location")
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> Regist
     name = r.get(commune, f"{key}.commune", "name", str) if commune else None
     level = r.get(s, key, "level", str, "commune", choices=LEVELS)
     pw = r.get(s, key, "mqtt_password_file", str, None, nullable=True)
+    location = read_location(r, s.get("location"), key)
     raw_keys = r.get(s, key, "keys", list)
     jwks: list[dict[str, str]] = []
     kids: dict[str, Ed25519PublicKey] = {}
@@ -202,6 +203,7 @@ def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> Regist
     return RegisteredStation(
         id=sid, commune_code=code, commune_name=name, level=level or "commune",
         keys=tuple(jwks), keyring=KeyRing(kids), mqtt_password_file=config_path(base, pw),
+        location=location,
     )
 
 
