@@ -26,12 +26,12 @@ from district_collector.scoring.report import (
     decode_payload,
     period_events_from_store,
     report_csv,
-    report_from_store,
     report_table,
     schedules_from_store,
 )
 from district_collector.store.base import Store
 from district_collector.store.records import StoredEvent
+from district_collector.views.compliance import period_report
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -83,14 +83,12 @@ def _registry(config: DistrictConfig, district_keys: list[dict[str, str]]) -> Re
 def compute_report(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]],
                    with_airings: bool = True) -> dict[str, Any]:
     """The report alone, streamed from the store's report columns (no JWS read): what
-    ``report`` prints. The same dict as :func:`compute` gives (``report_from_store``);
+    ``report`` prints, by :func:`~district_collector.views.compliance.period_report` (the
+    console's ``/api/v1/report`` runs the same). The same dict as :func:`compute` gives;
     without the ``airings`` member when ``with_airings`` is False."""
-    registry = _registry(config, district_keys)
     store = _open_store(config)
     try:
-        schedules = [decode_payload(s) for s in schedules_from_store(store, period)]
-        return report_from_store(store, registry, period, schedules, with_airings,
-                                 config.criteria_for(period.end))
+        return period_report(store, config, period, district_keys, with_airings)
     finally:
         store.close()
 

@@ -28,6 +28,8 @@ from datetime import datetime
 
 from district_collector.scoring.facts import FactsRow
 from district_collector.store.base_accounts import AccountsStore
+from district_collector.store.base_fleet import FleetStore
+from district_collector.store.base_status_log import StatusLogStore
 from district_collector.store.facts import StationSummary
 from district_collector.store.records import (
     Outcome,
@@ -51,7 +53,12 @@ class RecordRefused(StoreError):
     store itself works. Storing the batch's records one by one finds the one at fault."""
 
 
-class Store(AccountsStore, ABC):
+class Store(
+    AccountsStore,
+    StatusLogStore,
+    FleetStore,
+    ABC,
+):
     """The collector's evidence store. A backend overrides every abstract method."""
 
     def __enter__(self) -> Store:

@@ -44,6 +44,8 @@ from district_collector.store.schema import (
     time_text,
 )
 from district_collector.store.sqlite_accounts import ACCOUNTS_SCHEMA, SqliteAccountsMixin
+from district_collector.store.sqlite_fleet import SqliteFleet
+from district_collector.store.sqlite_status_log import STATUS_LOG_SCHEMA, SqliteStatusLog
 from radio_protocol.timefmt import parse_rfc3339
 
 
@@ -72,7 +74,12 @@ _RECORD_FAULTS = (OverflowError, ValueError, TypeError, sqlite3.IntegrityError, 
                   sqlite3.InterfaceError)
 
 
-class SqliteStore(SqliteAccountsMixin, Store):
+class SqliteStore(
+    SqliteAccountsMixin,
+    SqliteStatusLog,
+    SqliteFleet,
+    Store,
+):
     """The collector's store in the SQLite file at ``path`` (created, with its directory,
     when missing; an older schema is migrated on opening). StoreError when it cannot be opened."""
 
@@ -86,6 +93,8 @@ class SqliteStore(SqliteAccountsMixin, Store):
             self._db.executescript(SCHEMA)
             self._db.executescript(ACCOUNTS_SCHEMA)
             migrate(self._db, self.path)
+            self._db.executescript(STATUS_LOG_SCHEMA)
+            self._init_fleet()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
 
@@ -132,6 +141,7 @@ class SqliteStore(SqliteAccountsMixin, Store):
             if new:
                 db.executemany(EVENT_INSERT, [event_row(ev) for ev in new])
                 db.executemany(FACTS_INSERT, [facts_row(ev) for ev in new])
+                self._note_seq_problems(new)
             touched = {ev.station for ev in new}
             for q in rejects:
                 seen = db.execute(
@@ -195,6 +205,8 @@ class SqliteStore(SqliteAccountsMixin, Store):
         if row is not None and bytes(row[2]) == st.jws:
             return  # a retained status delivered again
         since = row[1] if row is not None and row[0] == st.state else received_at
+        if row is None or row[0] != st.state:
+            self._log_status(st.station, st.state, st.at, received_at)
         self._db.execute(
             "INSERT OR REPLACE INTO status(station, state, at, received_at, jws) VALUES (?,?,?,?,?)",
             (st.station, st.state, st.at, since, st.jws),

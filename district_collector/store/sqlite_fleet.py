@@ -1,0 +1,141 @@
+"""Whole-fleet reads on SQLite (see :mod:`district_collector.store.base_fleet`).
+
+Chain breaks and conflicts would need a scan of every event; instead ``add_batch`` keeps
+them in ``seq_problems`` (:meth:`SqliteFleet._note_seq_problems`, in the batch's
+transaction): after the batch's events are inserted, each new event's seq and the next
+one are re-checked with the :meth:`~district_collector.store.sqlite.SqliteStore.seq_summary`
+rules, set-based. A store that predates the table gets it filled once when opened for
+writing (:meth:`SqliteFleet._init_fleet`). Gaps are counted above each station's
+``through`` only (below it there are none), so a station without gaps costs one lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from district_collector.store.base_fleet import FleetStore, StationAggregate
+from district_collector.store.records import StatusRow, StoredEvent
+
+FLEET_SCHEMA = """
+CREATE TABLE IF NOT EXISTS seq_problems (
+    station TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    PRIMARY KEY (station, seq, kind)
+) WITHOUT ROWID;
+"""
+_PAIRS = "SELECT j.value ->> 0 AS station, j.value ->> 1 AS seq FROM json_each(?) j"
+_BREAK = """
+SELECT DISTINCT e.station, e.seq, 'break' AS kind FROM ({pairs}) c JOIN events e ON e.station = c.station AND e.seq = c.seq
+WHERE (e.seq = 1 AND e.prev IS NOT NULL) OR (e.seq > 1
+  AND EXISTS (SELECT 1 FROM events p WHERE p.station = e.station AND p.seq = e.seq - 1)
+  AND NOT EXISTS (SELECT 1 FROM events p WHERE p.station = e.station AND p.seq = e.seq - 1
+                  AND p.payload_sha256 = e.prev))
+"""
+_CONFLICT = """
+SELECT e.station, e.seq, 'conflict' AS kind FROM ({pairs}) c JOIN events e ON e.station = c.station AND e.seq = c.seq
+GROUP BY e.station, e.seq HAVING COUNT(*) > 1
+"""
+_ALL = "SELECT DISTINCT station, seq FROM events"
+_LAST = """
+SELECT a.station, (SELECT MAX(seq) FROM events m WHERE m.station = a.station),
+       f.started_at, f.outcome, f.program, f.title,
+       CASE WHEN f.outcome = 'completed' THEN NULL ELSE e.jws END
+FROM ack_state a
+LEFT JOIN event_facts f ON f.station = a.station AND f.seq = (
+    SELECT l.seq FROM events l WHERE l.station = a.station AND l.started_at IS NOT NULL
+    ORDER BY l.seq DESC LIMIT 1)
+LEFT JOIN events e ON e.station = f.station AND e.seq = f.seq AND e.payload_sha256 = f.payload_sha256
+ORDER BY a.station, f.payload_sha256
+"""
+_GAPS = """
+SELECT station, COUNT(*) FROM (
+  SELECT g.station, g.seq, LAG(g.seq, 1, g.through) OVER (PARTITION BY g.station ORDER BY g.seq) AS before
+  FROM (SELECT DISTINCT ev.station, ev.seq, a.through FROM ack_state a
+        JOIN events ev ON ev.station = a.station AND ev.seq > a.through) g
+) WHERE seq > before + 1 GROUP BY station
+"""
+
+
+class SqliteFleet(FleetStore):
+    """Mixin of :class:`~district_collector.store.sqlite.SqliteStore` (uses ``self._db``)."""
+
+    _db: sqlite3.Connection
+
+    def _init_fleet(self) -> None:
+        """Create ``seq_problems``; fill it once from the stored events when it is new."""
+        db = self._db
+        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='seq_problems'").fetchone()
+        if exists:
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(FLEET_SCHEMA)
+            for query in (_BREAK, _CONFLICT):
+                db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
+                           + query.format(pairs=_ALL))
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _note_seq_problems(self, new: Iterable[StoredEvent]) -> None:
+        """Re-check the new events' seqs and the seqs after them (inside add_batch's transaction)."""
+        pairs = sorted({(ev.station, s) for ev in new for s in (ev.seq, ev.seq + 1)})
+        db = self._db
+        for start in range(0, len(pairs), 5000):
+            chunk = json.dumps(pairs[start:start + 5000])
+            db.execute(f"DELETE FROM seq_problems WHERE (station, seq) IN ({_PAIRS})", (chunk,))
+            for query in (_BREAK, _CONFLICT):
+                db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
+                           + query.format(pairs=_PAIRS), (chunk,))
+
+    def station_aggregates(self) -> dict[str, StationAggregate]:
+        db = self._db
+        last: dict[str, tuple[Any, ...]] = {}
+        for row in db.execute(_LAST):
+            last.setdefault(row[0], row)
+        gaps = dict(db.execute(_GAPS).fetchall())
+        problems = self._seq_problem_counts()
+        quarantined = dict(db.execute(
+            "SELECT station, COUNT(*) FROM quarantine WHERE station IS NOT NULL GROUP BY station").fetchall())
+        out: dict[str, StationAggregate] = {}
+        for station in sorted(set(last) | set(quarantined)):
+            r = last.get(station)
+            jws = r[6] if r is not None else None
+            out[station] = StationAggregate(
+                station, int(r[1] or 0) if r else 0,
+                _text(r[2]) if r else None, _text(r[3]) if r else None,
+                _text(r[4]) if r else None, _text(r[5]) if r else None,
+                bytes(jws) if isinstance(jws, bytes | memoryview) else None,
+                int(gaps.get(station, 0)), problems.get((station, "break"), 0),
+                problems.get((station, "conflict"), 0), int(quarantined.get(station, 0)))
+        return out
+
+    def _seq_problem_counts(self) -> dict[tuple[str, str], int]:
+        """``(station, kind) -> seqs``; computed from the events on a store opened
+        read-only that predates ``seq_problems``."""
+        query = "SELECT station, kind, COUNT(*) FROM seq_problems GROUP BY station, kind"
+        try:
+            rows = self._db.execute(query).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            every = " UNION ALL ".join(q.format(pairs=_ALL) for q in (_BREAK, _CONFLICT))
+            rows = self._db.execute(f"SELECT station, kind, COUNT(*) FROM ({every})"
+                                    " GROUP BY station, kind").fetchall()
+        return {(r[0], r[1]): int(r[2]) for r in rows}
+
+    def latest_statuses(self) -> dict[str, StatusRow]:
+        return {r[0]: StatusRow(r[0], r[1], r[2], r[3], bytes(r[4])) for r in self._db.execute(
+            "SELECT station, state, at, received_at, jws FROM status")}
+
+    def latest_schedule_versions(self) -> dict[str, int]:
+        return {str(r[0]): int(r[1]) for r in self._db.execute(
+            "SELECT station, MAX(version) FROM schedules GROUP BY station")}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
