@@ -15,6 +15,7 @@ COMMAND_MODULES: list[str] = [
     "district_collector.commands.catalogue",
     "district_collector.commands.schedule",
     "district_collector.commands.user",
+    "district_collector.commands.web",
 ]
 
 
