@@ -20,18 +20,15 @@ from district_collector.config import DistrictConfig, load_district_config
 from district_collector.evidence.bundle import write_bundle
 from district_collector.evidence.verify import format_result, in_vietnamese, verify_bundle
 from district_collector.registry import Registry
-from district_collector.scoring.compute import Period, ScoringError, no_gc_pauses
+from district_collector.scoring.compute import Period, ScoringError
 from district_collector.scoring.report import (
-    build_report,
-    decode_payload,
-    period_events_from_store,
     report_csv,
     report_table,
-    schedules_from_store,
 )
 from district_collector.store.base import Store
 from district_collector.store.records import StoredEvent
 from district_collector.views.compliance import period_report
+from district_collector.views.evidence import evidence_inputs
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -96,17 +93,14 @@ def compute_report(config: DistrictConfig, period: Period, district_keys: list[d
 def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
         Registry, list[StoredEvent], list[bytes], dict[str, Any]]:
     """``(registry, period events, schedule JWS, report)`` from the store: what the
-    evidence bundle needs (every event's JWS bytes as received)."""
+    evidence bundle needs (every event's JWS bytes as received), by
+    :func:`~district_collector.views.evidence.evidence_inputs` (the console's zip too)."""
     registry = _registry(config, district_keys)
     store = _open_store(config)
     try:
-        with no_gc_pauses():
-            events = list(period_events_from_store(store, registry, period))
-        schedules = schedules_from_store(store, period)
+        events, schedules, report = evidence_inputs(store, config, registry, period)
     finally:
         store.close()
-    report = build_report((e.facts for e in events), registry, period,
-                          [decode_payload(s) for s in schedules], config.criteria_for(period.end))
     return registry, events, schedules, report
 
 

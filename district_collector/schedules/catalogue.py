@@ -240,8 +240,10 @@ def _read_slot(p: Problems, raw: Any, i: int, segment_ids: set[str], year: int,
                          line_of(raw))
 
 
-def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh") -> Catalogue:
-    """Read and validate a catalogue file; ConfigError lists every problem with its line."""
+def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh",
+                   media_base: Path | None = None) -> Catalogue:
+    """Read and validate a catalogue file; ConfigError lists every problem with its line.
+    Relative media paths resolve against ``media_base`` (default: the catalogue's folder)."""
     path = Path(path)
     p = Problems(path)
     data = load_yaml(path)
@@ -270,7 +272,7 @@ def load_catalogue(path: Path | str, default_timezone: str = "Asia/Ho_Chi_Minh")
     if not isinstance(raw_segments, list) or not raw_segments:
         p.add(line_of(data, "segments"), "segments", "must be a non-empty list")
         raw_segments = []
-    segments = [s for i, raw in enumerate(raw_segments) if (s := _read_segment(p, raw, i, path.parent))]
+    segments = [s for i, raw in enumerate(raw_segments) if (s := _read_segment(p, raw, i, media_base or path.parent))]
     seen: set[str] = set()
     for seg in segments:
         if seg.id in seen:

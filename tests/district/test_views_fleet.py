@@ -1,0 +1,109 @@
+"""The fleet view on a store filled by real ingest: online from the signed status and the
+Last Will, last airing, schedule published vs applied, evidence problems, commune filter,
+and the store's whole-fleet aggregates agreeing with its per-station seq summary."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from views_testkit import KOI, KOI_COMMUNE, RUONG, RUONG_COMMUNE, ViewsKit, local, make_views_kit
+
+from district_collector.store.sqlite import SqliteStore
+from district_collector.views.catalogue import publish_upload, rollout
+from district_collector.views.fleet import fleet
+
+NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+CATALOGUE = b"""month: 2026-12
+segments:
+  - {id: dec-a, title: "Chuy\xe1\xbb\x83n \xc4\x91\xe1\xbb\x95i s\xe1\xbb\x91", program: chuyen-doi-so, media: a.wav}
+slots:
+  - {segment: dec-a, every: [monday, thursday], at: "06:30"}
+"""
+
+
+@pytest.fixture
+def vk(tmp_path: Path) -> ViewsKit:
+    return make_views_kit(tmp_path)
+
+
+def test_online_from_status_offline_from_last_will_and_last_airing(vk: ViewsKit) -> None:
+    vk.ingest(KOI, [vk.airing(KOI, "2026-12-01 06:30"), vk.airing(KOI, "2026-12-02 06:30", outcome="interrupted",
+                                                                  reason="shutdown")])
+    vk.ingest(KOI, [vk.status(KOI, "online", "2026-12-02 07:00", schedule_version=None, outbox_pending=0,
+                              clock_synced=True)], "status", datetime(2026, 12, 2, 0, 0, tzinfo=UTC))
+    with SqliteStore(vk.config.database) as store:
+        rows = {r.id: r for r in fleet(store, vk.config, NOW)}
+    koi, ruong = rows[KOI], rows[RUONG]
+    assert (koi.online, koi.state, koi.commune, koi.commune_name) == (True, "ok", KOI_COMMUNE, "Xã Đăk Kôi")
+    assert koi.last_seen_at == local("2026-12-02 07:00")
+    assert koi.last_airing is not None
+    assert koi.last_airing.started_at == local("2026-12-02 06:30:00.040")
+    assert (koi.last_airing.outcome, koi.last_airing.reason) == ("interrupted", "shutdown")
+    assert koi.last_airing.title == "Chuyển đổi số là gì?" and koi.last_airing.program == "chuyen-doi-so"
+    assert (ruong.online, ruong.state, ruong.last_airing, ruong.last_seen_at) == (None, "never-seen", None, None)
+    # the Last Will: an offline status the station signed beforehand
+    vk.ingest(KOI, [vk.status(KOI, "offline", "2026-12-02 07:00")], "status", datetime(2026, 12, 3, 1, 0, tzinfo=UTC))
+    with SqliteStore(vk.config.database) as store:
+        koi = {r.id: r for r in fleet(store, vk.config, NOW)}[KOI]
+        assert (koi.online, koi.state) == (False, "offline")
+        assert koi.since == datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
+        history = store.status_log(KOI)
+    assert [h.state for h in history] == ["online", "offline"]
+    json_row = koi.as_json()
+    assert json_row["online"] is False and json_row["last_airing"]["started_at"] == "2026-12-02T06:30:00.040+07:00"
+
+
+def test_schedule_published_vs_applied_and_media_missing(vk: ViewsKit) -> None:
+    with SqliteStore(vk.config.database) as store:
+        result = publish_upload(vk.config, store, "thang-12.yaml", CATALOGUE, actor="tester", send=False, now=NOW)
+    assert [(p.station, p.version) for p in result.stations] == [(KOI, 1), (RUONG, 1)]
+    vk.ingest(KOI, [vk.status(KOI, "online", "2026-12-03 08:00", schedule_version=1, clock_synced=True)], "status")
+    vk.ingest(RUONG, [vk.status(RUONG, "online", "2026-12-03 08:00", schedule_version=None,
+                                media_missing=("dec-a",), clock_synced=False)], "status")
+    with SqliteStore(vk.config.database) as store:
+        rows = {r.id: r for r in fleet(store, vk.config, NOW)}
+        roll = {r.station: r for r in rollout(store, vk.config)}
+    assert (rows[KOI].schedule_published, rows[KOI].schedule_applied, rows[KOI].state) == (1, 1, "ok")
+    ruong = rows[RUONG]
+    assert (ruong.schedule_published, ruong.schedule_applied, ruong.state) == (1, None, "warning")
+    assert ruong.media_missing == ("dec-a",) and ruong.clock_synced is False
+    assert roll[KOI].up_to_date and not roll[RUONG].up_to_date and roll[RUONG].media_missing == ("dec-a",)
+
+
+def test_problems_match_the_seq_summary_and_survive_a_rebuilt_table(vk: ViewsKit) -> None:
+    chain = [vk.airing(KOI, f"2026-12-01 0{h}:00") for h in range(1, 9)]
+    forked, _ = vk.kit.event(KOI, 9, "ab" * 32)  # prev does not match seq 8: a chain break
+    other3, _ = vk.kit.event(KOI, 3, None, outcome="failed", reason="audio-device")  # a conflict, a break
+    vk.ingest(KOI, [chain[i] for i in (0, 1, 2, 5, 7)] + [forked, other3])  # gaps 4-5 and 7
+    with SqliteStore(vk.config.database) as store:
+        summary = store.seq_summary(KOI)
+        agg = store.station_aggregates()[KOI]
+        row = {r.id: r for r in fleet(store, vk.config, NOW)}[KOI]
+    assert (summary.gaps, summary.chain_breaks, summary.conflicts) == (((4, 5), (7, 7)), (3, 9), (3,))
+    assert (agg.last_seq, agg.gaps, agg.chain_breaks, agg.conflicts) == (9, 2, 2, 1)
+    assert (row.problems.gaps, row.problems.chain_breaks, row.problems.conflicts) == (2, 2, 1)
+    # filling the gaps heals them; seqs 3 and 9 stay breaks
+    vk.ingest(KOI, [chain[3], chain[4], chain[6]])
+    with SqliteStore(vk.config.database) as store:
+        agg = store.station_aggregates()[KOI]
+    assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (0, 2, 1)
+    # a store from before the table: filled once on opening
+    db = sqlite3.connect(vk.config.database)
+    db.execute("DROP TABLE seq_problems")
+    db.close()
+    with SqliteStore.open_read_only(vk.config.database) as store:
+        assert store.station_aggregates()[KOI] == agg  # computed from the events
+    with SqliteStore(vk.config.database) as store:
+        assert store.station_aggregates()[KOI] == agg
+
+
+def test_commune_filter_never_returns_another_communes_station(vk: ViewsKit) -> None:
+    vk.ingest(RUONG, [vk.airing(RUONG, "2026-12-01 06:30")])
+    with SqliteStore(vk.config.database) as store:
+        assert [r.id for r in fleet(store, vk.config, NOW, communes=[KOI_COMMUNE])] == [KOI]
+        assert [r.id for r in fleet(store, vk.config, NOW, communes=[RUONG_COMMUNE])] == [RUONG]
+        assert fleet(store, vk.config, NOW, communes=[]) == []
+        assert [r.station for r in rollout(store, vk.config, communes=[KOI_COMMUNE])] == [KOI]
