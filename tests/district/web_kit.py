@@ -73,13 +73,22 @@ def login(client: TestClient, name: str, password: str) -> str:
     return csrf.group(1)
 
 
-def make_console(root: Path) -> Console:
-    kit = make_district(root)
+def add_users(kit: DistrictKit) -> None:
+    """The users of :data:`USERS`, created by the accounts service."""
     with open_store(kit.config) as store:
-        ingestor = Ingestor(kit.config, store)
-        received = datetime(2024, 3, 5, 1, 0, tzinfo=UTC)
-        ingestor.ingest([(topic(KOI, "event"), e, "mqtt") for e in kit.chain(KOI, 3)]
-                        + [(topic(KOI, "status"), status_jws(kit, KOI, "online"), "mqtt")], received)
         for name, (role, commune) in USERS.items():
             accounts.create_user(store, kit.config, name, role, commune, PASSWORD, "cli:test")
-    return Console(kit, SimulatedClock(NOW))
+
+
+def make_console(root: Path, kit: DistrictKit | None = None, now: datetime = NOW) -> Console:
+    """A console on ``kit`` (default: a new district with three of dak-koi-01's airings of
+    2024-03-05 and its online status ingested) with the users of :data:`USERS`."""
+    if kit is None:
+        kit = make_district(root)
+        with open_store(kit.config) as store:
+            ingestor = Ingestor(kit.config, store)
+            received = datetime(2024, 3, 5, 1, 0, tzinfo=UTC)
+            ingestor.ingest([(topic(KOI, "event"), e, "mqtt") for e in kit.chain(KOI, 3)]
+                            + [(topic(KOI, "status"), status_jws(kit, KOI, "online"), "mqtt")], received)
+    add_users(kit)
+    return Console(kit, SimulatedClock(now))
