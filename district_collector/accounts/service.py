@@ -101,7 +101,7 @@ def check_new_user(config: DistrictConfig, name: str, role: str, commune: str | 
             raise AccountError(f"commune {commune!r} is not in the registry of {config.source} "
                                f"(its communes: {', '.join(codes) or 'none'})")
     elif commune:
-        raise AccountError(f"a {role} user sees every commune: --commune is only for role commune")
+        raise AccountError(f"role {role} sees every commune: --commune is only for role commune")
 
 
 # --- users ------------------------------------------------------------------------------

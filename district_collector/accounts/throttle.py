@@ -63,10 +63,14 @@ def streak(times: list[datetime], window: timedelta) -> int:
     return count
 
 
+# A key's subject is cut to this length: a name or address from a request is not trusted.
+SUBJECT_MAX = 128
+
+
 def _keys(name: str, address: str | None) -> list[tuple[str, str]]:
-    keys = [(USER, name)]
+    keys = [(USER, name[:SUBJECT_MAX])]
     if address:
-        keys.append((ADDRESS, address))
+        keys.append((ADDRESS, address[:SUBJECT_MAX]))
     return keys
 
 

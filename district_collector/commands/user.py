@@ -199,19 +199,29 @@ def register(sub: Subcommands) -> None:
     password_file(p)
     p.set_defaults(func=cmd_add)
 
-    p = users.add_parser("list", help="list the users (never their password hashes)")
+    p = users.add_parser("list", help="list the users (never their password hashes)",
+                         description="List the users: name, role, commune, disabled, when created, "
+                                     "last login. Password hashes are never shown.")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_list)
 
-    p = users.add_parser("disable", help="disable a user and end its sessions and API tokens")
+    p = users.add_parser("disable", help="disable a user and end its sessions and API tokens",
+                         description="Disable a user: it can no longer log in, and its login "
+                                     "sessions and API tokens end at once (enable does not bring "
+                                     "them back).")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_disable)
 
-    p = users.add_parser("enable", help="enable a disabled user (its old tokens stay revoked)")
+    p = users.add_parser("enable", help="enable a disabled user (its old tokens stay revoked)",
+                         description="Enable a disabled user: it can log in again with its "
+                                     "password; the API tokens it had stay revoked.")
     p.add_argument("name", metavar="NAME")
     p.set_defaults(func=cmd_enable)
 
-    p = users.add_parser("passwd", help="set a user's password (ends its login sessions)")
+    p = users.add_parser("passwd", help="set a user's password (ends its login sessions)",
+                         description="Set a user's password (at least "
+                                     f"{MIN_LENGTH} characters); its login sessions end, its API "
+                                     "tokens stay.")
     p.add_argument("name", metavar="NAME")
     password_file(p)
     p.set_defaults(func=cmd_passwd)
@@ -225,7 +235,9 @@ def register(sub: Subcommands) -> None:
                    help="lifetime in days (d), hours (h) or minutes (m), or never (default 90d)")
     p.set_defaults(func=cmd_token)
 
-    p = users.add_parser("audit", help="the audit log, newest first")
+    p = users.add_parser("audit", help="the audit log, newest first",
+                         description="The audit log, newest first: when, who (cli:<unix user> or "
+                                     "web:<user>), what, and its details.")
     p.add_argument("--limit", type=int, default=200, metavar="N", help="entries to show (default 200)")
     p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_audit)

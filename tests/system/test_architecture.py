@@ -30,7 +30,8 @@ TEST_MODULES = frozenset({"tests", *(p.stem for p in (REPO / "tests").rglob("*.p
 ON_TOP = frozenset({"demo", "bench"}) | TEST_MODULES
 
 # Distribution (pyproject.toml) -> the top-level module it provides, where the names differ.
-IMPORT_NAMES = {"paho-mqtt": "paho", "pyyaml": "yaml", "python-dateutil": "dateutil"}
+IMPORT_NAMES = {"paho-mqtt": "paho", "pyyaml": "yaml", "python-dateutil": "dateutil",
+                "argon2-cffi": "argon2"}
 # package -> the pyproject extras whose libraries it may import (besides the base dependencies)
 EXTRAS_OF = {"radio_protocol": (), "hal": ("station", "pi"), "firmware_daemon": ("station", "pi"),
              "district_collector": ("district",)}

@@ -112,7 +112,8 @@ DISTRICT_COMMANDS = [Command(n, district_main, a) for n, a in (
     ("evidence", _d("evidence", "--out", "TMP/ev")), ("schedule-show", _d("schedule", "show")),
     ("publish", _d("schedule", "publish", "--no-send", "TMP/catalogue.yaml")),
     ("catalogue", _d("catalogue", "TMP/catalogue.yaml", "--out", "TMP/cat")), ("keygen", _d("keygen")),
-    ("import", _d("import", "TMP/none.jsonl")))]
+    ("import", _d("import", "TMP/none.jsonl")), ("user-list", _d("user", "list")),
+    ("user-add", _d("user", "add", "an", "--role", "admin", "--password-file", "TMP/none")))]
 STATION_COMMANDS = [Command(n, station_main, a) for n, a in (
     ("check", _d("check")), ("schedule", _d("schedule")), ("events", _d("events")),
     ("play", _d("play", "TMP/a.wav")), ("keygen", _d("keygen")), ("run", _d("run")))]
