@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from district_collector.region import REGION_LEVELS, RegionLevel, region_level
-from district_collector.registry import LEVELS, RegisteredStation, read_location
+from district_collector.registry import LEVELS, RegisteredStation
 from district_collector.scoring.criteria import CriteriaSet
 from district_collector.scoring.criteria.choice import (
     CriteriaPeriod,
@@ -176,7 +176,6 @@ def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> Regist
     name = r.get(commune, f"{key}.commune", "name", str) if commune else None
     level = r.get(s, key, "level", str, "commune", choices=LEVELS)
     pw = r.get(s, key, "mqtt_password_file", str, None, nullable=True)
-    location = read_location(r, s.get("location"), key)
     raw_keys = r.get(s, key, "keys", list)
     jwks: list[dict[str, str]] = []
     kids: dict[str, Ed25519PublicKey] = {}
@@ -198,6 +197,7 @@ def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> Regist
         jwks.append({"kty": "OKP", "crv": "Ed25519", "x": str(jwk["x"])})
     if raw_keys is not None and not raw_keys:
         r.error(f"{key}.keys", "needs at least one public JWK")
+    location = _read_location(r, s, key)
     if not sid or not code or name is None:
         return None
     return RegisteredStation(
@@ -205,6 +205,16 @@ def _read_station(r: ConfigReader, data: object, key: str, base: Path) -> Regist
         keys=tuple(jwks), keyring=KeyRing(kids), mqtt_password_file=config_path(base, pw),
         location=location,
     )
+
+
+def _read_location(r: ConfigReader, s: dict[str, Any], key: str) -> tuple[float, float] | None:
+    """The optional ``location: {lat, lon}`` (WGS 84 degrees) the console's map draws."""
+    if s.get("location") is None:
+        return None
+    where = r.mapping(s["location"], f"{key}.location", ("lat", "lon"))
+    lat = r.get(where, f"{key}.location", "lat", float, minimum=-90, maximum=90) if where else None
+    lon = r.get(where, f"{key}.location", "lon", float, minimum=-180, maximum=180) if where else None
+    return None if lat is None or lon is None else (lat, lon)
 
 
 def parse_district_config(data: object, source: Path) -> DistrictConfig:

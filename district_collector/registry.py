@@ -33,7 +33,6 @@ from radio_protocol.timefmt import zone
 
 if TYPE_CHECKING:
     from district_collector.config import DistrictConfig
-    from radio_protocol.configschema import ConfigReader
 
 LEVELS = ("commune", "district")
 
@@ -76,27 +75,6 @@ class KeysJson(TypedDict):
 
 
 @dataclass(frozen=True)
-class Location:
-    """Where a station stands: WGS 84 degrees, ``lat`` in -90..90, ``lon`` in -180..180."""
-
-    lat: float
-    lon: float
-
-
-def read_location(r: ConfigReader, data: object, key: str) -> Location | None:
-    """The optional ``location: {lat, lon}`` of a station entry at ``key`` (None when absent);
-    a problem (not a mapping, unknown key, out of range) is recorded on ``r`` with its key."""
-    if data is None:
-        return None
-    m = r.mapping(data, f"{key}.location", ("lat", "lon"))
-    lat = r.get(m, f"{key}.location", "lat", float, minimum=-90, maximum=90) if m else None
-    lon = r.get(m, f"{key}.location", "lon", float, minimum=-180, maximum=180) if m else None
-    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    return Location(lat=float(lat), lon=float(lon))
-
-
-@dataclass(frozen=True)
 class RegisteredStation:
     """One registered station, the one record config, registry, scoring and admin share.
 
@@ -114,7 +92,7 @@ class RegisteredStation:
     keys: tuple[dict[str, str], ...]
     keyring: KeyRing = field(repr=False, compare=False)
     mqtt_password_file: Path | None = None
-    location: Location | None = None  # config ``location: {lat, lon}``, for the console's map
+    location: tuple[float, float] | None = None  # (lat, lon) from the config, for the console's map
 
     @cached_property
     def kids(self) -> tuple[str, ...]:

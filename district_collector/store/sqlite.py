@@ -141,7 +141,7 @@ class SqliteStore(
             if new:
                 db.executemany(EVENT_INSERT, [event_row(ev) for ev in new])
                 db.executemany(FACTS_INSERT, [facts_row(ev) for ev in new])
-                self._note_seq_problems(new)
+                self._note_seq_problems(events, outcomes)
             touched = {ev.station for ev in new}
             for q in rejects:
                 seen = db.execute(

@@ -2,9 +2,10 @@
 
 Chain breaks and conflicts would need a scan of every event; instead ``add_batch`` keeps
 them in ``seq_problems`` (:meth:`SqliteFleet._note_seq_problems`, in the batch's
-transaction): after the batch's events are inserted, each new event's seq and the next
-one are re-checked with the :meth:`~district_collector.store.sqlite.SqliteStore.seq_summary`
-rules, set-based. A store that predates the table gets it filled once when opened for
+transaction): the batch's conflicts are recorded, and each new event's seq and the next
+one are re-checked for chain breaks with the
+:meth:`~district_collector.store.sqlite.SqliteStore.seq_summary` rules (in Python when the
+batch itself decides, else set-based SQL). A store that predates the table gets it filled once when opened for
 writing (:meth:`SqliteFleet._init_fleet`). Gaps are counted above each station's
 ``through`` only (below it there are none), so a station without gaps costs one lookup.
 """
@@ -13,11 +14,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 
 from district_collector.store.base_fleet import FleetStore, StationAggregate
-from district_collector.store.records import StatusRow, StoredEvent
+from district_collector.store.records import ACCEPTED, CONFLICT, Outcome, StatusRow, StoredEvent
 
 FLEET_SCHEMA = """
 CREATE TABLE IF NOT EXISTS seq_problems (
@@ -26,16 +27,18 @@ CREATE TABLE IF NOT EXISTS seq_problems (
 ) WITHOUT ROWID;
 """
 _PAIRS = "SELECT j.value ->> 0 AS station, j.value ->> 1 AS seq FROM json_each(?) j"
+# CROSS JOIN keeps the candidates outermost (each one index lookup); CASE keeps the planner
+# from turning "seq > 1" into an index range.
 _BREAK = """
-SELECT DISTINCT e.station, e.seq, 'break' AS kind FROM ({pairs}) c JOIN events e ON e.station = c.station AND e.seq = c.seq
-WHERE (e.seq = 1 AND e.prev IS NOT NULL) OR (e.seq > 1
-  AND EXISTS (SELECT 1 FROM events p WHERE p.station = e.station AND p.seq = e.seq - 1)
+SELECT DISTINCT e.station, e.seq, 'break' AS kind FROM ({pairs}) c CROSS JOIN events e
+WHERE e.station = c.station AND e.seq = c.seq AND CASE WHEN e.seq = 1 THEN e.prev IS NOT NULL ELSE
+  EXISTS (SELECT 1 FROM events p WHERE p.station = e.station AND p.seq = e.seq - 1)
   AND NOT EXISTS (SELECT 1 FROM events p WHERE p.station = e.station AND p.seq = e.seq - 1
-                  AND p.payload_sha256 = e.prev))
+                  AND p.payload_sha256 = e.prev) END
 """
 _CONFLICT = """
-SELECT e.station, e.seq, 'conflict' AS kind FROM ({pairs}) c JOIN events e ON e.station = c.station AND e.seq = c.seq
-GROUP BY e.station, e.seq HAVING COUNT(*) > 1
+SELECT e.station, e.seq, 'conflict' AS kind FROM ({pairs}) c CROSS JOIN events e
+WHERE e.station = c.station AND e.seq = c.seq GROUP BY e.station, e.seq HAVING COUNT(*) > 1
 """
 _ALL = "SELECT DISTINCT station, seq FROM events"
 _LAST = """
@@ -53,7 +56,7 @@ _GAPS = """
 SELECT station, COUNT(*) FROM (
   SELECT g.station, g.seq, LAG(g.seq, 1, g.through) OVER (PARTITION BY g.station ORDER BY g.seq) AS before
   FROM (SELECT DISTINCT ev.station, ev.seq, a.through FROM ack_state a
-        JOIN events ev ON ev.station = a.station AND ev.seq > a.through) g
+        CROSS JOIN events ev WHERE ev.station = a.station AND ev.seq > a.through) g
 ) WHERE seq > before + 1 GROUP BY station
 """
 
@@ -81,16 +84,43 @@ class SqliteFleet(FleetStore):
                 db.execute("ROLLBACK")
             raise
 
-    def _note_seq_problems(self, new: Iterable[StoredEvent]) -> None:
-        """Re-check the new events' seqs and the seqs after them (inside add_batch's transaction)."""
-        pairs = sorted({(ev.station, s) for ev in new for s in (ev.seq, ev.seq + 1)})
+    def _note_seq_problems(self, events: Sequence[StoredEvent], outcomes: Sequence[Outcome]) -> None:
+        """Record the batch's conflicts and re-check for chain breaks each new event's seq
+        and the one after it (inside add_batch's transaction, after the inserts).
+
+        A seq whose one event arrived in this batch, like the seq before it, is decided
+        here (a chain ingested in order costs no query); the others are re-checked by SQL."""
+        accepted: dict[tuple[str, int], StoredEvent] = {}
+        conflicted: set[tuple[str, int]] = set()
+        for ev, outcome in zip(events, outcomes, strict=True):
+            if outcome == ACCEPTED:
+                accepted[(ev.station, ev.seq)] = ev
+            elif outcome == CONFLICT:
+                conflicted.add((ev.station, ev.seq))
+        breaks: set[tuple[str, int]] = set()
+        check: set[tuple[str, int]] = set()
+        for station, seq in accepted.keys() | conflicted:
+            for key in ((station, seq), (station, seq + 1)):
+                only = accepted.get(key) if key not in conflicted else None
+                before = (station, key[1] - 1)
+                if only is not None and key[1] == 1:
+                    if only.facts.prev is not None:
+                        breaks.add(key)
+                elif only is not None and before in accepted and before not in conflicted:
+                    if accepted[before].payload_sha256 != only.facts.prev:
+                        breaks.add(key)
+                else:
+                    check.add(key)
         db = self._db
+        insert = "INSERT OR IGNORE INTO seq_problems(station, seq, kind) VALUES (?,?,?)"
+        db.executemany(insert, [(st, seq, "conflict") for st, seq in sorted(conflicted)])
+        db.executemany(insert, [(st, seq, "break") for st, seq in sorted(breaks)])
+        pairs = sorted(check)
         for start in range(0, len(pairs), 5000):
             chunk = json.dumps(pairs[start:start + 5000])
-            db.execute(f"DELETE FROM seq_problems WHERE (station, seq) IN ({_PAIRS})", (chunk,))
-            for query in (_BREAK, _CONFLICT):
-                db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
-                           + query.format(pairs=_PAIRS), (chunk,))
+            db.execute(f"DELETE FROM seq_problems WHERE kind = 'break' AND (station, seq) IN ({_PAIRS})", (chunk,))
+            db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) " + _BREAK.format(pairs=_PAIRS),
+                       (chunk,))
 
     def station_aggregates(self) -> dict[str, StationAggregate]:
         db = self._db

@@ -140,12 +140,7 @@ def fleet_row(st: RegisteredStation, agg: StationAggregate | None, stored: Statu
 
 def location_of(st: RegisteredStation) -> Location | None:
     """The registry's ``location`` of the station, when it has one."""
-    where = getattr(st, "location", None)
-    if where is None:
-        return None
-    lat, lon = (where.get("lat"), where.get("lon")) if isinstance(where, dict) else \
-        (getattr(where, "lat", None), getattr(where, "lon", None))
-    return Location(float(lat), float(lon)) if lat is not None and lon is not None else None
+    return None if st.location is None else Location(*st.location)
 
 
 # Decoded statuses by JWS: a fleet re-read every few seconds decodes only what changed.

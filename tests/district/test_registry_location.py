@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from district_collector.config import load_district_config
-from district_collector.registry import Location
 from radio_protocol.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "district.example.yaml"
@@ -25,7 +24,7 @@ def _load(tmp_path: Path, location: Any) -> Any:
 
 def test_location_read_when_given(tmp_path: Path) -> None:
     config = _load(tmp_path, {"lat": 14.55, "lon": 108.1})
-    assert config.stations[0].location == Location(lat=14.55, lon=108.1)
+    assert config.stations[0].location == (14.55, 108.1)
     assert config.stations[1].location is None
 
 

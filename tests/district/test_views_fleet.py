@@ -4,6 +4,7 @@ and the store's whole-fleet aggregates agreeing with its per-station seq summary
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,9 +12,12 @@ from pathlib import Path
 import pytest
 from views_testkit import KOI, KOI_COMMUNE, RUONG, RUONG_COMMUNE, ViewsKit, local, make_views_kit
 
+from district_collector.config import load_district_config
+from district_collector.intake.ingest import Ingestor
 from district_collector.store.sqlite import SqliteStore
 from district_collector.views.catalogue import publish_upload, rollout
 from district_collector.views.fleet import fleet
+from radio_protocol.errors import ConfigError
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 CATALOGUE = b"""month: 2026-12
@@ -100,6 +104,25 @@ def test_problems_match_the_seq_summary_and_survive_a_rebuilt_table(vk: ViewsKit
         assert store.station_aggregates()[KOI] == agg
 
 
+def test_problems_kept_at_ingest_agree_with_the_seq_summary_in_any_order(vk: ViewsKit) -> None:
+    """Batches out of order, forks and conflicts: the kept counts equal a full recount."""
+    chain = [vk.airing(KOI, f"2026-12-01 {h:02d}:00") for h in range(12)]
+    fork6, _ = vk.kit.event(KOI, 6, "cd" * 32)
+    again1, _ = vk.kit.event(KOI, 1, None, outcome="missed", reason="station-down", started_at=None)
+    rng = random.Random(7)
+    order = chain + [fork6, again1]
+    rng.shuffle(order)
+    with SqliteStore(vk.config.database) as store:
+        ing = Ingestor(vk.config, store)
+        for start in range(0, len(order), 3):
+            ing.ingest([(f"cr/v1/kon-ray/station/{KOI}/event", e, "mqtt") for e in order[start:start + 3]],
+                       datetime.now(UTC))
+            summary, agg = store.seq_summary(KOI), store.station_aggregates()[KOI]
+            assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (
+                len(summary.gaps), len(summary.chain_breaks), len(summary.conflicts)), start
+    assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (0, 1, 2)  # the fork at seq 6; conflicts at 1 and 6
+
+
 def test_commune_filter_never_returns_another_communes_station(vk: ViewsKit) -> None:
     vk.ingest(RUONG, [vk.airing(RUONG, "2026-12-01 06:30")])
     with SqliteStore(vk.config.database) as store:
@@ -107,3 +130,18 @@ def test_commune_filter_never_returns_another_communes_station(vk: ViewsKit) -> 
         assert [r.id for r in fleet(store, vk.config, NOW, communes=[RUONG_COMMUNE])] == [RUONG]
         assert fleet(store, vk.config, NOW, communes=[]) == []
         assert [r.station for r in rollout(store, vk.config, communes=[KOI_COMMUNE])] == [KOI]
+
+
+def test_location_from_the_registry(tmp_path: Path) -> None:
+    vk = make_views_kit(tmp_path)
+    text = vk.kit.district_config.read_text(encoding="utf-8")
+    text = text.replace("  level: commune\n", "  level: commune\n  location: {lat: 14.5436, lon: 108}\n", 1)
+    vk.kit.district_config.write_text(text, encoding="utf-8")
+    config = load_district_config(vk.kit.district_config)
+    with SqliteStore(config.database) as store:
+        rows = fleet(store, config, NOW)
+    assert rows[0].location is not None and rows[0].location.as_json() == {"lat": 14.5436, "lon": 108.0}
+    assert rows[1].location is None
+    vk.kit.district_config.write_text(text.replace("lat: 14.5436", "lat: 95"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"location.lat: must be <= 90"):
+        load_district_config(vk.kit.district_config)
