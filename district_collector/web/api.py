@@ -40,9 +40,9 @@ def actor(ctx: Ctx) -> str:
 def fleet_rows(ctx: Ctx) -> list[dict[str, Any]]:
     """The fleet rows the user may see, filtered by ``?commune=`` and ``?state=``."""
     communes = ctx.allowed_communes(_one(ctx, "commune"))
-    rows = [r.as_json() for r in fleet.fleet(ctx.store, ctx.config, ctx.now, communes)]
+    rows = fleet.fleet(ctx.store, ctx.config, ctx.now, communes)
     state = ctx.request.query_params.get("state")
-    return [r for r in rows if r["state"] == state] if state else rows
+    return [r.as_json() for r in rows if not state or r.state == state]
 
 
 def _one(ctx: Ctx, name: str) -> frozenset[str] | None:

@@ -5,6 +5,7 @@ by the templates (these return data for ``templates/_map.html`` and ``_chart.htm
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,14 +23,15 @@ class MapPoint:
     y: float
 
 
-def station_map(rows: list[dict[str, Any]]) -> list[MapPoint]:
-    """Fleet rows with a ``location`` as points in a WIDTH x HEIGHT box (equirectangular,
-    longitudes scaled by the cosine of the mean latitude, north up, margins kept)."""
-    located = [r for r in rows if r.get("location")]
+def station_map(rows: Sequence[Any]) -> list[MapPoint]:
+    """Fleet rows (the view's objects: ``id``, ``commune_name``, ``state``, ``location``
+    with ``lat``/``lon``) with a location as points in a WIDTH x HEIGHT box
+    (equirectangular, longitudes scaled by the cosine of the mean latitude, north up)."""
+    located = [r for r in rows if r.location is not None]
     if not located:
         return []
-    lats = [float(r["location"]["lat"]) for r in located]
-    lons = [float(r["location"]["lon"]) for r in located]
+    lats = [float(r.location.lat) for r in located]
+    lons = [float(r.location.lon) for r in located]
 
     squeeze = math.cos(math.radians(sum(lats) / len(lats)))
     span_x = max((max(lons) - min(lons)) * squeeze, 1e-6)
@@ -41,7 +43,7 @@ def station_map(rows: list[dict[str, Any]]) -> list[MapPoint]:
     for row, lat, lon in zip(located, lats, lons, strict=True):
         x = off_x + (lon - min(lons)) * squeeze * scale
         y = HEIGHT - (off_y + (lat - min(lats)) * scale)
-        points.append(MapPoint(str(row["id"]), str(row.get("commune_name") or row["id"]), str(row["state"]),
+        points.append(MapPoint(str(row.id), str(row.commune_name or row.id), str(row.state),
                                round(x, 1), round(y, 1)))
     return points
 

@@ -3,6 +3,7 @@ token, navigation, words) so templates only add their own data. Autoescaping is 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,13 @@ def _num(value: object, digits: int = 1) -> str:
 
 
 def _local_time(value: object) -> str:
-    """An RFC 3339 text as ``YYYY-MM-DD HH:MM:SS`` (local time as written, offset dropped)."""
+    """An RFC 3339 text or an aware datetime as ``YYYY-MM-DD HH:MM:SS`` (its own local
+    time, offset dropped)."""
     if not value:
         return "–"
-    text = str(value)
-    return text[:19].replace("T", " ")
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)[:19].replace("T", " ")
 
 
 def render(ctx: Ctx, template: str, status_code: int = 200, active: str = "", **data: Any) -> Response:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from starlette.routing import Route
@@ -90,9 +91,9 @@ def test_web_static_assets_are_served_by_the_app(console: Console) -> None:
 
 
 def test_web_map_and_chart_geometry() -> None:
-    rows = [{"id": "a", "state": "ok", "location": {"lat": 14.6, "lon": 108.0}},
-            {"id": "b", "state": "offline", "location": {"lat": 14.4, "lon": 108.2}},
-            {"id": "c", "state": "ok", "location": None}]
+    rows = [SimpleNamespace(id="a", commune_name="A", state="ok", location=SimpleNamespace(lat=14.6, lon=108.0)),
+            SimpleNamespace(id="b", commune_name="B", state="offline", location=SimpleNamespace(lat=14.4, lon=108.2)),
+            SimpleNamespace(id="c", commune_name="C", state="ok", location=None)]
     points = station_map(rows)
     assert [p.id for p in points] == ["a", "b"]
     assert points[0].y < points[1].y and points[0].x < points[1].x  # north up, east right

@@ -75,7 +75,9 @@
         .catch(function () { if (live) { live.classList.add("stale"); } })
         .finally(function () { window.setTimeout(tick, POLL_MS); });
     }
-    window.setTimeout(tick, POLL_MS);
+    // a long fleet: the server rendered the first rows only; fetch the rest at once
+    var shown = table.tBodies[0].rows.length;
+    window.setTimeout(tick, Number(table.dataset.total || 0) > shown ? 0 : POLL_MS);
   }
 
   function cellAirings(grid) {
