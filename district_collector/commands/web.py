@@ -55,7 +55,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, ssl_certfile=args.certfile, ssl_keyfile=args.keyfile,
         proxy_headers=True, forwarded_allow_ips=args.proxy, server_header=False,
-        log_level="warning" if not args.verbose else "info", access_log=args.verbose, lifespan="on"))
+        log_level="warning" if not args.verbose else "info", access_log=args.verbose, lifespan="on",
+        timeout_graceful_shutdown=10))
     server.run()
     if not server.started:
         print(f"{PROG} web: could not listen on {host}:{port} (in use, or not allowed?)", file=sys.stderr)

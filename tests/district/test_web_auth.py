@@ -121,3 +121,21 @@ def test_web_english_switch_is_remembered(console: Console) -> None:
     assert "Overview" in client.get("/fleet?lang=en").text
     page = client.get("/compliance")
     assert "Frequency" in page.text and 'lang="en"' in page.text
+
+
+def test_web_cookies_are_secure_over_tls(console: Console) -> None:
+    client = console.client(None)
+    client.base_url = "https://127.0.0.1"  # type: ignore[assignment]
+    page = client.get("/login")
+    assert "Secure" in page.headers["set-cookie"]
+    assert page.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_web_login_next_never_leaves_the_site(console: Console) -> None:
+    for target, expected in (("//evil.example/x", "/"), ("https://evil.example/", "/"), ("/compliance", "/compliance")):
+        client = console.client(None)
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        assert token
+        answer = client.post("/login", data={"csrf": token.group(1), "name": "dist", "password": PASSWORD,
+                                             "next": target}, follow_redirects=False)
+        assert answer.headers["location"] == expected, target

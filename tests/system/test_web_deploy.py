@@ -4,11 +4,20 @@ config, and the package data that makes templates and static files part of the w
 
 from __future__ import annotations
 
+import http.client
+import ssl
+import subprocess
+import sys
 import tomllib
+import urllib.request
 from pathlib import Path
 
+import pytest
+from mqtt_broker import make_district, make_tls_files
 from test_deploy_units import VENV_BIN, _unit
+from waiting import wait_until
 
+from district_collector.admin.local_broker import free_port
 from district_collector.cli import COMMAND_MODULES
 from radio_protocol.cli_base import build_parser
 
@@ -51,3 +60,39 @@ def test_web_templates_and_static_files_ship_in_the_wheel() -> None:
         assert any(d.startswith(name) for d in extras["district"]), name
     for name in ("selenium", "httpx"):
         assert any(d.startswith(name) for d in extras["test"]), name
+
+
+def test_web_command_serves_https_with_certfile(tmp_path: Path) -> None:
+    kit = make_district(tmp_path / "d")
+    ca, cert, key = make_tls_files(tmp_path / "tls")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "district_collector.cli", "-c", str(kit.district_config), "web",
+                             "--listen", f"127.0.0.1:{port}", "--certfile", str(cert), "--keyfile", str(key)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    context = ssl.create_default_context(cafile=str(ca))
+
+    def login_page() -> http.client.HTTPResponse | None:
+        try:
+            return urllib.request.urlopen(f"https://127.0.0.1:{port}/login", context=context, timeout=10)
+        except OSError:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            return None
+    try:
+        with wait_until(login_page, 60, "the console over TLS") as answer:
+            assert answer.status == 200 and "Đăng nhập" in answer.read().decode()
+            assert "Secure" in answer.headers["set-cookie"] and answer.headers["strict-transport-security"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--listen", "nowhere"], "--listen 'nowhere': give HOST:PORT"),
+    (["--certfile", "/nonexistent.crt", "--keyfile", "/nonexistent.key"], "--certfile /nonexistent.crt: cannot be read"),
+    (["--certfile", "/etc/hostname"], "--certfile and --keyfile go together"),
+])
+def test_web_command_bad_options_are_clear_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    kit = make_district(tmp_path / "d")
+    done = subprocess.run([sys.executable, "-m", "district_collector.cli", "-c", str(kit.district_config), "web",
+                           *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
