@@ -9,6 +9,7 @@ Bearer TOKEN``; a commune user sees only its commune (404 for another's station)
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -199,6 +200,54 @@ def get_xlsx(ctx: Ctx) -> Response:
     return _download(ctx, "xlsx")
 
 
+def _catalogue_document(ctx: Ctx, kind: str) -> Response:
+    """The month's catalogue document as published (``?month=YYYY-MM``), built by the code
+    of ``radio-district catalogue --month`` (written to a private temporary folder under
+    fixed names, read back, removed)."""
+    import tempfile
+    from pathlib import Path
+
+    from district_collector.commands.catalogue import schedules_from_store
+    from district_collector.documents.catalogue_doc import (
+        build_catalogue_doc,
+        write_catalogue_pdf,
+        write_catalogue_xlsx,
+    )
+
+    month = ctx.request.query_params.get("month", "")
+    try:
+        if len(month) != 7:
+            raise ValueError(month)
+        date.fromisoformat(f"{month}-01")
+    except ValueError:
+        raise HttpError(400, "month: give YYYY-MM, e.g. 2026-12") from None
+    config = ctx.config
+    payloads, unscheduled = schedules_from_store(config, month)
+    district = {"id": config.district.id, "name": config.district.name, "timezone": config.district.timezone,
+                "level": config.district.level}
+    doc = build_catalogue_doc(district, payloads, month, {s.id: s.commune_name for s in config.stations},
+                              unscheduled)
+    lang = ctx.lang
+    with tempfile.TemporaryDirectory(prefix="radio-console-") as folder:
+        if kind == "pdf":
+            data = write_catalogue_pdf(doc, Path(folder) / "catalogue.pdf", lang).read_bytes()
+            media_type = "application/pdf"
+        else:
+            data = write_catalogue_xlsx(doc, Path(folder) / "catalogue.xlsx", lang).read_bytes()
+            media_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    name = f"catalogue-{config.district.id}-{month}.{kind}"
+    return Response(data, media_type=media_type,
+                    headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store"})
+
+
+def get_catalogue_pdf(ctx: Ctx) -> Response:
+    return _catalogue_document(ctx, "pdf")
+
+
+def get_catalogue_xlsx(ctx: Ctx) -> Response:
+    return _catalogue_document(ctx, "xlsx")
+
+
 async def not_found(request: Request) -> Response:
     return JSONResponse({"error": "no such API route"}, status_code=404)
 
@@ -218,6 +267,8 @@ def routes() -> list[BaseRoute]:
         api("/catalogue/check", post_check, ("POST",), "publish"),
         api("/catalogue/publish", post_publish, ("POST",), "publish"),
         api("/catalogue/rollout", get_rollout),
+        api("/catalogue.pdf", get_catalogue_pdf, need="publish"),
+        api("/catalogue.xlsx", get_catalogue_xlsx, need="publish"),
         api("/evidence.zip", get_zip),
         api("/report.pdf", get_pdf),
         api("/report.xlsx", get_xlsx),

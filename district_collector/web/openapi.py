@@ -64,6 +64,12 @@ PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/catalogue/publish": {"post": _op("Check and publish an uploaded catalogue (as `schedule "
                                               "publish`)", body=_UPLOAD, errors=(400, 401, 403, 409, 413, 422))},
     "/api/v1/catalogue/rollout": {"get": _op("Per station: published vs applied version, media missing")},
+    "/api/v1/catalogue.pdf": {"get": _op("The month's catalogue document as published (PDF)", [
+        {"name": "month", "in": "query", "required": True, "schema": {"type": "string"}}],
+        media="application/pdf", errors=(400, 401, 403))},
+    "/api/v1/catalogue.xlsx": {"get": _op("The month's catalogue document as published (XLSX)", [
+        {"name": "month", "in": "query", "required": True, "schema": {"type": "string"}}],
+        media="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", errors=(400, 401, 403))},
     "/api/v1/evidence.zip": {"get": _op("The evidence bundle (the files `radio-district evidence` writes)",
                                         _REQUIRED_PERIOD + _COMMUNES, media="application/zip",
                                         errors=(400, 401))},

@@ -71,6 +71,10 @@ def test_web_good_catalogue_previews_then_publishes_through_the_form(console: Co
         assert store.latest_schedule(KOI) is not None and store.latest_schedule(RUONG) is not None
         actions = [e.action for e in accounts.audit_log(store)]
     assert actions[:2] == ["catalogue.publish", "catalogue.upload"]
+    pdf = client.get("/api/v1/catalogue.pdf?month=2026-12")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert client.get("/api/v1/catalogue.xlsx?month=2026-12").content.startswith(b"PK")
+    assert client.get("/api/v1/catalogue.pdf?month=../../etc").status_code == 400
 
 
 def test_web_publish_form_with_a_damaged_payload_is_refused(console: Console) -> None:
