@@ -18,13 +18,49 @@ from collections.abc import Sequence
 from typing import Any
 
 from district_collector.store.base_fleet import FleetStore, StationAggregate
-from district_collector.store.records import ACCEPTED, CONFLICT, Outcome, StatusRow, StoredEvent
+from district_collector.store.records import (
+    ACCEPTED,
+    CONFLICT,
+    DUPLICATE,
+    Outcome,
+    StatusRow,
+    StoredEvent,
+)
 
-FLEET_SCHEMA = """
+SEQ_PROBLEMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS seq_problems (
     station TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
     PRIMARY KEY (station, seq, kind)
-) WITHOUT ROWID;
+) WITHOUT ROWID
+"""
+# Each station's last airing: its highest-seq event with a started_at (the lowest payload
+# hash among conflicting ones), kept by add_batch.
+STATION_LAST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS station_last (
+    station TEXT PRIMARY KEY, seq INTEGER NOT NULL, payload_sha256 TEXT NOT NULL,
+    started_at TEXT, outcome TEXT, program TEXT, title TEXT
+) WITHOUT ROWID
+"""
+_LAST_UPSERT = """
+INSERT INTO station_last(station, seq, payload_sha256, started_at, outcome, program, title) VALUES (?,?,?,?,?,?,?)
+ON CONFLICT(station) DO UPDATE SET seq = excluded.seq, payload_sha256 = excluded.payload_sha256,
+    started_at = excluded.started_at, outcome = excluded.outcome, program = excluded.program, title = excluded.title
+WHERE excluded.seq > station_last.seq
+   OR (excluded.seq = station_last.seq AND excluded.payload_sha256 < station_last.payload_sha256)
+"""
+_LAST_FILL = """
+INSERT INTO station_last(station, seq, payload_sha256, started_at, outcome, program, title)
+SELECT f.station, f.seq, MIN(f.payload_sha256), f.started_at, f.outcome, f.program, f.title
+FROM ack_state a JOIN event_facts f ON f.station = a.station AND f.started_at IS NOT NULL AND f.seq = (
+    SELECT l.seq FROM event_facts l WHERE l.station = a.station AND l.started_at IS NOT NULL
+    ORDER BY l.seq DESC LIMIT 1)
+GROUP BY f.station
+"""
+_KEPT_LAST = """
+SELECT a.station, a.through, s.started_at, s.outcome, s.program, s.title, e.jws
+FROM ack_state a LEFT JOIN station_last s ON s.station = a.station
+LEFT JOIN events e ON s.outcome <> 'completed' AND e.station = s.station AND e.seq = s.seq
+    AND e.payload_sha256 = s.payload_sha256
 """
 _PAIRS = "SELECT j.value ->> 0 AS station, j.value ->> 1 AS seq FROM json_each(?) j"
 # CROSS JOIN keeps the candidates outermost (each one index lookup); CASE keeps the planner
@@ -41,23 +77,25 @@ SELECT e.station, e.seq, 'conflict' AS kind FROM ({pairs}) c CROSS JOIN events e
 WHERE e.station = c.station AND e.seq = c.seq GROUP BY e.station, e.seq HAVING COUNT(*) > 1
 """
 _ALL = "SELECT DISTINCT station, seq FROM events"
+# Per station two seeks in event_facts (clustered by station and seq: no JWS read), and
+# the JWS only of a last airing that did not complete (for its reason).
 _LAST = """
-SELECT a.station, (SELECT MAX(seq) FROM events m WHERE m.station = a.station),
-       f.started_at, f.outcome, f.program, f.title,
-       CASE WHEN f.outcome = 'completed' THEN NULL ELSE e.jws END
+SELECT a.station, a.through, f.started_at, f.outcome, f.program, f.title, e.jws
 FROM ack_state a
 LEFT JOIN event_facts f ON f.station = a.station AND f.seq = (
-    SELECT l.seq FROM events l WHERE l.station = a.station AND l.started_at IS NOT NULL
+    SELECT l.seq FROM event_facts l WHERE l.station = a.station AND l.started_at IS NOT NULL
     ORDER BY l.seq DESC LIMIT 1)
-LEFT JOIN events e ON e.station = f.station AND e.seq = f.seq AND e.payload_sha256 = f.payload_sha256
+LEFT JOIN events e ON f.outcome <> 'completed' AND e.station = f.station AND e.seq = f.seq
+    AND e.payload_sha256 = f.payload_sha256
 ORDER BY a.station, f.payload_sha256
 """
+# Per station with seqs above its through: missing ranges there, and its highest seq.
 _GAPS = """
-SELECT station, COUNT(*) FROM (
+SELECT station, SUM(seq > before + 1), MAX(seq) FROM (
   SELECT g.station, g.seq, LAG(g.seq, 1, g.through) OVER (PARTITION BY g.station ORDER BY g.seq) AS before
   FROM (SELECT DISTINCT ev.station, ev.seq, a.through FROM ack_state a
         CROSS JOIN events ev WHERE ev.station = a.station AND ev.seq > a.through) g
-) WHERE seq > before + 1 GROUP BY station
+) GROUP BY station
 """
 
 
@@ -67,17 +105,22 @@ class SqliteFleet(FleetStore):
     _db: sqlite3.Connection
 
     def _init_fleet(self) -> None:
-        """Create ``seq_problems``; fill it once from the stored events when it is new."""
+        """Create ``seq_problems`` and ``station_last``; fill each once from the stored
+        events when it is new."""
         db = self._db
-        exists = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='seq_problems'").fetchone()
-        if exists:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if {"seq_problems", "station_last"} <= tables:
             return
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.execute(FLEET_SCHEMA)
-            for query in (_BREAK, _CONFLICT):
-                db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
-                           + query.format(pairs=_ALL))
+            if "seq_problems" not in tables:
+                db.execute(SEQ_PROBLEMS_SCHEMA)
+                for query in (_BREAK, _CONFLICT):
+                    db.execute("INSERT OR IGNORE INTO seq_problems(station, seq, kind) "
+                               + query.format(pairs=_ALL))
+            if "station_last" not in tables:
+                db.execute(STATION_LAST_SCHEMA)
+                db.execute(_LAST_FILL)
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
@@ -112,6 +155,14 @@ class SqliteFleet(FleetStore):
                 else:
                     check.add(key)
         db = self._db
+        last: dict[str, StoredEvent] = {}
+        for ev, outcome in zip(events, outcomes, strict=True):
+            if outcome != DUPLICATE and ev.facts.started_at is not None:
+                best = last.get(ev.station)
+                if best is None or (ev.seq, best.payload_sha256) > (best.seq, ev.payload_sha256):
+                    last[ev.station] = ev
+        db.executemany(_LAST_UPSERT, [(ev.station, ev.seq, ev.payload_sha256, ev.facts.started_at, ev.facts.outcome,
+                                       ev.facts.program, ev.facts.title) for ev in last.values()])
         insert = "INSERT OR IGNORE INTO seq_problems(station, seq, kind) VALUES (?,?,?)"
         db.executemany(insert, [(st, seq, "conflict") for st, seq in sorted(conflicted)])
         db.executemany(insert, [(st, seq, "break") for st, seq in sorted(breaks)])
@@ -125,22 +176,27 @@ class SqliteFleet(FleetStore):
     def station_aggregates(self) -> dict[str, StationAggregate]:
         db = self._db
         last: dict[str, tuple[Any, ...]] = {}
-        for row in db.execute(_LAST):
+        try:
+            rows = db.execute(_KEPT_LAST).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            rows = db.execute(_LAST).fetchall()  # a store opened read-only that predates station_last
+        for row in rows:
             last.setdefault(row[0], row)
-        gaps = dict(db.execute(_GAPS).fetchall())
+        above = {r[0]: (int(r[1]), int(r[2])) for r in db.execute(_GAPS)}
         problems = self._seq_problem_counts()
         quarantined = dict(db.execute(
             "SELECT station, COUNT(*) FROM quarantine WHERE station IS NOT NULL GROUP BY station").fetchall())
         out: dict[str, StationAggregate] = {}
         for station in sorted(set(last) | set(quarantined)):
-            r = last.get(station)
-            jws = r[6] if r is not None else None
+            r = last.get(station) or (station, 0, None, None, None, None, None)
+            gaps, highest = above.get(station, (0, 0))
+            jws = r[6]
             out[station] = StationAggregate(
-                station, int(r[1] or 0) if r else 0,
-                _text(r[2]) if r else None, _text(r[3]) if r else None,
-                _text(r[4]) if r else None, _text(r[5]) if r else None,
+                station, max(int(r[1]), highest), _text(r[2]), _text(r[3]), _text(r[4]), _text(r[5]),
                 bytes(jws) if isinstance(jws, bytes | memoryview) else None,
-                int(gaps.get(station, 0)), problems.get((station, "break"), 0),
+                gaps, problems.get((station, "break"), 0),
                 problems.get((station, "conflict"), 0), int(quarantined.get(station, 0)))
         return out
 

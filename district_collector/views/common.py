@@ -15,11 +15,21 @@ from district_collector.config import DistrictConfig
 from district_collector.registry import RegisteredStation
 from radio_protocol.timefmt import format_rfc3339
 
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # per type: its dataclass fields, None if not one
+
 
 def to_json(value: object) -> Any:
     """``value`` as JSON-ready data (see the module doc)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    kind = type(value)
+    if kind in _FIELDS:
+        names = _FIELDS[kind]
+    else:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value)) \
+            if dataclasses.is_dataclass(value) and not isinstance(value, type) else None
+    if names is not None:
+        return {name: to_json(getattr(value, name)) for name in names}
     if isinstance(value, datetime):
         return format_rfc3339(value)
     if isinstance(value, date):

@@ -54,6 +54,8 @@ from radio_protocol.clock import SystemClock
 from radio_protocol.errors import KeyFileError
 from radio_protocol.jose import load_private_key, public_jwk
 
+_NONE: Counter[str] = Counter()  # shared, never written
+_NONE_I: Counter[int] = Counter()
 CellState = Literal["aired", "not-aired", "at-risk", "excluded", "not-required"]
 
 
@@ -221,14 +223,14 @@ def compliance(store: Store, config: DistrictConfig, start: date, end: date,
         code = c["code"]
         if wanted is not None and code not in wanted:
             continue
-        counts_w, counts_m = aired_w.get(code, Counter()), aired_m.get(code, Counter())
+        counts_w, counts_m = aired_w.get(code, _NONE_I), aired_m.get(code, _NONE_I)
         for i, n in counts_w.items():
             per_week[i] += n
         rows.append(ComplianceRow(
             _score(c, code, c["name"]), tuple(c["stations"]),
-            tuple(_cell(c["weeks_grid"][i], w.required, w.running, counts_w[i], excl_w.get((code, i), Counter()))
+            tuple(_cell(c["weeks_grid"][i], w.required, w.running, counts_w[i], excl_w.get((code, i), _NONE))
                   for i, w in enumerate(weeks)),
-            tuple(_cell(c["months_grid"][i], m.required, m.running, counts_m[i], excl_m.get((code, i), Counter()))
+            tuple(_cell(c["months_grid"][i], m.required, m.running, counts_m[i], excl_m.get((code, i), _NONE))
                   for i, m in enumerate(months))))
     d = report["district"]
     return ComplianceGrid(period.start, period.end, period.timezone, weeks, months, _score(d, d["id"], d["name"]),

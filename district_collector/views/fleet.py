@@ -1,7 +1,8 @@
 """The fleet: one row per registered station, what the Tổng quan page and ``GET /api/v1/stations`` show.
 
 ``fleet(store, config, now, communes=None) -> list[FleetRow]``, registry order; ``communes``
-limits the rows to those communes' stations (None: all). Dataclasses (every one has
+limits the rows to those communes' stations (None: all). ``fleet_json(...) -> str`` is the
+same rows as one JSON array text (what ``GET /api/v1/stations`` should send: the fastest). Dataclasses (every one has
 ``as_json()``):
 
 - ``FleetRow(id: str, commune: str, commune_name: str, online: bool | None,
@@ -36,7 +37,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from district_collector.config import DistrictConfig
 from district_collector.registry import RegisteredStation
@@ -46,7 +47,7 @@ from district_collector.store.base_fleet import StationAggregate
 from district_collector.store.records import StatusRow
 from district_collector.views.common import JsonData, visible_stations
 from radio_protocol.messages.status import Status
-from radio_protocol.timefmt import parse_rfc3339
+from radio_protocol.timefmt import format_rfc3339, parse_rfc3339
 
 State = Literal["ok", "offline", "warning", "never-seen"]
 
@@ -97,6 +98,30 @@ class FleetRow(JsonData):
     since: datetime | None
     schedule_error: str | None
 
+    def as_json(self) -> dict[str, Any]:
+        """As :meth:`JsonData.as_json`, written out: the fleet of 10,000 stations is
+        turned into JSON on every poll."""
+        last = self.last_airing
+        p = self.problems
+        return {
+            "id": self.id, "commune": self.commune, "commune_name": self.commune_name, "online": self.online,
+            "last_seen_at": _text(self.last_seen_at),
+            "last_airing": None if last is None else {
+                "started_at": _text(last.started_at), "outcome": last.outcome, "reason": last.reason,
+                "program": last.program, "title": last.title},
+            "schedule_published": self.schedule_published, "schedule_applied": self.schedule_applied,
+            "media_missing": list(self.media_missing), "clock_synced": self.clock_synced,
+            "outbox_pending": self.outbox_pending,
+            "problems": {"gaps": p.gaps, "chain_breaks": p.chain_breaks, "conflicts": p.conflicts,
+                         "quarantined": p.quarantined},
+            "location": None if self.location is None else {"lat": self.location.lat, "lon": self.location.lon},
+            "state": self.state, "since": _text(self.since), "schedule_error": self.schedule_error,
+        }
+
+
+def _text(at: datetime | None) -> str | None:
+    return None if at is None else format_rfc3339(at)
+
 
 def fleet(store: Store, config: DistrictConfig, now: datetime,
           communes: Collection[str] | None = None) -> list[FleetRow]:
@@ -105,8 +130,39 @@ def fleet(store: Store, config: DistrictConfig, now: datetime,
     aggregates = store.station_aggregates()
     statuses = store.latest_statuses()
     published = store.latest_schedule_versions()
-    return [fleet_row(st, aggregates.get(st.id), statuses.get(st.id), published.get(st.id))
+    return [_cached(st, aggregates.get(st.id), statuses.get(st.id), published.get(st.id))[0]
             for st in visible_stations(config, communes)]
+
+
+def fleet_json(store: Store, config: DistrictConfig, now: datetime,
+               communes: Collection[str] | None = None) -> str:
+    """``json.dumps([row.as_json() for row in fleet(...)])``, what ``GET /api/v1/stations``
+    answers, built from each row's JSON text kept while the row's inputs do not change."""
+    aggregates = store.station_aggregates()
+    statuses = store.latest_statuses()
+    published = store.latest_schedule_versions()
+    return "[" + ",".join(_cached(st, aggregates.get(st.id), statuses.get(st.id), published.get(st.id))[1]
+                          for st in visible_stations(config, communes)) + "]"
+
+
+# station id -> (inputs, row, its JSON text): a row is a pure function of its inputs, so a
+# fleet polled every few seconds rebuilds only the rows of stations that changed.
+_ROWS: dict[str, tuple[tuple[object, ...], FleetRow, str]] = {}
+_MAX_ROWS = 100_000
+
+
+def _cached(st: RegisteredStation, agg: StationAggregate | None, stored: StatusRow | None,
+            published: int | None) -> tuple[FleetRow, str]:
+    key = (st, agg, stored, published)
+    hit = _ROWS.get(st.id)
+    if hit is not None and hit[0][0] is st and hit[0][1:] == key[1:]:
+        return hit[1], hit[2]
+    row = fleet_row(st, agg, stored, published)
+    text = json.dumps(row.as_json(), ensure_ascii=False)
+    if len(_ROWS) >= _MAX_ROWS:
+        _ROWS.clear()
+    _ROWS[st.id] = (key, row, text)
+    return row, text
 
 
 def fleet_row(st: RegisteredStation, agg: StationAggregate | None, stored: StatusRow | None,

@@ -4,6 +4,7 @@ and the store's whole-fleet aggregates agreeing with its per-station seq summary
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 from datetime import UTC, datetime
@@ -16,7 +17,8 @@ from district_collector.config import load_district_config
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.sqlite import SqliteStore
 from district_collector.views.catalogue import publish_upload, rollout
-from district_collector.views.fleet import fleet
+from district_collector.views.common import to_json
+from district_collector.views.fleet import fleet, fleet_json
 from radio_protocol.errors import ConfigError
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
@@ -52,11 +54,13 @@ def test_online_from_status_offline_from_last_will_and_last_airing(vk: ViewsKit)
     vk.ingest(KOI, [vk.status(KOI, "offline", "2026-12-02 07:00")], "status", datetime(2026, 12, 3, 1, 0, tzinfo=UTC))
     with SqliteStore(vk.config.database) as store:
         koi = {r.id: r for r in fleet(store, vk.config, NOW)}[KOI]
-        assert (koi.online, koi.state) == (False, "offline")
+        assert (koi.online, koi.state) == (False, "offline")  # the kept row was rebuilt
+        assert json.loads(fleet_json(store, vk.config, NOW)) == [r.as_json() for r in fleet(store, vk.config, NOW)]
         assert koi.since == datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
         history = store.status_log(KOI)
     assert [h.state for h in history] == ["online", "offline"]
     json_row = koi.as_json()
+    assert json_row == to_json(koi)  # the written-out as_json is the generic one
     assert json_row["online"] is False and json_row["last_airing"]["started_at"] == "2026-12-02T06:30:00.040+07:00"
 
 
@@ -97,6 +101,7 @@ def test_problems_match_the_seq_summary_and_survive_a_rebuilt_table(vk: ViewsKit
     # a store from before the table: filled once on opening
     db = sqlite3.connect(vk.config.database)
     db.execute("DROP TABLE seq_problems")
+    db.execute("DROP TABLE station_last")
     db.close()
     with SqliteStore.open_read_only(vk.config.database) as store:
         assert store.station_aggregates()[KOI] == agg  # computed from the events
@@ -120,6 +125,7 @@ def test_problems_kept_at_ingest_agree_with_the_seq_summary_in_any_order(vk: Vie
             summary, agg = store.seq_summary(KOI), store.station_aggregates()[KOI]
             assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (
                 len(summary.gaps), len(summary.chain_breaks), len(summary.conflicts)), start
+            assert (agg.last_seq, agg.last_started_at) == (summary.last_seq, store.last_airing(KOI)), start
     assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (0, 1, 2)  # the fork at seq 6; conflicts at 1 and 6
 
 
