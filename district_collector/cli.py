@@ -16,6 +16,7 @@ COMMAND_MODULES: list[str] = [
     "district_collector.commands.schedule",
     "district_collector.commands.user",
     "district_collector.commands.web",
+    "district_collector.commands.db",
 ]
 
 

@@ -90,10 +90,11 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def cmd_add(args: argparse.Namespace) -> int:
     config = _config(args)
     service.check_new_user(config, args.name, args.role, args.commune)  # before any prompt
-    password = new_password(args)
     with open_store(config) as store:
-        user = service.create_user(store, config, args.name, args.role, args.commune, password,
-                                   cli_actor())
+        if store.user_row(args.name) is not None:
+            raise AccountError(f"a user called {args.name!r} already exists")
+        user = service.create_user(store, config, args.name, args.role, args.commune,
+                                   new_password(args), cli_actor())
     where = f", commune {user.commune}" if user.commune else ""
     print(f"user {user.name} added (role {user.role}{where})")
     return 0

@@ -22,6 +22,7 @@ from district_collector.scoring.period import EPOCH, US
 from district_collector.store import facts as store_facts
 from district_collector.store.base import RecordRefused, Store, StoreError
 from district_collector.store.facts import StationSummary
+from district_collector.store.migrations.sqlite_versions import record_versions
 from district_collector.store.records import (
     ACCEPTED,
     CONFLICT,
@@ -43,7 +44,7 @@ from district_collector.store.schema import (
     migrate,
     time_text,
 )
-from district_collector.store.sqlite_accounts import ACCOUNTS_SCHEMA, SqliteAccountsMixin
+from district_collector.store.sqlite_accounts import SqliteAccountsMixin
 from district_collector.store.sqlite_fleet import SqliteFleet
 from district_collector.store.sqlite_status_log import STATUS_LOG_SCHEMA, SqliteStatusLog
 from radio_protocol.timefmt import parse_rfc3339
@@ -91,10 +92,11 @@ class SqliteStore(
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
-            self._db.executescript(ACCOUNTS_SCHEMA)
+            self._open_accounts()
             migrate(self._db, self.path)
             self._db.executescript(STATUS_LOG_SCHEMA)
             self._init_fleet()
+            record_versions(self._db)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
 

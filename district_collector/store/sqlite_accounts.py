@@ -12,7 +12,9 @@ evidence: WAL, ``synchronous=FULL``); any failure rolls it back and raises Store
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from district_collector.store.base_accounts import (
     TokenRow,
     UserRow,
 )
+from district_collector.store.migrations.sqlite_versions import record_versions
 
 ACCOUNTS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -56,6 +59,11 @@ CREATE TABLE IF NOT EXISTS audit_log (
 );
 """
 
+log = logging.getLogger(__name__)
+
+# The accounts part's schema version (as the PostgreSQL steps number it:
+# district_collector.store.migrations.pg_accounts).
+ACCOUNTS_VERSION = 1
 _USER_COLUMNS = "name, role, commune, password_hash, disabled, created_at, last_login_at"
 _T = TypeVar("_T")
 
@@ -77,6 +85,23 @@ class SqliteAccountsMixin(AccountsStore):
 
     _db: sqlite3.Connection
     path: Path
+
+    def _open_accounts(self) -> None:
+        """Create the accounts tables (:data:`ACCOUNTS_SCHEMA`), record their version in
+        ``schema_version`` (part ``accounts``), and keep the store's files
+        unreadable by group and others, since they now hold password hashes (a file this
+        user cannot chmod is left as it is; the state directory is 0700 anyway)."""
+        self._db.executescript(ACCOUNTS_SCHEMA)
+        record_versions(self._db, {"accounts": ACCOUNTS_VERSION})
+        for suffix in ("", "-wal", "-shm"):
+            path = self.path.with_name(self.path.name + suffix)
+            try:
+                mode = stat.S_IMODE(path.stat().st_mode)
+                if mode & 0o077:
+                    path.chmod(mode & 0o700)
+                    log.info("store file made private path=%s mode=%04o", path, mode & 0o700)
+            except OSError:
+                continue
 
     @contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:

@@ -93,6 +93,8 @@ ERRORS = [
     ("unknown-user-token", ["user", "token", "zed"], "no user called 'zed'"),
     ("duplicate-name", ["user", "add", "an", "--role", "district", "--password-file", "PW"],
      "a user called 'an' already exists"),
+    ("duplicate-name-before-prompt", ["user", "add", "an", "--role", "district"],
+     "a user called 'an' already exists"),
     ("bad-role", ["user", "add", "lan", "--role", "root", "--password-file", "PW"],
      "role 'root': expected one of admin, district, commune"),
     ("commune-missing", ["user", "add", "lan", "--role", "commune", "--password-file", "PW"],

@@ -1,4 +1,5 @@
-"""The accounts service on a real SQLite store: hashing, sessions, tokens, disabling, audit."""
+"""The accounts service on both real stores (SQLite, PostgreSQL): hashing, sessions, tokens,
+disabling, audit."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from accounts_kit import NOW, PASSWORD, district_config
 from argon2 import PasswordHasher
+from store_backends import StoreBackend
 
 from district_collector.accounts import service
 from district_collector.accounts.model import AccountError, LoginRefused, User
@@ -23,8 +25,8 @@ ACTOR = "cli:tester"
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> DistrictConfig:
-    return district_config(tmp_path)
+def config(tmp_path: Path, store_backend: StoreBackend) -> DistrictConfig:
+    return store_backend.configure(district_config(tmp_path))
 
 
 @pytest.fixture
@@ -38,13 +40,23 @@ def _add(store: Store, config: DistrictConfig, name: str = "lan", role: str = "d
     return service.create_user(store, config, name, role, commune, PASSWORD, ACTOR, now=NOW)
 
 
-def _db_bytes(config: DistrictConfig) -> bytes:
-    """Every byte of the store's files (the database, its WAL and shared memory)."""
-    return b"".join(p.read_bytes() for p in config.database.parent.glob(config.database.name + "*"))
+def _db_bytes(config: DistrictConfig, backend: StoreBackend) -> bytes:
+    """Every byte of the SQLite store's files (the database, its WAL and shared memory), or
+    every accounts row of the PostgreSQL store as text."""
+    if backend.name == "sqlite":
+        return b"".join(p.read_bytes() for p in config.database.parent.glob(config.database.name + "*"))
+    return repr([backend.rows(config.database, f"SELECT * FROM {table}") for table in
+                 ("users", "api_tokens", "sessions", "login_failures", "audit_log")]).encode("utf-8")
+
+
+def _sqlite_only(backend: StoreBackend) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("about the SQLite store's files")
 
 
 def test_accounts_password_is_stored_only_as_argon2id_and_never_logged(
-        store: Store, config: DistrictConfig, caplog: pytest.LogCaptureFixture) -> None:
+        store: Store, config: DistrictConfig, caplog: pytest.LogCaptureFixture,
+        store_backend: StoreBackend) -> None:
     caplog.set_level(logging.DEBUG)
     _add(store, config)
     service.set_password(store, "lan", PASSWORD + "-2", ACTOR, now=NOW)
@@ -54,7 +66,8 @@ def test_accounts_password_is_stored_only_as_argon2id_and_never_logged(
     row = store.user_row("lan")
     assert row is not None
     assert row.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
-    raw = _db_bytes(config)
+    raw = _db_bytes(config, store_backend)
+    assert b"argon2id" in raw  # the hash is there, the password is not
     assert PASSWORD.encode("utf-8") not in raw and PASSWORD.encode("utf-16-le") not in raw
     assert PASSWORD not in caplog.text and "lan" in caplog.text
     assert all(PASSWORD not in str(r.args) for r in caplog.records)
@@ -137,12 +150,14 @@ def test_accounts_expired_sessions_are_deleted_when_a_new_one_starts(store: Stor
     assert store.session_row(digest(old.id)) is None
 
 
-def test_accounts_token_is_stored_hashed_and_expires(store: Store, config: DistrictConfig) -> None:
+def test_accounts_token_is_stored_hashed_and_expires(store: Store, config: DistrictConfig,
+                                                    store_backend: StoreBackend) -> None:
     user = _add(store, config)
     token = service.issue_token(store, "lan", timedelta(days=90), ACTOR, now=NOW)
     forever = service.issue_token(store, "lan", None, ACTOR, now=NOW)
     assert len(token) == 43 and token != forever
-    assert token.encode() not in _db_bytes(config)
+    raw = _db_bytes(config, store_backend)
+    assert digest(token).encode() in raw and token.encode() not in raw
     assert service.token_user(store, token, NOW + timedelta(days=89)) == user
     assert service.token_user(store, token, NOW + timedelta(days=90)) is None
     assert service.token_user(store, forever, NOW + timedelta(days=3650)) == user
@@ -216,13 +231,25 @@ def test_accounts_roles_and_visible_communes(store: Store, config: DistrictConfi
         ("hoa", "2026-12-03T08:00:00.000+00:00", None)]
 
 
-def test_accounts_tables_survive_reopening(config: DistrictConfig) -> None:
+def test_accounts_tables_survive_reopening(config: DistrictConfig, store_backend: StoreBackend) -> None:
     with open_store(config) as store:
         _add(store, config)
         token = service.issue_token(store, "lan", None, ACTOR, now=NOW)
     with open_store(config) as store:
         assert service.token_user(store, token, NOW) is not None
         assert len(service.audit_log(store)) == 2
-    tables = {r[0] for r in sqlite3.connect(config.database).execute(
-        "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"users", "api_tokens", "sessions", "login_failures", "audit_log"} <= tables
+    for table in ("users", "api_tokens", "sessions", "login_failures", "audit_log"):
+        assert store_backend.rows(config.database, f"SELECT COUNT(*) FROM {table}")
+
+
+def test_accounts_store_files_are_made_private(config: DistrictConfig, store_backend: StoreBackend) -> None:
+    """The store holds password hashes: a store file others could read is made 0600."""
+    _sqlite_only(store_backend)
+    config.database.parent.mkdir(parents=True, exist_ok=True)
+    sqlite3.connect(config.database).close()
+    config.database.chmod(0o644)
+    with open_store(config) as store:
+        _add(store, config)
+    files = list(config.database.parent.glob(config.database.name + "*"))
+    assert config.database in files
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: "0o600" for f in files}

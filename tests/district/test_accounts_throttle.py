@@ -1,4 +1,5 @@
-"""Login throttling per user name and per address, kept in the store (time injected)."""
+"""Login throttling per user name and per address, kept in the store (both backends; time
+injected)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from accounts_kit import NOW, PASSWORD, district_config
+from store_backends import StoreBackend
 
 from district_collector.accounts import service
 from district_collector.accounts.model import LoginRefused
@@ -20,8 +22,8 @@ S = timedelta(seconds=1)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> DistrictConfig:
-    return district_config(tmp_path)
+def config(tmp_path: Path, store_backend: StoreBackend) -> DistrictConfig:
+    return store_backend.configure(district_config(tmp_path))
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ DISTRICT = Program(
     extra="district", entry_point="radio-district", description="Commune Radio district collector",
     packages=("radio_protocol", "district_collector"),
     required=("reportlab", "openpyxl", "soundfile", "paho-mqtt", "pyyaml", "cryptography",
-              "python-dateutil"),
+              "python-dateutil", "argon2-cffi"),
     forbidden=("gpiozero", "colorzero", "sounddevice", "lgpio", "rpi-gpio", "pigpio", "soxr"),
 )
 PROGRAMS = (STATION, DISTRICT)
