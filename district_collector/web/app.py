@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from district_collector.config import DistrictConfig, load_district_config
+from district_collector.registry import Registry
 from district_collector.web import api, api_users, auth_pages, catalogue_pages, pages
 from district_collector.web.context import StorePool
 from district_collector.web.i18n import LangCookie
@@ -68,6 +69,7 @@ def create_app(config_path: Path | str | DistrictConfig, clock: Clock | None = N
     app = Starlette(routes=all_routes(), lifespan=lifespan,
                     middleware=[Middleware(SecurityHeaders), Middleware(LangCookie)])
     app.state.config = config
+    app.state.communes = tuple(Registry.from_config(config).communes())  # the config is frozen
     app.state.stores = stores
     app.state.clock = clock or SystemClock()
     app.state.templates = make_templates()

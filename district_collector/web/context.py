@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from district_collector.accounts import service as accounts
 from district_collector.accounts.model import Session, User
 from district_collector.config import DistrictConfig
-from district_collector.registry import Commune, RegisteredStation, Registry
+from district_collector.registry import Commune, RegisteredStation
 from district_collector.store.base import Store
 from district_collector.store.opening import open_store
 from district_collector.web.i18n import pick_lang, t
@@ -120,7 +120,7 @@ class Ctx:
     def registry_communes(self) -> list[Commune]:
         """The registry's communes this user may see, in registry order."""
         visible = self.communes
-        return [c for c in Registry.from_config(self.config).communes() if visible is None or c.code in visible]
+        return [c for c in self.request.app.state.communes if visible is None or c.code in visible]
 
     @property
     def csrf(self) -> str:
