@@ -14,13 +14,12 @@ stations at once (each one statement, or a few, whatever the fleet's size).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from district_collector.store.records import StatusRow
 
 
-@dataclass(frozen=True)
-class StationAggregate:
+class StationAggregate(NamedTuple):
     """One station's aggregates. ``last_*`` describe its last airing (None without one);
     ``last_jws`` is that event's JWS when its outcome is not ``completed`` (to read its
     ``reason``), else None. ``gaps``: missing seq ranges below ``last_seq``;

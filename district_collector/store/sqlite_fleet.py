@@ -56,11 +56,11 @@ FROM ack_state a JOIN event_facts f ON f.station = a.station AND f.started_at IS
     ORDER BY l.seq DESC LIMIT 1)
 GROUP BY f.station
 """
-_KEPT_LAST = """
-SELECT a.station, a.through, s.started_at, s.outcome, s.program, s.title, e.jws
-FROM ack_state a LEFT JOIN station_last s ON s.station = a.station
-LEFT JOIN events e ON s.outcome <> 'completed' AND e.station = s.station AND e.seq = s.seq
-    AND e.payload_sha256 = s.payload_sha256
+_KEPT_LAST = "SELECT station, NULL, started_at, outcome, program, title, NULL FROM station_last"
+_KEPT_JWS = """
+SELECT s.station, e.jws FROM station_last s
+JOIN events e ON e.station = s.station AND e.seq = s.seq AND e.payload_sha256 = s.payload_sha256
+WHERE s.outcome <> 'completed'
 """
 _PAIRS = "SELECT j.value ->> 0 AS station, j.value ->> 1 AS seq FROM json_each(?) j"
 # CROSS JOIN keeps the candidates outermost (each one index lookup); CASE keeps the planner
@@ -176,8 +176,11 @@ class SqliteFleet(FleetStore):
     def station_aggregates(self) -> dict[str, StationAggregate]:
         db = self._db
         last: dict[str, tuple[Any, ...]] = {}
+        through = dict(db.execute("SELECT station, through FROM ack_state").fetchall())
         try:
             rows = db.execute(_KEPT_LAST).fetchall()
+            jws = dict(db.execute(_KEPT_JWS).fetchall())
+            rows = [(r[0], 0, r[2], r[3], r[4], r[5], jws.get(r[0])) for r in rows]
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
@@ -189,13 +192,13 @@ class SqliteFleet(FleetStore):
         quarantined = dict(db.execute(
             "SELECT station, COUNT(*) FROM quarantine WHERE station IS NOT NULL GROUP BY station").fetchall())
         out: dict[str, StationAggregate] = {}
-        for station in sorted(set(last) | set(quarantined)):
+        for station in sorted(set(through) | set(last) | set(quarantined)):
             r = last.get(station) or (station, 0, None, None, None, None, None)
             gaps, highest = above.get(station, (0, 0))
-            jws = r[6]
+            blob = r[6]
             out[station] = StationAggregate(
-                station, max(int(r[1]), highest), _text(r[2]), _text(r[3]), _text(r[4]), _text(r[5]),
-                bytes(jws) if isinstance(jws, bytes | memoryview) else None,
+                station, max(int(through.get(station, 0)), highest), r[2], r[3], r[4], r[5],
+                bytes(blob) if isinstance(blob, bytes | memoryview) else None,
                 gaps, problems.get((station, "break"), 0),
                 problems.get((station, "conflict"), 0), int(quarantined.get(station, 0)))
         return out
@@ -221,7 +224,3 @@ class SqliteFleet(FleetStore):
     def latest_schedule_versions(self) -> dict[str, int]:
         return {str(r[0]): int(r[1]) for r in self._db.execute(
             "SELECT station, MAX(version) FROM schedules GROUP BY station")}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
