@@ -99,7 +99,7 @@ class SqliteAccountsMixin(AccountsStore):
                 mode = stat.S_IMODE(path.stat().st_mode)
                 if mode & 0o077:
                     path.chmod(mode & 0o700)
-                    log.info("store file made private path=%s mode=%04o", path, mode & 0o700)
+                    log.debug("store file made private path=%s mode=%04o", path, mode & 0o700)
             except OSError:
                 continue
 

@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import signal
 import sqlite3
 import sys
 import time
@@ -164,9 +165,14 @@ def _accounts_rows(db: Path) -> list[tuple[object, ...]]:
                 for row in conn.execute(f"SELECT * FROM {table}")]
 
 
+# The prompts, in order, that each answer follows (what the terminal shows last).
+PROMPTS = [b"(at least 10 characters):", b"The same password again:"]
+
+
 def _on_terminal(config: Path, args: list[str], answers: list[str]) -> tuple[int, str]:
     """Run the CLI on a pseudo-terminal (its controlling terminal, as getpass wants), type
-    each answer after the next ``password`` prompt; (exit status, everything it showed)."""
+    each answer once the next of :data:`PROMPTS` ends what it shows; (exit status,
+    everything it showed)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     pid, fd = pty.fork()
     if pid == 0:  # the child: becomes the CLI
@@ -174,7 +180,7 @@ def _on_terminal(config: Path, args: list[str], answers: list[str]) -> tuple[int
                                    *args], env)
     shown = b""
     pending = list(answers)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 90
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([fd], [], [], 1.0)
@@ -187,8 +193,12 @@ def _on_terminal(config: Path, args: list[str], answers: list[str]) -> tuple[int
             if not chunk:
                 break
             shown += chunk
-            if pending and shown.lower().count(b"password") > len(answers) - len(pending):
+            prompt = PROMPTS[len(answers) - len(pending)] if pending else None
+            if prompt is not None and shown.rstrip().endswith(prompt):
                 os.write(fd, pending.pop(0).encode("utf-8") + b"\n")
+        else:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"the command did not end; it showed: {shown!r}")
     finally:
         os.close(fd)
     _, status = os.waitpid(pid, 0)
