@@ -119,6 +119,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     "saved": ("Đã lưu.", "Saved."),
     "none": ("Không có", "None"),
     "live": ("Tự động cập nhật", "Live"),
+    "alerts_soon": ("Trang cảnh báo sẽ có trong bản sau; hiện xem bằng lệnh radio-district.",
+                    "The alerts page comes in a later version; use the radio-district commands for now."),
     "no_location": ("Chưa có tọa độ trạm nào (khóa location trong sổ đăng ký).",
                     "No station has coordinates (the registry's location key)."),
 }

@@ -76,8 +76,14 @@ def reports_page(ctx: Ctx) -> Response:
                   last_day=period.end - timedelta(days=0))
 
 
+def alerts_page(ctx: Ctx) -> Response:
+    """A placeholder, linked only when the alerts package is installed."""
+    return render(ctx, "alerts.html", active="alerts")
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/alerts", endpoint(alerts_page), methods=["GET"]),
         Route("/", endpoint(home), methods=["GET"]),
         Route("/fleet", endpoint(fleet_page), methods=["GET"]),
         Route("/stations", endpoint(stations_page), methods=["GET"]),

@@ -103,3 +103,12 @@ def test_web_map_and_chart_geometry() -> None:
 
 def test_web_create_app_from_a_loaded_config(console: Console) -> None:
     assert create_app(console.kit.config).state.config is console.kit.config
+
+
+def test_web_alerts_link_only_with_the_alerts_package(console: Console) -> None:
+    client = console.client("dist")
+    client.app.state.has_alerts = False  # type: ignore[attr-defined]
+    assert 'href="/alerts"' not in client.get("/fleet").text
+    client.app.state.has_alerts = True  # type: ignore[attr-defined]
+    assert 'href="/alerts"' in client.get("/fleet").text
+    assert "Trang cảnh báo" in client.get("/alerts").text
