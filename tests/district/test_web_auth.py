@@ -119,8 +119,9 @@ def test_web_english_switch_is_remembered(console: Console) -> None:
     client = console.client("dist")
     assert "Tổng quan" in client.get("/fleet").text
     assert "Overview" in client.get("/fleet?lang=en").text
-    page = client.get("/compliance")
+    page = client.get("/compliance?from=2024-03-01&to=2024-03-31")
     assert "Frequency" in page.text and 'lang="en"' in page.text
+    assert 'href="/compliance?from=2024-03-01&amp;to=2024-03-31&amp;lang=vi"' in page.text  # keeps the period
 
 
 def test_web_cookies_are_secure_over_tls(console: Console) -> None:
