@@ -221,7 +221,7 @@ def _authenticate(ctx: Ctx, need: Need, anonymous: bool) -> None:
     if anonymous:
         return
     if ctx.user is None:
-        raise HttpError(401, t("login", ctx.lang))
+        raise HttpError(401, t("login_required", ctx.lang))
     if need == "admin" and ctx.user.role != "admin":
         raise HttpError(403, t("forbidden", ctx.lang))
     if need == "publish" and ctx.user.role not in ("admin", "district"):

@@ -27,6 +27,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "nav_alerts": ("Cảnh báo", "Alerts"),
     "logout": ("Đăng xuất", "Log out"),
     "login": ("Đăng nhập", "Log in"),
+    "login_required": ("Cần đăng nhập (phiên đăng nhập hoặc mã API).", "Login required (a session or an API token)."),
     "username": ("Tên đăng nhập", "User name"),
     "password": ("Mật khẩu", "Password"),
     "login_refused": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),

@@ -24,7 +24,7 @@ def test_web_pages_need_login_and_api_answers_401(console: Console) -> None:
     page = client.get("/fleet", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Ffleet"
     api = client.get("/api/v1/stations")
-    assert api.status_code == 401 and api.json() == {"error": "Đăng nhập"}
+    assert api.status_code == 401 and api.json() == {"error": "Cần đăng nhập (phiên đăng nhập hoặc mã API)."}
 
 
 def test_web_login_sets_a_strict_httponly_session_cookie(console: Console) -> None:
