@@ -15,6 +15,7 @@ Baseline: the least the fleet must read, every latest status row (``SELECT * FRO
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -53,6 +54,11 @@ def _add_statuses(district: District, db: Path) -> None:
         store.add_batch([], statuses=records)
 
 
+def _load_note() -> str:
+    """The machine's load while measuring: these figures are wall times of one process."""
+    return f"load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+
+
 def _timed(call: Callable[[], Any], runs: int) -> tuple[float, list[float]]:
     """(first call's seconds, the following calls' seconds)."""
     samples = []
@@ -86,8 +92,10 @@ def _fleet_figures(ctx: Any, stations: int, per_year: int, runs: int) -> list[Fi
     label = f"{stations} stations x {per_year} events"
     return [
         Figure("views", f"fleet + JSON, warm, {label}", "s", median(warm), target=FLEET_TARGET_S,
-               baseline=median(base), baseline_name="SELECT * FROM status", runs=runs, samples=warm),
-        Figure("views", f"fleet + JSON, cold (first call), {label}", "s", cold, target=FLEET_TARGET_S, runs=1),
+               baseline=median(base), baseline_name="SELECT * FROM status", runs=runs, samples=warm,
+               note=_load_note()),
+        Figure("views", f"fleet + JSON, cold (first call), {label}", "s", cold, target=FLEET_TARGET_S, runs=1,
+               note=_load_note()),
     ]
 
 
@@ -109,7 +117,7 @@ def _compliance_figure(ctx: Any, communes: int, runs: int) -> Figure:
         store.close()
     return Figure("views", f"compliance grid + JSON, {communes} communes x {MONTH[0]:%Y-%m} "
                   f"({communes * 31} airings)", "s", median(samples), target=COMPLIANCE_TARGET_S,
-                  runs=runs, samples=samples)
+                  runs=runs, samples=samples, note=_load_note())
 
 
 def run(ctx: Any) -> list[Figure]:
