@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := libportaudio2 libsndfile1 alsa-utils mosquitto mosquitto-clients espeak-ng \
 	sox libsox-fmt-mp3 lame mpg123 poppler-utils fonts-dejavu-core faketime systemd \
-	pulseaudio pulseaudio-utils libasound2-plugins python3-venv ca-certificates openssl shellcheck strace
+	pulseaudio pulseaudio-utils libasound2-plugins python3-venv ca-certificates openssl shellcheck strace \
+	chromium chromium-driver
 APT_PACKAGES += postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export ALSA_CONFIG_PATH := /usr/share/alsa/alsa.conf:$(CURDIR)/tests/asound-test.conf

@@ -1,11 +1,12 @@
 """``make demo``: a simulated Kon Rẫy district on one machine, start to evidence.
 
-    python -m demo.run [--out demo-out] [--days N] [--stations N] [--fast]
+    python -m demo.run [--out demo-out] [--days N] [--stations N] [--fast] [--no-web]
 
 Starts a real Mosquitto, the collector and one ``radio-station run`` process per commune
 (mock GPIO pins, real PortAudio into ALSA's null device, a simulated clock), publishes
 next month's catalogue, runs the month with two faults, then prints the frequency table,
-writes the evidence bundle and verifies it. Every process it starts is ended on exit,
+writes the evidence bundle and verifies it, then serves the web console on the demo's
+district until Ctrl-C (not with ``--no-web``). Every process it starts is ended on exit,
 Ctrl-C or SIGTERM. Exit code 0 when every step worked and ``verify`` said verified.
 """
 
@@ -24,6 +25,7 @@ from datetime import time as time_of_day
 from pathlib import Path
 from types import FrameType
 
+from demo.console import serve_console
 from demo.district import (
     COMMUNE_CODES_NOTE,
     COMMUNES,
@@ -39,6 +41,7 @@ from demo.district import (
     setup_district,
     write_catalogue,
 )
+from demo.options import parse_args
 from demo.procs import ProcessSet, ProcessSetClosed
 from demo.progress import Progress, expected_slots
 from demo.proxy import LinkProxy
@@ -192,6 +195,8 @@ class Demo:
         write_wrappers(p)
         for line in try_lines(p, self.communes[0].station, self.first_day, self.last_day, rel):
             say(line)
+        if not self.args.no_web and not failed:
+            serve_console(self.procs, p, self.env, self.stop, say)
         return 1 if failed else 0
 
     # --- one station's month ------------------------------------------------------------
@@ -356,19 +361,6 @@ def prepare_out(out: Path) -> None:
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m demo.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default="demo-out", help="output directory (default demo-out)")
-    parser.add_argument("--days", type=int, default=0, help="simulate only the first N days of the month")
-    parser.add_argument("--stations", type=int, default=len(COMMUNES), choices=range(1, len(COMMUNES) + 1),
-                        metavar=f"1..{len(COMMUNES)}", help="how many commune stations (default all)")
-    parser.add_argument("--fast", action="store_true", help="no pauses for the eye (tests)")
-    args = parser.parse_args(argv)
-    if args.days < 0:
-        parser.error("--days: a positive number of days")
-    return args
 
 
 def main(argv: list[str] | None = None) -> int:

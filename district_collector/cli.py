@@ -17,6 +17,7 @@ COMMAND_MODULES: list[str] = [
     "district_collector.commands.media",
     "district_collector.commands.broadcast",
     "district_collector.commands.user",
+    "district_collector.commands.web",
     "district_collector.commands.db",
 ]
 

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def demo_argv(out: Path, days: int, stations: int) -> list[str]:
     return [sys.executable, "-m", "demo.run", "--days", str(days), "--stations", str(stations),
-            "--fast", "--out", str(out)]
+            "--fast", "--no-web", "--out", str(out)]
 
 
 def processes_mentioning(text: str) -> list[str]:

@@ -23,7 +23,7 @@ def _clean_env(home: Path) -> dict[str, str]:
 def test_demo_try_commands_run_as_printed_and_progress_is_plain(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "demo.run", "--days", "3", "--stations", "1", "--fast",
+    proc = subprocess.run([sys.executable, "-m", "demo.run", "--days", "3", "--stations", "1", "--fast", "--no-web",
                            "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=150,
                           env=env, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

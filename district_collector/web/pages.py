@@ -1,0 +1,93 @@
+"""The console's read-only pages: Tổng quan (fleet), Tần suất (compliance), Trạm (stations
+and one station), Báo cáo (downloads). Each renders the same view data as the API route
+its JavaScript polls (``/api/v1/stations`` for the fleet), so the first paint needs no
+script and the live updates show the same numbers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from district_collector.views import compliance, fleet
+from district_collector.web.api import station_detail
+from district_collector.web.context import Ctx, endpoint
+from district_collector.web.period import query_communes, query_period
+from district_collector.web.svg import (
+    CHART_BASE,
+    CHART_H,
+    CHART_W,
+    HEIGHT,
+    WIDTH,
+    station_map,
+    week_bars,
+)
+from district_collector.web.templating import render
+
+STATES = ("ok", "warning", "offline", "never-seen")
+FIRST_ROWS = 200  # rows rendered on the server; the page's script adds the rest from the API at once
+
+
+def home(ctx: Ctx) -> Response:
+    return RedirectResponse("/fleet", status_code=303)
+
+
+def fleet_page(ctx: Ctx) -> Response:
+    """The rows as the view's objects (no JSON round trip): the first :data:`FIRST_ROWS`
+    rendered, the counts and the map over all of them."""
+    commune = ctx.request.query_params.get("commune", "")
+    state = ctx.request.query_params.get("state", "")
+    rows = fleet.fleet(ctx.store, ctx.config, ctx.now, ctx.allowed_communes({commune} if commune else None))
+    if state:
+        rows = [r for r in rows if r.state == state]
+    counts = Counter(r.state for r in rows)
+    return render(ctx, "fleet.html", active="fleet", rows=rows[:FIRST_ROWS], total=len(rows), states=STATES,
+                  counts=counts, communes=ctx.registry_communes(), commune=commune, state=state,
+                  points=station_map(rows), map_w=WIDTH, map_h=HEIGHT)
+
+
+def stations_page(ctx: Ctx) -> Response:
+    rows = fleet.fleet(ctx.store, ctx.config, ctx.now, ctx.communes)
+    return render(ctx, "stations.html", active="stations", rows=rows)
+
+
+def station_page(ctx: Ctx) -> Response:
+    detail = station_detail(ctx)
+    period = query_period(ctx)
+    return render(ctx, "station.html", active="stations", d=detail.as_json(), period=period)
+
+
+def compliance_page(ctx: Ctx) -> Response:
+    period = query_period(ctx)
+    grid = compliance.compliance(ctx.store, ctx.config, period.start, period.end, query_communes(ctx),
+                                 ctx.now).as_json()
+    labels = [w["week"] for w in grid["weeks"]]
+    bars, top = week_bars(labels, [int(v) for v in grid["airings_per_week"]])
+    return render(ctx, "compliance.html", active="compliance", grid=grid, period=period, bars=bars,
+                  top=top, chart_w=CHART_W, chart_h=CHART_H, chart_base=CHART_BASE,
+                  communes=ctx.registry_communes())
+
+
+def reports_page(ctx: Ctx) -> Response:
+    period = query_period(ctx)
+    return render(ctx, "reports.html", active="reports", period=period, communes=ctx.registry_communes(),
+                  last_day=period.end - timedelta(days=0))
+
+
+def alerts_page(ctx: Ctx) -> Response:
+    """A placeholder, linked only when the alerts package is installed."""
+    return render(ctx, "alerts.html", active="alerts")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/alerts", endpoint(alerts_page), methods=["GET"]),
+        Route("/", endpoint(home), methods=["GET"]),
+        Route("/fleet", endpoint(fleet_page), methods=["GET"]),
+        Route("/stations", endpoint(stations_page), methods=["GET"]),
+        Route("/stations/{station}", endpoint(station_page), methods=["GET"]),
+        Route("/compliance", endpoint(compliance_page), methods=["GET"]),
+        Route("/reports", endpoint(reports_page), methods=["GET"]),
+    ]
