@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := libportaudio2 libsndfile1 alsa-utils mosquitto mosquitto-clients espeak-ng \
 	sox libsox-fmt-mp3 lame mpg123 poppler-utils fonts-dejavu-core faketime systemd \
 	pulseaudio pulseaudio-utils libasound2-plugins python3-venv ca-certificates openssl shellcheck strace
+APT_PACKAGES += postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export ALSA_CONFIG_PATH := /usr/share/alsa/alsa.conf:$(CURDIR)/tests/asound-test.conf
 

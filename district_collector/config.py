@@ -22,6 +22,7 @@ from district_collector.scoring.criteria.choice import (
     criteria_for,
     read_criteria_periods,
 )
+from district_collector.store.db_url import is_postgres_url, redact, url_problem
 from radio_protocol.configschema import ConfigReader, config_path, load_yaml_file
 from radio_protocol.credentials import read_password_file, tls_client_context
 from radio_protocol.errors import JoseError
@@ -32,7 +33,8 @@ from radio_protocol.topics import DISTRICT_RE, STATION_RE
 if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
-_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria")
+_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria",
+             "database_password_file")
 _MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
 _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
@@ -122,6 +124,10 @@ class DistrictConfig:
     ack: AckConfig
     media: MediaConfig | None
     criteria: tuple[CriteriaPeriod, ...] = ()
+    # ``database: postgresql://...``: the URL (then ``database`` is unused), and the file
+    # holding its password (else libpq's ~/.pgpass / PGPASSFILE).
+    database_url: str | None = None
+    database_password_file: Path | None = None
 
     def criteria_for(self, last_day: date) -> CriteriaSet:
         """The criteria set scoring a period whose last day is ``last_day`` (the config's
@@ -226,6 +232,10 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
         except ValueError as exc:
             r.error("district.timezone", str(exc))
     database = r.get(top, "", "database", str)
+    database_url = database if database is not None and is_postgres_url(database) else None
+    if database_url is not None and (problem := url_problem(database_url)) is not None:
+        r.error("database", f"{redact(database_url)}: {problem}")
+    db_password = r.get(top, "", "database_password_file", str, None, nullable=True)
     signing_key = r.get(top, "", "signing_key", str)
     mqtt = _read_mqtt(r, top.get("mqtt"), base, did or "district")
 
@@ -270,13 +280,15 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
     return DistrictConfig(
         source=source,
         district=DistrictInfo(id=did, name=dname, timezone=tz, level=level),
-        database=config_path(base, database) or Path(database),
+        database=Path(redact(database)) if database_url else config_path(base, database) or Path(database),
         signing_key=config_path(base, signing_key) or Path(signing_key),
         mqtt=mqtt,
         stations=tuple(stations),
         ack=ack,
         media=media,
         criteria=criteria,
+        database_url=database_url,
+        database_password_file=config_path(base, db_password) if db_password else None,
     )
 
 

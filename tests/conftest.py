@@ -109,3 +109,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.section("fuzz targets: cases and outcomes")
     for line in format_counts(read_counts(directory)):
         terminalreporter.write_line(line)
+
+
+# A real PostgreSQL per session, and the store tests' two backends (tests/pg_server.py, tests/store_backends.py).
+from pg_server import pg_server, pg_url  # noqa: E402,F401
+from store_backends import store_backend  # noqa: E402,F401

@@ -7,7 +7,8 @@ Validates, and lists every problem at once (exit 1 if any, else one ``OK:`` line
   mode 0600 or stricter; when absent it is not a problem, ``keygen`` makes it (the OK line
   says so);
 - the collector's broker password (``mqtt.password_file``): readable UTF-8, not empty;
-- the broker's CA (``mqtt.tls.ca``): loadable as PEM CA certificates.
+- the broker's CA (``mqtt.tls.ca``): loadable as PEM CA certificates;
+- the PostgreSQL password file (``database_password_file``): readable, mode 0600 or stricter.
 
 It creates and changes nothing (no key, no database), so it is safe on a running server and
 in an install script before ``keygen``.
@@ -68,4 +69,11 @@ def config_file_problems(config: DistrictConfig) -> list[str]:
         tls = config.mqtt.tls
         problems.extend(login_file_problems(config.mqtt.password_file,
                                             tls.ca if tls is not None else None, source))
+    if config.database_password_file is not None:
+        from district_collector.store.pg_connect import read_password
+
+        try:
+            read_password(config.database_password_file)
+        except CommuneRadioError as exc:
+            problems.append(f"{source}: database_password_file: {exc}")
     return problems

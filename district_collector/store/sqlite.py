@@ -22,6 +22,7 @@ from district_collector.scoring.period import EPOCH, US
 from district_collector.store import facts as store_facts
 from district_collector.store.base import RecordRefused, Store, StoreError
 from district_collector.store.facts import StationSummary
+from district_collector.store.migrations.sqlite_versions import record_versions
 from district_collector.store.records import (
     ACCEPTED,
     CONFLICT,
@@ -84,6 +85,7 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             migrate(self._db, self.path)
+            record_versions(self._db)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
 

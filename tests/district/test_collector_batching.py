@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mqtt_broker import DistrictKit, make_district
+from store_backends import StoreBackend
 from test_collector_service import KOI
 
 from district_collector.intake.ingest import Ingestor
@@ -38,12 +39,13 @@ def _facts(path: Path) -> list[tuple[object, ...]]:
         db.close()
 
 
-def test_store_batch_classifies_against_store_and_within_the_batch(kit: DistrictKit) -> None:
+def test_store_batch_classifies_against_store_and_within_the_batch(kit: DistrictKit, tmp_path: Path,
+                                                                    store_backend: StoreBackend) -> None:
     e1, sha1 = kit.event(KOI, 1, None)
     e2, sha2 = kit.event(KOI, 2, sha1)
     e2b, _ = kit.event(KOI, 2, sha1, played_s=12.5)  # another payload for seq 2
     e3, _ = kit.event(KOI, 3, sha2)
-    with SqliteStore(kit.config.database) as store:
+    with store_backend.open(tmp_path / "classify.sqlite3") as store:
         ingestor = Ingestor(kit.config, store)
         first = ingestor.ingest([(TOPIC, e1, "t"), (TOPIC, e2, "t"), (TOPIC, e1, "t")], NOW)
         assert dict(first.counts) == {"accepted": 2, "duplicate": 1}

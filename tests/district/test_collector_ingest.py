@@ -1,12 +1,12 @@
 """Ingest and store without a broker: verification, quarantine reasons, duplicates,
-conflicts, gaps and chain breaks, status tracking, import (real SQLite files)."""
+conflicts, gaps and chain breaks, status tracking, import (real SQLite files and a real
+PostgreSQL: each test on both stores)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mqtt_broker import DistrictKit, make_airing_payload, make_district
+from store_backends import StoreBackend
 
 from district_collector.intake.importer import import_files
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.base import Store
+from district_collector.store.opening import open_store
 from radio_protocol.jose import Signer, b64url_encode, canonical_json, sha256_hex
 from radio_protocol.messages.status import Status, build_status
 from radio_protocol.names import EVENT_TYP, STATUS_TYP
@@ -30,12 +32,14 @@ EVENT_TOPIC = f"cr/v1/kon-ray/station/{KOI}/event"
 
 
 @pytest.fixture
-def kit(tmp_path: Path) -> DistrictKit:
-    return make_district(tmp_path)
+def kit(tmp_path: Path, store_backend: StoreBackend) -> DistrictKit:
+    kit = make_district(tmp_path)
+    kit.config = store_backend.configure(kit.config)
+    return kit
 
 
-def _ingest(kit: DistrictKit, messages: list[tuple[str | None, bytes]]) -> tuple[SqliteStore, dict[str, int]]:
-    store = SqliteStore(kit.config.database)
+def _ingest(kit: DistrictKit, messages: list[tuple[str | None, bytes]]) -> tuple[Store, dict[str, int]]:
+    store = open_store(kit.config)
     result = Ingestor(kit.config, store).ingest([(t, m, "test") for t, m in messages], NOW)
     return store, dict(result.counts)
 
@@ -175,7 +179,7 @@ def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
         return signer.sign(build_status(Status(KOI, state, parse_rfc3339(at), schedule_version=7,
                                                outbox_pending=pending)), STATUS_TYP)
     topic = f"cr/v1/kon-ray/station/{KOI}/status"
-    store = SqliteStore(kit.config.database)
+    store = open_store(kit.config)
     ing = Ingestor(kit.config, store)
     ing.ingest([(topic, status("online", "2024-03-05T07:00:00.000+07:00", 3), "mqtt")], NOW)
     later = datetime(2024, 3, 5, 1, 0, tzinfo=UTC)
@@ -192,13 +196,20 @@ def test_ingest_status_tracks_state_and_since(kit: DistrictKit) -> None:
     assert counts["rejected"] == 1 and store.quarantine_rows()[-1][1] == "invalid-status"
 
 
-def test_store_is_wal_with_full_sync_and_expected_tables(kit: DistrictKit) -> None:
-    SqliteStore(kit.config.database).close()
-    db = sqlite3.connect(kit.config.database)
-    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"events", "quarantine", "status", "schedules", "ack_state"} <= tables
-    cols = [r[1] for r in db.execute("PRAGMA table_info(events)")]
+def test_store_is_wal_with_full_sync_and_expected_tables(kit: DistrictKit, store_backend: StoreBackend) -> None:
+    open_store(kit.config).close()
+    path = kit.config.database
+    if store_backend.name == "sqlite":
+        assert store_backend.rows(path, "PRAGMA journal_mode") == [("wal",)]
+        tables = {r[0] for r in store_backend.rows(path, "SELECT name FROM sqlite_master WHERE type='table'")}
+        cols = [r[1] for r in store_backend.rows(path, "PRAGMA table_info(events)")]
+    else:  # durable commits: the server flushes its WAL before COMMIT returns
+        assert store_backend.rows(path, "SHOW synchronous_commit") in ([("on",)], [("off",)])
+        tables = {r[0] for r in store_backend.rows(path, "SELECT table_name FROM information_schema.tables"
+                                                         " WHERE table_schema = 'public'")}
+        cols = [r[0] for r in store_backend.rows(path, "SELECT column_name FROM information_schema.columns"
+                                                       " WHERE table_name = 'events' ORDER BY ordinal_position")]
+    assert {"events", "quarantine", "status", "schedules", "ack_state", "schema_version"} <= tables
     assert cols == ["station", "seq", "payload_sha256", "jws", "kid", "received_at", "source", "started_at",
                     "program", "outcome", "clock_synced", "slot", "schedule_version", "prev"]
 
@@ -216,7 +227,7 @@ def test_import_twice_changes_nothing(kit: DistrictKit, tmp_path: Path) -> None:
     bad = _bad_messages(kit)["forged-signature"][1]
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(events[::-1] + [events[3], bad, b""]) + b"\n")
-    with SqliteStore(kit.config.database) as store:
+    with open_store(kit.config) as store:
         first = import_files(kit.config, store, [path])
         snapshot = [(r.station, r.seq, r.jws) for r in store.iter_events()]
         quarantine = store.quarantine_rows()

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from mqtt_broker import DistrictKit, make_district
+from store_backends import StoreBackend
 
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.opening import open_store
 from radio_protocol.jose import canonical_json, sha256_hex
 from radio_protocol.messages.outbox_reset import OutboxReset, build_outbox_reset, parse_outbox_reset
 from radio_protocol.names import EVENT_TYP
@@ -22,8 +23,10 @@ EVENT_TOPIC = f"cr/v1/kon-ray/station/{KOI}/event"
 
 
 @pytest.fixture
-def kit(tmp_path: Path) -> DistrictKit:
-    return make_district(tmp_path)
+def kit(tmp_path: Path, store_backend: StoreBackend) -> DistrictKit:
+    kit = make_district(tmp_path)
+    kit.config = store_backend.configure_file(kit.district_config)
+    return kit
 
 
 def reset_payload(seq: int, prev: str | None, **changes: Any) -> dict[str, Any]:
@@ -43,7 +46,7 @@ def test_ingest_outbox_reset_joins_the_chain_and_is_not_an_airing(kit: DistrictK
     body = canonical_json(reset_payload(4, prev3))
     reset = kit.stations[KOI].signer.sign(body, EVENT_TYP)
     after, _ = kit.event(KOI, 5, sha256_hex(body))
-    store = SqliteStore(kit.config.database)
+    store = open_store(kit.config)
     result = Ingestor(kit.config, store).ingest(
         [(EVENT_TOPIC, m, "test") for m in [*airings, reset, after]], NOW)
     assert dict(result.counts) == {"accepted": 5}
@@ -77,7 +80,7 @@ def test_ingest_malformed_outbox_reset_is_quarantined(kit: DistrictKit, changes:
     payload = reset_payload(1, None)
     payload.update(changes)
     raw = kit.stations[KOI].signer.sign(canonical_json(payload), EVENT_TYP)
-    store = SqliteStore(kit.config.database)
+    store = open_store(kit.config)
     result = Ingestor(kit.config, store).ingest([(EVENT_TOPIC, raw, "test")], NOW)
     assert dict(result.counts) == {"rejected": 1}
     row = store.quarantine_rows()[-1]

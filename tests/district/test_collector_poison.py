@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mqtt_broker import BrokerEnv, make_district
+from store_backends import StoreBackend
 from test_collector_service import _service, _t, _wait
 
 from district_collector.intake.ingest import Ingestor
@@ -57,13 +58,14 @@ def test_collector_quarantines_poison_event_and_commits_and_acks_the_rest(mqtt_e
     assert service.counts["accepted"] == 8 and service.counts["rejected"] == 1
 
 
-def test_store_rolls_back_a_batch_it_cannot_hold_and_takes_the_next(tmp_path: Path) -> None:
+def test_store_rolls_back_a_batch_it_cannot_hold_and_takes_the_next(tmp_path: Path,
+                                                                   store_backend: StoreBackend) -> None:
     kit = make_district(tmp_path / "d")
     good = [StoredEvent.from_jws(jws, "kid", AT, "t") for jws in kit.chain(KOI, 2)]
     bad = StoredEvent.from_jws(kit.event(KOI, 3, None)[0], "kid", AT, "t")
     bad = StoredEvent(bad.jws, bad.kid, bad.received_at, bad.source, bad.schedule_version,
                       bad.facts._replace(seq=2**63))
-    with SqliteStore(tmp_path / "s.sqlite3") as store:
+    with store_backend.open(tmp_path / "s.sqlite3") as store:
         with pytest.raises(RecordRefused):
             store.add_batch([good[0], bad])
         assert store.seqs(KOI) == []
@@ -82,10 +84,11 @@ class _BuggyIngestor(Ingestor):
         return rec
 
 
-def test_ingest_stores_the_good_records_one_by_one_when_the_store_refuses_one(tmp_path: Path) -> None:
+def test_ingest_stores_the_good_records_one_by_one_when_the_store_refuses_one(tmp_path: Path,
+                                                                             store_backend: StoreBackend) -> None:
     kit = make_district(tmp_path / "d")
     chain = kit.chain(KOI, 5)
-    with SqliteStore(tmp_path / "s.sqlite3") as store:
+    with store_backend.open(tmp_path / "s.sqlite3") as store:
         result = _BuggyIngestor(kit.config, store).ingest(
             [(_t(KOI, "event"), jws, "mqtt") for jws in chain], AT)
         assert store.seqs(KOI) == [1, 2, 4, 5]

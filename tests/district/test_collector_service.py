@@ -21,9 +21,11 @@ from mqtt_broker import BrokerEnv
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from store_backends import StoreBackend
 from test_collector_views import _table
 
 from district_collector.cli import main as district_main
+from district_collector.config import DistrictConfig
 from district_collector.intake.importer import import_files
 from district_collector.intake.service import CollectorService
 from district_collector.store.sqlite import SqliteStore
@@ -121,26 +123,26 @@ class MiniStation:
             return self.acked >= set(range(1, len(self.events) + 1))
 
 
-def _service(env: BrokerEnv) -> CollectorService:
-    service = CollectorService(env.config, env.district_signer)
+def _service(env: BrokerEnv, config: DistrictConfig | None = None) -> CollectorService:
+    service = CollectorService(config or env.config, env.district_signer)
     service.start()
     assert service.connected.wait(5)
     return service
 
 
-def test_service_acks_only_what_is_committed(mqtt_env: BrokerEnv) -> None:
-    reader = SqliteStore(mqtt_env.config.database)
+def test_service_acks_only_what_is_committed(mqtt_env: BrokerEnv, store_backend: StoreBackend) -> None:
+    reader = store_backend.open(mqtt_env.config.database)
     violations: list[str] = []
     lock = threading.Lock()
 
     def check(ack: dict[str, object]) -> None:  # runs when the ack arrives at the station
-        with lock:
-            stored = set(SqliteStore(mqtt_env.config.database).seqs(KOI))
+        with lock, store_backend.open(mqtt_env.config.database) as store:
+            stored = set(store.seqs(KOI))
         claimed = set(range(1, int(ack["through"]) + 1)) | set(ack["also"])  # type: ignore[call-overload,arg-type]
         if not claimed <= stored:
             violations.append(f"ack claims {sorted(claimed - stored)[:5]} not stored")
 
-    service = _service(mqtt_env)
+    service = _service(mqtt_env, store_backend.configure(mqtt_env.config))
     station = MiniStation(mqtt_env, KOI, mqtt_env.chain(KOI, 300), on_ack=check)
     try:
         station.start()
@@ -154,8 +156,8 @@ def test_service_acks_only_what_is_committed(mqtt_env: BrokerEnv) -> None:
     assert station.acks[-1]["station"] == KOI and station.acks[-1]["type"] == "ack"
 
 
-def test_service_batches_acks_under_load(mqtt_env: BrokerEnv) -> None:
-    service = _service(mqtt_env)
+def test_service_batches_acks_under_load(mqtt_env: BrokerEnv, store_backend: StoreBackend) -> None:
+    service = _service(mqtt_env, store_backend.configure(mqtt_env.config))
     events = mqtt_env.chain(KOI, 400)
     watcher = mqtt_env.client(KOI)
     acks: list[bytes] = []
@@ -164,7 +166,7 @@ def test_service_batches_acks_under_load(mqtt_env: BrokerEnv) -> None:
     try:
         for jws in events:
             watcher.publish(_t(KOI, "event"), jws, qos=1)
-        with SqliteStore(mqtt_env.config.database) as store:
+        with store_backend.open(mqtt_env.config.database) as store:
             assert _wait(lambda: store.ack_position(KOI) == (400, []))
         assert _wait(lambda: bool(acks) and json.loads(verify(acks[-1], KeyRing.from_jwks(
             [mqtt_env.district_jwk]), ACK_TYP).payload_bytes)["through"] == 400)

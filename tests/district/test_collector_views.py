@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pytest
 from mqtt_broker import DistrictKit, make_district
+from store_backends import StoreBackend
 
 import district_collector.intake.ingest as ingest_module
 from district_collector.admin.stations_view import COLUMNS
 from district_collector.cli import main as district_main
 from district_collector.intake.ingest import Ingestor
+from district_collector.store.opening import open_store
 from district_collector.store.records import StatusRecord
-from district_collector.store.sqlite import SqliteStore
 from radio_protocol.messages.status import Status, build_status
 from radio_protocol.names import STATUS_TYP
 from radio_protocol.timefmt import parse_rfc3339
@@ -27,8 +28,10 @@ STATUS = f"cr/v1/kon-ray/station/{KOI}/status"
 
 
 @pytest.fixture
-def kit(tmp_path: Path) -> DistrictKit:
-    return make_district(tmp_path)
+def kit(tmp_path: Path, store_backend: StoreBackend) -> DistrictKit:
+    kit = make_district(tmp_path)
+    kit.config = store_backend.configure_file(kit.district_config)
+    return kit
 
 
 def _table(out: str) -> dict[str, dict[str, str]]:
@@ -55,7 +58,7 @@ def test_stations_table_every_column(kit: DistrictKit, capsys: pytest.CaptureFix
     forked, _ = kit.event(KOI, 12, "ab" * 32)  # prev does not match the stored seq 11
     other5, _ = kit.event(KOI, 5, None, outcome="interrupted", reason="shutdown")  # same seq, other bytes
     keep = [chain[i - 1] for i in (1, 2, 5, 6, 10, 11)] + [forked, other5]
-    with SqliteStore(kit.config.database) as store:
+    with open_store(kit.config) as store:
         ing = Ingestor(kit.config, store)
         first = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
         ing.ingest([(EVENTS, e, "mqtt") for e in keep] + [(STATUS, _status(kit, "online", 9, 7), "mqtt")], first)
@@ -82,7 +85,7 @@ def test_stations_table_old_status_row_that_no_longer_reads(kit: DistrictKit,
     old = kit.stations[KOI].signer.sign({"v": 1, "type": "status", "station": KOI, "state": "online",
                                          "at": "2024-03-05T07:00:00.000+07:00", "schedule_version": "7",
                                          "outbox_pending": 9}, STATUS_TYP)  # deliberately invalid
-    with SqliteStore(kit.config.database) as store:
+    with open_store(kit.config) as store:
         store.add_batch([], statuses=[StatusRecord(KOI, "online", "2024-03-05T07:00:00.000+07:00", old,
                                                    datetime(2024, 3, 5, 0, 0, tzinfo=UTC))])
         row = store.status(KOI)
@@ -94,7 +97,7 @@ def test_stations_table_old_status_row_that_no_longer_reads(kit: DistrictKit,
 
 def test_stations_many_gaps_are_summarised(kit: DistrictKit, capsys: pytest.CaptureFixture[str]) -> None:
     chain = kit.chain(KOI, 30)
-    with SqliteStore(kit.config.database) as store:
+    with open_store(kit.config) as store:
         Ingestor(kit.config, store).ingest([(EVENTS, e, "mqtt") for e in chain[::3]], datetime.now(UTC))
     assert district_main(["-c", str(kit.district_config), "stations"]) == 0
     row = _table(capsys.readouterr().out)[KOI]
@@ -124,7 +127,7 @@ def test_import_command_prints_the_four_counts(kit: DistrictKit, tmp_path: Path,
     assert district_main(["-c", str(kit.district_config), "import", str(c)]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "accepted=0 duplicate=2 conflict=0 rejected=0" and "rejected into" not in err
-    with SqliteStore(kit.config.database) as store:
+    with open_store(kit.config) as store:
         assert store.seqs(KOI) == [1, 2, 2, 3, 4, 5, 6]
         assert [(r[1], r[3]) for r in store.quarantine_rows()] == [("bad-json", b"{not a jws")]
     assert district_main(["-c", str(kit.district_config), "import", str(tmp_path / "none.jsonl")]) == 1
@@ -140,7 +143,7 @@ def test_ingest_failing_check_costs_only_its_own_message(kit: DistrictKit, monke
         real(p)  # type: ignore[arg-type]
     monkeypatch.setattr(ingest_module, "check_event_payload", buggy)
     chain = kit.chain(KOI, 5)
-    with SqliteStore(kit.config.database) as store:
+    with open_store(kit.config) as store:
         result = Ingestor(kit.config, store).ingest([(EVENTS, e, "mqtt") for e in chain], datetime.now(UTC))
         assert dict(result.counts) == {"accepted": 4, "rejected": 1}
         assert store.seqs(KOI) == [1, 2, 4, 5]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from mqtt_broker import DistrictKit, make_district
+from store_backends import StoreBackend
 
 from district_collector.cli import main as district_main
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.opening import open_store
 from radio_protocol.messages.status import Status, build_status
 from radio_protocol.names import STATUS_TYP
 from radio_protocol.timefmt import parse_rfc3339
@@ -33,9 +34,10 @@ def _show(kit: DistrictKit, capsys: pytest.CaptureFixture[str]) -> dict[str, str
 
 
 def test_schedule_show_offline_and_unseen_stations_are_problems(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], store_backend: StoreBackend) -> None:
     kit = make_district(tmp_path)
-    with SqliteStore(kit.config.database) as store:
+    kit.config = store_backend.configure_file(kit.district_config)
+    with open_store(kit.config) as store:
         store.add_schedule(KOI, 1, b"{}", "x", parse_rfc3339("2024-03-01T08:00:00+07:00"))
         store.add_schedule(RUONG, 2, b"{}", "y", parse_rfc3339("2024-03-01T08:00:00+07:00"))
         Ingestor(kit.config, store).ingest([_status(kit, KOI, "offline", 1), _status(kit, RUONG, "offline", 1)],
@@ -47,10 +49,11 @@ def test_schedule_show_offline_and_unseen_stations_are_problems(
     assert "not yet applied" in rows[RUONG]
 
 
-def test_schedule_show_never_seen_station_is_a_problem(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_schedule_show_never_seen_station_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        store_backend: StoreBackend) -> None:
     kit = make_district(tmp_path)
-    with SqliteStore(kit.config.database) as store:
+    kit.config = store_backend.configure_file(kit.district_config)
+    with open_store(kit.config) as store:
         Ingestor(kit.config, store).ingest([_status(kit, KOI, "online", None)], datetime(2024, 3, 5, tzinfo=UTC))
     rows = _show(kit, capsys)
     assert rows[KOI].endswith(" ok")

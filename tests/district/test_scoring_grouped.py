@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from store_backends import StoreBackend
 from test_scoring_store import _events, _record
 from test_scoring_support import DISTRICT, TZ, StationSigner, facts_of, schedule_payload
 
@@ -19,7 +20,6 @@ from district_collector.scoring.report import (
     report_json,
     scheduled_slots,
 )
-from district_collector.store.sqlite import SqliteStore
 from radio_protocol.jose import parse_jws
 
 
@@ -80,14 +80,14 @@ def _reference(jws: list[bytes], registry: Registry, period: Period, schedules: 
     ("Europe/Berlin", "+01:00", "2024-03-30T23:59:59.999+01:00", "2024-03-30", True),  # before DST
     ("Europe/Berlin", "+01:00", "2024-04-01T00:30:00.000+02:00", "2024-04-30", False),  # across DST
 ])
-def test_scoring_grouped_report_matches_per_row_report(tmp_path: Path, timezone: str, offset: str, late: str,
+def test_scoring_grouped_report_matches_per_row_report(tmp_path: Path, store_backend: StoreBackend, timezone: str, offset: str, late: str,
                                                         end: str, grouped: bool) -> None:
     jws, registry = _setup(offset, late)
     period = Period.parse("2024-03-01", end, timezone)
     schedules = [schedule_payload(s, 1, "2024-03-01", "2024-04-30",
                                   [{"segment": "cds-a", "at": f"2024-03-{d}T06:30:00.000{offset}"}])
                  for s, d in (("a-01", "06"), ("f-03", "12"))]
-    with SqliteStore(tmp_path / "c.sqlite3") as store:
+    with store_backend.open(tmp_path / "c.sqlite3") as store:
         outcomes = store.add_batch([_record(j) for j in jws + jws[:3]])
         assert outcomes.count("conflict") == 1 and outcomes.count("duplicate") == 3
         got = report_json(report_from_store(store, registry, period, schedules, with_airings=False))
@@ -116,7 +116,7 @@ def test_scoring_grouped_report_matches_per_row_report(tmp_path: Path, timezone:
     assert (commune["airings"], commune["excluded"]) == ((7, 3) if end == "2024-04-30" else (6, 3))
 
 
-def test_scoring_grouped_marks_weeks_and_months_of_edge_instants(tmp_path: Path) -> None:
+def test_scoring_grouped_marks_weeks_and_months_of_edge_instants(tmp_path: Path, store_backend: StoreBackend) -> None:
     """Airings at 23:59:59.999 and 00:00 local land on their local day's week and month."""
     st = StationSigner("e-02")
     jws = [st.airing("2024-03-03T23:59:59.999+07:00"), st.airing("2024-03-31T23:59:59.999+07:00"),
@@ -124,7 +124,7 @@ def test_scoring_grouped_marks_weeks_and_months_of_edge_instants(tmp_path: Path)
     registry = Registry.build(DISTRICT, "Huyện Kon Rẫy", TZ, [], [(st.station, "23335", "Xã A", "commune",
                                                                      [st.jwk])])
     period = Period.parse("2024-02-26", "2024-04-07", TZ)  # weeks 2024-W09 .. 2024-W14
-    with SqliteStore(tmp_path / "c.sqlite3") as store:
+    with store_backend.open(tmp_path / "c.sqlite3") as store:
         store.add_batch([_record(j) for j in jws])
         report = report_from_store(store, registry, period, with_airings=False)
     grid = report["communes"][0]["weeks_grid"]

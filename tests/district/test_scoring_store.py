@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from store_backends import StoreBackend
 from test_scoring_support import StationSigner, facts_of, registry_of, schedule_payload
 
 from district_collector.registry import Registry
@@ -71,13 +72,13 @@ def _jsonl_report(jws: list[bytes], registry: Registry, period: Period, schedule
     ("Asia/Ho_Chi_Minh", "+07:00", "2024-03-31T23:59:59.999+07:00", "2024-03-31"),
     ("Europe/Berlin", "+01:00", "2024-04-01T00:30:00.000+02:00", "2024-04-14"),  # across the DST change
 ])
-def test_scoring_store_report_matches_jsonl_report(tmp_path: Path, timezone: str, offset: str, late: str,
+def test_scoring_store_report_matches_jsonl_report(tmp_path: Path, store_backend: StoreBackend, timezone: str, offset: str, late: str,
                                                     end: str) -> None:
     jws, _signers, registry = _events(offset, late)
     period = Period.parse("2024-03-01", end, timezone)
     schedules = [schedule_payload("a-01", 1, "2024-03-01", "2024-04-30",
                                   [{"segment": "cds-a", "at": f"2024-03-06T06:30:00.000{offset}"}])]
-    with SqliteStore(tmp_path / "c.sqlite3") as store:
+    with store_backend.open(tmp_path / "c.sqlite3") as store:
         outcomes = store.add_batch([_record(j) for j in jws + jws[:2]])
         assert outcomes.count("conflict") == 1 and outcomes.count("duplicate") == 2
         from_store = report_json(report_from_store(store, registry, period, schedules))
