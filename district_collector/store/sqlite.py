@@ -44,6 +44,7 @@ from district_collector.store.schema import (
     migrate,
     time_text,
 )
+from district_collector.store.sqlite_acks import SqliteAcks
 from radio_protocol.timefmt import parse_rfc3339
 
 
@@ -72,7 +73,7 @@ _RECORD_FAULTS = (OverflowError, ValueError, TypeError, sqlite3.IntegrityError, 
                   sqlite3.InterfaceError)
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteAcks, Store):
     """The collector's store in the SQLite file at ``path`` (created, with its directory,
     when missing; an older schema is migrated on opening). StoreError when it cannot be opened."""
 
