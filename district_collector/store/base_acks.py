@@ -39,5 +39,7 @@ class AcksStore(ABC):
         between sections). The caller publishes the acks inside the block and leaves it
         once the broker confirmed them. The locks are released when the block ends, on an
         exception too, and when the process dies (the database drops a dead client's
-        locks). They are not the batch locks: :meth:`Store.add_batch` of these stations
-        goes on meanwhile (their positions only grow). StoreError when the store fails."""
+        locks). Positions only grow: a later section reads at least what an earlier one
+        read. Whether :meth:`Store.add_batch` of these stations goes on meanwhile is the
+        backend's (PostgreSQL: yes, the ack locks are not the batch locks; SQLite: no, a
+        section holds the database's one write lock). StoreError when the store fails."""
