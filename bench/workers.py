@@ -3,15 +3,16 @@ ingested by 2 workers against 1 worker, the same events (target: >= 1.6x on 2 co
 
 Set-up as :mod:`bench.ingest`: a real Mosquitto, real ``radio-district run`` processes,
 stations' signed chained events, an observer timestamping acks. One run per worker count,
-each with a fresh store (its own SQLite file: the SAME events are stored again) and its
-own group name; the workers are frozen (SIGSTOP) while the stations publish everything
+each with a fresh store (a fresh database on a throwaway PostgreSQL, durable commits; a
+fresh SQLite file when PostgreSQL is not installed: the SAME events are stored again) and
+its own group name; the workers are frozen (SIGSTOP) while the stations publish everything
 (the broker spreads it over the group's sessions), resumed together (SIGCONT), and the
 clock runs until the observer has seen acks covering every event. Between runs the
 previous group's sessions are removed (a clean-start login under each worker's client
 id), so the broker does not queue the next run's events for a stopped group.
 
 On SQLite the workers verify in parallel but commit one at a time (one write lock per
-database); a province's database is PostgreSQL (docs/DEPLOY.md). The broker, the
+database): that is why the figure is taken on PostgreSQL, a province's store. The broker, the
 observer and the stations share the same two cores, so on this machine the figure is
 a floor, not a ceiling.
 """
@@ -30,6 +31,7 @@ import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
+from bench import pgserver
 from bench.common import PYTHON, Figure, bench_env, stop_process
 from bench.district import DISTRICT, District, make_district
 from bench.ingest import AckWatch, _publish_all, _started_at
@@ -45,10 +47,11 @@ class _FreshAcks(AckWatch):
             super().on_message(msg)
 
 
-def _config_for(district: District, name: str) -> Path:
-    """A copy of the district config with its own SQLite store ``<name>.sqlite3``."""
+def _config_for(district: District, name: str, database: str | None) -> Path:
+    """A copy of the district config with its own store: ``database`` (a PostgreSQL
+    URL), else the SQLite file ``<name>.sqlite3``."""
     cfg = yaml.safe_load(district.config_path.read_text(encoding="utf-8"))
-    cfg["database"] = str(district.root / f"{name}.sqlite3")
+    cfg["database"] = database or str(district.root / f"{name}.sqlite3")
     path = district.root / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -78,12 +81,12 @@ def _forget_sessions(district: District, group: str, count: int) -> None:
 
 
 def _one_run(district: District, chains: dict[str, list[bytes]], per_station: int, count: int,
-             log: Any) -> float:
+             log: Any, database: str | None) -> float:
     """Events/s (wall) for ``count`` workers draining every station's events 2..per_station+1."""
     group = f"n{count}"
     watch = _FreshAcks()
     district.observer([f"cr/v1/{DISTRICT}/station/+/ack"], watch.on_message)
-    workers = _workers(district, _config_for(district, group), group, count)
+    workers = _workers(district, _config_for(district, group, database), group, count)
     try:
         sids = list(chains)
         warm = {sid: [(1, chains[sid][0])] for sid in sids}
@@ -121,13 +124,17 @@ def run(ctx: Any) -> list[Figure]:
     per_station = 250 if ctx.quick else 1500
     district = make_district(ctx.workdir / f"workers-{time.time_ns()}", stations, with_broker=True)
     district.start_broker()
+    pg = pgserver.PgBench() if pgserver.available() else None
     try:
         chains = {sid: district.stations[sid].chain(per_station + 1, _started_at) for sid in district.stations}
-        one = _one_run(district, chains, per_station, 1, ctx.log)
-        two = _one_run(district, chains, per_station, 2, ctx.log)
+        one = _one_run(district, chains, per_station, 1, ctx.log, pg.database() if pg else None)
+        two = _one_run(district, chains, per_station, 2, ctx.log, pg.database() if pg else None)
     finally:
         district.close()
-    note = (f"{stations} stations x {per_station} events, queued then drained; SQLite store; "
+        if pg is not None:
+            pg.stop()
+    store = "PostgreSQL store" if pg else "SQLite store (PostgreSQL not installed)"
+    note = (f"{stations} stations x {per_station} events, queued then drained; {store}; "
             f"{os.cpu_count()} cores shared with the broker and the stations")
     return [Figure("workers", "2 workers vs 1 worker, ingest events/s (same events)", "ev/s", two,
                    better="higher", baseline=one, baseline_name="1 worker, same broker and events",
