@@ -25,6 +25,7 @@ from typing import IO
 from radio_protocol.errors import CommuneRadioError
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+_WORKER_ID = re.compile(r"[A-Za-z0-9_.-]{1,100}\Z")  # dots: a host name (systemd's %H)
 MAX_SLOTS = 1024
 
 
@@ -33,10 +34,13 @@ class WorkerGroupError(CommuneRadioError):
 
 
 def check_name(what: str, value: str) -> str:
-    """``value`` when it is 1..64 of A-Z a-z 0-9 _ - (it goes into a topic filter and a
-    client id, where ``/ + #`` would change the meaning); else WorkerGroupError."""
-    if not _NAME.match(value):
-        raise WorkerGroupError(f"{what} {value!r}: use 1 to 64 letters, digits, '_' or '-' "
+    """A group name: 1..64 of A-Z a-z 0-9 _ - (it goes into a topic filter and a client
+    id, where ``/ + #`` would change the meaning); a worker id (``what`` = "worker id")
+    may also hold dots and be 100 long. WorkerGroupError otherwise."""
+    worker = what == "worker id"
+    if not (_WORKER_ID if worker else _NAME).match(value):
+        allowed = "1 to 100 letters, digits, '.', '_' or '-'" if worker else "1 to 64 letters, digits, '_' or '-'"
+        raise WorkerGroupError(f"{what} {value!r}: use {allowed} "
                                "(it becomes part of an MQTT topic filter and client id)")
     return value
 

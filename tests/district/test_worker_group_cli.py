@@ -52,6 +52,9 @@ def test_default_worker_ids_take_the_lowest_free_slot(tmp_path: Path) -> None:
         lock.release()
     with pytest.raises(WorkerGroupError):
         join_group("kon-ray", "g g", None, lock_dir=tmp_path)
+    with pytest.raises(WorkerGroupError):
+        join_group("kon-ray", "g.1", None, lock_dir=tmp_path)  # a group name goes into $share/NAME/
+    assert join_group("kon-ray", "g", "db1.kon-tum.example-2")[0].worker_id == "db1.kon-tum.example-2"
 
 
 def test_generated_acl_delivers_shared_subscriptions(mqtt_env: BrokerEnv) -> None:
