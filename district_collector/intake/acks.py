@@ -8,6 +8,12 @@ the stations' locks, signs and publishes every ack (retained, QoS 1) and waits f
 their PUBACKs before it leaves. A station's retained ack therefore never goes backwards
 on the broker, also when two workers commit its events at once.
 
+``confirm=False`` (a lone collector, no ``--worker-group``): the sections are kept but
+the PUBACK wait is skipped. One process is then the only publisher of acks, its one
+worker thread reads positions that only grow and publishes them in that order on one
+MQTT connection, which the broker applies in order: strict without waiting, and the
+batch loop does not pay a broker round trip per batch.
+
 While the broker is away paho keeps the unconfirmed acks and sends them again on
 reconnect: the section waits for them (a lock held across an outage only delays other
 workers' acks of those stations). When the collector stops, the wait ends after
@@ -39,7 +45,8 @@ class AckPublisher:
     """Publish stations' acks through ``client``; see the module doc."""
 
     def __init__(self, client: mqtt.Client, signer: Signer, clock: Clock, tz: tzinfo, district: str,
-                 max_also: int, stop: threading.Event, stop_grace_s: float = 2.0) -> None:
+                 max_also: int, stop: threading.Event, stop_grace_s: float = 2.0,
+                 confirm: bool = True) -> None:
         self.client = client
         self.signer = signer
         self.clock = clock
@@ -48,6 +55,7 @@ class AckPublisher:
         self.max_also = max_also
         self.stop = stop
         self.stop_grace_s = stop_grace_s
+        self.confirm = confirm
         self.published = 0
 
     def publish(self, store: Store, stations: Collection[str]) -> int:
@@ -66,7 +74,8 @@ class AckPublisher:
                     infos.append(self.client.publish(topic(self.district, station, "ack"), jws, qos=1,
                                                      retain=True))
                     log.debug("ack published station=%s through=%d also=%d", station, through, len(also))
-                self._confirmed(infos)
+                if self.confirm:
+                    self._confirmed(infos)
             done += len(part)
             self.published += len(part)
         return done

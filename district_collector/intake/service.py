@@ -19,7 +19,8 @@ so the broker queues events while the collector is down.
 With a :class:`~district_collector.intake.workers.WorkerGroup` (``run --worker-group``)
 the subscriptions are the group's shared ones (``$share/NAME/...``) under the worker's own
 client id, and acks go through :class:`~district_collector.intake.acks.AckPublisher`
-(per-station ack sections: strict with any number of workers; one worker uses it too).
+(per-station ack sections, each ack confirmed by PUBACK before the next section of its
+station: strict with any number of workers; a lone collector skips the wait).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class CollectorService:
         self._worker: threading.Thread | None = None
         self._client = self._make_client()
         self._acks = AckPublisher(self._client, signer, self.clock, self.tz, config.district.id,
-                                  config.ack.max_also, self._stop)
+                                  config.ack.max_also, self._stop, confirm=group is not None)
 
     @property
     def acks_published(self) -> int:
