@@ -12,14 +12,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import psycopg
-
 from district_collector.admin.local_broker import free_port
-from district_collector.store.migrations.runner import migrate
 
 
 def available() -> bool:
-    """Whether Debian's PostgreSQL server binaries are installed."""
+    """Whether Debian's PostgreSQL server binaries and psycopg (the district extra) are installed."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return False
     return any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 
 
@@ -54,6 +55,10 @@ class PgBench:
 
     def database(self) -> str:
         """A fresh database with the current schema: its URL."""
+        import psycopg
+
+        from district_collector.store.migrations.runner import migrate
+
         self._count += 1
         name = f"bench{self._count}"
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as conn:
