@@ -135,7 +135,8 @@ def run(ctx: Any) -> list[Figure]:
             pg.stop()
     store = "PostgreSQL store" if pg else "SQLite store (PostgreSQL not installed)"
     note = (f"{stations} stations x {per_station} events, queued then drained; {store}; "
-            f"{os.cpu_count()} cores shared with the broker and the stations")
+            f"{os.cpu_count()} cores shared with the broker and the stations; "
+            f"load average {os.getloadavg()[0]:.1f} at the end (above {os.cpu_count()}: other work took the cores)")
     return [Figure("workers", "2 workers vs 1 worker, ingest events/s (same events)", "ev/s", two,
                    better="higher", baseline=one, baseline_name="1 worker, same broker and events",
                    ratio_target=TARGET_RATIO, note=note)]
