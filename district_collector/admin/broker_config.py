@@ -11,8 +11,9 @@ Writes into OUTDIR:
   * the collector's listener on ``mqtt.port`` (loopback by default; TLS when the
     collector's ``mqtt.tls`` is set and the broker has a certificate). It takes only the
     collector's login (``collector.passwd``) and keeps the client ids the collector's
-    processes give (``<mqtt.client_id>``, ``<mqtt.client_id>-schedule``), each with its
-    own persistent session.
+    processes give (``<mqtt.client_id>``, ``<mqtt.client_id>-schedule``, a worker's
+    ``<mqtt.client_id>-<group>-<worker id>``), each with its own persistent session; any
+    number of them may be connected at once.
 
   Client ids are one namespace over all listeners: a station id equal to the collector's
   username or client id, or starting with either and ``-``, is refused
@@ -31,6 +32,8 @@ Writes into OUTDIR:
 - ``acl``: exactly docs/protocol.md: the collector reads ``event``/``status`` of every station of
   the district and writes their ``ack``/``schedule``; a station writes only its own
   ``event``/``status`` and reads only its own ``schedule``/``ack``.
+  Shared subscriptions (``run --worker-group``, ``$share/NAME/<filter>``) need no line of
+  their own: Mosquitto 2.0 checks each delivery's topic against ``topic read``.
 """
 
 from __future__ import annotations

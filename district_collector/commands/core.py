@@ -17,6 +17,7 @@ from district_collector.config import DistrictConfig, load_district_config
 from district_collector.intake.importer import COUNT_NAMES, import_files
 from district_collector.store.opening import open_store
 from radio_protocol.cli_base import Subcommands, require_config
+from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import (
     Signer,
     jwk_thumbprint,
@@ -44,11 +45,20 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from district_collector.intake.service import CollectorService
+    from district_collector.intake.workers import join_group
 
     config = _config(args)
+    if args.worker_id is not None and args.worker_group is None:
+        raise CommuneRadioError("--worker-id needs --worker-group NAME")
+    group, slot = (None, None) if args.worker_group is None else join_group(
+        config.district.id, args.worker_group, args.worker_id)
     signer = Signer(load_private_key(config.signing_key))
     open_store(config).close()  # fail early (exit 1) when the store cannot be opened
-    return CollectorService(config, signer).run_until_signal()
+    try:
+        return CollectorService(config, signer, group=group).run_until_signal()
+    finally:
+        if slot is not None:
+            slot.release()
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -104,6 +114,12 @@ def register(sub: Subcommands) -> None:
                        description="Run the collector service until SIGTERM/SIGINT: subscribe to every "
                                    "registered station's events and status, verify each against the "
                                    "station's keys, commit it to the store (created if missing), then ack.")
+    p.add_argument("--worker-group", metavar="NAME",
+                   help="run as one worker of group NAME: the broker spreads the stations' messages over "
+                        "the group's workers (MQTT 5 shared subscriptions $share/NAME/...)")
+    p.add_argument("--worker-id", metavar="ID",
+                   help="this worker's id in its group (its client id <mqtt.client_id>-NAME-ID and "
+                        "persistent session); default <host>-<n>, n the lowest slot free on this host")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

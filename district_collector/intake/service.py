@@ -15,6 +15,12 @@ published again (a broker crash may have lost the retained ones).
 
 The session is persistent (Clean Start 0, Session Expiry ``mqtt.session_expiry_s``)
 so the broker queues events while the collector is down.
+
+With a :class:`~district_collector.intake.workers.WorkerGroup` (``run --worker-group``)
+the subscriptions are the group's shared ones (``$share/NAME/...``) under the worker's own
+client id, and acks go through :class:`~district_collector.intake.acks.AckPublisher`
+(per-station ack sections, each ack confirmed by PUBACK before the next section of its
+station: strict with any number of workers; a lone collector skips the wait).
 """
 
 from __future__ import annotations
@@ -35,16 +41,16 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from district_collector.config import DistrictConfig
+from district_collector.intake.acks import AckPublisher
 from district_collector.intake.ingest import Ingestor
+from district_collector.intake.workers import WorkerGroup
 from district_collector.store.base import Store, StoreError
 from district_collector.store.opening import open_store
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import CommuneRadioError
 from radio_protocol.jose import Signer
-from radio_protocol.messages.ack import Ack, build_ack
-from radio_protocol.names import ACK_TYP
 from radio_protocol.timefmt import zone
-from radio_protocol.topics import district_filter, topic
+from radio_protocol.topics import district_filter
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +72,8 @@ class _Connected:
 class CollectorService:
     """The collector's MQTT run loop. ``start()`` returns at once; ``stop()`` drains."""
 
-    def __init__(self, config: DistrictConfig, signer: Signer, clock: Clock | None = None) -> None:
+    def __init__(self, config: DistrictConfig, signer: Signer, clock: Clock | None = None,
+                 group: WorkerGroup | None = None) -> None:
         if config.mqtt is None:
             raise CommuneRadioError(f"{config.source}: no mqtt section: the collector cannot run")
         self.config = config
@@ -74,8 +81,8 @@ class CollectorService:
         self.signer = signer
         self.clock: Clock = clock or SystemClock()
         self.tz = zone(config.district.timezone)
+        self.group = group
         self.counts: Counter[str] = Counter()
-        self.acks_published = 0
         self.dropped_at_stop = 0
         self.connected = threading.Event()
         self._queue: queue.Queue[_Message | _Connected] = queue.Queue()
@@ -83,12 +90,24 @@ class CollectorService:
         self._generation = 0
         self._worker: threading.Thread | None = None
         self._client = self._make_client()
+        self._acks = AckPublisher(self._client, signer, self.clock, self.tz, config.district.id,
+                                  config.ack.max_also, self._stop, confirm=group is not None)
+
+    @property
+    def acks_published(self) -> int:
+        return self._acks.published
+
+    @property
+    def client_id(self) -> str:
+        """This process's MQTT client id (a worker's own one in a group)."""
+        base = self.mqtt_config.client_id
+        return self.group.client_id(base) if self.group is not None else base
 
     # --- paho side (network thread) -----------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
         m = self.mqtt_config
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=m.client_id, protocol=mqtt.MQTTv5)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
         client.suppress_exceptions = True
         client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=m.reconnect_min_s, max_delay=m.reconnect_max_s)  # type: ignore[arg-type]
@@ -109,11 +128,13 @@ class CollectorService:
             self._generation += 1
             opts = SubscribeOptions(qos=1)
             district = self.config.district.id
-            client.subscribe([(district_filter(district, "event"), opts),
-                              (district_filter(district, "status"), opts)])
+            filters = [district_filter(district, "event"), district_filter(district, "status")]
+            if self.group is not None:
+                filters = [self.group.share(f) for f in filters]
+            client.subscribe([(f, opts) for f in filters])
             self._queue.put(_Connected(self._generation))
-            log.info("mqtt connected host=%s port=%d session_present=%s", self.mqtt_config.host,
-                     self.mqtt_config.port, getattr(flags, "session_present", None))
+            log.info("mqtt connected host=%s port=%d client_id=%s session_present=%s", self.mqtt_config.host,
+                     self.mqtt_config.port, self.client_id, getattr(flags, "session_present", None))
         except Exception:  # never let an exception reach paho's thread
             log.exception("on_connect failed")
 
@@ -210,19 +231,10 @@ class CollectorService:
             if m.qos > 0 and m.generation == generation:
                 self._client.ack(m.mid, m.qos)
         stations = set(store.acked_stations()) if reconnected else result.event_stations
-        for station in sorted(stations):
-            self._publish_ack(store, station)
+        self._acks.publish(store, stations)
         if result.counts:
             log.info("batch committed messages=%d %s acks=%d", len(messages),
                      " ".join(f"{k}={v}" for k, v in sorted(result.counts.items())), len(stations))
-
-    def _publish_ack(self, store: Store, station: str) -> None:
-        through, also = store.ack_position(station, self.config.ack.max_also)
-        payload = build_ack(Ack(station, through, tuple(also), self.clock.now()), self.tz)
-        jws = self.signer.sign(payload, ACK_TYP)
-        self._client.publish(topic(self.config.district.id, station, "ack"), jws, qos=1, retain=True)
-        self.acks_published += 1
-        log.debug("ack published station=%s through=%d also=%d", station, through, len(also))
 
     # --- lifecycle ----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from district_collector.store.migrations.runner import (
     migrate,
     stored_versions,
 )
+from district_collector.store.pg_acks import PostgresAcks
 from district_collector.store.pg_connect import POOL_MAX, translate
 from district_collector.store.pg_reads import PostgresReads
 from district_collector.store.postgres_accounts import PostgresAccountsMixin
@@ -99,7 +100,7 @@ ON CONFLICT (station) DO UPDATE SET through = GREATEST(ack_state.through, exclud
 """
 
 
-class PostgresStore(PostgresAccountsMixin, PostgresReads, Store):
+class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresReads, Store):
     """The collector's store in the PostgreSQL database at ``url`` (no password in it; see
     :mod:`district_collector.store.pg_connect`). The schema must be current (else
     SchemaBehind: run ``db migrate``; SchemaAhead: the database is newer than the code).

@@ -45,6 +45,7 @@ from district_collector.store.schema import (
     time_text,
 )
 from district_collector.store.sqlite_accounts import SqliteAccountsMixin
+from district_collector.store.sqlite_acks import SqliteAcks
 from district_collector.store.sqlite_fleet import SqliteFleet
 from district_collector.store.sqlite_status_log import STATUS_LOG_SCHEMA, SqliteStatusLog
 from radio_protocol.timefmt import parse_rfc3339
@@ -77,6 +78,7 @@ _RECORD_FAULTS = (OverflowError, ValueError, TypeError, sqlite3.IntegrityError, 
 
 class SqliteStore(
     SqliteAccountsMixin,
+    SqliteAcks,
     SqliteStatusLog,
     SqliteFleet,
     Store,

@@ -119,6 +119,7 @@ def test_district_unit_promises() -> None:
 @pytest.mark.parametrize(("unit", "modules", "prog"), [
     ("radio-station.service", STATION_MODULES, "radio-station"),
     ("radio-district.service", DISTRICT_MODULES, "radio-district"),
+    ("radio-district@.service", DISTRICT_MODULES, "radio-district"),
 ])
 def test_unit_commands_exist_in_the_cli(unit: str, modules: list[str], prog: str) -> None:
     parser = build_parser(prog, "", modules)
