@@ -2,7 +2,8 @@
 helpers that sign airings and statuses and store them through the real ``Ingestor``.
 
 Communes: ``dak-koi-01`` in 23335 (Xã Đăk Kôi) and ``dak-ruong-01`` in 23326 (Xã Đăk Ruồng),
-as :func:`mqtt_broker.make_district` registers them.
+as :func:`mqtt_broker.make_district` registers them. ``make_views_kit(root, store_backend)``
+names that backend's store in the config (``vk.open()`` opens it).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any
 import yaml
 from mqtt_broker import DistrictKit, make_airing_event, make_district
 from schedule_testkit import make_wav
+from store_backends import StoreBackend
 
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.intake.ingest import Ingestor
-from district_collector.store.sqlite import SqliteStore
+from district_collector.store.base import Store
+from district_collector.store.opening import open_store
 from radio_protocol.jose import canonical_json, sha256_hex
 from radio_protocol.messages.event import build_event
 from radio_protocol.messages.status import Status, build_status
@@ -48,6 +51,10 @@ class ViewsKit:
     def config(self) -> DistrictConfig:
         return self.kit.config
 
+    def open(self) -> Store:
+        """The configured store (SQLite or PostgreSQL), for writing."""
+        return open_store(self.config)
+
     def airing(self, station: str, started: str, **changes: Any) -> bytes:
         """The station's next event (chained), started at ``started`` (local time)."""
         seq = self.seq.get(station, 0) + 1
@@ -65,15 +72,15 @@ class ViewsKit:
 
     def ingest(self, station: str, messages: list[bytes], kind: str = "event",
                received_at: datetime | None = None) -> None:
-        with SqliteStore(self.config.database) as store:
+        with self.open() as store:
             Ingestor(self.config, store).ingest(
                 [(topic(self.config.district.id, station, kind), m, "mqtt") for m in messages],
                 received_at or datetime.now(UTC))
 
 
-def make_views_kit(root: Path) -> ViewsKit:
+def make_views_kit(root: Path, backend: StoreBackend | None = None) -> ViewsKit:
     """The district of :func:`mqtt_broker.make_district` plus ``media: {base_url, dir}``
-    holding ``a.wav``."""
+    holding ``a.wav``; its store on ``backend`` (default SQLite)."""
     kit = make_district(root)
     media_dir = root / "district" / "media"
     media_dir.mkdir(parents=True)
@@ -82,4 +89,6 @@ def make_views_kit(root: Path) -> ViewsKit:
     data["media"] = {"base_url": "https://district.example/media", "dir": str(media_dir)}
     kit.district_config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     kit.config = load_district_config(kit.district_config)
+    if backend is not None:
+        kit.config = backend.configure_file(kit.district_config)
     return ViewsKit(kit, media_dir, {}, {})

@@ -42,6 +42,8 @@ from district_collector.store.pg_acks import PostgresAcks
 from district_collector.store.pg_connect import POOL_MAX, translate
 from district_collector.store.pg_reads import PostgresReads
 from district_collector.store.postgres_accounts import PostgresAccountsMixin
+from district_collector.store.postgres_fleet import PostgresFleet
+from district_collector.store.postgres_status_log import PostgresStatusLog
 from district_collector.store.records import (
     ACCEPTED,
     CONFLICT,
@@ -77,14 +79,6 @@ SELECT %(received_at)s, %(source)s, %(station)s, %(reason)s, %(detail)s, %(raw)s
 WHERE NOT EXISTS (SELECT 1 FROM quarantine WHERE reason = %(reason)s
                   AND station IS NOT DISTINCT FROM %(station)s AND raw = %(raw)s)
 """
-# Latest status wins; received_at is when the current state was first seen; the same JWS
-# again (a retained status delivered again) changes nothing.
-_STATUS = """
-INSERT INTO status(station, state, at, received_at, jws) VALUES (%s, %s, %s, %s, %s)
-ON CONFLICT (station) DO UPDATE SET state = excluded.state, at = excluded.at, jws = excluded.jws,
-    received_at = CASE WHEN status.state = excluded.state THEN status.received_at ELSE excluded.received_at END
-WHERE status.jws <> excluded.jws
-"""
 # Each station's through: the end of the run of stored seqs that starts after the stored
 # through (the stored one when the next seq is missing); never lowered.
 _ADVANCE = """
@@ -100,7 +94,7 @@ ON CONFLICT (station) DO UPDATE SET through = GREATEST(ack_state.through, exclud
 """
 
 
-class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresReads, Store):
+class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresStatusLog, PostgresFleet, PostgresReads, Store):
     """The collector's store in the PostgreSQL database at ``url`` (no password in it; see
     :mod:`district_collector.store.pg_connect`). The schema must be current (else
     SchemaBehind: run ``db migrate``; SchemaAhead: the database is newer than the code).
@@ -194,14 +188,16 @@ class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresReads, Store):
         rejects: Sequence[QuarantineRecord] = (),
         statuses: Sequence[StatusRecord] = (),
     ) -> list[Outcome]:
-        """See :meth:`Store.add_batch`: the batch's stations locked and classified in two
-        queries, the new rows written with COPY, through advanced in one statement."""
+        """See :meth:`Store.add_batch`: the batch's stations (of its events and statuses)
+        locked and classified in two queries, the new rows written with COPY, the fleet
+        tables, the statuses and their log and through kept in one statement per table."""
         with self._tx("batch not stored") as conn:
-            stations = sorted({ev.station for ev in events})
+            stations = sorted({ev.station for ev in events} | {st.station for st in statuses})
             outcomes: list[Outcome] = []
             new: list[StoredEvent] = []
-            if events:
+            if stations:
                 conn.execute(_LOCK_STATIONS, (stations,))
+            if events:
                 outcomes, new = _classify(conn, events)
             if new:
                 with conn.cursor() as cur:
@@ -213,6 +209,7 @@ class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresReads, Store):
                         copy.set_types(_FACTS_TYPES)
                         for ev in new:
                             copy.write_row(tuple(facts_row(ev).values()))
+                self._note_seq_problems(conn, events, outcomes)
             if rejects:  # rare: one lock for every writer's quarantine, so a replay is never stored twice
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_QUARANTINE_LOCK,))
                 with conn.cursor() as cur:
@@ -221,9 +218,7 @@ class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresReads, Store):
                          "reason": q.reason, "detail": q.detail.replace("\x00", "\\u0000"), "raw": q.raw}
                         for q in rejects])
             if statuses:
-                with conn.cursor() as cur:
-                    cur.executemany(_STATUS, [(st.station, st.state, st.at, time_text(st.received_at), st.jws)
-                                              for st in statuses])
+                self._put_statuses(conn, statuses)
             if new:
                 conn.execute(_ADVANCE, (sorted({ev.station for ev in new}),))
         return outcomes

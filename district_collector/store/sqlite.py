@@ -47,7 +47,7 @@ from district_collector.store.schema import (
 from district_collector.store.sqlite_accounts import SqliteAccountsMixin
 from district_collector.store.sqlite_acks import SqliteAcks
 from district_collector.store.sqlite_fleet import SqliteFleet
-from district_collector.store.sqlite_status_log import STATUS_LOG_SCHEMA, SqliteStatusLog
+from district_collector.store.sqlite_status_log import SqliteStatusLog
 from radio_protocol.timefmt import parse_rfc3339
 
 
@@ -97,7 +97,7 @@ class SqliteStore(
             self._open_accounts()
             migrate(self._db, self.path)
             record_versions(self._db)
-            self._db.executescript(STATUS_LOG_SCHEMA)
+            self._init_status_log()
             self._init_fleet()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from district_collector.store.base_fleet import FleetStore, StationAggregate
+from district_collector.store.migrations.sqlite_versions import record_versions
 from district_collector.store.records import (
     ACCEPTED,
     CONFLICT,
@@ -106,10 +107,11 @@ class SqliteFleet(FleetStore):
 
     def _init_fleet(self) -> None:
         """Create ``seq_problems`` and ``station_last``; fill each once from the stored
-        events when it is new."""
+        events when it is new; record the part's version (``fleet``, as on PostgreSQL)."""
         db = self._db
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if {"seq_problems", "station_last"} <= tables:
+            record_versions(db, {"fleet": 1})
             return
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -126,6 +128,7 @@ class SqliteFleet(FleetStore):
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
+        record_versions(db, {"fleet": 1})
 
     def _note_seq_problems(self, events: Sequence[StoredEvent], outcomes: Sequence[Outcome]) -> None:
         """Record the batch's conflicts and re-check for chain breaks each new event's seq

@@ -1,6 +1,6 @@
 """The status log on SQLite (see :mod:`district_collector.store.base_status_log`).
 
-:data:`STATUS_LOG_SCHEMA` is run by ``SqliteStore.__init__``; :meth:`SqliteStatusLog._log_status`
+:data:`STATUS_LOG_SCHEMA` is run by ``SqliteStore.__init__`` (:meth:`SqliteStatusLog._init_status_log`); :meth:`SqliteStatusLog._log_status`
 is called by ``add_batch`` inside its transaction when a status changes a station's state.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 
 from district_collector.store.base_status_log import StatusLogRow, StatusLogStore
+from district_collector.store.migrations.sqlite_versions import record_versions
 
 STATUS_LOG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS status_log (
@@ -25,6 +26,11 @@ class SqliteStatusLog(StatusLogStore):
     """Mixin of :class:`~district_collector.store.sqlite.SqliteStore` (uses ``self._db``)."""
 
     _db: sqlite3.Connection
+
+    def _init_status_log(self) -> None:
+        """Create ``status_log`` and record its version (part ``status_log``, as on PostgreSQL)."""
+        self._db.executescript(STATUS_LOG_SCHEMA)
+        record_versions(self._db, {"status_log": 1})
 
     def _log_status(self, station: str, state: str, at: str | None, received_at: str) -> None:
         """Append one change (inside the caller's transaction)."""

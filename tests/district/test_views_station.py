@@ -1,5 +1,6 @@
 """The station page: as-run log from the signed events, upcoming slots from the latest
-published schedule, online/offline periods from the status log, the station's keys."""
+published schedule, online/offline periods from the status log, the station's keys
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from store_backends import StoreBackend
 from views_testkit import KOI, ViewsKit, local, make_views_kit
 
-from district_collector.store.sqlite import SqliteStore
 from district_collector.views.catalogue import publish_upload
 from district_collector.views.station import MAX_UPCOMING, station_detail
 
@@ -22,8 +23,8 @@ slots:
 
 
 @pytest.fixture
-def vk(tmp_path: Path) -> ViewsKit:
-    return make_views_kit(tmp_path)
+def vk(tmp_path: Path, store_backend: StoreBackend) -> ViewsKit:
+    return make_views_kit(tmp_path, store_backend)
 
 
 def test_station_detail(vk: ViewsKit) -> None:
@@ -32,7 +33,7 @@ def test_station_detail(vk: ViewsKit) -> None:
     for state, hour in (("online", 1), ("offline", 2), ("offline", 3), ("online", 4)):
         vk.ingest(KOI, [vk.status(KOI, state, f"2026-12-03 0{hour}:00")], "status",
                   datetime(2026, 12, 2, 18 + hour, 0, tzinfo=UTC))
-    with SqliteStore(vk.config.database) as store:
+    with vk.open() as store:
         publish_upload(vk.config, store, "c.yaml", CATALOGUE, actor="t", send=False,
                        now=datetime(2026, 11, 20, tzinfo=UTC))
         now = local("2026-12-20 12:00")

@@ -21,4 +21,6 @@ from __future__ import annotations
 PG_PARTS: list[str] = [
     "district_collector.store.migrations.pg_core",
     "district_collector.store.migrations.pg_accounts",
+    "district_collector.store.migrations.pg_status_log",
+    "district_collector.store.migrations.pg_fleet",
 ]
