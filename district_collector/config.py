@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from district_collector.alerts.config import AlertsConfig, read_alerts_config
 from district_collector.region import REGION_LEVELS, RegionLevel, region_level
 from district_collector.registry import LEVELS, RegisteredStation
 from district_collector.scoring.criteria import CriteriaSet
@@ -32,7 +33,7 @@ from radio_protocol.topics import DISTRICT_RE, STATION_RE
 if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
-_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria")
+_TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria", "alerts")
 _MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
 _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file")
@@ -122,6 +123,7 @@ class DistrictConfig:
     ack: AckConfig
     media: MediaConfig | None
     criteria: tuple[CriteriaPeriod, ...] = ()
+    alerts: AlertsConfig | None = None
 
     def criteria_for(self, last_day: date) -> CriteriaSet:
         """The criteria set scoring a period whose last day is ``last_day`` (the config's
@@ -264,6 +266,7 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
         if url and mdir:
             media = MediaConfig(base_url=url.rstrip("/"), dir=config_path(base, mdir) or Path(mdir))
     criteria = read_criteria_periods(r, top.get("criteria"), base)
+    alerts = read_alerts_config(r, top.get("alerts"), base)
     r.finish()
     assert did is not None and dname is not None and tz is not None
     assert database is not None and signing_key is not None
@@ -277,6 +280,7 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
         ack=ack,
         media=media,
         criteria=criteria,
+        alerts=alerts,
     )
 
 

@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 
 from district_collector.scoring.facts import FactsRow
+from district_collector.store.base_alerts import AlertsStore
 from district_collector.store.facts import StationSummary
 from district_collector.store.records import (
     Outcome,
@@ -50,7 +51,7 @@ class RecordRefused(StoreError):
     store itself works. Storing the batch's records one by one finds the one at fault."""
 
 
-class Store(ABC):
+class Store(AlertsStore, ABC):
     """The collector's evidence store. A backend overrides every abstract method."""
 
     def __enter__(self) -> Store:

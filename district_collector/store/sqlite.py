@@ -43,6 +43,7 @@ from district_collector.store.schema import (
     migrate,
     time_text,
 )
+from district_collector.store.sqlite_alerts import ALERTS_SCHEMA, SqliteAlertsMixin
 from radio_protocol.timefmt import parse_rfc3339
 
 
@@ -71,7 +72,7 @@ _RECORD_FAULTS = (OverflowError, ValueError, TypeError, sqlite3.IntegrityError, 
                   sqlite3.InterfaceError)
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteAlertsMixin, Store):
     """The collector's store in the SQLite file at ``path`` (created, with its directory,
     when missing; an older schema is migrated on opening). StoreError when it cannot be opened."""
 
@@ -83,6 +84,7 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            self._db.executescript(ALERTS_SCHEMA)
             migrate(self._db, self.path)
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
