@@ -14,6 +14,7 @@ COMMAND_MODULES: list[str] = [
     "district_collector.commands.report",
     "district_collector.commands.catalogue",
     "district_collector.commands.schedule",
+    "district_collector.commands.alerts",
 ]
 
 

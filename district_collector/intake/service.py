@@ -33,6 +33,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from district_collector.alerts.runner import AlertRunner, start_alerts
 from district_collector.config import DistrictConfig
 from district_collector.intake.ingest import Ingestor
 from district_collector.store.base import Store, StoreError
@@ -81,6 +82,7 @@ class CollectorService:
         self._stop = threading.Event()
         self._generation = 0
         self._worker: threading.Thread | None = None
+        self._alerts: AlertRunner | None = None
         self._client = self._make_client()
 
     # --- paho side (network thread) -----------------------------------------------------
@@ -235,6 +237,7 @@ class CollectorService:
         self._client.connect_async(m.host, m.port, keepalive=m.keepalive_s, clean_start=False,
                                    properties=props)
         self._client.loop_start()
+        self._alerts = start_alerts(self.config, self.clock)  # its own thread and store; never blocks ingest
         log.info("collector started district=%s broker=%s:%d", self.config.district.id, m.host, m.port)
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -242,6 +245,8 @@ class CollectorService:
         stop() began are not queued nor PUBACKed: the broker delivers them again to the
         persistent session, so a stop under a steady stream still ends promptly."""
         self._stop.set()
+        if self._alerts is not None:
+            self._alerts.stop(timeout_s)
         if self._worker is not None:
             self._worker.join(timeout_s)
         self._client.disconnect()

@@ -103,7 +103,7 @@ def station_health(ctx: RuleContext) -> RuleResult:
             pub_at = _time(published_at)
             if pub_at is not None and pub_at + timedelta(seconds=a.schedule_apply_after_s) <= ctx.now:
                 out.findings.append(Finding(
-                    "schedule-not-applied", station, f"v{version}", utc_text(at), station, commune,
+                    "schedule-not-applied", station, f"v{version}", utc_text(pub_at), station, commune,
                     {**place, "published": version, "applied": status.schedule_version,
                      "schedule_error": status.schedule_error}))
     return out
