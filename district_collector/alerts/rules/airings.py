@@ -117,7 +117,8 @@ def _inferred(ctx: RuleContext, out: RuleResult, seen: set[str]) -> None:
         schedule = _schedule(ctx, station, version)
         if schedule is None:
             continue
-        slots = expand(schedule, lo, hi)
+        tick = timedelta(microseconds=1)
+        slots = expand(schedule, lo + tick, hi + tick)  # (lo, hi]: a slot exactly at its grace's end counts
         if not slots:
             continue
         aired = {u for u in (_utc(s) for s in ctx.store.event_slots(station)) if u is not None}
