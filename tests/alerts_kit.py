@@ -71,6 +71,7 @@ class SmtpServer:
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.stop()
+            self.controller = None
 
     def subjects(self) -> list[str]:
         return [str(m["Subject"]) for m in self.messages]

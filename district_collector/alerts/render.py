@@ -60,7 +60,7 @@ def _place(alert: dict[str, Any], lang: str) -> str:
     d = alert.get("detail") or {}
     commune = d.get("commune_name") or alert.get("commune") or text("district_wide", lang)
     station = alert.get("station")
-    return f"{text('commune', lang)} {commune}" + (f", {text('station', lang).lower()} {station}" if station else "")
+    return f"{commune}" + (f", {text('station', lang).lower()} {station}" if station else "")
 
 
 def alert_lines(alert: dict[str, Any], lang: str, tz: ZoneInfo) -> list[str]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 from zoneinfo import ZoneInfo
 
@@ -29,10 +30,12 @@ class EmailChannel(Channel):
         self._password = (read_secret_file(config.password_file, "alerts.email.password_file", source)
                           if config.password_file is not None else None)
 
-    def message(self, n: Notification) -> EmailMessage:
+    def message(self, n: Notification) -> MIMEText:
+        """The MIME message (UTF-8 body; the subject as RFC 2047 words split inside the text,
+        which keeps its spaces: the modern header folder of Python 3.11 drops some)."""
         mail = render_mail(n, self.lang, self.tz, self.district, self.console_url)
-        msg = EmailMessage()
-        msg["Subject"] = mail.subject
+        msg = MIMEText(mail.body, "plain", "utf-8")
+        msg["Subject"] = Header(mail.subject, "utf-8")
         msg["From"] = self.config.sender
         msg["To"] = ", ".join(self.config.to)
         msg["Date"] = formatdate(localtime=False)
@@ -40,7 +43,6 @@ class EmailChannel(Channel):
         msg["Message-ID"] = make_msgid(idstring=f"commune-radio-{n.id}", domain=domain) if n.id else make_msgid(
             domain=domain)
         msg["X-Commune-Radio-Notification"] = str(n.id)
-        msg.set_content(mail.body, charset="utf-8")
         return msg
 
     def send(self, notification: Notification) -> None:
