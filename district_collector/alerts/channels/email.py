@@ -35,7 +35,7 @@ class EmailChannel(Channel):
         which keeps its spaces: the modern header folder of Python 3.11 drops some)."""
         mail = render_mail(n, self.lang, self.tz, self.district, self.console_url)
         msg = MIMEText(mail.body, "plain", "utf-8")
-        msg["Subject"] = Header(mail.subject, "utf-8")
+        msg["Subject"] = Header(mail.subject, "utf-8")  # type: ignore[assignment]
         msg["From"] = self.config.sender
         msg["To"] = ", ".join(self.config.to)
         msg["Date"] = formatdate(localtime=False)
