@@ -43,6 +43,7 @@ class EmailChannel(Channel):
         msg["Message-ID"] = make_msgid(idstring=f"commune-radio-{n.id}", domain=domain) if n.id else make_msgid(
             domain=domain)
         msg["X-Commune-Radio-Notification"] = str(n.id)
+        msg["X-Commune-Radio-Kind"] = str(n.payload.get("kind") or n.transition)  # for mail filters
         return msg
 
     def send(self, notification: Notification) -> None:
