@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from district_collector.alerts.config import AlertsConfig
-from district_collector.alerts.model import EPISODE, URGENT, Alert, Finding
+from district_collector.alerts.model import EPISODE, URGENT, Alert, AlertKey, Finding, detail_text
 from district_collector.alerts.quiet import quiet_until
 from district_collector.alerts.rules.airings import airings, decode_event
 from district_collector.alerts.rules.context import RuleContext, RuleResult
@@ -37,6 +37,7 @@ from district_collector.alerts.rules.evidence import evidence
 from district_collector.alerts.rules.scoring import scoring
 from district_collector.alerts.rules.station import station_health
 from district_collector.config import DistrictConfig
+from district_collector.scoring.compute import no_gc_pauses
 from district_collector.store.base import Store
 from district_collector.store.base_alerts import AlertChange, utc_text
 
@@ -91,6 +92,10 @@ class AlertEngine:
 
     def evaluate(self, store: Store, now: datetime) -> PassResult:
         """One pass at ``now`` (aware); committed when it returns."""
+        with no_gc_pauses():  # a pass makes many small objects; a GC sweep mid-pass costs more than it frees
+            return self._evaluate(store, now)
+
+    def _evaluate(self, store: Store, now: datetime) -> PassResult:
         state = store.alert_state()
         ctx = RuleContext(store, self.config, self.alerts, now, state, self._new_events(store, state), self.cache)
         results: list[RuleResult] = []
@@ -101,7 +106,7 @@ class AlertEngine:
             except Exception:
                 log.exception("alert rule failed rule=%s", name)
                 result.failed_rules.append(name)
-        changes = self._changes(store, results, now)
+        changes = self._changes(ctx.open_alerts(), results, now)
         channels = list(self.alerts.channels)
         stored = store.record_alert_changes(changes, channels, now) if changes else []
         by_id = {a.id: a for a in stored}
@@ -122,8 +127,7 @@ class AlertEngine:
         store.save_alert_state(state)
         return result
 
-    def _changes(self, store: Store, results: list[RuleResult], now: datetime) -> list[AlertChange]:
-        open_alerts = store.open_alert_rows()
+    def _changes(self, open_alerts: list[AlertKey], results: list[RuleResult], now: datetime) -> list[AlertChange]:
         by_identity = {(a.kind, a.subject, a.occurrence): a for a in open_alerts}
         by_episode = {(a.kind, a.subject): a for a in open_alerts}
         changes: list[AlertChange] = []
@@ -134,7 +138,7 @@ class AlertEngine:
                 alert = by_episode.get((f.kind, f.subject)) if f.occurrence == EPISODE else by_identity.get(f.identity)
                 if alert is not None:
                     kept.add(alert.id)
-                    if alert.detail != f.detail:
+                    if alert.detail != detail_text(f.detail):
                         changes.append(AlertChange("update", f, alert.id))
                     continue
                 if f.occurrence == EPISODE:
@@ -145,6 +149,10 @@ class AlertEngine:
                 changes.append(AlertChange("open", f, not_before=self.not_before(f.kind, now)))
         resolving: dict[int, str] = {}
         for res in results:
+            latest: dict[tuple[str, str], tuple[str, str]] = {}
+            for kind, subject, before, why in res.resolve_before:
+                if before > latest.get((kind, subject), ("", ""))[0]:
+                    latest[(kind, subject)] = (before, why)
             for alert in open_alerts:
                 if alert.id in kept:
                     continue
@@ -153,9 +161,9 @@ class AlertEngine:
                 note = res.resolve.get((alert.kind, alert.subject, alert.occurrence))
                 if note is not None:
                     resolving[alert.id] = note
-                for kind, subject, before, why in res.resolve_before:
-                    if alert.kind == kind and alert.subject == subject and alert.since < before:
-                        resolving[alert.id] = why
+                good = latest.get((alert.kind, alert.subject))
+                if good is not None and alert.since < good[0]:
+                    resolving[alert.id] = good[1]
         by_id = {a.id: a for a in open_alerts}
         for alert_id, note in sorted(resolving.items()):
             changes.append(AlertChange("resolve", alert_id=alert_id, note=note,
@@ -167,7 +175,8 @@ class AlertEngine:
         if after is None or not channels:
             return
         cutoff = utc_text(now - timedelta(seconds=after))
-        due = [a for a in store.open_alert_rows() if a.acked_at is None and (a.reminded_at or a.opened_at) <= cutoff]
+        keys = [k for k in store.open_alert_keys() if k.acked_at is None and (k.reminded_at or k.opened_at) <= cutoff]
+        due = [a for a in (store.alert_row(k.id) for k in keys) if a is not None]
         for a in due:
             store.queue_notification("reminder", a.as_json(), channels, now, self.not_before(a.kind, now), a.id,
                                      dedupe=f"reminder:{a.id}:{a.reminded_at or a.opened_at}")

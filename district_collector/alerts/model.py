@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from radio_protocol.errors import CommuneRadioError
 
@@ -90,6 +90,21 @@ class Alert:
                 "commune": self.commune, "opened_at": self.opened_at, "resolved_at": self.resolved_at,
                 "detail": self.detail, "url": url, "since": self.since, "subject": self.subject,
                 "acked_at": self.acked_at, "acked_by": self.acked_by, "ack_note": self.ack_note}
+
+
+class AlertKey(NamedTuple):
+    """An open alert as the engine compares it, without decoding its detail: ``detail`` is
+    the stored canonical JSON text (:func:`detail_text`)."""
+
+    id: int
+    kind: str
+    subject: str
+    occurrence: str
+    since: str
+    detail: str
+    opened_at: str
+    acked_at: str | None
+    reminded_at: str | None
 
 
 def detail_text(detail: dict[str, Any]) -> str:

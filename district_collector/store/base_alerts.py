@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from district_collector.alerts.model import Alert, Finding, Notification
+from district_collector.alerts.model import Alert, AlertKey, Finding, Notification
 from district_collector.store.records import StatusRow
 
 
@@ -71,6 +71,11 @@ class AlertsStore(ABC):
     @abstractmethod
     def open_alert_rows(self, kinds: Sequence[str] | None = None) -> list[Alert]:
         """Open alerts (of ``kinds``, or all), newest first (by id)."""
+
+    @abstractmethod
+    def open_alert_keys(self) -> list[AlertKey]:
+        """Every open alert's identity, since, detail text and reminder fields, by id (no
+        detail decoding: what an evaluation pass compares findings with)."""
 
     @abstractmethod
     def alert_rows_since(self, since: datetime | None) -> list[Alert]:

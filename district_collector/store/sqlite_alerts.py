@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from district_collector.alerts.model import Alert, Notification, detail_text
+from district_collector.alerts.model import Alert, AlertKey, Notification, detail_text
 from district_collector.store.base_alerts import AlertChange, StoredEventRef, utc_text
 from district_collector.store.records import StatusRow
 
@@ -123,6 +123,11 @@ class SqliteAlertsMixin:
         rows = self._db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state='open' ORDER BY id DESC")
         wanted = None if kinds is None else set(kinds)
         return [a for a in map(_alert, rows) if wanted is None or a.kind in wanted]
+
+    def open_alert_keys(self) -> list[AlertKey]:
+        return [AlertKey(*r) for r in self._db.execute(
+            "SELECT id, kind, subject, occurrence, since, detail, opened_at, acked_at, reminded_at FROM alerts"
+            " WHERE state='open' ORDER BY id")]
 
     def alert_rows_since(self, since: datetime | None) -> list[Alert]:
         if since is None:

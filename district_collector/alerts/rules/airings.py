@@ -16,8 +16,9 @@ received more than ``lookback_days`` ago are history, not news: they raise nothi
 
 from __future__ import annotations
 
+import bisect
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from district_collector.alerts.model import Finding
@@ -25,8 +26,7 @@ from district_collector.alerts.rules.context import NewEvent, RuleContext, RuleR
 from district_collector.scoring.facts import payload_bytes
 from district_collector.store.base_alerts import utc_text
 from radio_protocol.errors import CommuneRadioError
-from radio_protocol.schedule.expand import expand
-from radio_protocol.schedule.model import Schedule
+from radio_protocol.schedule.expand import Slot, expand
 from radio_protocol.schedule.parse import parse_schedule
 from radio_protocol.timefmt import parse_rfc3339
 
@@ -90,20 +90,25 @@ def _event(ctx: RuleContext, ev: NewEvent, out: RuleResult) -> None:
                 out.resolve_before.append((kind, station, since, "aired-since"))
 
 
-def _schedule(ctx: RuleContext, station: str, version: int) -> Schedule | None:
-    schedules: dict[tuple[str, int], Schedule | None] = ctx.cache.setdefault("schedules", {})
+def station_slots(ctx: RuleContext, station: str, version: int) -> tuple[list[datetime], list[Slot]]:
+    """The station's published schedule ``version`` expanded over its whole validity once
+    (kept between passes): slot instants (sorted, for bisect) and the slots."""
+    cache: dict[tuple[str, int], tuple[list[datetime], list[Slot]]] = ctx.cache.setdefault("slots", {})
     key = (station, version)
-    if key not in schedules:
+    if key not in cache:
         found = ctx.store.latest_schedule(station)
+        slots: list[Slot] = []
         try:
-            schedules[key] = parse_schedule(json.loads(payload_bytes(found[1]))) if found else None
+            if found is not None and found[0] == version:
+                slots = expand(parse_schedule(json.loads(payload_bytes(found[1]))))
         except (CommuneRadioError, ValueError, KeyError, TypeError):
-            schedules[key] = None
-    return schedules[key]
+            slots = []
+        cache[key] = ([s.at for s in slots], slots)
+    return cache[key]
 
 
 def _inferred(ctx: RuleContext, out: RuleResult, seen: set[str]) -> None:
-    """Slots whose grace ended since the last pass and for which no event arrived."""
+    """Slots in (last check, now - grace] for which no event arrived."""
     a = ctx.alerts
     hi = ctx.ago(a.slot_grace_s)
     lo_text = ctx.state.get("slots_checked_until")
@@ -111,14 +116,11 @@ def _inferred(ctx: RuleContext, out: RuleResult, seen: set[str]) -> None:
     lo = max(lo, hi - timedelta(days=a.lookback_days))
     if lo >= hi:
         return
-    for station, (version, _published_at) in ctx.store.latest_published().items():
+    for station, (version, _published_at) in ctx.published().items():
         if station not in seen or ctx.station(station) is None:
             continue
-        schedule = _schedule(ctx, station, version)
-        if schedule is None:
-            continue
-        tick = timedelta(microseconds=1)
-        slots = expand(schedule, lo + tick, hi + tick)  # (lo, hi]: a slot exactly at its grace's end counts
+        times, all_slots = station_slots(ctx, station, version)
+        slots = all_slots[bisect.bisect_right(times, lo):bisect.bisect_right(times, hi)]  # (lo, hi]
         if not slots:
             continue
         aired = {u for u in (_utc(s) for s in ctx.store.event_slots(station)) if u is not None}

@@ -8,12 +8,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from district_collector.alerts.config import AlertsConfig
-from district_collector.alerts.model import Finding
+from district_collector.alerts.model import AlertKey, Finding
 from district_collector.config import DistrictConfig
 from district_collector.registry import RegisteredStation
 from district_collector.store.base import Store
 from district_collector.store.base_alerts import utc_text
 from district_collector.store.records import StatusRow
+from radio_protocol.messages.status import Status
 
 
 @dataclass
@@ -38,12 +39,34 @@ class RuleContext:
     new_events: list[NewEvent] = field(default_factory=list)
     cache: dict[str, Any] = field(default_factory=dict)
     _statuses: list[StatusRow] | None = None
+    _open: list[AlertKey] | None = None
+    _published: dict[str, tuple[int, str]] | None = None
 
     def statuses(self) -> list[StatusRow]:
         """Every station's latest verified status (read once per pass)."""
         if self._statuses is None:
             self._statuses = self.store.all_statuses()
         return self._statuses
+
+    def parsed_status(self, row: StatusRow) -> Status | None:
+        """``row.status()``, parsed once per distinct status JWS (kept between passes)."""
+        parsed: dict[str, tuple[bytes, Status | None]] = self.cache.setdefault("status", {})
+        hit = parsed.get(row.station)
+        if hit is None or hit[0] != row.jws:
+            hit = parsed[row.station] = (row.jws, row.status())
+        return hit[1]
+
+    def open_alerts(self, kinds: tuple[str, ...] | None = None) -> list[AlertKey]:
+        """The alerts open when the pass began (read once per pass)."""
+        if self._open is None:
+            self._open = self.store.open_alert_keys()
+        return self._open if kinds is None else [a for a in self._open if a.kind in kinds]
+
+    def published(self) -> dict[str, tuple[int, str]]:
+        """Per station, its latest published schedule ``(version, published_at)`` (once per pass)."""
+        if self._published is None:
+            self._published = self.store.latest_published()
+        return self._published
 
     @property
     def tz(self) -> ZoneInfo:

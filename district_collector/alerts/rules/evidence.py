@@ -47,8 +47,8 @@ def evidence(ctx: RuleContext) -> RuleResult:
     forged = _forgeries(ctx)
     stations = {e.payload.get("station") for e in ctx.new_events}
     stations |= set(forged)
-    stations |= {a.subject for a in ctx.store.open_alert_rows(KINDS)}
-    status = {row.station: row.status() for row in ctx.statuses()}
+    stations |= {a.subject for a in ctx.open_alerts(KINDS)}
+    rows = {row.station: row for row in ctx.statuses()}
     scope = {s for s in stations if isinstance(s, str) and ctx.station(s) is not None}
     out = RuleResult(owned=KINDS, scope=scope)
     for station in sorted(scope):
@@ -58,7 +58,7 @@ def evidence(ctx: RuleContext) -> RuleResult:
             problems["chain_breaks"] = list(summary.chain_breaks[:20])
         if summary.conflicts:
             problems["conflicts"] = list(summary.conflicts[:20])
-        st = status.get(station)
+        st = ctx.parsed_status(rows[station]) if station in rows else None
         if summary.gaps and st is not None and st.outbox_pending == 0 and (st.last_seq or 0) >= summary.gaps[-1][1]:
             problems["gaps"] = [list(g) for g in summary.gaps[:20]]
         if station in forged:

@@ -15,24 +15,21 @@ An alert clears when the period gets aired (``aired``) or when the period is ove
 
 from __future__ import annotations
 
-import json
+import bisect
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from district_collector.alerts.model import Finding
+from district_collector.alerts.rules.airings import station_slots
 from district_collector.alerts.rules.context import RuleContext, RuleResult
 from district_collector.registry import Registry
-from district_collector.scoring.facts import payload_bytes
 from district_collector.scoring.period import Period
 from district_collector.scoring.report import (
     decode_payload,
     report_from_store,
-    schedules_from_store,
 )
 from district_collector.store.base_alerts import utc_text
 from radio_protocol.errors import CommuneRadioError
-from radio_protocol.schedule.expand import expand
-from radio_protocol.schedule.parse import parse_schedule
 
 KINDS = ("week-at-risk", "month-at-risk")
 EVERY_S = 300.0
@@ -47,26 +44,42 @@ def _month_bounds(day: date) -> tuple[date, date]:
 def _remaining(ctx: RuleContext, stations: list[str], end_at: datetime, program: str) -> list[dict[str, str]]:
     """Slots of ``program`` from now to ``end_at`` in the latest published schedule of each station."""
     out: list[dict[str, str]] = []
+    published = ctx.published()
     for station in stations:
-        found = ctx.store.latest_schedule(station)
-        if found is None:
+        if station not in published:
             continue
-        try:
-            schedule = parse_schedule(json.loads(payload_bytes(found[1])))
-        except (CommuneRadioError, ValueError, KeyError, TypeError):
-            continue
-        for slot in expand(schedule, ctx.now, end_at):
+        times, slots = station_slots(ctx, station, published[station][0])
+        for slot in slots[bisect.bisect_left(times, ctx.now):bisect.bisect_left(times, end_at)]:
             if slot.segment.program == program:
                 out.append({"station": station, "at": slot.at.astimezone(ctx.tz).isoformat(timespec="minutes"),
                             "segment": slot.segment.id, "title": slot.segment.title})
     return sorted(out, key=lambda s: (s["at"], s["station"]))[:20]
 
 
+def _schedules(ctx: RuleContext, period: Period) -> list[dict[str, Any]]:
+    """The published schedules valid in ``period``, decoded once per JWS (kept between passes)."""
+    decoded: dict[bytes, dict[str, Any] | None] = ctx.cache.setdefault("schedule_payloads", {})
+    out = []
+    first, last = period.start.isoformat(), period.end.isoformat()
+    for jws in ctx.store.published_schedules():
+        if jws not in decoded:
+            try:
+                decoded[jws] = decode_payload(jws)
+            except CommuneRadioError:
+                decoded[jws] = None
+        p = decoded[jws]
+        if p is not None and str(p.get("valid_from")) <= last and str(p.get("valid_until")) >= first:
+            out.append(p)
+    return out
+
+
 def _period_findings(ctx: RuleContext, kind: str, occurrence: str, period: Period, moment: datetime,
                      grid: str, out: RuleResult) -> None:
-    registry = Registry.from_config(ctx.config)
+    registry = ctx.cache.get("registry")
+    if not isinstance(registry, Registry):
+        registry = ctx.cache["registry"] = Registry.from_config(ctx.config)
     criteria = ctx.config.criteria_for(period.end)
-    schedules = [decode_payload(s) for s in schedules_from_store(ctx.store, period)]
+    schedules = _schedules(ctx, period)
     report = report_from_store(ctx.store, registry, period, schedules, with_airings=False, criteria=criteria)
     end_at = datetime.combine(period.end + timedelta(days=1), time(0), ctx.tz)
     for commune in report.get("communes", []):
@@ -106,7 +119,7 @@ def scoring(ctx: RuleContext) -> RuleResult:
         period = Period(first, last_day, ctx.config.district.timezone)
         _period_findings(ctx, "month-at-risk", first.strftime("%Y-%m"), period, month_moment, "months_grid", out)
     current = {("week-at-risk", week), ("month-at-risk", first.strftime("%Y-%m"))}
-    for alert in ctx.store.open_alert_rows(KINDS):
+    for alert in ctx.open_alerts(KINDS):
         if (alert.kind, alert.occurrence) not in current:
             out.resolve[(alert.kind, alert.subject, alert.occurrence)] = "period-ended"
     return out

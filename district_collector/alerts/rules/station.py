@@ -36,10 +36,10 @@ def _time(text: str | None) -> datetime | None:
         return None
 
 
-def _flapping(ctx: RuleContext, row: StatusRow, flaps: dict[str, list[str]], seen: dict[str, str]) -> Finding | None:
+def _flapping(ctx: RuleContext, row: StatusRow, flaps: dict[str, list[str]], seen: dict[str, str],
+              window_start: str) -> Finding | None:
     """Count a return (a new "online since" time) and report flapping past the threshold."""
     station = row.station
-    window_start = utc_text(ctx.ago(ctx.alerts.flap_window_s))
     returns = [t for t in flaps.get(station, []) if t >= window_start]
     if row.state == "online":
         previous = seen.get(station)
@@ -63,19 +63,20 @@ def station_health(ctx: RuleContext) -> RuleResult:
     out = RuleResult(owned=KINDS)
     flaps: dict[str, list[str]] = ctx.state.setdefault("flaps", {})
     seen: dict[str, str] = ctx.state.setdefault("online_since", {})
-    published = ctx.store.latest_published()
+    published = ctx.published()
     offline_before = ctx.ago(a.offline_after_s)
     silent_before = ctx.ago(a.silence_after_s)
+    window_start = utc_text(ctx.ago(a.flap_window_s))
     for row in ctx.statuses():
         station = row.station
         if ctx.station(station) is None:
             continue  # a station removed from the registry is nobody's to page about
         place = ctx.place(station)
         commune = place["commune"]
-        flap = _flapping(ctx, row, flaps, seen)
+        flap = _flapping(ctx, row, flaps, seen, window_start)
         if flap is not None:
             out.findings.append(flap)
-        status = row.status()
+        status = ctx.parsed_status(row)
         since = _time(row.received_at)
         if row.state == "offline":
             if since is not None and since <= offline_before:
