@@ -78,7 +78,7 @@ class AlertsConfig:
     remind_after_s: int | None = 21600
     schedule_apply_after_s: int = 3600
     slot_grace_s: int = 900
-    dead_air_silent_s: float = 10.0
+    dead_air_silent_s: float = 30.0
     dead_air_rms_dbfs: float = -50.0
     lookback_days: int = 7
     console_url: str | None = None

@@ -125,7 +125,7 @@ DETAIL_LABELS: dict[str, tuple[str, str]] = {
 }
 
 VALUE_TEXT: dict[str, tuple[str, str]] = {
-    "offline-status": ("trạm báo ngắt kết nối (di chúc MQTT)", "the station's offline status (MQTT will)"),
+    "offline-status": ("máy chủ báo trạm đã ngắt kết nối", "the broker reported the station disconnected"),
     "silent": ("không nhận được trạng thái", "no status received"),
     "failed": ("không phát được", "failed"),
     "interrupted": ("bị ngắt giữa chừng", "interrupted"),

@@ -72,7 +72,7 @@ def alert_lines(alert: dict[str, Any], lang: str, tz: ZoneInfo) -> list[str]:
         f"{text('problem', lang)}: {_title(kind, lang)}",
         f"{text('commune', lang)}: {d.get('commune_name') or alert.get('commune') or '-'}"
         + (f" ({alert.get('commune')})" if alert.get("commune") else ""),
-        f"{text('station', lang)}: {alert.get('station') or '-'}",
+        f"{text('station', lang)}: {alert.get('station') or ', '.join(d.get('stations') or []) or '-'}",
         f"{text('since', lang)}: {local_time(alert.get('since') or alert.get('opened_at'), tz)}",
     ]
     if alert.get("state") == "resolved":

@@ -68,4 +68,11 @@ def config_file_problems(config: DistrictConfig) -> list[str]:
         tls = config.mqtt.tls
         problems.extend(login_file_problems(config.mqtt.password_file,
                                             tls.ca if tls is not None else None, source))
+    if config.alerts is not None and config.alerts.enabled:  # the SMTP password and webhook secret files
+        from district_collector.alerts.delivery import build_channels
+
+        try:
+            build_channels(config)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     return problems

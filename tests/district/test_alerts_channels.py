@@ -162,3 +162,13 @@ def test_config_errors_name_the_key_and_line(tmp_path: Path, hook: WebhookReceiv
     secret.chmod(0o644)
     with pytest.raises(ConfigError, match=r"alerts.webhook.secret_file: .* readable by others \(mode 644\)"):
         build_channels(load_district_config(kit.district_config))
+
+
+def test_check_names_an_unreadable_or_open_secret_file(tmp_path: Path, hook: WebhookReceiver,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    kit = alerts_district(tmp_path, {"offline_after_s": 300}, None, hook)
+    secret = Path(kit.config.alerts.webhook.secret_file)  # type: ignore[union-attr]
+    secret.chmod(0o640)
+    assert district_main(["-c", str(kit.district_config), "check"]) == 1
+    assert f"alerts.webhook.secret_file: {secret} is readable by others (mode 640); run chmod 600" in \
+        capsys.readouterr().out
