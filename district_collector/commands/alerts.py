@@ -87,6 +87,7 @@ def _actor() -> str:
 
 def cmd_ack(args: argparse.Namespace) -> int:
     config = _config(args)
+    open_store(config, read_only=True).close()  # no store (the collector never ran): say so, create nothing
     with open_store(config) as store:
         alert = acknowledge(store, args.id, args.actor or _actor(), args.note, datetime.now(UTC))
     print(f"alert {alert.id} ({alert.kind}, {alert.subject}) acknowledged by {alert.acked_by}: no more reminders")

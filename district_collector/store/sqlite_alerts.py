@@ -119,7 +119,13 @@ class SqliteAlertsMixin:
                          for c in channels])
         return [a for a in (self.alert_row(i) for i in touched) if a is not None]
 
+    def _alerts_table(self) -> bool:
+        """Whether the alert tables exist (a store opened read-only may predate them)."""
+        return self._db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alerts'").fetchone() is not None
+
     def open_alert_rows(self, kinds: Sequence[str] | None = None) -> list[Alert]:
+        if not self._alerts_table():
+            return []
         rows = self._db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE state='open' ORDER BY id DESC")
         wanted = None if kinds is None else set(kinds)
         return [a for a in map(_alert, rows) if wanted is None or a.kind in wanted]
@@ -130,6 +136,8 @@ class SqliteAlertsMixin:
             " WHERE state='open' ORDER BY id")]
 
     def alert_rows_since(self, since: datetime | None) -> list[Alert]:
+        if not self._alerts_table():
+            return []
         if since is None:
             rows = self._db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts ORDER BY id DESC")
         else:

@@ -172,3 +172,11 @@ def test_check_names_an_unreadable_or_open_secret_file(tmp_path: Path, hook: Web
     assert district_main(["-c", str(kit.district_config), "check"]) == 1
     assert f"alerts.webhook.secret_file: {secret} is readable by others (mode 640); run chmod 600" in \
         capsys.readouterr().out
+
+
+def test_alerts_command_before_the_collector_ran_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    kit = alerts_district(tmp_path, {"offline_after_s": 300})
+    for argv in (["alerts"], ["alerts", "history"], ["alerts", "ack", "1"]):
+        assert district_main(["-c", str(kit.district_config), *argv]) == 1
+        assert "no store at" in capsys.readouterr().err
+    assert not kit.config.database.exists()
