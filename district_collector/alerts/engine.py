@@ -110,11 +110,11 @@ class AlertEngine:
         channels = list(self.alerts.channels)
         stored = store.record_alert_changes(changes, channels, now) if changes else []
         by_id = {a.id: a for a in stored}
+        by_identity = {(a.kind, a.subject, a.occurrence): a for a in stored}
         for ch in changes:
             alert = by_id.get(ch.alert_id or -1)
-            if ch.action == "open":
-                alert = next((a for a in stored if ch.finding and a.kind == ch.finding.kind
-                              and a.subject == ch.finding.subject and a.occurrence == ch.finding.occurrence), None)
+            if ch.action == "open" and ch.finding is not None:
+                alert = by_identity.get(ch.finding.identity)
             if alert is None:
                 continue
             {"open": result.opened, "update": result.updated, "resolve": result.resolved}[ch.action].append(alert)

@@ -117,7 +117,14 @@ class SqliteAlertsMixin:
                         " not_before, next_try_at) VALUES (?,?,?,?,?,?,?)",
                         [(c, ch.action if ch.action == "open" else "resolved", alert_id, payload, now, nb, nb)
                          for c in channels])
-        return [a for a in (self.alert_row(i) for i in touched) if a is not None]
+        out: list[Alert] = []
+        for start in range(0, len(touched), 500):
+            ids = touched[start:start + 500]
+            rows = self._db.execute(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id IN ({','.join('?' * len(ids))})",
+                                    ids)
+            out += map(_alert, rows)
+        order = {alert_id: k for k, alert_id in enumerate(touched)}
+        return sorted(out, key=lambda a: order[a.id])
 
     def _alerts_table(self) -> bool:
         """Whether the alert tables exist (a store opened read-only may predate them)."""
