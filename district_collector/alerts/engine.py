@@ -148,22 +148,28 @@ class AlertEngine:
                 opened.add(f.identity)
                 changes.append(AlertChange("open", f, not_before=self.not_before(f.kind, now)))
         resolving: dict[int, str] = {}
+        by_kind: dict[str, list[AlertKey]] = {}
+        for alert in open_alerts:
+            if alert.id not in kept:
+                by_kind.setdefault(alert.kind, []).append(alert)
         for res in results:
+            for kind in res.owned:
+                for alert in by_kind.get(kind, []):
+                    if res.scope is None or alert.subject in res.scope:
+                        resolving.setdefault(alert.id, "cleared")
+            for (kind, subject, occurrence), note in res.resolve.items():
+                for alert in by_kind.get(kind, []):
+                    if alert.subject == subject and alert.occurrence == occurrence:
+                        resolving[alert.id] = note
             latest: dict[tuple[str, str], tuple[str, str]] = {}
             for kind, subject, before, why in res.resolve_before:
                 if before > latest.get((kind, subject), ("", ""))[0]:
                     latest[(kind, subject)] = (before, why)
-            for alert in open_alerts:
-                if alert.id in kept:
-                    continue
-                if alert.kind in res.owned and (res.scope is None or alert.subject in res.scope):
-                    resolving.setdefault(alert.id, "cleared")
-                note = res.resolve.get((alert.kind, alert.subject, alert.occurrence))
-                if note is not None:
-                    resolving[alert.id] = note
-                good = latest.get((alert.kind, alert.subject))
-                if good is not None and alert.since < good[0]:
-                    resolving[alert.id] = good[1]
+            for kind in {k for k, _ in latest}:
+                for alert in by_kind.get(kind, []):
+                    good = latest.get((kind, alert.subject))
+                    if good is not None and alert.since < good[0]:
+                        resolving[alert.id] = good[1]
         by_id = {a.id: a for a in open_alerts}
         for alert_id, note in sorted(resolving.items()):
             changes.append(AlertChange("resolve", alert_id=alert_id, note=note,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from district_collector.alerts.model import Finding
@@ -90,10 +90,10 @@ def _event(ctx: RuleContext, ev: NewEvent, out: RuleResult) -> None:
                 out.resolve_before.append((kind, station, since, "aired-since"))
 
 
-def station_slots(ctx: RuleContext, station: str, version: int) -> tuple[list[datetime], list[Slot]]:
+def station_slots(ctx: RuleContext, station: str, version: int) -> tuple[list[float], list[Slot]]:
     """The station's published schedule ``version`` expanded over its whole validity once
-    (kept between passes): slot instants (sorted, for bisect) and the slots."""
-    cache: dict[tuple[str, int], tuple[list[datetime], list[Slot]]] = ctx.cache.setdefault("slots", {})
+    (kept between passes): slot instants as POSIX seconds (sorted, for bisect) and the slots."""
+    cache: dict[tuple[str, int], tuple[list[float], list[Slot]]] = ctx.cache.setdefault("slots", {})
     key = (station, version)
     if key not in cache:
         found = ctx.store.latest_schedule(station)
@@ -103,7 +103,7 @@ def station_slots(ctx: RuleContext, station: str, version: int) -> tuple[list[da
                 slots = expand(parse_schedule(json.loads(payload_bytes(found[1]))))
         except (CommuneRadioError, ValueError, KeyError, TypeError):
             slots = []
-        cache[key] = ([s.at for s in slots], slots)
+        cache[key] = ([s.at.timestamp() for s in slots], slots)
     return cache[key]
 
 
@@ -116,11 +116,12 @@ def _inferred(ctx: RuleContext, out: RuleResult, seen: set[str]) -> None:
     lo = max(lo, hi - timedelta(days=a.lookback_days))
     if lo >= hi:
         return
+    lo_s, hi_s = lo.timestamp(), hi.timestamp()
     for station, (version, _published_at) in ctx.published().items():
         if station not in seen or ctx.station(station) is None:
             continue
         times, all_slots = station_slots(ctx, station, version)
-        slots = all_slots[bisect.bisect_right(times, lo):bisect.bisect_right(times, hi)]  # (lo, hi]
+        slots = all_slots[bisect.bisect_right(times, lo_s):bisect.bisect_right(times, hi_s)]  # (lo, hi]
         if not slots:
             continue
         aired = {u for u in (_utc(s) for s in ctx.store.event_slots(station)) if u is not None}

@@ -87,9 +87,13 @@ class RuleContext:
         return stations.get(station_id)
 
     def place(self, station_id: str) -> dict[str, Any]:
-        """The station's commune code and name for a finding's detail."""
-        st = self.station(station_id)
-        return {"commune": st.commune_code if st else None, "commune_name": st.commune_name if st else None}
+        """The station's commune code and name for a finding's detail (a fresh dict)."""
+        places: dict[str, dict[str, Any]] = self.cache.setdefault("places", {})
+        if station_id not in places:
+            st = self.station(station_id)
+            places[station_id] = {"commune": st.commune_code if st else None,
+                                  "commune_name": st.commune_name if st else None}
+        return dict(places[station_id])
 
 
 @dataclass

@@ -49,7 +49,7 @@ def _remaining(ctx: RuleContext, stations: list[str], end_at: datetime, program:
         if station not in published:
             continue
         times, slots = station_slots(ctx, station, published[station][0])
-        for slot in slots[bisect.bisect_left(times, ctx.now):bisect.bisect_left(times, end_at)]:
+        for slot in slots[bisect.bisect_left(times, ctx.now.timestamp()):bisect.bisect_left(times, end_at.timestamp())]:
             if slot.segment.program == program:
                 out.append({"station": station, "at": slot.at.astimezone(ctx.tz).isoformat(timespec="minutes"),
                             "segment": slot.segment.id, "title": slot.segment.title})

@@ -27,13 +27,22 @@ from radio_protocol.timefmt import parse_rfc3339
 KINDS = ("station-offline", "station-flapping", "clock-unsynced", "media-missing", "schedule-not-applied")
 
 
+_PARSED: dict[str, datetime | None] = {}
+
+
 def _time(text: str | None) -> datetime | None:
+    """An RFC 3339 text as an aware time (None when unreadable); memoized, since most
+    stations' times are the same from one pass to the next."""
     if not text:
         return None
-    try:
-        return parse_rfc3339(text)
-    except ValueError:
-        return None
+    if text not in _PARSED:
+        if len(_PARSED) > 200_000:
+            _PARSED.clear()
+        try:
+            _PARSED[text] = parse_rfc3339(text)
+        except ValueError:
+            _PARSED[text] = None
+    return _PARSED[text]
 
 
 def _flapping(ctx: RuleContext, row: StatusRow, flaps: dict[str, list[str]], seen: dict[str, str],
