@@ -32,7 +32,7 @@ from district_collector.alerts.config import AlertsConfig
 from district_collector.alerts.model import EPISODE, URGENT, Alert, AlertKey, Finding, detail_text
 from district_collector.alerts.quiet import quiet_until
 from district_collector.alerts.rules.airings import airings, decode_event
-from district_collector.alerts.rules.context import RuleContext, RuleResult
+from district_collector.alerts.rules.context import NewEvent, RuleContext, RuleResult
 from district_collector.alerts.rules.evidence import evidence
 from district_collector.alerts.rules.scoring import scoring
 from district_collector.alerts.rules.station import station_health
@@ -40,6 +40,7 @@ from district_collector.config import DistrictConfig
 from district_collector.scoring.compute import no_gc_pauses
 from district_collector.store.base import Store
 from district_collector.store.base_alerts import AlertChange, utc_text
+from radio_protocol.timefmt import parse_rfc3339
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +76,25 @@ class AlertEngine:
             return now
         return quiet_until(self.alerts, now, self.tz) or now
 
-    def _new_events(self, store: Store, state: dict[str, Any]) -> list[Any]:
+    def _new_events(self, store: Store, state: dict[str, Any], now: datetime) -> list[NewEvent]:
+        """The events stored since the last pass, decoded; those received before the
+        lookback horizon are skipped undecoded (the first pass over a large store then
+        holds only the recent ones)."""
         cursor = int(state.get("event_cursor", 0))
+        horizon = now - timedelta(days=self.alerts.lookback_days)
         events = []
         while True:
             page = store.events_after(cursor)
             for ref in page:
+                cursor = ref.cursor
+                try:
+                    if parse_rfc3339(ref.received_at) < horizon:
+                        continue
+                except ValueError:
+                    continue
                 ev = decode_event(ref.jws, ref.received_at)
                 if ev is not None:
                     events.append(ev)
-                cursor = ref.cursor
             if len(page) < 5000:
                 break
         state["event_cursor"] = cursor
@@ -97,7 +107,7 @@ class AlertEngine:
 
     def _evaluate(self, store: Store, now: datetime) -> PassResult:
         state = store.alert_state()
-        ctx = RuleContext(store, self.config, self.alerts, now, state, self._new_events(store, state), self.cache)
+        ctx = RuleContext(store, self.config, self.alerts, now, state, self._new_events(store, state, now), self.cache)
         results: list[RuleResult] = []
         result = PassResult()
         for name, rule in self.rules:
