@@ -151,5 +151,10 @@ class AlertsStore(ABC):
         """Per station, ``(version, published_at)`` of its highest published schedule."""
 
     @abstractmethod
+    def seq_health(self, station: str, lo_seq: int, hi_seq: int) -> tuple[bool, bool, bool]:
+        """A cheap check of a station's stored chain: ``(gaps, conflicts, chain_breaks)``,
+        the last among seqs ``lo_seq..hi_seq`` only (the seqs that just arrived)."""
+
+    @abstractmethod
     def quarantine_after(self, cursor: int) -> list[tuple[int, str | None, str, str]]:
         """Quarantined messages after ``cursor``: ``(cursor, station, reason, received_at)``."""

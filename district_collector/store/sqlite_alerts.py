@@ -243,6 +243,18 @@ class SqliteAlertsMixin:
             "SELECT s.station, s.version, s.published_at FROM schedules s WHERE s.version ="
             " (SELECT MAX(version) FROM schedules t WHERE t.station = s.station)")}
 
+    def seq_health(self, station: str, lo_seq: int, hi_seq: int) -> tuple[bool, bool, bool]:
+        count, distinct, last = self._db.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT seq), COALESCE(MAX(seq), 0) FROM events WHERE station=?",
+            (station,)).fetchone()
+        broken = self._db.execute(
+            "SELECT 1 FROM events e WHERE e.station=? AND e.seq BETWEEN ? AND ? AND ("
+            " (e.seq = 1 AND e.prev IS NOT NULL) OR (e.seq > 1"
+            "  AND EXISTS (SELECT 1 FROM events p WHERE p.station=e.station AND p.seq=e.seq-1)"
+            "  AND NOT EXISTS (SELECT 1 FROM events p WHERE p.station=e.station AND p.seq=e.seq-1"
+            "                  AND p.payload_sha256 = e.prev))) LIMIT 1", (station, lo_seq, hi_seq)).fetchone()
+        return int(distinct) < int(last), int(count) > int(distinct), broken is not None
+
     def quarantine_after(self, cursor: int) -> list[tuple[int, str | None, str, str]]:
         return [(int(r[0]), r[1], str(r[2]), str(r[3])) for r in self._db.execute(
             "SELECT id, station, reason, received_at FROM quarantine WHERE id > ? ORDER BY id", (cursor,))]

@@ -218,3 +218,17 @@ def test_engine_daily_digest_once_a_day_at_digest_at(tmp_path: Path) -> None:
         digests = [n for n in store.notification_rows("email") if n.transition == "digest"]
         assert len(digests) == 1 and digests[0].payload["date"] == "2024-03-06"
         assert [a["kind"] for a in digests[0].payload["open"]] == ["station-offline"]
+
+
+def test_engine_conflict_and_chain_break_are_evidence_problems(tmp_path: Path) -> None:
+    kit = _kit(tmp_path)
+    engine = AlertEngine(kit.config)
+    with open_store(kit.config) as store:
+        chain = kit.chain(KOI, 3)
+        ingest(kit, store, T0, *[("event", e) for e in chain])
+        assert [a.kind for a in engine.evaluate(store, T0 + timedelta(seconds=1)).opened] == []
+        other2, _ = kit.event(KOI, 2, None, outcome="interrupted", reason="shutdown")  # same seq, other bytes
+        forked4, _ = kit.event(KOI, 4, "ab" * 32)  # prev is not seq 3's hash
+        ingest(kit, store, T0 + timedelta(seconds=2), ("event", other2), ("event", forked4))
+        opened = [a for a in engine.evaluate(store, T0 + timedelta(seconds=3)).opened if a.kind == "evidence-problem"]
+        assert len(opened) == 1 and opened[0].detail["conflicts"] == [2] and 4 in opened[0].detail["chain_breaks"]

@@ -45,13 +45,21 @@ def _forgeries(ctx: RuleContext) -> dict[str, str]:
 def evidence(ctx: RuleContext) -> RuleResult:
     """Evidence findings for the stations touched by new events, forged messages or an open alert."""
     forged = _forgeries(ctx)
-    stations = {e.payload.get("station") for e in ctx.new_events}
-    stations |= set(forged)
-    stations |= {a.subject for a in ctx.open_alerts(KINDS)}
+    arrived: dict[str, tuple[int, int]] = {}
+    for e in ctx.new_events:
+        station, seq = e.payload.get("station"), e.payload.get("seq")
+        if isinstance(station, str) and isinstance(seq, int):
+            lo, hi = arrived.get(station, (seq, seq))
+            arrived[station] = (min(lo, seq), max(hi, seq))
+    stations = set(forged) | {a.subject for a in ctx.open_alerts(KINDS)}
+    for station, (lo, hi) in arrived.items():  # the full summary only where the cheap check finds something
+        if station in stations or any(ctx.store.seq_health(station, lo, hi)):
+            stations.add(station)
+    scope_all = set(arrived) | stations
     rows = {row.station: row for row in ctx.statuses()}
-    scope = {s for s in stations if isinstance(s, str) and ctx.station(s) is not None}
+    scope = {s for s in scope_all if ctx.station(s) is not None}
     out = RuleResult(owned=KINDS, scope=scope)
-    for station in sorted(scope):
+    for station in sorted(s for s in stations if s in scope):
         problems: dict[str, Any] = {}
         summary = ctx.store.seq_summary(station)
         if summary.chain_breaks:
