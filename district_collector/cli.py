@@ -19,6 +19,7 @@ COMMAND_MODULES: list[str] = [
     "district_collector.commands.user",
     "district_collector.commands.web",
     "district_collector.commands.db",
+    "district_collector.commands.alerts",
 ]
 
 

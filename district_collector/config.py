@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from district_collector.alerts.config import AlertsConfig, read_alerts_config
 from district_collector.region import REGION_LEVELS, RegionLevel, region_level
 from district_collector.registry import LEVELS, RegisteredStation
 from district_collector.scoring.criteria import CriteriaSet
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from paho.mqtt.client import Client
 
 _TOP_KEYS = ("district", "database", "signing_key", "mqtt", "stations", "ack", "media", "criteria",
-             "database_password_file", "groups")
+             "database_password_file", "groups", "alerts")
 _MQTT_KEYS = ("host", "port", "station_port", "username", "password_file", "tls", "client_id",
               "keepalive_s", "reconnect_min_s", "reconnect_max_s", "session_expiry_s")
 _STATION_KEYS = ("id", "commune", "level", "keys", "mqtt_password_file", "location")
@@ -138,6 +139,7 @@ class DistrictConfig:
         """Station ids for station ids / group names / ``all`` (district_collector.station_groups);
         UnknownStationError naming what is neither."""
         return expand_stations(names, [s.id for s in self.stations], self.groups)
+    alerts: AlertsConfig | None = None
 
     def criteria_for(self, last_day: date) -> CriteriaSet:
         """The criteria set scoring a period whose last day is ``last_day`` (the config's
@@ -303,6 +305,7 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
                                 loudness_target_lufs=lufs)
     criteria = read_criteria_periods(r, top.get("criteria"), base)
     groups = read_groups(r, top.get("groups"), [s.id for s in stations])
+    alerts = read_alerts_config(r, top.get("alerts"), base)
     r.finish()
     assert did is not None and dname is not None and tz is not None
     assert database is not None and signing_key is not None
@@ -319,6 +322,7 @@ def parse_district_config(data: object, source: Path) -> DistrictConfig:
         database_url=database_url,
         database_password_file=config_path(base, db_password) if db_password else None,
         groups=groups,
+        alerts=alerts,
     )
 
 

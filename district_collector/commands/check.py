@@ -76,4 +76,11 @@ def config_file_problems(config: DistrictConfig) -> list[str]:
             read_password(config.database_password_file)
         except CommuneRadioError as exc:
             problems.append(f"{source}: database_password_file: {exc}")
+    if config.alerts is not None and config.alerts.enabled:  # the SMTP password and webhook secret files
+        from district_collector.alerts.delivery import build_channels
+
+        try:
+            build_channels(config)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
     return problems

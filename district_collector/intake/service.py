@@ -40,6 +40,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from district_collector.alerts.runner import AlertRunner, start_alerts
 from district_collector.config import DistrictConfig
 from district_collector.intake.acks import AckPublisher
 from district_collector.intake.ingest import Ingestor
@@ -89,6 +90,7 @@ class CollectorService:
         self._stop = threading.Event()
         self._generation = 0
         self._worker: threading.Thread | None = None
+        self._alerts: AlertRunner | None = None
         self._client = self._make_client()
         self._acks = AckPublisher(self._client, signer, self.clock, self.tz, config.district.id,
                                   config.ack.max_also, self._stop, confirm=group is not None)
@@ -248,6 +250,7 @@ class CollectorService:
         self._client.connect_async(m.host, m.port, keepalive=m.keepalive_s, clean_start=False,
                                    properties=props)
         self._client.loop_start()
+        self._alerts = start_alerts(self.config, self.clock)  # its own thread and store; never blocks ingest
         log.info("collector started district=%s broker=%s:%d", self.config.district.id, m.host, m.port)
 
     def stop(self, timeout_s: float = 6.0) -> None:
@@ -261,6 +264,8 @@ class CollectorService:
         was never acked, so the broker delivers it again)."""
         began = time.monotonic()
         self._stop.set()
+        if self._alerts is not None:
+            self._alerts.stop(timeout_s)
         if self._worker is not None:
             self._worker.join(timeout_s)
             if self._worker.is_alive():

@@ -29,6 +29,7 @@ from datetime import datetime
 from district_collector.scoring.facts import FactsRow
 from district_collector.store.base_accounts import AccountsStore
 from district_collector.store.base_acks import AcksStore
+from district_collector.store.base_alerts import AlertsStore
 from district_collector.store.base_fleet import FleetStore
 from district_collector.store.base_status_log import StatusLogStore
 from district_collector.store.facts import StationSummary
@@ -56,6 +57,7 @@ class RecordRefused(StoreError):
 
 class Store(
     AccountsStore,
+    AlertsStore,
     AcksStore,
     StatusLogStore,
     FleetStore,
