@@ -4,7 +4,9 @@
 has (all columns, by name; tables other parts add later are copied the same way) in ONE
 transaction with COPY in batches: a failure leaves the target as it was. A target that
 already holds rows is refused unless ``replace`` (then its tables are emptied in that same
-transaction). A source older than ``event_facts`` gets its facts filled from the JWS.
+transaction). A source older than ``event_facts`` gets its facts filled from the JWS, one
+older than the fleet tables gets them filled from the events; ``event_order`` (PostgreSQL
+only) takes the SQLite rowids, so the alert engine's saved cursors stay valid.
 :func:`verify_copy` then reads both back: rows per table, each event's key and JWS
 SHA-256, and every station's ack position.
 """
@@ -22,6 +24,7 @@ import psycopg
 
 from district_collector.store.base import StoreError
 from district_collector.store.migrations.pg_core import _fill_facts
+from district_collector.store.migrations.pg_fleet import fill_fleet
 
 BATCH = 5000
 _SKIP = {"schema_version"}  # each database keeps its own
@@ -90,6 +93,10 @@ def copy_sqlite(db: sqlite3.Connection, conn: psycopg.Connection[Any], where: st
             result.rows[table] = _copy_table(db, conn, table)
         if "event_facts" not in tables:
             result.filled_facts = _fill_facts(conn)
+        if not {"seq_problems", "station_last"} <= set(tables):  # a source older than the fleet tables
+            conn.execute("TRUNCATE seq_problems, station_last")
+            fill_fleet(conn)
+        _copy_event_order(db, conn)
         _reset_identities(conn)
     return result
 
@@ -105,6 +112,16 @@ def _copy_table(db: sqlite3.Connection, conn: psycopg.Connection[Any], table: st
                 copy.write_row(row)
             copied += len(chunk)
     return copied
+
+
+def _copy_event_order(db: sqlite3.Connection, conn: psycopg.Connection[Any]) -> None:
+    """``event_order`` (PostgreSQL only) from the SQLite rowids: the alert engine's event
+    cursors stay valid across the move."""
+    cur = db.execute("SELECT rowid, station, seq, payload_sha256 FROM events ORDER BY rowid")
+    with conn.cursor() as out, out.copy("COPY event_order (id, station, seq, payload_sha256) FROM STDIN") as copy:
+        while chunk := cur.fetchmany(BATCH):
+            for row in chunk:
+                copy.write_row(row)
 
 
 def _reset_identities(conn: psycopg.Connection[Any]) -> None:

@@ -42,6 +42,7 @@ from district_collector.store.pg_acks import PostgresAcks
 from district_collector.store.pg_connect import POOL_MAX, translate
 from district_collector.store.pg_reads import PostgresReads
 from district_collector.store.postgres_accounts import PostgresAccountsMixin
+from district_collector.store.postgres_alerts import PostgresAlerts
 from district_collector.store.postgres_fleet import PostgresFleet
 from district_collector.store.postgres_status_log import PostgresStatusLog
 from district_collector.store.records import (
@@ -94,7 +95,8 @@ ON CONFLICT (station) DO UPDATE SET through = GREATEST(ack_state.through, exclud
 """
 
 
-class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresStatusLog, PostgresFleet, PostgresReads, Store):
+class PostgresStore(PostgresAccountsMixin, PostgresAlerts, PostgresAcks, PostgresStatusLog, PostgresFleet, PostgresReads,
+                    Store):
     """The collector's store in the PostgreSQL database at ``url`` (no password in it; see
     :mod:`district_collector.store.pg_connect`). The schema must be current (else
     SchemaBehind: run ``db migrate``; SchemaAhead: the database is newer than the code).
@@ -190,7 +192,8 @@ class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresStatusLog, Post
     ) -> list[Outcome]:
         """See :meth:`Store.add_batch`: the batch's stations (of its events and statuses)
         locked and classified in two queries, the new rows written with COPY, the fleet
-        tables, the statuses and their log and through kept in one statement per table."""
+        tables, the statuses and their log, through and the events' order kept in one
+        statement per table."""
         with self._tx("batch not stored") as conn:
             stations = sorted({ev.station for ev in events} | {st.station for st in statuses})
             outcomes: list[Outcome] = []
@@ -221,6 +224,7 @@ class PostgresStore(PostgresAccountsMixin, PostgresAcks, PostgresStatusLog, Post
                 self._put_statuses(conn, statuses)
             if new:
                 conn.execute(_ADVANCE, (sorted({ev.station for ev in new}),))
+                self._note_event_order(conn, new)  # last: its lock is held until the commit
         return outcomes
 
     def add_schedule(self, station: str, version: int, jws: bytes, payload_sha256: str,

@@ -46,7 +46,7 @@ from district_collector.store.schema import (
 )
 from district_collector.store.sqlite_accounts import SqliteAccountsMixin
 from district_collector.store.sqlite_acks import SqliteAcks
-from district_collector.store.sqlite_alerts import ALERTS_SCHEMA, SqliteAlertsMixin
+from district_collector.store.sqlite_alerts import SqliteAlertsMixin
 from district_collector.store.sqlite_fleet import SqliteFleet
 from district_collector.store.sqlite_status_log import SqliteStatusLog
 from radio_protocol.timefmt import parse_rfc3339
@@ -97,7 +97,7 @@ class SqliteStore(
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             self._open_accounts()
-            self._db.executescript(ALERTS_SCHEMA)
+            self._init_alerts()
             migrate(self._db, self.path)
             record_versions(self._db)
             self._init_status_log()

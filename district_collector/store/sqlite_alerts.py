@@ -17,6 +17,7 @@ from typing import Any
 
 from district_collector.alerts.model import Alert, AlertKey, Notification, detail_text
 from district_collector.store.base_alerts import AlertChange, StoredEventRef, utc_text
+from district_collector.store.migrations.sqlite_versions import record_versions
 from district_collector.store.records import StatusRow
 
 ALERTS_SCHEMA = """
@@ -58,6 +59,11 @@ class SqliteAlertsMixin:
     """Alert tables on the SqliteStore's connection ``self._db``."""
 
     _db: sqlite3.Connection
+
+    def _init_alerts(self) -> None:
+        """Create the alert tables and record their version (part ``alerts``, as on PostgreSQL)."""
+        self._db.executescript(ALERTS_SCHEMA)
+        record_versions(self._db, {"alerts": 1})
 
     @contextmanager
     def _alert_tx(self) -> Iterator[sqlite3.Connection]:

@@ -23,4 +23,5 @@ PG_PARTS: list[str] = [
     "district_collector.store.migrations.pg_accounts",
     "district_collector.store.migrations.pg_status_log",
     "district_collector.store.migrations.pg_fleet",
+    "district_collector.store.migrations.pg_alerts",
 ]
