@@ -25,6 +25,7 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from mqtt_broker import DistrictKit, make_district
+from store_backends import StoreBackend
 
 from district_collector.admin.local_broker import free_port
 from district_collector.config import load_district_config
@@ -126,9 +127,10 @@ class WebhookReceiver:
 
 
 def alerts_district(root: Path, alerts: dict[str, Any], smtp: SmtpServer | None = None,
-                    webhook: WebhookReceiver | None = None) -> DistrictKit:
+                    webhook: WebhookReceiver | None = None, backend: StoreBackend | None = None) -> DistrictKit:
     """:func:`make_district` with an ``alerts:`` section (channels pointing at ``smtp`` and
-    ``webhook`` when given; the webhook secret in a 0600 file)."""
+    ``webhook`` when given; the webhook secret in a 0600 file); its store on ``backend``
+    (default SQLite)."""
     kit = make_district(root)
     data = yaml.safe_load(kit.district_config.read_text(encoding="utf-8"))
     section = dict(alerts)
@@ -143,6 +145,8 @@ def alerts_district(root: Path, alerts: dict[str, Any], smtp: SmtpServer | None 
     data["alerts"] = section
     kit.district_config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     kit.config = load_district_config(kit.district_config)
+    if backend is not None:
+        kit.config = backend.configure_file(kit.district_config)
     return kit
 
 

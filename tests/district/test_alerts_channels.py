@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from alerts_kit import KOI, RUONG, SmtpServer, WebhookReceiver, alerts_district, ingest, status_jws
+from store_backends import StoreBackend
 
 from district_collector.alerts.delivery import build_channels, deliver
 from district_collector.alerts.engine import evaluate
@@ -38,8 +39,9 @@ def hook() -> Iterator[WebhookReceiver]:
 
 
 def test_mail_and_webhook_for_an_offline_station_and_its_resolution(tmp_path: Path, smtp: SmtpServer,
-                                                                     hook: WebhookReceiver) -> None:
-    kit = alerts_district(tmp_path, {"offline_after_s": 300}, smtp, hook)
+                                                                     hook: WebhookReceiver,
+                                                                     store_backend: StoreBackend) -> None:
+    kit = alerts_district(tmp_path, {"offline_after_s": 300}, smtp, hook, store_backend)
     channels = build_channels(kit.config)
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "offline", T0)))
@@ -75,8 +77,8 @@ def test_mail_in_english_by_config(tmp_path: Path, smtp: SmtpServer) -> None:
 
 
 def test_smtp_down_an_hour_then_every_notification_once_in_order_across_a_restart(
-        tmp_path: Path, smtp: SmtpServer, hook: WebhookReceiver) -> None:
-    kit = alerts_district(tmp_path, {"offline_after_s": 300}, smtp, hook)
+        tmp_path: Path, smtp: SmtpServer, hook: WebhookReceiver, store_backend: StoreBackend) -> None:
+    kit = alerts_district(tmp_path, {"offline_after_s": 300}, smtp, hook, store_backend)
     smtp.refuse, hook.fail = True, True
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "offline", T0)),
@@ -114,8 +116,9 @@ def test_smtp_down_an_hour_then_every_notification_once_in_order_across_a_restar
 
 def test_alerts_command_lists_history_acks_and_tests_channels(tmp_path: Path, smtp: SmtpServer,
                                                               hook: WebhookReceiver,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    kit = alerts_district(tmp_path, {"offline_after_s": 300}, smtp, hook)
+                                                              capsys: pytest.CaptureFixture[str],
+                                                              store_backend: StoreBackend) -> None:
+    kit = alerts_district(tmp_path, {"offline_after_s": 300}, smtp, hook, store_backend)
     cfg = str(kit.district_config)
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "offline", T0)))

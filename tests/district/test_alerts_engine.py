@@ -1,4 +1,4 @@
-"""The alert engine on real SQLite stores filled by real ingest, at injected times:
+"""The alert engine on real stores (SQLite and PostgreSQL) filled by real ingest, at injected times:
 station health (offline, short drops, flapping, forged statuses), airings (failed, dead
 air, missed, inferred from the published schedule), identity across restarts, quiet hours,
 reminders and acknowledgement, the digest."""
@@ -12,6 +12,7 @@ import pytest
 from alerts_kit import KOI, RUONG, alerts_district, ingest, publish_schedule, status_jws
 from mqtt_broker import DistrictKit
 from schedule_testkit import payload as schedule_payload
+from store_backends import StoreBackend
 
 from district_collector.alerts.api import acknowledge, alert_history, open_alerts
 from district_collector.alerts.engine import AlertEngine, evaluate
@@ -22,19 +23,20 @@ from radio_protocol.timefmt import parse_rfc3339
 T0 = datetime(2024, 3, 5, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, Tuesday of ISO week 2024-W10
 
 
-def _kit(tmp_path: Path, **alerts: object) -> DistrictKit:
+def _kit(tmp_path: Path, backend: StoreBackend, **alerts: object) -> DistrictKit:
     section = {"offline_after_s": 300, "remind_after_s": None, "webhook": None}
     section.update(alerts)
     section = {k: v for k, v in section.items() if v is not None}
-    return alerts_district(tmp_path, section)
+    return alerts_district(tmp_path, section, backend=backend)
 
 
 def _kinds(store: object) -> list[tuple[str, str]]:
     return sorted((a.kind, a.subject) for a in open_alerts(store))  # type: ignore[arg-type]
 
 
-def test_engine_station_offline_opens_after_offline_after_s_and_resolves_on_return(tmp_path: Path) -> None:
-    kit = _kit(tmp_path)
+def test_engine_station_offline_opens_after_offline_after_s_and_resolves_on_return(tmp_path: Path,
+                                                                                   store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend)
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "online", T0)))
         assert not evaluate(store, kit.config, T0 + timedelta(seconds=30)).opened
@@ -52,8 +54,8 @@ def test_engine_station_offline_opens_after_offline_after_s_and_resolves_on_retu
         assert resolved[0].resolved_at is not None and open_alerts(store) == []
 
 
-def test_engine_drop_shorter_than_offline_after_s_pages_nobody(tmp_path: Path) -> None:
-    kit = _kit(tmp_path, offline_after_s=60)
+def test_engine_drop_shorter_than_offline_after_s_pages_nobody(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend, offline_after_s=60)
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "online", T0)))
         evaluate(store, kit.config, T0)
@@ -64,8 +66,8 @@ def test_engine_drop_shorter_than_offline_after_s_pages_nobody(tmp_path: Path) -
         assert alert_history(store, None) == []
 
 
-def test_engine_ten_flaps_in_an_hour_raise_one_flapping_alert(tmp_path: Path) -> None:
-    kit = _kit(tmp_path)
+def test_engine_ten_flaps_in_an_hour_raise_one_flapping_alert(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend)
     engine = AlertEngine(kit.config)
     with open_store(kit.config) as store:
         at = T0
@@ -88,8 +90,9 @@ def test_engine_ten_flaps_in_an_hour_raise_one_flapping_alert(tmp_path: Path) ->
         assert open_alerts(store) == []
 
 
-def test_engine_forged_status_neither_raises_nor_clears_but_is_an_evidence_problem(tmp_path: Path) -> None:
-    kit = _kit(tmp_path)
+def test_engine_forged_status_neither_raises_nor_clears_but_is_an_evidence_problem(tmp_path: Path,
+                                                                                   store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend)
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "offline", T0)))
         assert _kinds_after(store, kit, T0 + timedelta(seconds=301)) == [("station-offline", KOI)]
@@ -114,8 +117,9 @@ def _kinds_after(store: object, kit: DistrictKit, at: datetime) -> list[tuple[st
     return _kinds(store)
 
 
-def test_engine_airings_failed_dead_air_missed_then_a_good_airing_resolves_them(tmp_path: Path) -> None:
-    kit = _kit(tmp_path)
+def test_engine_airings_failed_dead_air_missed_then_a_good_airing_resolves_them(tmp_path: Path,
+                                                                                store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend)
     with open_store(kit.config) as store:
         e1, p1 = kit.event(KOI, 1, None, outcome="failed", reason="audio-device", started_at=None, played_s=0.0)
         e2, p2 = kit.event(KOI, 2, p1, level=Level(-70.0, -60.0, 290.0))  # completed, but silence
@@ -135,8 +139,9 @@ def test_engine_airings_failed_dead_air_missed_then_a_good_airing_resolves_them(
         assert {a.detail["resolution"] for a in resolved} == {"aired-since"}
 
 
-def test_engine_slot_missed_inferred_from_the_schedule_when_no_event_came(tmp_path: Path) -> None:
-    kit = _kit(tmp_path, slot_grace_s=600)
+def test_engine_slot_missed_inferred_from_the_schedule_when_no_event_came(tmp_path: Path,
+                                                                          store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend, slot_grace_s=600)
     with open_store(kit.config) as store:
         publish_schedule(kit, store, schedule_payload(slots=[{"segment": "cds-a", "at": "2024-03-05T17:00:00+07:00"}]),
                          T0)
@@ -157,8 +162,8 @@ def test_engine_slot_missed_inferred_from_the_schedule_when_no_event_came(tmp_pa
         assert [a.kind for a in resolved] == ["slot-missed"]
 
 
-def test_engine_restart_sends_nothing_twice(tmp_path: Path) -> None:
-    kit = _kit(tmp_path, webhook=None)
+def test_engine_restart_sends_nothing_twice(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend, webhook=None)
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "offline", T0)))
         assert len(evaluate(store, kit.config, T0 + timedelta(seconds=301)).opened) == 1
@@ -169,8 +174,9 @@ def test_engine_restart_sends_nothing_twice(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("local_hour", "held"), [(23, True), (12, False)])
-def test_engine_quiet_hours_hold_non_urgent_until_morning(tmp_path: Path, local_hour: int, held: bool) -> None:
-    kit = _kit(tmp_path, quiet_hours={"from": "22:00", "to": "05:30"}, email={
+def test_engine_quiet_hours_hold_non_urgent_until_morning(tmp_path: Path,
+                                                          store_backend: StoreBackend, local_hour: int, held: bool) -> None:
+    kit = _kit(tmp_path, store_backend, quiet_hours={"from": "22:00", "to": "05:30"}, email={
         "smtp_host": "127.0.0.1", "smtp_port": 1, "starttls": False, "from": "a@b.example", "to": ["c@d.example"]})
     at = datetime(2024, 3, 5, local_hour - 7, 0, tzinfo=UTC)
     with open_store(kit.config) as store:
@@ -186,8 +192,8 @@ def test_engine_quiet_hours_hold_non_urgent_until_morning(tmp_path: Path, local_
             assert clock.not_before == clock.created_at
 
 
-def test_engine_reminders_until_acknowledged(tmp_path: Path) -> None:
-    kit = _kit(tmp_path, remind_after_s=3600, email={
+def test_engine_reminders_until_acknowledged(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend, remind_after_s=3600, email={
         "smtp_host": "127.0.0.1", "smtp_port": 1, "starttls": False, "from": "a@b.example", "to": ["c@d.example"]})
     engine = AlertEngine(kit.config)
     with open_store(kit.config) as store:
@@ -205,8 +211,8 @@ def test_engine_reminders_until_acknowledged(tmp_path: Path) -> None:
         assert open_alerts(store)[0].ack_note == "driving out"
 
 
-def test_engine_daily_digest_once_a_day_at_digest_at(tmp_path: Path) -> None:
-    kit = _kit(tmp_path, digest_at="07:00", email={
+def test_engine_daily_digest_once_a_day_at_digest_at(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend, digest_at="07:00", email={
         "smtp_host": "127.0.0.1", "smtp_port": 1, "starttls": False, "from": "a@b.example", "to": ["c@d.example"]})
     with open_store(kit.config) as store:
         ingest(kit, store, T0, ("status", status_jws(kit, KOI, "offline", T0)))
@@ -220,8 +226,8 @@ def test_engine_daily_digest_once_a_day_at_digest_at(tmp_path: Path) -> None:
         assert [a["kind"] for a in digests[0].payload["open"]] == ["station-offline"]
 
 
-def test_engine_conflict_and_chain_break_are_evidence_problems(tmp_path: Path) -> None:
-    kit = _kit(tmp_path)
+def test_engine_conflict_and_chain_break_are_evidence_problems(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit = _kit(tmp_path, store_backend)
     engine = AlertEngine(kit.config)
     with open_store(kit.config) as store:
         chain = kit.chain(KOI, 3)

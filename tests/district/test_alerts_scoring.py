@@ -9,6 +9,7 @@ from pathlib import Path
 from alerts_kit import KOI, RUONG, alerts_district, ingest, publish_schedule
 from mqtt_broker import HANOI, DistrictKit
 from schedule_testkit import payload as schedule_payload
+from store_backends import StoreBackend
 
 from district_collector.alerts.api import open_alerts
 from district_collector.alerts.engine import AlertEngine, evaluate
@@ -18,9 +19,9 @@ from district_collector.store.opening import open_store
 RULE = [{"segment": "cds-a", "rrule": "FREQ=WEEKLY;BYDAY=TU,FR", "dtstart": "2024-03-01T17:00:00+07:00"}]
 
 
-def _setup(tmp_path: Path) -> tuple[DistrictKit, Store]:
+def _setup(tmp_path: Path, backend: StoreBackend) -> tuple[DistrictKit, Store]:
     kit = alerts_district(tmp_path, {"week_at_risk": {"weekday": "thursday", "at": "12:00"},
-                                     "month_at_risk": {"days_before_end": 7, "at": "12:00"}})
+                                     "month_at_risk": {"days_before_end": 7, "at": "12:00"}}, backend=backend)
     store = open_store(kit.config)
     published = datetime(2024, 2, 25, 9, 0, tzinfo=HANOI)
     for station in (KOI, RUONG):
@@ -30,8 +31,8 @@ def _setup(tmp_path: Path) -> tuple[DistrictKit, Store]:
     return kit, store
 
 
-def test_week_at_risk_at_the_configured_moment_not_before_naming_remaining_slots(tmp_path: Path) -> None:
-    kit, store = _setup(tmp_path)
+def test_week_at_risk_at_the_configured_moment_not_before_naming_remaining_slots(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit, store = _setup(tmp_path, store_backend)
     with store:
         moment = datetime(2024, 3, 7, 12, 0, tzinfo=HANOI)
         assert not [a for a in evaluate(store, kit.config, moment - timedelta(minutes=1)).opened
@@ -51,8 +52,8 @@ def test_week_at_risk_at_the_configured_moment_not_before_naming_remaining_slots
             ("week-at-risk", "23326", "cleared")]
 
 
-def test_week_at_risk_after_the_last_slot_says_none_is_left_and_ends_with_the_week(tmp_path: Path) -> None:
-    kit, store = _setup(tmp_path)
+def test_week_at_risk_after_the_last_slot_says_none_is_left_and_ends_with_the_week(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit, store = _setup(tmp_path, store_backend)
     with store:
         engine = AlertEngine(kit.config)
         saturday = datetime(2024, 3, 9, 9, 0, tzinfo=HANOI)
@@ -63,8 +64,8 @@ def test_week_at_risk_after_the_last_slot_says_none_is_left_and_ends_with_the_we
         assert [(a.occurrence, a.detail["resolution"]) for a in resolved] == [("2024-W10", "period-ended")]
 
 
-def test_month_at_risk_days_before_the_month_ends(tmp_path: Path) -> None:
-    kit, store = _setup(tmp_path)
+def test_month_at_risk_days_before_the_month_ends(tmp_path: Path, store_backend: StoreBackend) -> None:
+    kit, store = _setup(tmp_path, store_backend)
     with store:
         moment = datetime(2024, 3, 24, 12, 0, tzinfo=HANOI)
         evaluate(store, kit.config, moment - timedelta(seconds=1))
