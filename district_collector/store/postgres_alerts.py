@@ -87,8 +87,8 @@ class PostgresAlerts(AlertsStore):
                         continue
                     alert_id = int(row[0])
                 elif ch.action == "update" and ch.alert_id is not None and f is not None:
-                    cur = conn.execute("UPDATE alerts SET detail = %s, updated_at = %s WHERE id = %s AND state = 'open'",
-                                       (detail_text(f.detail), now, ch.alert_id))
+                    cur = conn.execute("UPDATE alerts SET detail = %s, updated_at = %s WHERE id = %s"
+                                       " AND state = 'open'", (detail_text(f.detail), now, ch.alert_id))
                     if cur.rowcount == 1:
                         touched.append(ch.alert_id)
                     continue
@@ -180,7 +180,8 @@ class PostgresAlerts(AlertsStore):
         with self._tx("delivery not stored") as conn:
             if error is None:
                 conn.execute("UPDATE alert_notifications SET delivered_at = %s, attempts = attempts + 1,"
-                             " last_error = NULL WHERE id = %s AND delivered_at IS NULL", (utc_text(at), notification_id))
+                             " last_error = NULL WHERE id = %s AND delivered_at IS NULL",
+                             (utc_text(at), notification_id))
             else:
                 conn.execute("UPDATE alert_notifications SET attempts = attempts + 1, last_error = %s,"
                              " next_try_at = %s WHERE id = %s",

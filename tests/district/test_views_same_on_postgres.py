@@ -7,6 +7,8 @@ the same once the SQLite store is moved to PostgreSQL by ``db copy``."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -109,10 +111,19 @@ def test_fleet_station_and_api_answer_the_same_on_postgres_as_on_sqlite(tmp_path
     assert len(sqlite["api"]["stations"]) == 2 and sqlite["details"][KOI]["status_history"]
     assert koi.last_jws is not None and sqlite["fleet"][0]["last_airing"]["reason"] == "shutdown"
     assert postgres == sqlite
-    # moved by `db copy` (verified), the PostgreSQL store answers the same too
-    copy_path = vk.kit.district_config.with_name("district-copy.yaml")
-    copy_path.write_text(vk.kit.district_config.read_text(encoding="utf-8"), encoding="utf-8")
-    StoreBackend("postgres", migrated_database(pg_server)).configure_file(copy_path)
-    assert main(["-c", str(copy_path), "db", "copy", "--from", str(vk.config.database)]) == 0
-    assert "verified:" in capsys.readouterr().out
-    assert _answers(copy_path) == sqlite
+    # moved by `db copy` (verified), the PostgreSQL store answers the same too; also from a
+    # SQLite store older than the fleet tables (db copy fills them from the events)
+    older = tmp_path / "older.sqlite3"
+    shutil.copy(vk.config.database, older)
+    db = sqlite3.connect(older)
+    db.execute("DROP TABLE seq_problems")
+    db.execute("DROP TABLE station_last")
+    db.commit()
+    db.close()
+    for n, source in enumerate((vk.config.database, older)):
+        copy_path = vk.kit.district_config.with_name(f"district-copy{n}.yaml")
+        copy_path.write_text(vk.kit.district_config.read_text(encoding="utf-8"), encoding="utf-8")
+        StoreBackend("postgres", migrated_database(pg_server)).configure_file(copy_path)
+        assert main(["-c", str(copy_path), "db", "copy", "--from", str(source)]) == 0
+        assert "verified:" in capsys.readouterr().out
+        assert _answers(copy_path) == sqlite, source

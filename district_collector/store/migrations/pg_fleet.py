@@ -45,11 +45,12 @@ SELECT DISTINCT e.station, e.seq, 'break' FROM events e WHERE {BREAK_WHERE}
 UNION ALL
 SELECT station, seq, 'conflict' FROM events GROUP BY station, seq HAVING COUNT(*) > 1
 """
-# Each station's highest-seq event with a started_at, the lowest payload hash among conflicting ones.
+# Each station's highest-seq event with a started_at, the lowest payload hash among conflicting
+# ones (stations with an ack position, as on SQLite).
 _FILL_LAST = """
 INSERT INTO station_last(station, seq, payload_sha256, started_at, outcome, program, title)
 SELECT DISTINCT ON (f.station) f.station, f.seq, f.payload_sha256, f.started_at, f.outcome, f.program, f.title
-FROM event_facts f WHERE f.started_at IS NOT NULL
+FROM event_facts f WHERE f.started_at IS NOT NULL AND EXISTS (SELECT 1 FROM ack_state a WHERE a.station = f.station)
 ORDER BY f.station, f.seq DESC, f.payload_sha256
 """
 
