@@ -4,13 +4,14 @@ complete against the interface, and the district's errors in the project's one t
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from mqtt_broker import DistrictKit, make_district
 from store_backends import StoreBackend
-from test_collector_service import KOI
+from test_collector_service import KOI, RUONG
 
 from district_collector.admin import registry_edit
 from district_collector.intake.ingest import Ingestor, Rejected
@@ -91,3 +92,29 @@ def test_district_errors_are_one_tree() -> None:
     assert str(rejected) == "invalid-event: seq: missing (required)"
     assert registry_edit.RegistryError is RegistryError and issubclass(RegistryError, CommuneRadioError)
     assert issubclass(StoreError, CommuneRadioError)
+
+
+def test_store_status_log_keeps_each_change_of_state_once(kit: DistrictKit) -> None:
+    """Within a batch and across batches: a retained status delivered again and a new status
+    of the same state add nothing to the log; ``received_at`` of the status is when its
+    state was first seen."""
+    t = [datetime(2024, 3, 6, h, 0, tzinfo=UTC) for h in range(1, 6)]
+    online = StatusRecord(KOI, "online", "2024-03-06T08:00:00.000+07:00", b"jws-1", t[0])
+    offline = StatusRecord(KOI, "offline", None, b"jws-2", t[1])
+    offline_again = StatusRecord(KOI, "offline", "2024-03-06T10:00:00.000+07:00", b"jws-3", t[2])
+    back = StatusRecord(KOI, "online", "2024-03-06T12:00:00.000+07:00", b"jws-4", t[4])
+    jws, _ = kit.event(KOI, 1, None)
+    with open_store(kit.config) as store:
+        event = Ingestor(kit.config, store).check_event(jws, KOI, "test", NOW)
+        store.add_batch([event], [], [online, online, offline, offline_again])
+        store.add_batch([], [], [dataclasses.replace(offline_again, received_at=t[3])])  # retained, again
+        status = store.status(KOI)
+        assert status is not None and (status.state, status.jws, status.received_at) == (
+            "offline", b"jws-3", "2024-03-06T02:00:00.000+00:00")
+        store.add_batch([], [], [back])
+        assert [(h.state, h.at, h.received_at) for h in store.status_log(KOI)] == [
+            ("online", "2024-03-06T08:00:00.000+07:00", "2024-03-06T01:00:00.000+00:00"),
+            ("offline", None, "2024-03-06T02:00:00.000+00:00"),
+            ("online", "2024-03-06T12:00:00.000+07:00", "2024-03-06T05:00:00.000+00:00")]
+        assert [h.state for h in store.status_log(KOI, limit=2)] == ["offline", "online"]
+        assert store.status_log(RUONG) == [] and store.count_events(KOI) == 1
