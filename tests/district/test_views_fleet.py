@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 import sqlite3
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -142,6 +143,42 @@ def test_problems_kept_at_ingest_agree_with_the_seq_summary_in_any_order(vk: Vie
                 len(summary.gaps), len(summary.chain_breaks), len(summary.conflicts)), start
             assert (agg.last_seq, agg.last_started_at) == (summary.last_seq, store.last_airing(KOI)), start
     assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (0, 1, 2)  # the fork at seq 6; conflicts at 1 and 6
+
+
+def test_problems_kept_by_writers_at_once_agree_with_the_seq_summary(vk: ViewsKit) -> None:
+    """Two writers (two store connections, two threads) storing one station's chain and its
+    statuses out of order at once: the kept problems, last airing and status log equal
+    what one writer would keep (the batch locks cover the fleet tables)."""
+    chain = [vk.airing(KOI, f"2026-12-02 {h:02d}:00") for h in range(16)]
+    fork9, _ = vk.kit.event(KOI, 9, "ef" * 32)
+    order = chain + [fork9]
+    random.Random(11).shuffle(order)
+    states = [vk.status(KOI, ("online", "offline")[n % 2], f"2026-12-02 {n:02d}:30") for n in range(6)]
+    errors: list[BaseException] = []
+
+    def write(part: list[bytes], kind: str) -> None:
+        try:
+            with vk.open() as store:
+                ing = Ingestor(vk.config, store)
+                for m in part:
+                    ing.ingest([(f"cr/v1/kon-ray/station/{KOI}/{kind}", m, "mqtt")], datetime.now(UTC))
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(order[0::2], "event")),
+               threading.Thread(target=write, args=(order[1::2], "event")),
+               threading.Thread(target=write, args=(states, "status"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors and not any(t.is_alive() for t in threads)
+    with vk.open() as store:
+        summary, agg = store.seq_summary(KOI), store.station_aggregates()[KOI]
+        assert (agg.gaps, agg.chain_breaks, agg.conflicts) == (
+            len(summary.gaps), len(summary.chain_breaks), len(summary.conflicts)) == (0, 1, 1)
+        assert (agg.last_seq, agg.last_started_at) == (16, store.last_airing(KOI))
+        assert [h.state for h in store.status_log(KOI)] == ["online", "offline"] * 3
 
 
 def test_commune_filter_never_returns_another_communes_station(vk: ViewsKit) -> None:
