@@ -4,7 +4,8 @@ functions (:func:`alert_view`), so the page's first paint and its polling agree.
 
 ``GET /api/v1/alerts``: open alerts, newest first; ``?state=all`` the history (opened or
 resolved since ``?since=YYYY-MM-DD``, a day in the district's timezone; everything without
-it). Each object is :meth:`Alert.as_json` plus ``title`` (the kind in the user's language,
+it); ``count``: how many. ``?summary=1``: each alert only as id, kind, state, station,
+commune, acked_at (what the pages poll). Else each object is :meth:`Alert.as_json` plus ``title`` (the kind in the user's language,
 from the alerts' own catalogue), ``commune_name``, ``since_local`` and ``lines`` (the
 detail as the alert e-mail words it).
 
@@ -24,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 
 from district_collector.accounts import service as accounts
 from district_collector.alerts.api import acknowledge, alert_history, open_alerts
-from district_collector.alerts.messages import KIND_TEXT
+from district_collector.alerts.messages import KIND_TEXT, text
 from district_collector.alerts.model import Alert, AlertError
 from district_collector.alerts.render import alert_lines, local_time
 from district_collector.web.api import PREFIX, actor, json_answer
@@ -61,9 +62,17 @@ def alert_view(ctx: Ctx, alert: Alert) -> dict[str, Any]:
         resolved_local=local_time(alert.resolved_at, tz) if alert.resolved_at else None,
         acked_local=local_time(alert.acked_at, tz) if alert.acked_at else None,
         reminded_local=local_time(alert.reminded_at, tz) if alert.reminded_at else None,
-        lines=alert_lines(data, ctx.lang, tz)[HEAD_LINES:],
+        lines=detail_lines(data, ctx.lang, tz),
     )
     return data
+
+
+def detail_lines(alert: dict[str, Any], lang: str, tz: ZoneInfo) -> list[str]:
+    """What the alert e-mail says after its head (what to do, the details, the slots left),
+    one item a line, without the e-mail's "Details:" heading and indentation."""
+    heading = f"{text('details', lang)}:"
+    lines = (line.strip() for line in alert_lines(alert, lang, tz)[HEAD_LINES:])
+    return [line.removeprefix("- ") for line in lines if line and line != heading]
 
 
 def since_param(ctx: Ctx) -> datetime | None:
@@ -95,9 +104,16 @@ def get_alerts(ctx: Ctx) -> Response:
         raise HttpError(400, f"state: {state!r}; give open or all")
     since = since_param(ctx)
     rows = visible_open(ctx) if state == "open" else visible_history(ctx, since)
+    summary = ctx.request.query_params.get("summary") in ("1", "true")
+    items = [_summary(a) if summary else alert_view(ctx, a) for a in rows]
     return json_answer({"generated_at": ctx.now.isoformat(), "state": state,
-                        "since": since.isoformat() if since else None,
-                        "alerts": [alert_view(ctx, a) for a in rows]})
+                        "since": since.isoformat() if since else None, "count": len(rows), "alerts": items})
+
+
+def _summary(alert: Alert) -> dict[str, Any]:
+    """An alert in a few members (the pages' polling: the count and whether the list changed)."""
+    return {"id": alert.id, "kind": alert.kind, "state": alert.state, "station": alert.station,
+            "commune": alert.commune, "acked_at": alert.acked_at}
 
 
 def ack_alert(ctx: Ctx, alert_id: int) -> Alert:

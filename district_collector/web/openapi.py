@@ -92,6 +92,8 @@ PATHS: dict[str, dict[str, Any]] = {
                                   "resolved since a day (state=all); each the webhook's members plus title, "
                                   "commune_name, since_local and lines (the detail in the user's language)",
                                   [{"name": "state", "in": "query", "schema": {"enum": ["open", "all"]}},
+                                   {"name": "summary", "in": "query", "schema": {"enum": ["1", "true"]},
+                                    "description": "each alert as id, kind, state, station, commune, acked_at"},
                                    {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
                                     "description": "with state=all: first day, YYYY-MM-DD (district timezone)"}],
                                   errors=(400, 401))},

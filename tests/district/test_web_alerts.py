@@ -74,7 +74,10 @@ def test_web_alerts_page_and_the_fleet_nav_count(console: Console) -> None:
     assert "Trạm mất kết nối" in page and "Xã Đăk Kôi" in page and "08:11 05/03/2024" in page
     assert page.count('class="ack-form"') == count and "Xác nhận đã xử lý" in page
     fleet = client.get("/fleet").text
-    assert re.search(rf'id="alert-count" data-poll="/api/v1/alerts" >{count}</span>', fleet)
+    assert re.search(rf'id="alert-count" data-poll="/api/v1/alerts\?summary=1" >{count}</span>', fleet)
+    summary = client.get("/api/v1/alerts?summary=1").json()
+    assert summary["count"] == count and set(summary["alerts"][0]) == {"id", "kind", "state", "station", "commune",
+                                                                        "acked_at"}
     english = client.get("/alerts?lang=en").text
     assert "Station offline" in english and "Acknowledge" in english
 

@@ -140,8 +140,8 @@
       fetch(count.dataset.poll, { credentials: "same-origin", headers: { "Accept": "application/json" } })
         .then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.json(); })
         .then(function (data) {
-          setText(count, String(data.alerts.length));
-          count.hidden = data.alerts.length === 0;
+          setText(count, String(data.count));
+          count.hidden = data.count === 0;
           var list = document.getElementById("open-alerts");
           if (list && list.dataset.sig !== alertSignature(data.alerts)) { return refreshLists(); }
         })
