@@ -78,12 +78,22 @@ def no_sideways_scroll(driver: webdriver.Chrome, site: Site, paths: list[str]) -
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
-def acknowledge_offline_alert(driver: webdriver.Chrome, site: Site, tmp_path: Path) -> None:
-    """Cảnh báo: the collector's alert pass opened ``station-offline`` for the vanished station
-    (its will: "máy chủ báo trạm đã ngắt kết nối"); the open page shows it by its polling,
-    the district user acknowledges it with a note."""
+OFFLINE_CARD = f'#open-alerts article[data-kind="station-offline"][data-station="{KOI}"]'
+
+
+def open_alerts_tab(driver: webdriver.Chrome, site: Site) -> str:
+    """The Cảnh báo page in a second tab, opened while dak-koi-01 is still connected."""
+    driver.switch_to.new_window("tab")
     driver.get(site.url + "/alerts")
-    card = f'#open-alerts article[data-kind="station-offline"][data-station="{KOI}"]'
+    assert not any("ngắt kết nối" in el.text for el in driver.find_elements(By.CSS_SELECTOR, OFFLINE_CARD))
+    return str(driver.current_window_handle)
+
+
+def acknowledge_offline_alert(driver: webdriver.Chrome, tmp_path: Path) -> None:
+    """Cảnh báo: the collector's alert pass opened ``station-offline`` for the vanished station
+    (its will: "máy chủ báo trạm đã ngắt kết nối"); the page, open since before, shows it by
+    its polling; the district user acknowledges it with a note."""
+    card = OFFLINE_CARD
     wait_until(lambda: any("ngắt kết nối" in el.text for el in driver.find_elements(By.CSS_SELECTOR, card)), 90,
                "the station-offline alert of dak-koi-01 on the open Cảnh báo page")
     article = [el for el in driver.find_elements(By.CSS_SELECTOR, card) if "ngắt kết nối" in el.text][0]
@@ -112,6 +122,9 @@ def test_web_browser_district_user_end_to_end(site: Site, browser: webdriver.Chr
     assert driver.find_elements(By.CSS_SELECTOR, f'#map .pt[data-station="{KOI}"]')
     shoot(driver, tmp_path, "fleet")
     # the station vanishes: its Last Will reaches the collector, and the page follows without a reload
+    fleet_tab = driver.current_window_handle
+    alerts_tab = open_alerts_tab(driver, site)
+    driver.switch_to.window(fleet_tab)
     driver.execute_script("window.__sameDocument = 42;")
     site.station_vanishes(KOI)
     wait_until(lambda: "offline" in driver.find_element(By.CSS_SELECTOR, badge).get_attribute("class").split(),
@@ -119,7 +132,8 @@ def test_web_browser_district_user_end_to_end(site: Site, browser: webdriver.Chr
     assert driver.execute_script("return window.__sameDocument;") == 42
     assert "offline" in driver.find_element(By.CSS_SELECTOR, f'#map .pt[data-station="{KOI}"]').get_attribute("class")
     urls += requested_urls(driver)
-    acknowledge_offline_alert(driver, site, tmp_path)
+    driver.switch_to.window(alerts_tab)
+    acknowledge_offline_alert(driver, tmp_path)
     urls += requested_urls(driver)
 
     # compliance: every cell of the commune's weeks, its tier and points are the report's
