@@ -21,7 +21,15 @@ from starlette.staticfiles import StaticFiles
 
 from district_collector.config import DistrictConfig, load_district_config
 from district_collector.registry import Registry
-from district_collector.web import api, api_users, auth_pages, catalogue_pages, pages
+from district_collector.web import (
+    alerts_pages,
+    api,
+    api_alerts,
+    api_users,
+    auth_pages,
+    catalogue_pages,
+    pages,
+)
 from district_collector.web.context import StorePool
 from district_collector.web.i18n import LangCookie
 from district_collector.web.openapi import openapi_document
@@ -45,6 +53,8 @@ def all_routes() -> list[BaseRoute]:
         *catalogue_pages.routes(),
         *api.routes(),
         *api_users.routes(),
+        *alerts_pages.routes(),
+        *api_alerts.routes(),
         Route(api.PREFIX + "/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", health, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),

@@ -88,6 +88,22 @@ PATHS: dict[str, dict[str, Any]] = {
                                                   "issue an API token (field expires_days; the token is "
                                                   "answered once)", _USER, errors=(400, 401, 403, 404))},
     "/api/v1/audit": {"get": _op("The audit log, newest first (admins only)", errors=(401, 403))},
+    "/api/v1/alerts": {"get": _op("Open alerts, newest first (state=open), or the history: alerts opened or "
+                                  "resolved since a day (state=all); each the webhook's members plus title, "
+                                  "commune_name, since_local and lines (the detail in the user's language)",
+                                  [{"name": "state", "in": "query", "schema": {"enum": ["open", "all"]}},
+                                   {"name": "summary", "in": "query", "schema": {"enum": ["1", "true"]},
+                                    "description": "each alert as id, kind, state, station, commune, acked_at"},
+                                   {"name": "since", "in": "query", "schema": {"type": "string", "format": "date"},
+                                    "description": "with state=all: first day, YYYY-MM-DD (district timezone)"}],
+                                  errors=(400, 401))},
+    "/api/v1/alerts/{alert_id}/ack": {"post": _op(
+        "Acknowledge an alert (no more reminders): optional form field note (<= 500 characters); district and "
+        "admin users; written to the audit log", [{"name": "alert_id", "in": "path", "required": True,
+                                                   "schema": {"type": "integer"}}],
+        body={"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "properties": {"note": {"type": "string", "maxLength": 500}}}}}},
+        errors=(400, 401, 403, 404))},
     "/api/v1/openapi.json": {"get": _op("This document", errors=())},
 }
 

@@ -6,15 +6,16 @@ script and the live updates show the same numbers."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from district_collector.views import compliance, fleet
 from district_collector.web.api import station_detail
+from district_collector.web.api_alerts import visible_open
 from district_collector.web.context import Ctx, endpoint
-from district_collector.web.period import query_communes, query_period
+from district_collector.web.period import month_of, query_communes, query_period
 from district_collector.web.svg import (
     CHART_BASE,
     CHART_H,
@@ -45,7 +46,8 @@ def fleet_page(ctx: Ctx) -> Response:
     counts = Counter(r.state for r in rows)
     return render(ctx, "fleet.html", active="fleet", rows=rows[:FIRST_ROWS], total=len(rows), states=STATES,
                   counts=counts, communes=ctx.registry_communes(), commune=commune, state=state,
-                  points=station_map(rows), map_w=WIDTH, map_h=HEIGHT)
+                  points=station_map(rows), map_w=WIDTH, map_h=HEIGHT,
+                  alert_count=len(visible_open(ctx)) if ctx.request.app.state.has_alerts else None)
 
 
 def stations_page(ctx: Ctx) -> Response:
@@ -65,9 +67,17 @@ def compliance_page(ctx: Ctx) -> Response:
                                  ctx.now).as_json()
     labels = [w["week"] for w in grid["weeks"]]
     bars, top = week_bars(labels, [int(v) for v in grid["airings_per_week"]])
+    month_days = [_month_days(str(m["month"]), period.start, period.end) for m in grid["months"]]
     return render(ctx, "compliance.html", active="compliance", grid=grid, period=period, bars=bars,
+                  month_days=month_days,
                   top=top, chart_w=CHART_W, chart_h=CHART_H, chart_base=CHART_BASE,
                   communes=ctx.registry_communes())
+
+
+def _month_days(month: str, first: date, last: date) -> tuple[date, date]:
+    """The days of ``month`` (``YYYY-MM``) inside the period: a month cell's airings."""
+    days = month_of(date.fromisoformat(f"{month}-01"))
+    return max(days.start, first), min(days.end, last)
 
 
 def reports_page(ctx: Ctx) -> Response:
@@ -76,14 +86,8 @@ def reports_page(ctx: Ctx) -> Response:
                   last_day=period.end - timedelta(days=0))
 
 
-def alerts_page(ctx: Ctx) -> Response:
-    """A placeholder, linked only when the alerts package is installed."""
-    return render(ctx, "alerts.html", active="alerts")
-
-
 def routes() -> list[BaseRoute]:
     return [
-        Route("/alerts", endpoint(alerts_page), methods=["GET"]),
         Route("/", endpoint(home), methods=["GET"]),
         Route("/fleet", endpoint(fleet_page), methods=["GET"]),
         Route("/stations", endpoint(stations_page), methods=["GET"]),

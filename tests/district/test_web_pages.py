@@ -112,3 +112,13 @@ def test_web_alerts_link_only_with_the_alerts_package(console: Console) -> None:
     client.app.state.has_alerts = True  # type: ignore[attr-defined]
     assert 'href="/alerts"' in client.get("/fleet").text
     assert "Trang cảnh báo" in client.get("/alerts").text
+
+
+def test_web_compliance_month_cells_list_their_airings(console: Console) -> None:
+    client = console.client("dist")
+    page = client.get("/compliance?from=2024-02-20&to=2024-03-31").text
+    months = page.split('id="grid-months"', 1)[1]
+    assert 'data-month="2024-02" data-from="2024-02-20" data-to="2024-02-29"' in months  # clipped to the period
+    assert 'data-month="2024-03" data-from="2024-03-01" data-to="2024-03-31"' in months
+    cell = client.get("/api/v1/compliance/cell?commune=23335&from=2024-03-01&to=2024-03-31").json()
+    assert len(cell["airings"]) == 3

@@ -1,6 +1,7 @@
 """The console in Debian's Chromium (headless, selenium, /usr/bin/chromedriver) against a
 real ``radio-district web`` process, on a store filled by the real collector from a real
-Mosquitto: log in, see the fleet, watch a station go offline without a reload, check a
+Mosquitto: log in, see the fleet, watch a station go offline without a reload, acknowledge
+its alert on the Cảnh báo page, check a
 compliance cell against ``radio-district report --format json``, upload a broken catalogue
 and see its errors, publish a good one, download the evidence zip and ``verify`` it, and a
 commune user gets 404 for another commune. Every request stays on the console's origin, no
@@ -77,6 +78,36 @@ def no_sideways_scroll(driver: webdriver.Chrome, site: Site, paths: list[str]) -
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+OFFLINE_CARD = f'#open-alerts article[data-kind="station-offline"][data-station="{KOI}"]'
+
+
+def open_alerts_tab(driver: webdriver.Chrome, site: Site) -> str:
+    """The Cảnh báo page in a second tab, opened while dak-koi-01 is still connected."""
+    driver.switch_to.new_window("tab")
+    driver.get(site.url + "/alerts")
+    assert not any("ngắt kết nối" in el.text for el in driver.find_elements(By.CSS_SELECTOR, OFFLINE_CARD))
+    return str(driver.current_window_handle)
+
+
+def acknowledge_offline_alert(driver: webdriver.Chrome, tmp_path: Path) -> None:
+    """Cảnh báo: the collector's alert pass opened ``station-offline`` for the vanished station
+    (its will: "máy chủ báo trạm đã ngắt kết nối"); the page, open since before, shows it by
+    its polling; the district user acknowledges it with a note."""
+    card = OFFLINE_CARD
+    wait_until(lambda: any("ngắt kết nối" in el.text for el in driver.find_elements(By.CSS_SELECTOR, card)), 90,
+               "the station-offline alert of dak-koi-01 on the open Cảnh báo page")
+    article = [el for el in driver.find_elements(By.CSS_SELECTOR, card) if "ngắt kết nối" in el.text][0]
+    assert "Trạm mất kết nối" in article.text and "Xã Đăk Kôi" in article.text
+    assert driver.find_element(By.ID, "alert-count").text.isdigit()
+    article.find_element(By.NAME, "note").send_keys("Đã gọi cán bộ xã")
+    article.find_element(By.CLASS_NAME, "ack-button").click()
+    wait_until(lambda: driver.find_elements(By.ID, "acked"), 60, "the acknowledgement")
+    article_id = driver.find_element(By.ID, "acked").text.split("#")[1].split(":")[0]
+    acked = driver.find_element(By.CSS_SELECTOR, f'#open-alerts article[data-alert="{article_id}"] .ack').text
+    assert "web:chi" in acked and "Đã gọi cán bộ xã" in acked, acked
+    shoot(driver, tmp_path, "alerts")
+
+
 def test_web_browser_district_user_end_to_end(site: Site, browser: webdriver.Chrome, tmp_path: Path) -> None:
     driver = browser
     urls: list[str] = []
@@ -91,12 +122,18 @@ def test_web_browser_district_user_end_to_end(site: Site, browser: webdriver.Chr
     assert driver.find_elements(By.CSS_SELECTOR, f'#map .pt[data-station="{KOI}"]')
     shoot(driver, tmp_path, "fleet")
     # the station vanishes: its Last Will reaches the collector, and the page follows without a reload
+    fleet_tab = driver.current_window_handle
+    alerts_tab = open_alerts_tab(driver, site)
+    driver.switch_to.window(fleet_tab)
     driver.execute_script("window.__sameDocument = 42;")
     site.station_vanishes(KOI)
     wait_until(lambda: "offline" in driver.find_element(By.CSS_SELECTOR, badge).get_attribute("class").split(),
                90, "dak-koi-01 shown offline on the open page")
     assert driver.execute_script("return window.__sameDocument;") == 42
     assert "offline" in driver.find_element(By.CSS_SELECTOR, f'#map .pt[data-station="{KOI}"]').get_attribute("class")
+    urls += requested_urls(driver)
+    driver.switch_to.window(alerts_tab)
+    acknowledge_offline_alert(driver, tmp_path)
     urls += requested_urls(driver)
 
     # compliance: every cell of the commune's weeks, its tier and points are the report's
@@ -164,7 +201,7 @@ def test_web_browser_district_user_end_to_end(site: Site, browser: webdriver.Chr
     urls += requested_urls(driver)
 
     no_sideways_scroll(driver, site, ["/fleet", "/compliance", f"/stations/{KOI}", "/catalogue", "/reports",
-                                      "/stations"])
+                                      "/stations", "/alerts"])
     urls += requested_urls(driver)
     # the browser's own chrome:// pages (its start page) never touch the network; anything
     # else must be this origin

@@ -1,5 +1,5 @@
 """What the console's browser test runs: a real district (Mosquitto, ``radio-district run``),
-stations that publish over MQTT, users made with ``radio-district user add``, a real
+stations that publish over MQTT, alerts evaluated by the collector (:data:`ALERTS`), users made with ``radio-district user add``, a real
 ``radio-district web`` process on a free port, and Debian's Chromium driven by selenium.
 
 :func:`start_site` gives a :class:`Site`; always ``site.close()``. :func:`chrome` gives a
@@ -39,6 +39,7 @@ RUONG = "dak-ruong-01"
 PASSWORD = "mật khẩu đủ dài 2024"
 USERS = {"chi": ("district", None), "koi": ("commune", "23335"), "quan-tri": ("admin", None)}
 LOCATIONS = {KOI: {"lat": 14.62, "lon": 107.93}, RUONG: {"lat": 14.52, "lon": 108.02}}
+ALERTS = {"offline_after_s": 1, "interval_s": 1}  # the collector's alert pass: a vanished station at once
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -131,6 +132,7 @@ def _start(env: BrokerEnv, root: Path) -> Site:
     data["media"] = {"base_url": "https://district.example/media", "dir": str(media)}
     for entry in data["stations"]:
         entry["location"] = LOCATIONS[entry["id"]]
+    data["alerts"] = ALERTS
     env.district_config.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     for name, (role, commune) in USERS.items():
         secret = root / f"{name}.password"

@@ -85,7 +85,7 @@
     var rowsEl = document.getElementById("cell-rows");
     function show(td) {
       var tr = td.closest("tr");
-      grid.querySelectorAll(".cell.selected").forEach(function (c) { c.classList.remove("selected"); });
+      document.querySelectorAll(".grid .cell.selected").forEach(function (c) { c.classList.remove("selected"); });
       td.classList.add("selected");
       var url = "/api/v1/compliance/cell?commune=" + encodeURIComponent(tr.dataset.commune) +
         "&from=" + td.dataset.from + "&to=" + td.dataset.to;
@@ -96,10 +96,11 @@
           [a.station, hm(a.started_at), hm(a.slot), a.counted ? "\u2713" : "\u2717", a.reason || ""]
             .forEach(function (v) { row.insertCell().textContent = v; });
         });
-        document.getElementById("cell-what").textContent = tr.dataset.commune + " \u00b7 " + td.dataset.week +
+        var label = td.dataset.week || td.dataset.month;
+        document.getElementById("cell-what").textContent = tr.dataset.commune + " \u00b7 " + label +
           " \u00b7 " + (data.airings || []).length;
         section.hidden = false;
-        section.dataset.loaded = td.dataset.week;
+        section.dataset.loaded = label;
       });
     }
     grid.addEventListener("click", function (ev) {
@@ -112,11 +113,54 @@
     });
   }
 
+  // The open alerts' count in the nav (fleet and alerts pages), and on the alerts page the
+  // lists themselves: when the set of open alerts changes, the page's own HTML is fetched
+  // again and its lists swapped in (not while a note is being typed).
+  function alertSignature(alerts) {
+    return alerts.map(function (a) { return a.id + ":" + (a.acked_at ? "a" : ""); }).join(",");
+  }
+  function pollAlerts(count) {
+    function refreshLists() {
+      var list = document.getElementById("open-alerts");
+      var typing = list && Array.prototype.some.call(list.querySelectorAll("input[name=note]"),
+        function (el) { return el.value !== "" || el === document.activeElement; });
+      if (!list || typing) { return Promise.resolve(); }
+      return fetch(window.location.href, { credentials: "same-origin" })
+        .then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.text(); })
+        .then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          ["open-alerts", "alert-history"].forEach(function (id) {
+            var fresh = doc.getElementById(id);
+            var old = document.getElementById(id);
+            if (fresh && old) { old.replaceWith(document.importNode(fresh, true)); }
+          });
+        });
+    }
+    function tick() {
+      fetch(count.dataset.poll, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (res) { if (!res.ok) { throw new Error(res.status); } return res.json(); })
+        .then(function (data) {
+          setText(count, String(data.count));
+          count.hidden = data.count === 0;
+          var list = document.getElementById("open-alerts");
+          if (list && list.dataset.sig !== alertSignature(data.alerts)) { return refreshLists(); }
+        })
+        .then(function () { body.dataset.alertsPolled = String(Number(body.dataset.alertsPolled || 0) + 1); })
+        .catch(function () { /* the next tick tries again */ })
+        .finally(function () { window.setTimeout(tick, POLL_MS); });
+    }
+    window.setTimeout(tick, POLL_MS);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var table = document.getElementById("fleet");
     if (table && table.dataset.poll) { pollFleet(table); }
-    var grid = document.getElementById("grid-weeks");
-    if (grid) { cellAirings(grid); }
+    ["grid-weeks", "grid-months"].forEach(function (id) {
+      var grid = document.getElementById(id);
+      if (grid) { cellAirings(grid); }
+    });
+    var count = document.getElementById("alert-count");
+    if (count) { pollAlerts(count); }
     void lang;
   });
 })();
