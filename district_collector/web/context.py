@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
@@ -75,10 +76,16 @@ class StorePool:
         return store
 
     def close(self) -> None:
+        """Close every store opened so far. A SQLite connection may only be closed by the
+        thread that opened it (sqlite3 refuses otherwise), and at shutdown this runs on
+        another one: those are left to the process's exit, which closes them anyway."""
         with self._lock:
             stores, self._all = self._all, []
         for store in stores:
-            store.close()
+            try:
+                store.close()
+            except sqlite3.ProgrammingError:
+                log.debug("store left to close at exit (opened by another thread)")
 
 
 @dataclass

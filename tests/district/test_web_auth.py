@@ -140,3 +140,14 @@ def test_web_login_next_never_leaves_the_site(console: Console) -> None:
         answer = client.post("/login", data={"csrf": token.group(1), "name": "dist", "password": PASSWORD,
                                              "next": target}, follow_redirects=False)
         assert answer.headers["location"] == expected, target
+
+
+def test_console_shuts_down_cleanly_after_serving_from_worker_threads(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """The stores opened in the thread pool are closed or left to the exit, never an error
+    that makes the server's shutdown fail ("Application shutdown failed")."""
+    console = make_console(tmp_path)
+    client = console.client("admin")
+    assert client.get("/api/v1/stations").status_code == 200
+    client.__exit__(None, None, None)  # runs the lifespan's shutdown: must not raise
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
