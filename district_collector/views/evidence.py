@@ -1,11 +1,12 @@
 """Báo cáo: the evidence bundle as one zip, and the report's PDF and XLSX, for download.
 
-``evidence_zip(store, config, start, end, communes=None, lang="vi", now=None) -> bytes``:
+``evidence_zip(store, config, start, end, communes=None, lang="vi", now=None, stations=None) -> bytes``:
 a zip of exactly the files ``radio-district evidence`` writes (the same
 :func:`~district_collector.evidence.bundle.write_bundle`, into a temp directory made
 here), under one folder ``evidence-<district>-<from>-<to>/``; unzipped,
 ``radio-district verify`` checks it. ``communes`` limits the bundle to those communes'
-stations (the registry, events and report of the bundle then hold only them).
+stations, ``stations`` (ids / group names) to those stations (the registry, events,
+schedules and report of the bundle then hold only them; :mod:`district_collector.views.scope`).
 ``report_pdf(store, config, start, end, communes=None, lang="vi", now=None) -> bytes`` and
 ``report_xlsx(...)`` are the bundle's ``report.pdf``/``report.xlsx``. Each is dated
 ``now`` (default: the system clock), so the same store and ``now`` give the same bytes.
@@ -77,12 +78,13 @@ def _period(config: DistrictConfig, start: date, end: date) -> Period:
 
 def evidence_zip(store: Store, config: DistrictConfig, start: date, end: date,
                  communes: Collection[str] | None = None, lang: str = "vi",
-                 now: datetime | None = None) -> bytes:
+                 now: datetime | None = None, stations: Collection[str] | None = None) -> bytes:
     """The bundle of ``start`` .. ``end`` as zip bytes (see the module doc)."""
     period = _period(config, start, end)
     signer = _signer(config)
-    registry = bundle_registry(config, signer, communes)
-    events, schedules, report = evidence_inputs(store, config, registry, period, scope_ids(registry, communes, None))
+    registry = bundle_registry(config, signer, communes, stations)
+    events, schedules, report = evidence_inputs(store, config, registry, period,
+                                                scope_ids(registry, communes, stations))
     folder = f"evidence-{config.district.id}-{period.start}-{period.end}"
     generated_at = now or SystemClock().now()
     with tempfile.TemporaryDirectory(prefix="radio-evidence-") as tmp:
@@ -98,10 +100,12 @@ def evidence_zip(store: Store, config: DistrictConfig, start: date, end: date,
 
 
 def _document(store: Store, config: DistrictConfig, start: date, end: date,
-              communes: Collection[str] | None, lang: str, kind: str, now: datetime | None) -> bytes:
+              communes: Collection[str] | None, lang: str, kind: str, now: datetime | None,
+              stations: Collection[str] | None) -> bytes:
     period = _period(config, start, end)
-    registry = bundle_registry(config, _signer(config), communes)
-    events, _schedules, report = evidence_inputs(store, config, registry, period, scope_ids(registry, communes, None))
+    registry = bundle_registry(config, _signer(config), communes, stations)
+    events, _schedules, report = evidence_inputs(store, config, registry, period,
+                                                 scope_ids(registry, communes, stations))
     view = document_view(report, registry, events, config.criteria_for(period.end))
     with tempfile.TemporaryDirectory(prefix="radio-report-") as tmp:
         path = Path(tmp) / f"report.{kind}"
@@ -116,13 +120,13 @@ def _document(store: Store, config: DistrictConfig, start: date, end: date,
 
 def report_pdf(store: Store, config: DistrictConfig, start: date, end: date,
                communes: Collection[str] | None = None, lang: str = "vi",
-               now: datetime | None = None) -> bytes:
+               now: datetime | None = None, stations: Collection[str] | None = None) -> bytes:
     """The bundle's ``report.pdf`` for the period (the same documents code and view)."""
-    return _document(store, config, start, end, communes, lang, "pdf", now)
+    return _document(store, config, start, end, communes, lang, "pdf", now, stations)
 
 
 def report_xlsx(store: Store, config: DistrictConfig, start: date, end: date,
                 communes: Collection[str] | None = None, lang: str = "vi",
-                now: datetime | None = None) -> bytes:
+                now: datetime | None = None, stations: Collection[str] | None = None) -> bytes:
     """The bundle's ``report.xlsx`` for the period."""
-    return _document(store, config, start, end, communes, lang, "xlsx", now)
+    return _document(store, config, start, end, communes, lang, "xlsx", now, stations)
