@@ -20,7 +20,7 @@ from district_collector.config import DistrictConfig, load_district_config
 from district_collector.evidence.bundle import write_bundle
 from district_collector.evidence.verify import format_result, in_vietnamese, verify_bundle
 from district_collector.registry import Registry
-from district_collector.scoring.compute import Period, ScoringError
+from district_collector.scoring.compute import Period
 from district_collector.scoring.report import (
     report_csv,
     report_table,
@@ -29,6 +29,7 @@ from district_collector.store.base import Store
 from district_collector.store.records import StoredEvent
 from district_collector.views.compliance import period_report
 from district_collector.views.evidence import evidence_inputs
+from district_collector.views.scope import parse_station_list, scope_ids, scoped_registry
 from radio_protocol.cli_base import Subcommands, require_config
 from radio_protocol.clock import Clock, SystemClock
 from radio_protocol.errors import KeyFileError
@@ -70,35 +71,38 @@ def _district_keys(config: DistrictConfig, required: bool) -> list[dict[str, str
         return []
 
 
-def _registry(config: DistrictConfig, district_keys: list[dict[str, str]]) -> Registry:
-    registry = Registry.from_config(config, district_keys)
-    if not registry.stations:
-        raise ScoringError(f"{config.source}: no stations are registered, so there is nothing to report")
-    return registry
+def _stations(args: argparse.Namespace, config: DistrictConfig) -> list[str] | None:
+    """``--stations`` as station ids (ids, group names, ``all``), checked before anything
+    is read or written: UnknownStationError naming the unknown names; None without it."""
+    text = getattr(args, "stations", None)
+    return None if text is None else config.expand_stations(parse_station_list(text))
 
 
 def compute_report(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]],
-                   with_airings: bool = True) -> dict[str, Any]:
+                   with_airings: bool = True, stations: list[str] | None = None) -> dict[str, Any]:
     """The report alone, streamed from the store's report columns (no JWS read): what
     ``report`` prints, by :func:`~district_collector.views.compliance.period_report` (the
     console's ``/api/v1/report`` runs the same). The same dict as :func:`compute` gives;
-    without the ``airings`` member when ``with_airings`` is False."""
+    without the ``airings`` member when ``with_airings`` is False; ``stations``: of those
+    stations alone (:mod:`district_collector.views.scope`)."""
     store = _open_store(config)
     try:
-        return period_report(store, config, period, district_keys, with_airings)
+        return period_report(store, config, period, district_keys, with_airings, stations)
     finally:
         store.close()
 
 
-def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]]) -> tuple[
-        Registry, list[StoredEvent], list[bytes], dict[str, Any]]:
+def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str, str]],
+            stations: list[str] | None = None) -> tuple[Registry, list[StoredEvent], list[bytes], dict[str, Any]]:
     """``(registry, period events, schedule JWS, report)`` from the store: what the
     evidence bundle needs (every event's JWS bytes as received), by
-    :func:`~district_collector.views.evidence.evidence_inputs` (the console's zip too)."""
-    registry = _registry(config, district_keys)
+    :func:`~district_collector.views.evidence.evidence_inputs` (the console's zip too);
+    ``stations``: only those stations' registry entries, events, schedules and report."""
+    registry = scoped_registry(config, district_keys, stations=stations)
     store = _open_store(config)
     try:
-        events, schedules, report = evidence_inputs(store, config, registry, period)
+        events, schedules, report = evidence_inputs(store, config, registry, period,
+                                                    scope_ids(registry, None, stations))
     finally:
         store.close()
     return registry, events, schedules, report
@@ -107,9 +111,10 @@ def compute(config: DistrictConfig, period: Period, district_keys: list[dict[str
 def cmd_report(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
     clock = getattr(args, "clock", None) or default_clock()
+    stations = _stations(args, config)
     period = _period(args, config, clock)
     with_airings = args.format == "json" and bool(args.airings)
-    report = compute_report(config, period, _district_keys(config, False), with_airings)
+    report = compute_report(config, period, _district_keys(config, False), with_airings, stations)
     if args.format == "json":
         write_json(report, sys.stdout)
     elif args.format == "csv":
@@ -130,9 +135,10 @@ def write_json(report: dict[str, Any], out: TextIO) -> None:
 def cmd_evidence(args: argparse.Namespace) -> int:
     config = load_district_config(require_config(args, PROG))
     clock = getattr(args, "clock", None) or default_clock()
+    stations = _stations(args, config)
     period = _period(args, config, clock)
     signer = Signer(load_private_key(config.signing_key))
-    registry, events, schedules, report = compute(config, period, [signer.public_jwk])
+    registry, events, schedules, report = compute(config, period, [signer.public_jwk], stations)
     out = write_bundle(Path(args.out), events=events, schedules=schedules, registry=registry,
                        report=report, period=period, signer=signer, generated_at=clock.now(),
                        lang=args.lang, criteria=config.criteria_for(period.end))
@@ -151,6 +157,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     result = verify_bundle(Path(args.dir), args.district_key)
     sys.stdout.write(format_result(result))
     return 0 if result.ok else 1
+
+
+STATIONS_HELP = ("only these stations: comma-separated station ids and/or group names (groups: of "
+                 "district.yaml). The report is then of those stations alone: a commune's criteria are "
+                 "computed from its listed stations only, the region's line from the listed stations "
+                 "only; other stations' events are not counted anywhere")
 
 
 def _dates(p: argparse.ArgumentParser) -> None:
@@ -176,6 +188,7 @@ def register(sub: Subcommands) -> None:
     p.add_argument("--airings", action="store_true",
                    help="json: also list every counted airing (member 'airings'; large: "
                         "about 500 MB for a million events)")
+    p.add_argument("--stations", metavar="LIST", help=STATIONS_HELP)
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("evidence", help="write the verifiable evidence bundle of a period into DIR",
                        description="Write the evidence bundle of a period into DIR: report.pdf/.xlsx/.json, "
@@ -184,6 +197,9 @@ def register(sub: Subcommands) -> None:
     _dates(p)
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory")
     p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of report.pdf/.xlsx")
+    p.add_argument("--stations", metavar="LIST",
+                   help=STATIONS_HELP + "; the bundle then holds only these stations' registry entries, "
+                        "events, schedules and report, and verifies on its own")
     p.set_defaults(func=cmd_evidence)
     p = sub.add_parser("verify", help="check an evidence bundle (no config, no database needed)",
                        description="Check an evidence bundle from its files alone: every signature, each "

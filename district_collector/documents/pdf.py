@@ -14,6 +14,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from reportlab.platypus import (
 )
 
 from district_collector.documents.i18n import DocumentError, region_place, region_unit, t
+from district_collector.documents.stamp import pdf_date
 from district_collector.region import region_level
 from radio_protocol.durable import atomic_write
 
@@ -235,14 +237,20 @@ def chunked_tables(styles: Styles, header: Sequence[str], rows: Sequence[Sequenc
     return [data_table(styles, header, rows[i:i + chunk], widths) for i in range(0, len(rows), chunk)]
 
 
-def build_pdf(path: Path | str, title: str, lang: str, story: list[Flowable]) -> None:
+def build_pdf(path: Path | str, title: str, lang: str, story: list[Flowable],
+              generated_at: datetime | None = None) -> None:
     """Lay ``story`` out on A4 (templates ``portrait`` and ``landscape``) and write it atomically.
 
-    Every page carries the document title and ``Trang n`` at the bottom.
+    Every page carries the document title and ``Trang n`` at the bottom. ``generated_at``:
+    the CreationDate/ModDate, written by ReportLab in invariant mode (its ``/ID`` a digest
+    of the content), so the same story gives the same bytes (None: the time of writing).
     """
     fonts = pdf_fonts()
+    stamp = None if generated_at is None else pdf_date(generated_at)
 
     def footer(canvas: Canvas, doc: BaseDocTemplate) -> None:
+        if stamp is not None:
+            canvas.setDateFormatter(lambda *_ymdhms: stamp)
         width = canvas._pagesize[0]
         canvas.saveState()
         canvas.setFont(fonts.regular, 7.5)
@@ -254,7 +262,8 @@ def build_pdf(path: Path | str, title: str, lang: str, story: list[Flowable]) ->
     buffer = io.BytesIO()
     doc = BaseDocTemplate(buffer, pagesize=A4, title=title, author=t("committee", lang), subject=title,
                           creator="radio-district", leftMargin=MARGIN, rightMargin=MARGIN,
-                          topMargin=MARGIN, bottomMargin=MARGIN + 4 * mm)
+                          topMargin=MARGIN, bottomMargin=MARGIN + 4 * mm,
+                          invariant=None if generated_at is None else 1)
     templates = []
     for name, size in (("portrait", A4), ("landscape", landscape(A4))):
         frame = Frame(MARGIN, MARGIN + 4 * mm, size[0] - 2 * MARGIN, size[1] - 2 * MARGIN - 4 * mm, id=name)

@@ -12,6 +12,7 @@ and findings, and how to verify. The text is real text in a font that covers Vie
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -272,8 +273,11 @@ def _fmt_date(value: object) -> str:
     return format_date(str(value) if value else "", "vi")
 
 
-def write_report_pdf(report: Mapping[str, Any], path: Path | str, lang: str = "vi") -> Path:
-    """Render ``report`` as ``path`` (A4 PDF) in ``lang``; returns the path.
+def write_report_pdf(report: Mapping[str, Any], path: Path | str, lang: str = "vi",
+                     generated_at: datetime | None = None) -> Path:
+    """Render ``report`` as ``path`` (A4 PDF) in ``lang``; returns the path. ``generated_at``:
+    the document's creation time (the bundle's), so the same report gives the same bytes
+    (None: the time of writing).
 
     Raises DocumentError for an unknown language, a missing font or an unwritable path;
     an empty report gives a document saying there is no data.
@@ -282,6 +286,6 @@ def write_report_pdf(report: Mapping[str, Any], path: Path | str, lang: str = "v
     if not isinstance(report, Mapping):
         raise DocumentError("the report to render is not an object")
     title = t("report_doc_title", lang)
-    build_pdf(path, title, lang, report_story(report, lang))
+    build_pdf(path, title, lang, report_story(report, lang), generated_at)
     return Path(path)
 

@@ -24,8 +24,11 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.table import Table, TableColumn, TableStyleInfo
+from openpyxl.xml.constants import ARC_CORE
+from openpyxl.xml.functions import tostring
 
 from district_collector.documents.i18n import DocumentError
+from district_collector.documents.stamp import fixed_zip, utc
 from radio_protocol.durable import atomic_write
 
 HEAD_FILL = "DFE6EE"
@@ -129,12 +132,18 @@ class SheetWriter:
         return ref
 
 
-def save_workbook(wb: Workbook, path: Path) -> None:
-    """Serialize ``wb`` and write it atomically; DocumentError naming the path on failure."""
+def save_workbook(wb: Workbook, path: Path, generated_at: datetime | None = None) -> None:
+    """Serialize ``wb`` and write it atomically; DocumentError naming the path on failure.
+    ``generated_at``: the workbook's created/modified time and every zip member's date, so
+    the same workbook gives the same bytes (None: openpyxl's, the time of writing)."""
     buffer = io.BytesIO()
     wb.save(buffer)
+    data = buffer.getvalue()
+    if generated_at is not None:
+        wb.properties.created = wb.properties.modified = utc(generated_at).replace(tzinfo=None)
+        data = fixed_zip(data, generated_at, {ARC_CORE: tostring(wb.properties.to_tree())})
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, buffer.getvalue())
+        atomic_write(path, data)
     except OSError as exc:
         raise DocumentError(f"cannot write {path}: {exc.strerror or exc}") from exc

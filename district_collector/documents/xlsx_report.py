@@ -11,6 +11,7 @@ sheet ends with the counted airings per ISO week and commune and their bar chart
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +116,11 @@ def _weekly_chart(sheet: SheetWriter, report: Mapping[str, Any], lang: str) -> N
     sheet.ws.add_chart(chart, f"{get_column_letter(len(series) + 3)}{top}")
 
 
-def write_report_xlsx(report: Mapping[str, Any], path: Path | str, lang: str = "vi") -> Path:
+def write_report_xlsx(report: Mapping[str, Any], path: Path | str, lang: str = "vi",
+                      generated_at: datetime | None = None) -> Path:
     """Write the report's tables as an .xlsx workbook at ``path`` (atomically); returns the path.
+    ``generated_at``: the workbook's created/modified time (the bundle's), so the same
+    report gives the same bytes (None: the time of writing).
 
     Written in openpyxl's streaming (write-only) mode, so a year of 1,000 stations stays quick.
     """
@@ -143,5 +147,5 @@ def write_report_xlsx(report: Mapping[str, Any], path: Path | str, lang: str = "
                 sheet.append([finding])
     wb.properties.title = t("report_doc_title", lang)
     wb.properties.creator = "radio-district"
-    save_workbook(wb, Path(path))
+    save_workbook(wb, Path(path), generated_at)
     return Path(path)

@@ -173,8 +173,9 @@ def document_view(report: Mapping[str, Any], registry: Registry,
 
 def _render_documents(report: Mapping[str, Any], out_dir: Path, lang: str,
                       registry: Registry | None = None, events: Iterable[StoredEvent] = (),
-                      criteria: CriteriaSet | None = None) -> list[str]:
-    """report.pdf and report.xlsx by the documents modules; names of the files written."""
+                      criteria: CriteriaSet | None = None, generated_at: datetime | None = None) -> list[str]:
+    """report.pdf and report.xlsx by the documents modules, dated ``generated_at`` (so the
+    same report gives the same bytes); names of the files written."""
     if registry is not None:
         report = document_view(report, registry, events, criteria)
     written = []
@@ -183,14 +184,14 @@ def _render_documents(report: Mapping[str, Any], out_dir: Path, lang: str,
     except ImportError:  # the documents module is optional in a stripped install
         log.warning("evidence: PDF module not available, report.pdf not written")
     else:
-        write_report_pdf(report, out_dir / REPORT_PDF, lang)
+        write_report_pdf(report, out_dir / REPORT_PDF, lang, generated_at)
         written.append(REPORT_PDF)
     try:
         from district_collector.documents.xlsx_report import write_report_xlsx
     except ImportError:
         log.warning("evidence: XLSX module not available, report.xlsx not written")
     else:
-        write_report_xlsx(report, out_dir / REPORT_XLSX, lang)
+        write_report_xlsx(report, out_dir / REPORT_XLSX, lang, generated_at)
         written.append(REPORT_XLSX)
     return written
 
@@ -241,7 +242,7 @@ def write_bundle(
     try:
         for name, data in files.items():
             atomic_write(out_dir / name, data)
-        for name in _render_documents(report, out_dir, lang, registry, rows, criteria):
+        for name in _render_documents(report, out_dir, lang, registry, rows, criteria, generated_at):
             files[name] = (out_dir / name).read_bytes()
         manifest = manifest_bytes(registry, period, generated_at, signer.kid, files,
                                   {"events": len(rows), "schedules": len(schedules)})

@@ -82,12 +82,18 @@ def period_events_from_store(store: Store, registry: Registry, period: Period) -
     return store.period_events(period.start_us, period.end_us, _kids(registry))
 
 
-def facts_from_store(store: Store, registry: Registry, period: Period) -> Iterator[tuple[str, list[Facts]]]:
+def facts_from_store(store: Store, registry: Registry, period: Period,
+                     only: Collection[str] | None = None) -> Iterator[tuple[str, list[Facts]]]:
     """The period's events as scoring facts (plain rows in EventFacts field order), one
-    station at a time, streamed from the store's columns."""
-    rows = store.period_rows(period.start_us, period.end_us, _kids(registry))
+    station at a time, streamed from the store's columns; ``only``: just these stations'."""
+    return _grouped(store.period_rows(period.start_us, period.end_us, _kids(registry)), only)
+
+
+def _grouped(rows: Iterable[Facts], only: Collection[str] | None) -> Iterator[tuple[str, list[Facts]]]:
+    keep = None if only is None else frozenset(only)
     for station, group in itertools.groupby(rows, key=_STATION):
-        yield station, list(group)
+        if keep is None or station in keep:
+            yield station, list(group)
 
 
 def report_from_store(
@@ -97,11 +103,14 @@ def report_from_store(
     schedules: Iterable[Mapping[str, Any]] = (),
     with_airings: bool = True,
     criteria: CriteriaSet | None = None,
+    only: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """:func:`build_report` over the store without holding the events: the same bytes as
     ``build_report`` over the same events' payloads (what ``verify`` recomputes).
     ``with_airings=False`` leaves the ``airings`` member out (and never builds it).
-    ``criteria``: the set scored (default: the letter's)."""
+    ``criteria``: the set scored (default: the letter's). ``only``: score just these
+    stations' events (None: every stored station's; a station not in ``registry`` then
+    shows as ``unknown-station`` exclusions, so a restricted registry needs ``only``)."""
     if not registry.stations:
         raise ScoringError("the registry has no stations: add stations (with their commune) to the config")
     program = criteria.program if criteria is not None else PROGRAM
@@ -112,11 +121,10 @@ def report_from_store(
     if (with_airings or offset is None or period.start_us + offset < 0
             or (criteria is not None and criteria.counts_airings)
             or len(period_weeks(period)) > MAX_GRID or len(period_months(period)) > MAX_GRID):
-        return score_stations(facts_from_store(store, registry, period), registry, period, slots, with_airings,
-                              criteria=criteria)
+        return score_stations(facts_from_store(store, registry, period, only), registry, period, slots,
+                              with_airings, criteria=criteria)
     summaries, rows = grouped_period_from_store(store, registry, period, offset, slots, program)
-    groups = ((station, list(group)) for station, group in itertools.groupby(rows, key=_STATION))
-    return score_stations(groups, registry, period, slots, False, summaries, criteria)
+    return score_stations(_grouped(rows, only), registry, period, slots, False, summaries, criteria)
 
 
 def grouped_period_from_store(

@@ -1,8 +1,8 @@
 """Tần suất: communes x ISO weeks (and months), scored by the report's own code.
 
-``report_json(store, config, start, end, with_airings=False) -> dict`` is exactly what
-``radio-district report --format json`` prints for ``--from start --to end`` (the command
-calls it: one implementation). ``compliance(store, config, start, end, communes=None,
+``report_json(store, config, start, end, with_airings=False, stations=None) -> dict`` is
+exactly what ``radio-district report --format json`` prints for ``--from start --to end
+[--stations ...]`` (the command calls it: one implementation). ``compliance(store, config, start, end, communes=None,
 now=None) -> ComplianceGrid`` reads that same report (tiers, points, weeks and months
 aired) and adds what the page needs; ``cell_airings(store, config, commune, start, end)
 -> list[AiringRow]`` lists the airings (counted and excluded) behind one cell.
@@ -41,8 +41,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from district_collector.config import DistrictConfig
-from district_collector.registry import Registry
-from district_collector.scoring.period import Period, ScoringError, instant
+from district_collector.scoring.period import Period, instant
 from district_collector.scoring.report import (
     decode_payload,
     report_from_store,
@@ -50,6 +49,7 @@ from district_collector.scoring.report import (
 )
 from district_collector.store.base import Store
 from district_collector.views.common import JsonData
+from district_collector.views.scope import scope_ids, scoped_registry
 from radio_protocol.clock import SystemClock
 from radio_protocol.errors import KeyFileError
 from radio_protocol.jose import load_private_key, public_jwk
@@ -135,14 +135,17 @@ class AiringRow(JsonData):
 
 
 def period_report(store: Store, config: DistrictConfig, period: Period, district_keys: list[dict[str, str]],
-                  with_airings: bool = False) -> dict[str, Any]:
+                  with_airings: bool = False, stations: Collection[str] | None = None) -> dict[str, Any]:
     """The report of ``period`` from ``store``: the one implementation behind
-    ``radio-district report`` and ``GET /api/v1/report`` (:func:`report_json`)."""
-    registry = Registry.from_config(config, district_keys)
-    if not registry.stations:
-        raise ScoringError(f"{config.source}: no stations are registered, so there is nothing to report")
-    schedules = [decode_payload(s) for s in schedules_from_store(store, period)]
-    return report_from_store(store, registry, period, schedules, with_airings, config.criteria_for(period.end))
+    ``radio-district report [--stations]`` and ``GET /api/v1/report`` (:func:`report_json`).
+    ``stations``: station ids / group names; the report of those stations alone
+    (:mod:`district_collector.views.scope`; UnknownStationError for an unknown name)."""
+    registry = scoped_registry(config, district_keys, stations=stations)
+    only = scope_ids(registry, None, stations)
+    schedules = [payload for payload in map(decode_payload, schedules_from_store(store, period))
+                 if only is None or payload.get("station") in only]
+    return report_from_store(store, registry, period, schedules, with_airings, config.criteria_for(period.end),
+                             only)
 
 
 def district_keys(config: DistrictConfig) -> list[dict[str, str]]:
@@ -155,11 +158,12 @@ def district_keys(config: DistrictConfig) -> list[dict[str, str]]:
 
 
 def report_json(store: Store, config: DistrictConfig, start: date, end: date,
-                with_airings: bool = False) -> dict[str, Any]:
+                with_airings: bool = False, stations: Collection[str] | None = None) -> dict[str, Any]:
     """The report of ``start`` .. ``end`` (inclusive, district timezone): the JSON object
-    ``radio-district report --format json [--airings]`` prints. ScoringError when no
-    station is registered or the period is empty."""
-    return period_report(store, config, _period(config, start, end), district_keys(config), with_airings)
+    ``radio-district report --format json [--airings] [--stations]`` prints. ScoringError
+    when no station is registered or the period is empty; ``stations`` as in :func:`period_report`."""
+    return period_report(store, config, _period(config, start, end), district_keys(config), with_airings,
+                         stations)
 
 
 def _period(config: DistrictConfig, start: date, end: date) -> Period:
