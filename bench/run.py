@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.common import REPO, Figure, not_measured
 
-BENCHES = ("ontime", "playback", "ingest", "catchup", "report", "footprint", "province")
+BENCHES = ("ontime", "playback", "ingest", "catchup", "report", "report_pg", "footprint", "province")
 RESULTS = REPO / "bench" / "results.json"
 
 
