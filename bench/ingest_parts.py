@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import tempfile
@@ -125,24 +126,26 @@ def in_process(district: District, messages: list[tuple[str, bytes, str]], runs:
 def _receive_cpu(district: District, argv: list[str], stdin: str | None,
                  batch: dict[str, list[tuple[int, bytes]]], total: int) -> float:
     """CPU seconds a receiver process spends taking ``total`` queued messages."""
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=bench_env())
-    assert proc.stdin is not None and proc.stdout is not None
+    usage0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    children0 = usage0.ru_utime + usage0.ru_stime
+    sink = subprocess.DEVNULL if argv[0] == "mosquitto_sub" else subprocess.PIPE  # nobody reads its output
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=sink, env=bench_env())
+    assert proc.stdin is not None
     try:
         if stdin is not None:
             proc.stdin.write(stdin.encode() + b"\n")
             proc.stdin.flush()
-        if argv[0] == "mosquitto_sub":
-            time.sleep(1.0)  # subscribed (no handshake to wait on)
-        elif proc.stdout.readline().strip() != b"ready":
+        if argv[0] != "mosquitto_sub" and (proc.stdout is None or proc.stdout.readline().strip() != b"ready"):
             raise RuntimeError("the receiver did not subscribe")
         os.kill(proc.pid, signal.SIGSTOP)
         _publish_all(district, batch)
         cpu0 = proc_cpu_s(proc.pid)
         os.kill(proc.pid, signal.SIGCONT)
         if argv[0] == "mosquitto_sub":
-            _pid, _status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = 0
-            return usage.ru_utime + usage.ru_stime - cpu0
+            proc.wait(300)  # -C: exits after the last message (or -W's timeout)
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return usage.ru_utime + usage.ru_stime - children0
+        assert proc.stdout is not None
         proc.stdout.readline()  # done
         return proc_cpu_s(proc.pid) - cpu0
     finally:
@@ -155,8 +158,12 @@ def mqtt_path(district: District, chains: dict[str, list[bytes]], per_station: i
     total = len(chains) * per_station
     topic_filter = f"cr/v1/{DISTRICT}/station/+/event"
     paho = [PYTHON, "-m", "bench.mqtt_receiver", str(district.collector_port), OBSERVER, "-", str(total), topic_filter]
-    sub = ["mosquitto_sub", "-p", str(district.collector_port), "-u", OBSERVER, "-P", district.observer_password,
-           "-q", "1", "-V", "mqttv5", "-t", topic_filter, "-C", str(total)]
+    login = ["-p", str(district.collector_port), "-u", OBSERVER, "-P", district.observer_password,
+             "-q", "1", "-V", "mqttv5", "-t", topic_filter, "-c", "-i", "bench-parts-sub", "-x", "600"]
+    # a persistent session subscribed once beforehand (-E: exit when subscribed), so the broker
+    # queues every message for it even before the measured mosquitto_sub has connected
+    subprocess.run(["mosquitto_sub", *login, "-E"], check=True, timeout=60, capture_output=True)
+    sub = ["mosquitto_sub", *login, "-C", str(total), "-W", "240"]
     out: dict[str, float] = {}
     for name, argv, stdin in (("paho receive + queue + PUBACK (no ingest)", paho, district.observer_password),
                               ("mosquitto_sub receive (C), same messages", sub, None)):
