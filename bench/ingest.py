@@ -37,7 +37,7 @@ from bench.district import DISTRICT, OBSERVER, District, make_district
 from radio_protocol.names import EVENT_TYP
 
 TARGET_RATE = 5000.0
-TARGET_VERIFY_SHARE = 0.5
+TARGET_VERIFY_SHARE = 0.75
 TARGET_P99_MS = 100.0
 
 

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from bench.common import REPO, Figure, not_measured
 
-BENCHES = ("ontime", "playback", "ingest", "catchup", "report", "footprint", "province", "views", "web", "workers", "alerts")
+BENCHES = ("ontime", "playback", "ingest", "catchup", "report", "report_pg", "footprint", "province", "views",
+           "web", "workers", "alerts")
 RESULTS = REPO / "bench" / "results.json"
 
 

@@ -1,0 +1,66 @@
+"""A QoS 1 receiver run as its own process by :mod:`bench.ingest_parts`: the collector's
+MQTT receive path without the ingest (paho MQTT 5, manual acknowledgement; ``on_message``
+queues ``(topic, payload, mid, qos)``, a worker thread drains the queue in batches of
+up to 500 and PUBACKs each message, as ``district_collector.intake.service`` does).
+
+``python -m bench.mqtt_receiver PORT USER PASSWORD COUNT TOPIC_FILTER`` (password on
+stdin when PASSWORD is ``-``): prints ``ready`` once subscribed and ``done`` after COUNT
+messages were acknowledged.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+
+def main(argv: list[str]) -> int:
+    port, user, password, count, topic_filter = int(argv[0]), argv[1], argv[2], int(argv[3]), argv[4]
+    if password == "-":
+        password = sys.stdin.readline().strip()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-receiver", protocol=mqtt.MQTTv5)
+    client.username_pw_set(user, password)
+    client.manual_ack_set(True)
+    inbox: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
+    ready = threading.Event()
+    done = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        inbox.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+
+    def worker() -> None:
+        acked = 0
+        while acked < count:
+            batch = [inbox.get()]
+            while len(batch) < 500:
+                try:
+                    batch.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for _topic, _payload, mid, qos in batch:
+                client.ack(mid, qos)
+            acked += len(batch)
+        done.set()
+
+    client.on_message = on_message
+    client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(topic_filter, 1)
+    client.on_subscribe = lambda *_a: ready.set()
+    threading.Thread(target=worker, daemon=True).start()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    if not ready.wait(30):
+        return 1
+    print("ready", flush=True)
+    done.wait(600)
+    print("done", flush=True)
+    client.disconnect()
+    client.loop_stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
