@@ -49,11 +49,6 @@ def _db_bytes(config: DistrictConfig, backend: StoreBackend) -> bytes:
                  ("users", "api_tokens", "sessions", "login_failures", "audit_log")]).encode("utf-8")
 
 
-def _sqlite_only(backend: StoreBackend) -> None:
-    if backend.name != "sqlite":
-        pytest.skip("about the SQLite store's files")
-
-
 def test_accounts_password_is_stored_only_as_argon2id_and_never_logged(
         store: Store, config: DistrictConfig, caplog: pytest.LogCaptureFixture,
         store_backend: StoreBackend) -> None:
@@ -242,9 +237,10 @@ def test_accounts_tables_survive_reopening(config: DistrictConfig, store_backend
         assert store_backend.rows(config.database, f"SELECT COUNT(*) FROM {table}")
 
 
-def test_accounts_store_files_are_made_private(config: DistrictConfig, store_backend: StoreBackend) -> None:
-    """The store holds password hashes: a store file others could read is made 0600."""
-    _sqlite_only(store_backend)
+def test_accounts_store_files_are_made_private(tmp_path: Path) -> None:
+    """The store holds password hashes: a SQLite store file others could read is made 0600
+    (a SQLite-only test: PostgreSQL keeps its files itself)."""
+    config = district_config(tmp_path)
     config.database.parent.mkdir(parents=True, exist_ok=True)
     sqlite3.connect(config.database).close()
     config.database.chmod(0o644)
