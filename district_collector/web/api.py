@@ -8,6 +8,7 @@ Bearer TOKEN``; a commune user sees only its commune (404 for another's station)
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import date
 from typing import Any
@@ -52,7 +53,16 @@ def _one(ctx: Ctx, name: str) -> frozenset[str] | None:
 
 
 def get_stations(ctx: Ctx) -> Response:
-    return json_answer({"generated_at": ctx.now.isoformat(), "stations": fleet_rows(ctx)})
+    """The fleet rows; without ``?state=`` from :func:`fleet.fleet_json`, which keeps each
+    row's JSON text while its inputs do not change (a fleet page polls this every few
+    seconds: re-serialising 10,000 rows each time cost more than building them)."""
+    if ctx.request.query_params.get("state"):
+        return json_answer({"generated_at": ctx.now.isoformat(), "stations": fleet_rows(ctx)})
+    communes = ctx.allowed_communes(_one(ctx, "commune"))
+    body = (f'{{"generated_at":{json.dumps(ctx.now.isoformat())},"stations":'
+            f"{fleet.fleet_json(ctx.store, ctx.config, ctx.now, communes)}}}")
+    return Response(body.encode("utf-8"), media_type="application/json",
+                    headers={"cache-control": "no-store"})
 
 
 def station_detail(ctx: Ctx) -> station.StationDetail:
