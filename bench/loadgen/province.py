@@ -17,6 +17,7 @@ may be stored.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -165,6 +166,10 @@ def simulate(root: Path, sc: Scenario, log: Any = print) -> Outcome:
     district = make_district(root, sc.stations, with_broker=True)
     for old in [*root.glob("collector.sqlite3*"), root / "collector.log"]:
         old.unlink(missing_ok=True)
+    # a fresh broker too: an earlier run's persisted sessions (and their queued messages)
+    # would be delivered into this one and slow the broker's start
+    shutil.rmtree(root / "broker" / "data", ignore_errors=True)
+    (root / "broker" / "data").mkdir(mode=0o700)
     district.start_broker()
     collectors = _collectors(district, sc.workers)
     drivers: list[_Driver] = []
