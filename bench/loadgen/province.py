@@ -40,7 +40,7 @@ class Scenario:
     drivers: int = 1
     workers: int = 1
     timeout_s: float = 900.0
-    republish_s: float = 20.0
+    republish_s: float = 60.0  # the station default (mqtt.republish_s)
 
 
 @dataclass
