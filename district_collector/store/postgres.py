@@ -46,13 +46,11 @@ from district_collector.store.postgres_alerts import PostgresAlerts
 from district_collector.store.postgres_fleet import PostgresFleet
 from district_collector.store.postgres_status_log import PostgresStatusLog
 from district_collector.store.records import (
-    ACCEPTED,
-    CONFLICT,
-    DUPLICATE,
     Outcome,
     QuarantineRecord,
     StatusRecord,
     StoredEvent,
+    classify_batch,
 )
 from district_collector.store.schema import event_row, facts_row, time_text
 
@@ -287,17 +285,7 @@ def _classify(conn: psycopg.Connection[Any], events: Sequence[StoredEvent]) -> t
     known: dict[tuple[str, int], set[str]] = {}
     for station, seq, sha in conn.execute(_STORED_SHAS, ([k[0] for k in keys], [k[1] for k in keys])):
         known.setdefault((station, seq), set()).add(sha)
-    outcomes: list[Outcome] = []
-    new: list[StoredEvent] = []
-    for ev in events:
-        shas = known.setdefault((ev.station, ev.seq), set())
-        if ev.payload_sha256 in shas:
-            outcomes.append(DUPLICATE)
-            continue
-        outcomes.append(CONFLICT if shas else ACCEPTED)
-        shas.add(ev.payload_sha256)
-        new.append(ev)
-    return outcomes, new
+    return classify_batch(events, known)
 
 
 def _parse_time(text: str) -> datetime:

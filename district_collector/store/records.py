@@ -10,6 +10,7 @@ station statuses have their own records; reads that are not events have their ow
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, NamedTuple
@@ -155,3 +156,24 @@ class QuarantineRow(NamedTuple):
     reason: str
     detail: str
     raw: bytes
+
+
+def classify_batch(events: Sequence[StoredEvent],
+                   known: dict[tuple[str, int], set[str]]) -> tuple[list[Outcome], list[StoredEvent]]:
+    """The identity rules of ``Store.add_batch``, for every backend: each event's outcome
+    against ``known`` (the stored payload hashes of each ``(station, seq)`` of the batch,
+    which this updates with the batch's own events as it goes), and the events to insert.
+
+    Same key again (stored or earlier in the batch): ``duplicate``, not inserted; same
+    ``(station, seq)`` with another hash: ``conflict``, inserted; else ``accepted``."""
+    outcomes: list[Outcome] = []
+    new: list[StoredEvent] = []
+    for ev in events:
+        shas = known.setdefault((ev.station, ev.seq), set())
+        if ev.payload_sha256 in shas:
+            outcomes.append(DUPLICATE)
+            continue
+        outcomes.append(CONFLICT if shas else ACCEPTED)
+        shas.add(ev.payload_sha256)
+        new.append(ev)
+    return outcomes, new

@@ -24,9 +24,6 @@ from district_collector.store.base import RecordRefused, Store, StoreError
 from district_collector.store.facts import StationSummary
 from district_collector.store.migrations.sqlite_versions import record_versions
 from district_collector.store.records import (
-    ACCEPTED,
-    CONFLICT,
-    DUPLICATE,
     Outcome,
     QuarantineRecord,
     QuarantineRow,
@@ -34,6 +31,7 @@ from district_collector.store.records import (
     StatusRecord,
     StatusRow,
     StoredEvent,
+    classify_batch,
 )
 from district_collector.store.schema import (
     EVENT_INSERT,
@@ -192,17 +190,7 @@ class SqliteStore(
         for start in range(0, len(keys), 5000):
             for station, seq, sha in self._db.execute(_STORED_SHAS, (json.dumps(keys[start:start + 5000]),)):
                 known.setdefault((station, seq), set()).add(sha)
-        outcomes: list[Outcome] = []
-        new: list[StoredEvent] = []
-        for ev in events:
-            shas = known.setdefault((ev.station, ev.seq), set())
-            if ev.payload_sha256 in shas:
-                outcomes.append(DUPLICATE)
-                continue
-            outcomes.append(CONFLICT if shas else ACCEPTED)
-            shas.add(ev.payload_sha256)
-            new.append(ev)
-        return outcomes, new
+        return classify_batch(events, known)
 
     def _put_status(self, st: StatusRecord) -> None:
         """Latest status wins; ``received_at`` is when the current state was first seen."""
