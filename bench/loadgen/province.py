@@ -124,14 +124,13 @@ def _collectors(district: District, workers: int) -> list[subprocess.Popen[bytes
 
 
 def _wait_subscribed(log_path: Path, workers: int, timeout_s: float) -> None:
-    """Until every collector worker logged its connection, plus a second for its SUBSCRIBE:
+    """Until every collector worker logged its subscription (granted by the broker):
     QoS 1 events published before the collector's first subscription reach nobody (a real
     station sends them again ``republish_s`` later, which would count as latency here)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         text = log_path.read_text(encoding="utf-8", errors="replace") if log_path.exists() else ""
-        if text.count("mqtt connected") >= workers:
-            time.sleep(1.0)
+        if text.count("mqtt subscribed") >= workers:
             return
         time.sleep(0.2)
     raise RuntimeError(f"the collector did not connect within {timeout_s:.0f} s: see {log_path}")

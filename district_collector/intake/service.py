@@ -158,6 +158,7 @@ class CollectorService:
                           refused, self.mqtt_config.username)
                 return
             self.connected.set()
+            log.info("mqtt subscribed filters=%d", len(reason_codes))
         except Exception:
             log.exception("on_subscribe failed")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from test_views_catalogue import BROKEN, GOOD
 from waiting import wait_until
@@ -93,13 +94,24 @@ def acknowledge_offline_alert(driver: webdriver.Chrome, tmp_path: Path) -> None:
     """Cảnh báo: the collector's alert pass opened ``station-offline`` for the vanished station
     (its will: "máy chủ báo trạm đã ngắt kết nối"); the page, open since before, shows it by
     its polling; the district user acknowledges it with a note."""
-    card = OFFLINE_CARD
-    wait_until(lambda: any("ngắt kết nối" in el.text for el in driver.find_elements(By.CSS_SELECTOR, card)), 90,
-               "the station-offline alert of dak-koi-01 on the open Cảnh báo page")
-    article = [el for el in driver.find_elements(By.CSS_SELECTOR, card) if "ngắt kết nối" in el.text][0]
-    assert "Trạm mất kết nối" in article.text and "Xã Đăk Kôi" in article.text
+    def typed_note() -> bool:
+        """The offline card found and its note typed; False (try again) while the card is
+        not there or the page's poll swapped the list under us (another alert opened): once
+        a note holds text, the page no longer swaps the list."""
+        try:
+            cards = [el for el in driver.find_elements(By.CSS_SELECTOR, OFFLINE_CARD) if "ngắt kết nối" in el.text]
+            if not cards:
+                return False
+            assert "Trạm mất kết nối" in cards[0].text and "Xã Đăk Kôi" in cards[0].text
+            cards[0].find_element(By.NAME, "note").send_keys("Đã gọi cán bộ xã")
+            return True
+        except StaleElementReferenceException:
+            return False
+
+    wait_until(typed_note, 90, "the station-offline alert of dak-koi-01 on the open Cảnh báo page")
+    article = [el for el in driver.find_elements(By.CSS_SELECTOR, OFFLINE_CARD) if "ngắt kết nối" in el.text][0]
+    assert article.find_element(By.NAME, "note").get_attribute("value") == "Đã gọi cán bộ xã"
     assert driver.find_element(By.ID, "alert-count").text.isdigit()
-    article.find_element(By.NAME, "note").send_keys("Đã gọi cán bộ xã")
     article.find_element(By.CLASS_NAME, "ack-button").click()
     wait_until(lambda: driver.find_elements(By.ID, "acked"), 60, "the acknowledgement")
     article_id = driver.find_element(By.ID, "acked").text.split("#")[1].split(":")[0]

@@ -151,6 +151,10 @@ def _start(env: BrokerEnv, root: Path) -> Site:
             [sys.executable, "-m", "district_collector.cli", "-c", str(env.district_config), *args],
             stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONUNBUFFERED="1")))
     wait_until(lambda: _healthy(site), 60, f"the console on {site.url} (see {logs})")
+    # An event published before the collector's subscription reaches nobody (this test
+    # station never sends it again): wait for the SUBACK the collector logs.
+    wait_until(lambda: "mqtt subscribed" in (logs / "collector.log").read_text(encoding="utf-8", errors="replace"),
+               60, f"the collector's subscription (see {logs})")
     return site
 
 
