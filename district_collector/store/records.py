@@ -109,10 +109,10 @@ class StatusRecord:
     received_at: datetime
 
 
-@dataclass(frozen=True)
-class StatusRow:
+class StatusRow(NamedTuple):
     """A station's latest stored status; ``received_at`` is when its state was first seen
-    (RFC 3339 text, milliseconds)."""
+    (RFC 3339 text, milliseconds). A named tuple: the console reads and compares the
+    whole fleet's (10,000 and more) on every poll."""
 
     station: str
     state: str
