@@ -9,7 +9,7 @@
 The stores are the ones :mod:`bench.views` builds (shared cache, same sizes), so these
 figures are the views' figures plus HTTP, auth, JSON or HTML. Each answer is timed on a
 kept-alive connection with a bearer token, after one warm-up request; the median of the
-runs is printed beside the target. The fleet page renders its first 2,000 rows on the
+runs is printed beside the target. The fleet page renders its first 200 rows on the
 server (its script fills the rest from the API on its first poll).
 """
 

@@ -1,7 +1,9 @@
 """What every view shares: JSON conversion of its dataclasses, commune filtering, times.
 
 :class:`JsonData` gives a dataclass ``as_json()``: nested dataclasses become objects,
-aware datetimes RFC 3339 text (milliseconds), dates ``YYYY-MM-DD``, tuples lists.
+aware datetimes RFC 3339 text (milliseconds), dates ``YYYY-MM-DD``, tuples lists. A
+dataclass turned into JSON thousands of times per answer may write ``as_json()`` out by
+hand (the same object); nested in another, its own is used.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from district_collector.registry import RegisteredStation
 from radio_protocol.timefmt import format_rfc3339
 
 _FIELDS: dict[type, tuple[str, ...] | None] = {}  # per type: its dataclass fields, None if not one
+_OWN: tuple[str, ...] = ()  # in _FIELDS: a dataclass that writes its own as_json() (a hot one)
 
 
 def to_json(value: object) -> Any:
@@ -28,6 +31,10 @@ def to_json(value: object) -> Any:
     else:
         names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(value)) \
             if dataclasses.is_dataclass(value) and not isinstance(value, type) else None
+        if names is not None and getattr(kind, "as_json", JsonData.as_json) is not JsonData.as_json:
+            names = _FIELDS[kind] = _OWN
+    if names is _OWN:
+        return value.as_json()  # type: ignore[attr-defined]
     if names is not None:
         return {name: to_json(getattr(value, name)) for name in names}
     if isinstance(value, datetime):

@@ -96,6 +96,11 @@ class Cell(JsonData):
     excluded: int
     reasons: tuple[str, ...]
 
+    def as_json(self) -> dict[str, Any]:
+        """As :meth:`JsonData.as_json`, written out: a province's grid has tens of thousands."""
+        return {"state": self.state, "airings": self.airings, "excluded": self.excluded,
+                "reasons": list(self.reasons)}
+
 
 @dataclass(frozen=True)
 class ComplianceRow(JsonData):
@@ -207,12 +212,18 @@ def compliance(store: Store, config: DistrictConfig, start: date, end: date,
     week_of = {w.start + timedelta(days=i): n for n, w in enumerate(weeks) for i in range(7)}
     month_of = {m.month: n for n, m in enumerate(months)}
     wanted = None if communes is None else frozenset(communes)
+    # Counted per (commune, column) by the ISO day text each airing carries: no date is
+    # parsed per airing (a month of 1,000 communes is 31,000 of them).
+    week_of_text = {day.isoformat(): n for day, n in week_of.items()}
+    airings = report["airings"]
+    by_week = Counter((a["commune"], week_of_text[a["local_date"]]) for a in airings)
+    by_month = Counter((a["commune"], month_of[a["local_date"][:7]]) for a in airings)
     aired_w: dict[str, Counter[int]] = {}
     aired_m: dict[str, Counter[int]] = {}
-    for airing in report["airings"]:
-        day = date.fromisoformat(airing["local_date"])
-        aired_w.setdefault(airing["commune"], Counter())[week_of[day]] += 1
-        aired_m.setdefault(airing["commune"], Counter())[month_of[f"{day:%Y-%m}"]] += 1
+    for (code, i), n in by_week.items():
+        aired_w.setdefault(code, Counter())[i] = n
+    for (code, i), n in by_month.items():
+        aired_m.setdefault(code, Counter())[i] = n
     excl_w: dict[tuple[str, int], Counter[str]] = {}
     excl_m: dict[tuple[str, int], Counter[str]] = {}
     for ex in report["excluded"]:

@@ -6,7 +6,9 @@ script and the live updates show the same numbers."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -14,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 from district_collector.views import compliance, fleet
 from district_collector.web.api import station_detail
 from district_collector.web.api_alerts import visible_open
-from district_collector.web.context import Ctx, endpoint
+from district_collector.web.context import Ctx, HttpError, endpoint
 from district_collector.web.period import month_of, query_communes, query_period
 from district_collector.web.svg import (
     CHART_BASE,
@@ -29,6 +31,7 @@ from district_collector.web.templating import render
 
 STATES = ("ok", "warning", "offline", "never-seen")
 FIRST_ROWS = 200  # rows rendered on the server; the page's script adds the rest from the API at once
+PAGE_COMMUNES = 100  # communes per page of the compliance grid (a province has 1,000 and more)
 
 
 def home(ctx: Ctx) -> Response:
@@ -62,16 +65,36 @@ def station_page(ctx: Ctx) -> Response:
 
 
 def compliance_page(ctx: Ctx) -> Response:
+    """The grid of every shown commune is scored (the district's tier needs all of them),
+    the rows of one page of :data:`PAGE_COMMUNES` communes rendered (``?page=N``); the
+    chart and the district line cover all."""
     period = query_period(ctx)
-    grid = compliance.compliance(ctx.store, ctx.config, period.start, period.end, query_communes(ctx),
-                                 ctx.now).as_json()
-    labels = [w["week"] for w in grid["weeks"]]
-    bars, top = week_bars(labels, [int(v) for v in grid["airings_per_week"]])
-    month_days = [_month_days(str(m["month"]), period.start, period.end) for m in grid["months"]]
-    return render(ctx, "compliance.html", active="compliance", grid=grid, period=period, bars=bars,
+    communes = query_communes(ctx)
+    page = _page_number(ctx)
+    grid = compliance.compliance(ctx.store, ctx.config, period.start, period.end, communes, ctx.now)
+    pages = max(1, -(-len(grid.rows) // PAGE_COMMUNES))
+    if page > pages:
+        raise HttpError(404, f"page {page}: there are {pages}")
+    total = len(grid.rows)
+    grid = replace(grid, rows=grid.rows[(page - 1) * PAGE_COMMUNES:page * PAGE_COMMUNES])
+    data = grid.as_json()
+    labels = [w["week"] for w in data["weeks"]]
+    bars, top = week_bars(labels, [int(v) for v in data["airings_per_week"]])
+    month_days = [_month_days(str(m["month"]), period.start, period.end) for m in data["months"]]
+    keep = [("from", period.start.isoformat()), ("to", period.end.isoformat())]
+    keep += [("communes", value) for value in ctx.request.query_params.getlist("communes")]
+    return render(ctx, "compliance.html", active="compliance", grid=data, period=period, bars=bars,
                   month_days=month_days,
                   top=top, chart_w=CHART_W, chart_h=CHART_H, chart_base=CHART_BASE,
-                  communes=ctx.registry_communes())
+                  communes=ctx.registry_communes(), page=page, pages=pages, total=total,
+                  first=(page - 1) * PAGE_COMMUNES + 1, page_query=urlencode(keep))
+
+
+def _page_number(ctx: Ctx) -> int:
+    text = ctx.request.query_params.get("page") or "1"
+    if not text.isdigit() or not 1 <= int(text) <= 100_000:
+        raise HttpError(400, "page: a whole number from 1")
+    return int(text)
 
 
 def _month_days(month: str, first: date, last: date) -> tuple[date, date]:

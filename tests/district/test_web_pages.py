@@ -122,3 +122,27 @@ def test_web_compliance_month_cells_list_their_airings(console: Console) -> None
     assert 'data-month="2024-03" data-from="2024-03-01" data-to="2024-03-31"' in months
     cell = client.get("/api/v1/compliance/cell?commune=23335&from=2024-03-01&to=2024-03-31").json()
     assert len(cell["airings"]) == 3
+
+
+def test_web_compliance_page_pages_the_communes(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A province's grid is scored whole and shown one page of communes at a time; the
+    district line is the same on every page and the pager keeps the period."""
+    from district_collector.web import pages
+
+    monkeypatch.setattr(pages, "PAGE_COMMUNES", 1)
+    client = console.client("dist")
+    grid = client.get("/api/v1/compliance?from=2024-03-01&to=2024-03-31").json()
+    codes = [row["score"]["code"] for row in grid["rows"]]
+    assert len(codes) == 2
+    shown = []
+    for n in (1, 2):
+        page = client.get(f"/compliance?from=2024-03-01&to=2024-03-31&page={n}").text
+        body = page.split('id="grid-weeks"', 1)[1].split("</tbody>", 1)[0]
+        shown += re.findall(r'<tr data-commune="([^"]+)"', body)
+        assert f"Trang {n}/2" in page
+        assert 'data-field="district-tier"' in page
+    assert shown == codes
+    assert 'href="/compliance?from=2024-03-01&amp;to=2024-03-31&amp;page=2"' in client.get(
+        "/compliance?from=2024-03-01&to=2024-03-31").text
+    assert client.get("/compliance?from=2024-03-01&to=2024-03-31&page=3").status_code == 404
+    assert client.get("/compliance?page=x").status_code == 400
