@@ -3,8 +3,9 @@ MQTT receive path without the ingest (paho MQTT 5, manual acknowledgement; ``on_
 queues ``(topic, payload, mid, qos)``, a worker thread drains the queue in batches of
 up to 500 and PUBACKs each message, as ``district_collector.intake.service`` does).
 
-``python -m bench.mqtt_receiver PORT USER PASSWORD COUNT TOPIC_FILTER`` (password on
-stdin when PASSWORD is ``-``): prints ``ready`` once subscribed and ``done`` after COUNT
+``python -m bench.mqtt_receiver PORT USER PASSWORD COUNT TOPIC_FILTER [PROTOCOL]`` (password
+on stdin when PASSWORD is ``-``; PROTOCOL ``5``, the default, or ``311`` for MQTT 3.1.1, as
+:mod:`bench.mqtt_paths` compares): prints ``ready`` once subscribed and ``done`` after COUNT
 messages were acknowledged.
 """
 
@@ -20,9 +21,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 def main(argv: list[str]) -> int:
     port, user, password, count, topic_filter = int(argv[0]), argv[1], argv[2], int(argv[3]), argv[4]
+    protocol = mqtt.MQTTv311 if argv[5:6] == ["311"] else mqtt.MQTTv5
     if password == "-":
         password = sys.stdin.readline().strip()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-receiver", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-receiver", protocol=protocol)
     client.username_pw_set(user, password)
     client.manual_ack_set(True)
     inbox: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
