@@ -136,6 +136,7 @@ def _run_once(district: District, receiver: Receiver, batch: dict[str, list[tupl
             os.kill(proc.pid, signal.SIGSTOP)
         _publish_all(district, batch)
         cpu0 = sum(cpu_s(p.pid) for p in receiver.procs)
+        ticks0 = sum(proc_cpu_s(p.pid) for p in receiver.procs)
         for proc in reversed(receiver.procs):
             os.kill(proc.pid, signal.SIGCONT)
         if receiver.reporter is None:
@@ -146,7 +147,11 @@ def _run_once(district: District, receiver: Receiver, batch: dict[str, list[tupl
                 raise RuntimeError(f"mosquitto_sub exited with status {first.returncode}")
             return usage.ru_utime + usage.ru_stime - cpu0
         _expect(receiver.reporter, b"done", 300)
-        return sum(cpu_s(p.pid) for p in receiver.procs) - cpu0
+        spent = sum(cpu_s(p.pid) for p in receiver.procs) - cpu0
+        ticks = sum(proc_cpu_s(p.pid) for p in receiver.procs) - ticks0
+        if abs(spent - ticks) > 0.02 * len(receiver.procs) + 0.1 * ticks:  # a thread's CPU went missing
+            raise RuntimeError(f"CPU accounts disagree: {spent:.3f} s (sched) against {ticks:.3f} s (ticks)")
+        return spent
     finally:
         for proc in receiver.procs:
             if proc.returncode is None:

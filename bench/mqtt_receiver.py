@@ -7,6 +7,9 @@ up to 500 and PUBACKs each message, as ``district_collector.intake.service`` doe
 on stdin when PASSWORD is ``-``; PROTOCOL ``5``, the default, or ``311`` for MQTT 3.1.1, as
 :mod:`bench.mqtt_paths` compares): prints ``ready`` once subscribed and ``done`` after COUNT
 messages were acknowledged.
+After ``done`` the process keeps every thread, idle, until it is terminated: a thread
+that ended would take its CPU time out of ``/proc/<pid>/task``, where
+:mod:`bench.mqtt_paths` reads it.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def main(argv: list[str]) -> int:
                 client.ack(mid, qos)
             acked += len(batch)
         done.set()
+        threading.Event().wait()  # hold the thread (see the module docstring)
 
     client.on_message = on_message
     client.on_connect = lambda c, _u, _f, _rc, _p: c.subscribe(topic_filter, 1)
@@ -59,8 +63,7 @@ def main(argv: list[str]) -> int:
     print("ready", flush=True)
     done.wait(600)
     print("done", flush=True)
-    client.disconnect()
-    client.loop_stop()
+    threading.Event().wait()  # until terminated
     return 0
 
 

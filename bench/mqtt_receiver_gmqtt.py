@@ -9,6 +9,9 @@ thread drains the queue in batches of up to 500 and resolves the batch's futures
 collector's hand-off and ack-after-commit, as :mod:`bench.mqtt_receiver`). Prints ``ready``
 once subscribed and ``done`` after COUNT messages were acknowledged; exit status 2 when
 gmqtt cannot be imported.
+After ``done`` the process keeps every thread, idle, until it is terminated: a thread
+that ended would take its CPU time out of ``/proc/<pid>/task``, where
+:mod:`bench.mqtt_paths` reads it.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ async def _run(gmqtt: Any, version: Any, port: int, user: str, password: str, co
                     break
             loop.call_soon_threadsafe(resolve, [fut for _t, _p, fut in batch])
             taken += len(batch)
+        threading.Event().wait()  # hold the thread (see the module docstring)
 
     client = gmqtt.Client("bench-gmqtt", optimistic_acknowledgement=False)
     client.set_auth_credentials(user, password)
@@ -80,7 +84,7 @@ async def _run(gmqtt: Any, version: Any, port: int, user: str, password: str, co
     print("ready", flush=True)
     await asyncio.wait_for(done.wait(), 600)
     print("done", flush=True)
-    await client.disconnect()
+    await asyncio.Event().wait()  # until terminated
     return 0
 
 

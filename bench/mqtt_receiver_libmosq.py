@@ -16,6 +16,9 @@ as it has read it, before the callback runs (``nm -D libmosquitto.so.1`` lists n
 ``*ack*`` call). The network loop is ``mosquitto_loop_forever`` called from a Python
 thread (ctypes releases the GIL around it; the callback takes it back on that thread).
 Exit status 2 with a message on stderr when the library cannot be loaded.
+After ``done`` the process keeps every thread, idle, until it is terminated: a thread
+that ended would take its CPU time out of ``/proc/<pid>/task``, where
+:mod:`bench.mqtt_paths` reads it.
 """
 
 from __future__ import annotations
@@ -54,8 +57,6 @@ def load_library() -> ctypes.CDLL:
     lib.mosquitto_subscribe.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p,
                                         ctypes.c_int]
     lib.mosquitto_loop_forever.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
-    lib.mosquitto_disconnect.argtypes = [ctypes.c_void_p]
-    lib.mosquitto_destroy.argtypes = [ctypes.c_void_p]
     for name, kind in (("mosquitto_connect_callback_set", ON_CONNECT),
                        ("mosquitto_subscribe_callback_set", ON_SUBSCRIBE),
                        ("mosquitto_message_callback_set", ON_MESSAGE)):
@@ -106,6 +107,7 @@ def main(argv: list[str]) -> int:
                     break
             taken += len(batch)
         done.set()
+        threading.Event().wait()  # hold the thread (see the module docstring)
 
     # the CFUNCTYPE objects must outlive the client: keep references
     callbacks = (ON_CONNECT(connected), ON_SUBSCRIBE(lambda *_a: ready.set()),
@@ -126,10 +128,7 @@ def main(argv: list[str]) -> int:
     print("ready", flush=True)
     done.wait(600)
     print("done", flush=True)
-    lib.mosquitto_disconnect(mosq)
-    loop.join(10)
-    lib.mosquitto_destroy(mosq)
-    lib.mosquitto_lib_cleanup()
+    threading.Event().wait()  # until terminated
     return 0
 
 

@@ -7,6 +7,9 @@ payload byte safe) and puts ``(topic, payload)`` on a queue that a worker thread
 batches of up to 500 (the collector's hand-off, as :mod:`bench.mqtt_receiver`). Prints
 ``ready`` at start and ``done`` after COUNT messages; exit status 1 if the pipe closes
 first or a frame is malformed.
+After ``done`` the process keeps every thread, idle, until it is terminated: a thread
+that ended would take its CPU time out of ``/proc/<pid>/task``, where
+:mod:`bench.mqtt_paths` reads it.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def main(argv: list[str]) -> int:
                     break
             taken += len(batch)
         done.set()
+        threading.Event().wait()  # hold the thread (see the module docstring)
 
     threading.Thread(target=worker, daemon=True).start()
     print("ready", flush=True)
@@ -77,6 +81,7 @@ def main(argv: list[str]) -> int:
         read += len(got)
     done.wait(600)
     print("done", flush=True)
+    threading.Event().wait()  # until terminated
     return 0
 
 
