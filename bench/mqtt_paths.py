@@ -58,6 +58,9 @@ SUB_NULL = "mosquitto_sub (C) -> /dev/null"
 SUB_PIPE = "mosquitto_sub (C) piped to a Python reader, queue hand-off"
 GMQTT = "gmqtt MQTT 5 (asyncio), queue hand-off"
 PATHS = (PAHO5, PAHO311, LIBMOSQ_COUNT, LIBMOSQ_QUEUE, SUB_NULL, SUB_PIPE, GMQTT)
+# each row's stable key in --json (the names above are for people)
+KEYS = dict(zip(PATHS, ("paho5", "paho311", "libmosq-count", "libmosq-queue", "sub-null", "sub-pipe",
+                        "gmqtt"), strict=True))
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Row:
     name: str
     us: float | None
     puback: str
+    key: str = ""
     note: str = ""
     samples: list[float] = field(default_factory=list)
 
@@ -247,7 +251,7 @@ def measure_paths(district: District, chains: dict[str, list[bytes]], per_statio
     batch = {sid: list(enumerate(chain[:per_station])) for sid, chain in chains.items()}
     rows: list[Row] = []
     for name, factory in receivers(district, total, gmqtt_python).items():
-        row = Row(name, None, PUBACK[name])
+        row = Row(name, None, PUBACK[name], KEYS[name])
         if isinstance(factory, str):
             row.note = f"not measured: {factory}"
         else:
