@@ -102,13 +102,16 @@ def cpu_s(pid: int) -> float:
     return total
 
 
-def _expect(proc: subprocess.Popen[bytes], word: bytes, timeout_s: float) -> None:
+def _expect(proc: subprocess.Popen[bytes], word: bytes, timeout_s: float) -> bytes:
+    """The rest of the receiver's next line, which must start with ``word``."""
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
     line = proc.stdout.readline().strip() if ready else b"(timeout)"
-    if line != word:
+    head, _, rest = line.partition(b" ")
+    if head != word:
         err = proc.stderr.read().decode(errors="replace")[-500:] if proc.stderr and proc.poll() is not None else ""
         raise RuntimeError(f"receiver said {line!r}, expected {word!r} {err}".strip())
+    return rest
 
 
 def _settle(pid: int, socket: bool, timeout_s: float = 20.0) -> None:
@@ -150,7 +153,9 @@ def _run_once(district: District, receiver: Receiver, batch: dict[str, list[tupl
             if first.returncode != 0:
                 raise RuntimeError(f"mosquitto_sub exited with status {first.returncode}")
             return usage.ru_utime + usage.ru_stime - cpu0
-        _expect(receiver.reporter, b"done", 300)
+        size = int(_expect(receiver.reporter, b"done", 300))
+        if size != sum(len(jws) for events in batch.values() for _seq, jws in events):
+            raise RuntimeError(f"the receiver got {size} payload bytes, not the {len(batch)} stations' events")
         spent = sum(cpu_s(p.pid) for p in receiver.procs) - cpu0
         ticks = sum(proc_cpu_s(p.pid) for p in receiver.procs) - ticks0
         if abs(spent - ticks) > 0.02 * len(receiver.procs) + 0.1 * ticks:  # a thread's CPU went missing

@@ -5,8 +5,8 @@ up to 500 and PUBACKs each message, as ``district_collector.intake.service`` doe
 
 ``python -m bench.mqtt_receiver PORT USER PASSWORD COUNT TOPIC_FILTER [PROTOCOL]`` (password
 on stdin when PASSWORD is ``-``; PROTOCOL ``5``, the default, or ``311`` for MQTT 3.1.1, as
-:mod:`bench.mqtt_paths` compares): prints ``ready`` once subscribed and ``done`` after COUNT
-messages were acknowledged.
+:mod:`bench.mqtt_paths` compares): prints ``ready`` once subscribed and ``done BYTES`` after COUNT
+messages were acknowledged (BYTES: their payloads' total size).
 After ``done`` the process keeps every thread, idle, until it is terminated: a thread
 that ended would take its CPU time out of ``/proc/<pid>/task``, where
 :mod:`bench.mqtt_paths` reads it.
@@ -33,12 +33,14 @@ def main(argv: list[str]) -> int:
     inbox: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
     ready = threading.Event()
     done = threading.Event()
+    received = [0]
 
     def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
         inbox.put((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
 
     def worker() -> None:
         acked = 0
+        size = 0
         while acked < count:
             batch = [inbox.get()]
             while len(batch) < 500:
@@ -46,9 +48,11 @@ def main(argv: list[str]) -> int:
                     batch.append(inbox.get_nowait())
                 except queue.Empty:
                     break
-            for _topic, _payload, mid, qos in batch:
+            for _topic, payload, mid, qos in batch:
                 client.ack(mid, qos)
+                size += len(payload)
             acked += len(batch)
+        received[0] = size
         done.set()
         threading.Event().wait()  # hold the thread (see the module docstring)
 
@@ -62,7 +66,7 @@ def main(argv: list[str]) -> int:
         return 1
     print("ready", flush=True)
     done.wait(600)
-    print("done", flush=True)
+    print(f"done {received[0]}", flush=True)
     threading.Event().wait()  # until terminated
     return 0
 

@@ -7,7 +7,8 @@ off, so gmqtt sends the PUBACK only when the ``on_message`` coroutine returns. T
 coroutine puts ``(topic, payload, future)`` on a queue and awaits the future; a worker
 thread drains the queue in batches of up to 500 and resolves the batch's futures (the
 collector's hand-off and ack-after-commit, as :mod:`bench.mqtt_receiver`). Prints ``ready``
-once subscribed and ``done`` after COUNT messages were acknowledged; exit status 2 when
+once subscribed and ``done BYTES`` after COUNT messages were acknowledged (their payloads'
+total size); exit status 2 when
 gmqtt cannot be imported.
 After ``done`` the process keeps every thread, idle, until it is terminated: a thread
 that ended would take its CPU time out of ``/proc/<pid>/task``, where
@@ -43,6 +44,7 @@ async def _run(gmqtt: Any, version: Any, port: int, user: str, password: str, co
     ready = asyncio.Event()
     done = asyncio.Event()
     acked = [0]
+    size = [0]
 
     async def on_message(_client: Any, topic: str, payload: bytes, _qos: int, _props: Any) -> int:
         fut: asyncio.Future[int] = loop.create_future()
@@ -68,6 +70,7 @@ async def _run(gmqtt: Any, version: Any, port: int, user: str, password: str, co
                     break
             loop.call_soon_threadsafe(resolve, [fut for _t, _p, fut in batch])
             taken += len(batch)
+            size[0] += sum(len(item[1]) for item in batch)
         threading.Event().wait()  # hold the thread (see the module docstring)
 
     client = gmqtt.Client("bench-gmqtt", optimistic_acknowledgement=False)
@@ -83,7 +86,7 @@ async def _run(gmqtt: Any, version: Any, port: int, user: str, password: str, co
         return 1
     print("ready", flush=True)
     await asyncio.wait_for(done.wait(), 600)
-    print("done", flush=True)
+    print(f"done {size[0]}", flush=True)
     await asyncio.Event().wait()  # until terminated
     return 0
 

@@ -3,7 +3,8 @@
 
 ``python -m bench.mqtt_receiver_libmosq PORT USER PASSWORD COUNT TOPIC_FILTER MODE``
 (password on stdin when PASSWORD is ``-``): MQTT 5, clean session, subscribes at QoS 1;
-prints ``ready`` once subscribed and ``done`` after COUNT messages. ``MODE``:
+prints ``ready`` once subscribed and ``done BYTES`` after COUNT messages (BYTES: their
+payloads' total size). ``MODE``:
 
 - ``count``: the message callback only counts (libmosquitto's parse + PUBACK + one
   ctypes callback into Python: the floor of any Python program on this library);
@@ -81,14 +82,15 @@ def main(argv: list[str]) -> int:
     inbox: queue.Queue[tuple[str, bytes, int, int]] = queue.Queue()
     ready = threading.Event()
     done = threading.Event()
-    received = [0]
+    received = [0, 0]  # messages, payload bytes
 
     def connected(m: int, _obj: int, rc: int) -> None:
         if rc == 0:
             lib.mosquitto_subscribe(m, None, topic_filter.encode(), 1)
 
-    def counted(_m: int, _obj: int, _msg: object) -> None:
+    def counted(_m: int, _obj: int, msg: ctypes._Pointer[MosquittoMessage]) -> None:
         received[0] += 1
+        received[1] += msg.contents.payloadlen
         if received[0] >= count:
             done.set()
 
@@ -106,6 +108,7 @@ def main(argv: list[str]) -> int:
                 except queue.Empty:
                     break
             taken += len(batch)
+            received[1] += sum(len(item[1]) for item in batch)
         done.set()
         threading.Event().wait()  # hold the thread (see the module docstring)
 
@@ -127,7 +130,7 @@ def main(argv: list[str]) -> int:
         return 1
     print("ready", flush=True)
     done.wait(600)
-    print("done", flush=True)
+    print(f"done {received[1]}", flush=True)
     threading.Event().wait()  # until terminated
     return 0
 

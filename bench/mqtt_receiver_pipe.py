@@ -5,7 +5,7 @@
 that pipe on stdin in large reads (64 KiB), splits the frames (the length makes any
 payload byte safe) and puts ``(topic, payload)`` on a queue that a worker thread drains in
 batches of up to 500 (the collector's hand-off, as :mod:`bench.mqtt_receiver`). Prints
-``ready`` at start and ``done`` after COUNT messages; exit status 1 if the pipe closes
+``ready`` at start and ``done BYTES`` after COUNT messages (their payloads' total size); exit status 1 if the pipe closes
 first or a frame is malformed.
 After ``done`` the process keeps every thread, idle, until it is terminated: a thread
 that ended would take its CPU time out of ``/proc/<pid>/task``, where
@@ -48,6 +48,7 @@ def main(argv: list[str]) -> int:
     count = int(argv[0])
     inbox: queue.Queue[tuple[str, bytes]] = queue.Queue()
     done = threading.Event()
+    size = [0]
 
     def worker() -> None:
         taken = 0
@@ -59,6 +60,7 @@ def main(argv: list[str]) -> int:
                 except queue.Empty:
                     break
             taken += len(batch)
+            size[0] += sum(len(item[1]) for item in batch)
         done.set()
         threading.Event().wait()  # hold the thread (see the module docstring)
 
@@ -80,7 +82,7 @@ def main(argv: list[str]) -> int:
             inbox.put(item)
         read += len(got)
     done.wait(600)
-    print("done", flush=True)
+    print(f"done {size[0]}", flush=True)
     threading.Event().wait()  # until terminated
     return 0
 
