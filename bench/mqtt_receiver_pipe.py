@@ -3,7 +3,7 @@
 ``mosquitto_sub -q 1 -F '%t %l %p'`` (C: MQTT parse, PUBACK) writes each message as
 ``TOPIC LENGTH PAYLOAD\\n`` to a pipe; ``python -m bench.mqtt_receiver_pipe COUNT`` reads
 that pipe on stdin in large reads (64 KiB), splits the frames (the length makes any
-payload byte safe) and puts ``(topic, payload)`` on a queue that a worker thread drains in
+payload byte safe; the topic must have no space, as ours never do) and puts ``(topic, payload)`` on a queue that a worker thread drains in
 batches of up to 500 (the collector's hand-off, as :mod:`bench.mqtt_receiver`). Prints
 ``ready`` at start and ``done BYTES`` after COUNT messages (their payloads' total size); exit status 1 if the pipe closes
 first or a frame is malformed.
