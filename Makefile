@@ -10,6 +10,7 @@ APT_PACKAGES := libportaudio2 libsndfile1 alsa-utils mosquitto mosquitto-clients
 	pulseaudio pulseaudio-utils libasound2-plugins python3-venv ca-certificates openssl shellcheck strace \
 	chromium chromium-driver
 APT_PACKAGES += postgresql
+APT_PACKAGES += libmosquitto1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export ALSA_CONFIG_PATH := /usr/share/alsa/alsa.conf:$(CURDIR)/tests/asound-test.conf
 
